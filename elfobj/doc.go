@@ -1,0 +1,17 @@
+// Package elfobj holds an ELF64 relocatable object (ET_REL) in memory:
+// sections, symbols, relocations and section groups, linked to each other
+// by pointers rather than indices, so that a program can add, drop and
+// reorder them and write the result back.
+//
+// Read parses an object from bytes without trusting any index or offset
+// in it: every malformed header, section, symbol or relocation is an error
+// that names the file and the element. Write lays out a fresh object from
+// the model: it regenerates the string tables, the symbol table (including
+// SHT_SYMTAB_SHNDX when section indices exceed SHN_LORESERVE), the data of
+// every SHT_RELA and SHT_GROUP section from their lists, and the file
+// offsets, so the output depends only on the model.
+//
+// Nothing here assumes a machine: relocation types are kept as numbers and
+// interpreted by package relocs. Both byte orders are supported; ELF32 is
+// refused.
+package elfobj

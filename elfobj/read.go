@@ -1,0 +1,344 @@
+package elfobj
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os"
+)
+
+const (
+	ehdrSize = 64
+	shdrSize = 64
+	symSize  = 24
+	relaSize = 24
+)
+
+// Open reads the relocatable object at path.
+func Open(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Read(path, b)
+}
+
+// Read parses an ELF64 relocatable object from b. name is used in errors.
+// The returned File keeps references into b for section data.
+func Read(name string, b []byte) (*File, error) {
+	r := &reader{f: &File{Name: name}, b: b}
+	if err := r.read(); err != nil {
+		return nil, err
+	}
+	return r.f, nil
+}
+
+type reader struct {
+	f     *File
+	b     []byte
+	bo    binary.ByteOrder
+	secs  []*Section // by index, including the null section (nil)
+	hdrs  []elf.Section64
+	names []uint32
+}
+
+func (r *reader) errf(what, format string, args ...any) error {
+	return &FormatError{File: r.f.Name, What: what, Msg: fmt.Sprintf(format, args...)}
+}
+
+func secWhat(i int, s *Section) string {
+	if s == nil || s.Name == "" {
+		return fmt.Sprintf("section %d", i)
+	}
+	return fmt.Sprintf("section %d (%s)", i, s.Name)
+}
+
+func (r *reader) read() error {
+	b := r.b
+	f := r.f
+	if len(b) == 0 {
+		return r.errf("", "empty file, not an ELF object")
+	}
+	if len(b) < 16 || !bytes.Equal(b[:4], []byte(elf.ELFMAG)) {
+		return r.errf("", "not an ELF object (bad magic)")
+	}
+	switch elf.Class(b[elf.EI_CLASS]) {
+	case elf.ELFCLASS64:
+	case elf.ELFCLASS32:
+		return r.errf("", "32-bit ELF objects are not supported")
+	default:
+		return r.errf("", "unknown ELF class %d", b[elf.EI_CLASS])
+	}
+	switch elf.Data(b[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		r.bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		r.bo = binary.BigEndian
+	default:
+		return r.errf("", "unknown ELF data encoding %d", b[elf.EI_DATA])
+	}
+	if len(b) < ehdrSize {
+		return r.errf("", "truncated ELF header (%d bytes)", len(b))
+	}
+	var h elf.Header64
+	if _, err := binary.Decode(b[:ehdrSize], r.bo, &h); err != nil {
+		return r.errf("", "ELF header: %v", err)
+	}
+	f.Data = elf.Data(b[elf.EI_DATA])
+	f.OSABI = elf.OSABI(b[elf.EI_OSABI])
+	f.ABIVersion = b[elf.EI_ABIVERSION]
+	f.Type = elf.Type(h.Type)
+	f.Machine = elf.Machine(h.Machine)
+	f.Version = h.Version
+	f.Entry = h.Entry
+	f.Flags = h.Flags
+	f.PhNum = int(h.Phnum)
+	if f.Type != elf.ET_REL {
+		return r.errf("", "not a relocatable object (type %v)", f.Type)
+	}
+	if h.Shoff == 0 {
+		return r.errf("", "no section header table")
+	}
+	if h.Shentsize != shdrSize {
+		return r.errf("", "section header entry size %d, want %d", h.Shentsize, shdrSize)
+	}
+	shnum := uint64(h.Shnum)
+	shstrndx := uint64(h.Shstrndx)
+	if h.Shoff > uint64(len(b)) || uint64(len(b))-h.Shoff < shdrSize {
+		return r.errf("", "section header table at offset %#x lies outside the file (%d bytes)", h.Shoff, len(b))
+	}
+	if shnum == 0 || shstrndx == uint64(elf.SHN_XINDEX) {
+		// Extended numbering: the real values live in section 0.
+		var s0 elf.Section64
+		binary.Decode(b[h.Shoff:h.Shoff+shdrSize], r.bo, &s0)
+		if shnum == 0 {
+			shnum = s0.Size
+		}
+		if shstrndx == uint64(elf.SHN_XINDEX) {
+			shstrndx = uint64(s0.Link)
+		}
+	}
+	if shnum == 0 {
+		return r.errf("", "no sections")
+	}
+	if shnum > (uint64(len(b))-h.Shoff)/shdrSize {
+		return r.errf("", "section header table (%d entries at %#x) runs past the end of the file (%d bytes)", shnum, h.Shoff, len(b))
+	}
+	if shstrndx >= shnum {
+		return r.errf("", "section name table index %d out of range (%d sections)", shstrndx, shnum)
+	}
+	n := int(shnum)
+	r.hdrs = make([]elf.Section64, n)
+	r.secs = make([]*Section, n)
+	for i := 0; i < n; i++ {
+		off := h.Shoff + uint64(i)*shdrSize
+		binary.Decode(b[off:off+shdrSize], r.bo, &r.hdrs[i])
+	}
+	// Section data first, names after (the name table is a section).
+	for i := 1; i < n; i++ {
+		sh := &r.hdrs[i]
+		s := &Section{
+			Type:    elf.SectionType(sh.Type),
+			Flags:   elf.SectionFlag(sh.Flags),
+			Addr:    sh.Addr,
+			Align:   sh.Addralign,
+			EntSize: sh.Entsize,
+			Link:    sh.Link,
+			Info:    sh.Info,
+			Size:    sh.Size,
+			Index:   i,
+		}
+		if s.Type != elf.SHT_NOBITS && s.Type != elf.SHT_NULL {
+			if sh.Off > uint64(len(b)) || sh.Size > uint64(len(b))-sh.Off {
+				return r.errf(secWhat(i, nil), "data (offset %#x, size %#x) lies outside the file (%d bytes)", sh.Off, sh.Size, len(b))
+			}
+			s.Data = b[sh.Off : sh.Off+sh.Size : sh.Off+sh.Size]
+		}
+		r.secs[i] = s
+		f.Sections = append(f.Sections, s)
+	}
+	shstr := r.secs[shstrndx]
+	if shstr == nil || shstr.Type != elf.SHT_STRTAB {
+		return r.errf(secWhat(int(shstrndx), nil), "section name table is not SHT_STRTAB")
+	}
+	for i := 1; i < n; i++ {
+		name, ok := cstring(shstr.Data, r.hdrs[i].Name)
+		if !ok {
+			return r.errf(secWhat(i, nil), "name offset %#x outside the section name table", r.hdrs[i].Name)
+		}
+		r.secs[i].Name = name
+	}
+	if err := r.readSymbols(); err != nil {
+		return err
+	}
+	for i := 1; i < n; i++ {
+		s := r.secs[i]
+		var err error
+		switch s.Type {
+		case elf.SHT_RELA:
+			err = r.readRela(i, s)
+		case elf.SHT_REL:
+			err = r.errf(secWhat(i, s), "SHT_REL relocations are not supported")
+		case elf.SHT_GROUP:
+			err = r.readGroup(i, s)
+		default:
+			if s.Flags&elf.SHF_LINK_ORDER != 0 && s.Link != 0 {
+				if int(s.Link) >= n {
+					err = r.errf(secWhat(i, s), "sh_link %d out of range", s.Link)
+				} else {
+					s.LinkSection = r.secs[s.Link]
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cstring returns the NUL-terminated string at off in tab.
+func cstring(tab []byte, off uint32) (string, bool) {
+	if uint64(off) >= uint64(len(tab)) {
+		return "", off == 0 && len(tab) == 0
+	}
+	end := bytes.IndexByte(tab[off:], 0)
+	if end < 0 {
+		return "", false
+	}
+	return string(tab[off : int(off)+end]), true
+}
+
+func (r *reader) readSymbols() error {
+	var symtab *Section
+	var symIdx int
+	for i, s := range r.secs {
+		if s != nil && s.Type == elf.SHT_SYMTAB {
+			if symtab != nil {
+				return r.errf(secWhat(i, s), "more than one symbol table")
+			}
+			symtab, symIdx = s, i
+		}
+	}
+	if symtab == nil {
+		return r.errf("", "no symbol table (.symtab)")
+	}
+	what := secWhat(symIdx, symtab)
+	if len(symtab.Data)%symSize != 0 {
+		return r.errf(what, "size %d is not a multiple of %d", len(symtab.Data), symSize)
+	}
+	if int(symtab.Link) >= len(r.secs) || symtab.Link == 0 || r.secs[symtab.Link].Type != elf.SHT_STRTAB {
+		return r.errf(what, "sh_link %d is not a string table", symtab.Link)
+	}
+	strtab := r.secs[symtab.Link].Data
+	var shndxTab []byte
+	for i, s := range r.secs {
+		if s != nil && s.Type == elf.SHT_SYMTAB_SHNDX && int(s.Link) == symIdx {
+			shndxTab = s.Data
+			if len(shndxTab) != len(symtab.Data)/symSize*4 {
+				return r.errf(secWhat(i, s), "size %d does not match %d symbols", len(shndxTab), len(symtab.Data)/symSize)
+			}
+		}
+	}
+	nsym := len(symtab.Data) / symSize
+	if nsym == 0 {
+		return r.errf(what, "empty symbol table")
+	}
+	r.f.Symbols = make([]*Symbol, nsym)
+	all := make([]Symbol, nsym)
+	for i := 0; i < nsym; i++ {
+		d := symtab.Data[i*symSize:]
+		var es elf.Sym64
+		binary.Decode(d[:symSize], r.bo, &es)
+		sym := &all[i]
+		sym.Index = i
+		sym.Type = elf.ST_TYPE(es.Info)
+		sym.Bind = elf.ST_BIND(es.Info)
+		sym.Other = es.Other
+		sym.Value = es.Value
+		sym.Size = es.Size
+		shndx := uint32(es.Shndx)
+		if elf.SectionIndex(es.Shndx) == elf.SHN_XINDEX {
+			if shndxTab == nil {
+				return r.errf(fmt.Sprintf("symbol %d", i), "SHN_XINDEX without a SHT_SYMTAB_SHNDX section")
+			}
+			shndx = r.bo.Uint32(shndxTab[i*4:])
+		} else if es.Shndx >= uint16(elf.SHN_LORESERVE) {
+			sym.Shndx = elf.SectionIndex(es.Shndx)
+			shndx = 0
+		}
+		if shndx != 0 {
+			if uint64(shndx) >= uint64(len(r.secs)) {
+				name, _ := cstring(strtab, es.Name)
+				return r.errf(fmt.Sprintf("symbol %d (%s)", i, name), "section index %d out of range (%d sections)", shndx, len(r.secs))
+			}
+			sym.Section = r.secs[shndx]
+		}
+		if sym.Type == elf.STT_SECTION && sym.Section != nil {
+			sym.Name = sym.Section.Name
+			if sym.Section.Sym == nil {
+				sym.Section.Sym = sym
+			}
+		} else {
+			name, ok := cstring(strtab, es.Name)
+			if !ok {
+				return r.errf(fmt.Sprintf("symbol %d", i), "name offset %#x outside the string table", es.Name)
+			}
+			sym.Name = name
+		}
+		r.f.Symbols[i] = sym
+	}
+	return nil
+}
+
+func (r *reader) readRela(i int, s *Section) error {
+	what := secWhat(i, s)
+	if len(s.Data)%relaSize != 0 {
+		return r.errf(what, "size %d is not a multiple of %d", len(s.Data), relaSize)
+	}
+	if s.Info == 0 || int(s.Info) >= len(r.secs) {
+		return r.errf(what, "sh_info %d does not name a section", s.Info)
+	}
+	s.Base = r.secs[s.Info]
+	if s.Base.Rela == nil {
+		s.Base.Rela = s
+	}
+	base := s.Base
+	n := len(s.Data) / relaSize
+	s.Relocs = make([]Reloc, n)
+	for j := 0; j < n; j++ {
+		var e elf.Rela64
+		binary.Decode(s.Data[j*relaSize:(j+1)*relaSize], r.bo, &e)
+		si := elf.R_SYM64(e.Info)
+		if uint64(si) >= uint64(len(r.f.Symbols)) {
+			return r.errf(what, "relocation %d (offset %#x): symbol index %d out of range (%d symbols)", j, e.Off, si, len(r.f.Symbols))
+		}
+		if base.Type != elf.SHT_NOBITS && e.Off >= base.Size {
+			return r.errf(what, "relocation %d: offset %#x lies outside %s (size %#x)", j, e.Off, base.Name, base.Size)
+		}
+		s.Relocs[j] = Reloc{Offset: e.Off, Type: elf.R_TYPE64(e.Info), Sym: r.f.Symbols[si], Addend: int64(e.Addend)}
+	}
+	return nil
+}
+
+func (r *reader) readGroup(i int, s *Section) error {
+	what := secWhat(i, s)
+	if len(s.Data) < 4 || len(s.Data)%4 != 0 {
+		return r.errf(what, "size %d is not a positive multiple of 4", len(s.Data))
+	}
+	s.GroupFlags = r.bo.Uint32(s.Data)
+	for off := 4; off < len(s.Data); off += 4 {
+		m := r.bo.Uint32(s.Data[off:])
+		if m == 0 || int(m) >= len(r.secs) {
+			return r.errf(what, "member section index %d out of range", m)
+		}
+		s.Members = append(s.Members, r.secs[m])
+		r.secs[m].Group = s
+	}
+	if int(s.Info) >= len(r.f.Symbols) {
+		return r.errf(what, "signature symbol index %d out of range", s.Info)
+	}
+	s.Signature = r.f.Symbols[s.Info]
+	return nil
+}
