@@ -1,0 +1,16 @@
+#include "kernel.h"
+
+int first_unchanged(int a)
+{
+	return a ^ 0x55;
+}
+
+int second_changed(int a, int b)
+{
+	return a * b + 3;
+}
+
+int third_unchanged(int a)
+{
+	return a >> 2;
+}
