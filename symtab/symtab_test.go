@@ -251,9 +251,9 @@ func lookupFixture(t *testing.T) (*Table, *Symvers) {
 		t.Fatal(err)
 	}
 	sv, err := ParseSymvers("Module.symvers", []byte(
-		"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
-			"0x2\tmod_fn\tdrivers/md/dm-mod\tEXPORT_SYMBOL_GPL\n" +
-			"0x3\tdup_export\tvmlinux\tEXPORT_SYMBOL\n" +
+		"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n"+
+			"0x2\tmod_fn\tdrivers/md/dm-mod\tEXPORT_SYMBOL_GPL\n"+
+			"0x3\tdup_export\tvmlinux\tEXPORT_SYMBOL\n"+
 			"0x4\tdup_export\tfs/xfs/xfs\tEXPORT_SYMBOL\n"))
 	if err != nil {
 		t.Fatal(err)
