@@ -1,0 +1,15 @@
+#include "kernel.h"
+
+int table_size;
+
+int __init setup_table(void)
+{
+	table_size = 256;
+	return 0;
+}
+device_initcall(setup_table);
+
+int table_lookup(int idx)
+{
+	return idx < table_size ? idx : -1;
+}
