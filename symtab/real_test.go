@@ -9,7 +9,6 @@ import (
 	"testing"
 )
 
-
 // unitObjDir returns the kpatch unit object directory or skips the test.
 func unitObjDir(t testing.TB) string {
 	t.Helper()
