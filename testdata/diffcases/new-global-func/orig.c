@@ -1,0 +1,6 @@
+#include "kernel.h"
+
+int ring_used(const int *head, const int *tail)
+{
+	return *head - *tail;
+}

@@ -1,0 +1,6 @@
+#include "kernel.h"
+
+noinline int rate_check(int v)
+{
+	return v;
+}
