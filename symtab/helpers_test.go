@@ -61,9 +61,10 @@ func synthReadelf(n, perFile int) string {
 	return b.String()
 }
 
-// blockOf returns the object FILE block for file f of synthReadelf.
-func synthBlock(f, perFile int) FileBlock {
-	b := FileBlock{Name: fmt.Sprintf("file%d.c", f)}
+// synthBlock returns the object FILE block for file f (of nfiles) of
+// synthReadelf.
+func synthBlock(f, perFile, nfiles int) FileBlock {
+	b := FileBlock{Name: fmt.Sprintf("file%d.c", f%(nfiles/2+1))}
 	for j := 0; j < perFile; j++ {
 		name := fmt.Sprintf("static_%d_%d", f, j)
 		if j == 0 {

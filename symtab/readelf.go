@@ -128,12 +128,12 @@ func parseSymLine(f [][]byte) (e Entry, name []byte, keep bool, err error) {
 	if e.Size, ok = parseSize(f[2]); !ok {
 		return e, nil, false, fmt.Errorf("bad symbol size %q", f[2])
 	}
-	typ, ok := typeNames[string(f[3])]
+	typ, ok := typeByName(f[3])
 	if !ok {
 		return e, nil, false, fmt.Errorf("unknown symbol type %q", f[3])
 	}
 	e.Type = typ
-	bind, ok := bindNames[string(f[4])]
+	bind, ok := bindByName(f[4])
 	if !ok {
 		return e, nil, false, fmt.Errorf("unknown symbol bind %q", f[4])
 	}

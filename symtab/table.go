@@ -45,8 +45,9 @@ type Table struct {
 	// Entries holds the symbols in symbol table order.
 	Entries []Entry
 
-	// byName maps a name to its range in order.
-	byName map[string]span
+	// byName maps a name to its id; spans[id] is its range in order.
+	byName map[string]int32
+	spans  []span
 	// order holds entry indices grouped by name, ascending within a name.
 	order []int32
 	// files holds the indices of the STT_FILE entries, ascending.
@@ -82,10 +83,11 @@ func (t *Table) Len() int { return len(t.Entries) }
 // Named returns the indices (into Entries) of the entries called name, in
 // table order. The returned slice must not be modified.
 func (t *Table) Named(name string) []int32 {
-	s, ok := t.byName[name]
+	id, ok := t.byName[name]
 	if !ok {
 		return nil
 	}
+	s := t.spans[id]
 	return t.order[s.start : s.start+s.n : s.start+s.n]
 }
 
@@ -139,9 +141,8 @@ func (t *Table) FileBlocks() []FileBlock {
 func (t *Table) index() {
 	n := len(t.Entries)
 	ids := make([]int32, n)
-	ids2name := make([]string, 0, n/2+1)
-	counts := make([]int32, 0, n/2+1)
-	idOf := make(map[string]int32, n/2+1)
+	counts := make([]int32, 0, n)
+	idOf := make(map[string]int32, n)
 	t.fileByName = make(map[string][]int32)
 	t.files = t.files[:0]
 	for i := range t.Entries {
@@ -151,7 +152,6 @@ func (t *Table) index() {
 			id = int32(len(counts))
 			idOf[e.Name] = id
 			counts = append(counts, 0)
-			ids2name = append(ids2name, e.Name)
 		}
 		ids[i] = id
 		counts[id]++
@@ -161,12 +161,13 @@ func (t *Table) index() {
 		}
 	}
 	// Prefix sums give each name its range in order.
-	t.byName = make(map[string]span, len(counts))
+	t.byName = idOf
+	t.spans = make([]span, len(counts))
 	starts := make([]int32, len(counts))
 	var off int32
 	for id, c := range counts {
 		starts[id] = off
-		t.byName[ids2name[id]] = span{off, c}
+		t.spans[id] = span{off, c}
 		off += c
 	}
 	t.order = make([]int32, n)
@@ -183,24 +184,42 @@ func newTable(path string, entries []Entry) *Table {
 	return t
 }
 
-// typeNames and bindNames are readelf's spellings of the accepted symbol
-// types and bindings.
-var typeNames = map[string]elf.SymType{
-	"NOTYPE":  elf.STT_NOTYPE,
-	"OBJECT":  elf.STT_OBJECT,
-	"FUNC":    elf.STT_FUNC,
-	"SECTION": elf.STT_SECTION,
-	"FILE":    elf.STT_FILE,
-	"COMMON":  elf.STT_COMMON,
-	"TLS":     elf.STT_TLS,
-	"IFUNC":   elf.STT_GNU_IFUNC,
+// typeByName and bindByName decode readelf's spellings of the accepted
+// symbol types and bindings.
+func typeByName(b []byte) (elf.SymType, bool) {
+	switch string(b) {
+	case "NOTYPE":
+		return elf.STT_NOTYPE, true
+	case "OBJECT":
+		return elf.STT_OBJECT, true
+	case "FUNC":
+		return elf.STT_FUNC, true
+	case "SECTION":
+		return elf.STT_SECTION, true
+	case "FILE":
+		return elf.STT_FILE, true
+	case "COMMON":
+		return elf.STT_COMMON, true
+	case "TLS":
+		return elf.STT_TLS, true
+	case "IFUNC":
+		return elf.STT_GNU_IFUNC, true
+	}
+	return 0, false
 }
 
-var bindNames = map[string]elf.SymBind{
-	"LOCAL":  elf.STB_LOCAL,
-	"GLOBAL": elf.STB_GLOBAL,
-	"WEAK":   elf.STB_WEAK,
-	"UNIQUE": stbGNUUnique,
+func bindByName(b []byte) (elf.SymBind, bool) {
+	switch string(b) {
+	case "LOCAL":
+		return elf.STB_LOCAL, true
+	case "GLOBAL":
+		return elf.STB_GLOBAL, true
+	case "WEAK":
+		return elf.STB_WEAK, true
+	case "UNIQUE":
+		return stbGNUUnique, true
+	}
+	return 0, false
 }
 
 func knownType(t elf.SymType) bool {
