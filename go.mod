@@ -11,5 +11,6 @@ require (
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/arch v0.32.0 // indirect
 	golang.org/x/sys v0.13.0 // indirect
 )

@@ -1,0 +1,144 @@
+package elfdiff_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// corpusEnv is the environment kpatch's unit tests give create-diff-object.
+var corpusEnv = map[string]string{
+	"PARA_STRUCT_SIZE": "16", "EX_STRUCT_SIZE": "12", "BUG_STRUCT_SIZE": "12", "ALT_STRUCT_SIZE": "13",
+	"JUMP_STRUCT_SIZE": "24", "ORC_STRUCT_SIZE": "6", "STATIC_CALL_STRUCT_SIZE": "8", "PRINTK_INDEX_STRUCT_SIZE": "44",
+}
+
+// corpusCase is one case of the kpatch unit-object corpus.
+type corpusCase struct {
+	name, orig, patched string
+	env                 map[string]string
+	symvers             string
+	expect              map[string][]string // record kind -> lines (without the kind)
+}
+
+func loadCorpus(t testing.TB) []corpusCase {
+	dir := testutil.CorpusDir(t)
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.expect"))
+	var cases []corpusCase
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".expect")
+		c := corpusCase{name: name, orig: filepath.Join(dir, name+".ORIG.o"), env: map[string]string{}, expect: map[string][]string{}}
+		c.patched = filepath.Join(dir, name+".PATCHED.o")
+		if _, err := os.Stat(c.patched); err != nil {
+			c.patched = filepath.Join(dir, name+".PATCHED.FAIL.o")
+		}
+		for k, v := range corpusEnv {
+			c.env[k] = v
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, name+".env")); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok {
+					c.env[k] = v
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, name+".symvers")); err == nil {
+			c.symvers = filepath.Join(dir, name+".symvers")
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			kind, rest, _ := strings.Cut(sc.Text(), " ")
+			c.expect[kind] = append(c.expect[kind], rest)
+		}
+		f.Close()
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// runCase diffs one corpus case the way kpatch's unit tests run
+// create-diff-object.
+func runCase(c corpusCase) (*elfdiff.Result, error) {
+	orig, err := elfobj.Open(c.orig)
+	if err != nil {
+		return nil, err
+	}
+	patched, err := elfobj.Open(c.patched)
+	if err != nil {
+		return nil, err
+	}
+	tab, err := symtab.Load(c.orig)
+	if err != nil {
+		return nil, err
+	}
+	var sv *symtab.Symvers
+	if c.symvers != "" {
+		if sv, err = symtab.LoadSymvers(c.symvers); err != nil {
+			return nil, err
+		}
+	}
+	return elfdiff.Diff(orig, patched, elfdiff.Options{
+		Parent: "vmlinux", Table: tab, Symvers: sv,
+		Getenv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok },
+	})
+}
+
+func TestCorpus(t *testing.T) {
+	for _, c := range loadCorpus(t) {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := runCase(c)
+			code := elfdiff.ExitCode(err)
+			want := c.expect["exit"][0]
+			if fmt.Sprint(code) != want {
+				t.Fatalf("exit %d (%v), want %s", code, err, want)
+			}
+			if code != 0 {
+				return
+			}
+			out, werr := res.Output.Write()
+			if werr != nil {
+				t.Fatalf("write: %v", werr)
+			}
+			g, rerr := elfobj.Read("out", out)
+			if rerr != nil {
+				t.Fatalf("re-read output: %v", rerr)
+			}
+			var funcs []string
+			for _, f := range elfdiff.FuncSymbols(g) {
+				funcs = append(funcs, f)
+			}
+			if diff := cmp.Diff(c.expect["func"], funcs); diff != "" {
+				t.Errorf("function symbols (-want +got):\n%s", diff)
+			}
+			var changes []string
+			for _, ch := range res.Report.Changes {
+				changes = append(changes, ch.Kind+" "+ch.Function)
+			}
+			if diff := cmp.Diff(c.expect["change"], changes); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+			got := map[string][]string{}
+			for _, l := range elfdiff.Describe(g) {
+				kind, rest, _ := strings.Cut(l, " ")
+				got[kind] = append(got[kind], rest)
+			}
+			for _, kind := range []string{"kfunc", "krela", "callback"} {
+				if diff := cmp.Diff(c.expect[kind], got[kind]); diff != "" {
+					t.Errorf("%s records (-want +got):\n%s", kind, diff)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,327 @@
+package elfdiff
+
+import (
+	"bytes"
+	"debug/elf"
+	"strings"
+)
+
+// correlate pairs the sections and symbols of ORIG and PATCHED. Pairing is
+// greedy first-match in table order among mangled-equal names, like the
+// reference; candidates are bucketed by name key so the cost is linear.
+func (d *differ) correlate() error {
+	d.correlateSections()
+	d.correlateSymbols()
+	return d.correlateStaticLocals()
+}
+
+func (d *differ) rename(p *symbol, name string) {
+	if p.Name != name {
+		p.Name = name
+	}
+}
+
+func (d *differ) twinSymbols(o, p *symbol) {
+	o.twin, p.twin = p, o
+	p.file = o.file
+	if p.Type != elf.STT_SECTION {
+		d.rename(p, o.Name)
+	}
+}
+
+func (d *differ) twinSections(o, p *section) {
+	o.twin, p.twin = p, o
+	if p.Name != o.Name {
+		p.Name = o.Name
+		if p.secsym != nil {
+			p.secsym.Name = o.Name
+		}
+	}
+	if o.secsym != nil && p.secsym != nil {
+		o.secsym.twin, p.secsym.twin = p.secsym, o.secsym
+	}
+	if o.rela != nil && p.rela != nil && o.rela.twin == nil && p.rela.twin == nil {
+		d.twinSections(o.rela, p.rela)
+	}
+	if o.base != nil && p.base != nil && o.base.twin == nil && p.base.twin == nil {
+		d.twinSections(o.base, p.base)
+	}
+	if o.bundled != nil && p.bundled != nil && o.bundled.twin == nil && p.bundled.twin == nil {
+		d.twinSymbols(o.bundled, p.bundled)
+	}
+}
+
+func (d *differ) untwinSections(o *section) {
+	p := o.twin
+	if p == nil {
+		return
+	}
+	o.twin, p.twin = nil, nil
+	p.Name = p.origName
+	if p.secsym != nil {
+		p.secsym.Name = p.origName
+	}
+	if o.secsym != nil && o.secsym.twin != nil {
+		o.secsym.twin.twin, o.secsym.twin = nil, nil
+	}
+	if o.rela != nil && o.rela.twin != nil {
+		pr := o.rela.twin
+		pr.Name = pr.origName
+		pr.twin, o.rela.twin = nil, nil
+	}
+}
+
+func sectionSpecial(s *section) bool {
+	ss := s.secsym
+	if s.isRela() && s.base != nil {
+		ss = s.base.secsym
+		if ss == nil && s.base.bundled != nil {
+			return isSpecialStatic(s.base.bundled)
+		}
+	}
+	if ss == nil && s.bundled != nil {
+		return isSpecialStatic(s.bundled)
+	}
+	return isSpecialStatic(ss)
+}
+
+func (d *differ) correlateSections() {
+	buckets := map[string][]*section{}
+	for _, p := range d.patched.secs {
+		k := nameKey(p.Name)
+		buckets[k] = append(buckets[k], p)
+	}
+	for _, o := range d.orig.secs {
+		if o.twin != nil || isUBSAN(o.Name) || isClangUnnamed(o.Name) || sectionSpecial(o) {
+			continue
+		}
+		for _, p := range buckets[nameKey(o.Name)] {
+			if p.twin != nil || !mangledEqual(o.Name, p.Name) {
+				continue
+			}
+			if sectionSpecial(p) {
+				continue
+			}
+			if o.Type == elf.SHT_GROUP && (p.Type != elf.SHT_GROUP || !bytes.Equal(o.Data, p.Data)) {
+				continue
+			}
+			d.twinSections(o, p)
+			break
+		}
+	}
+}
+
+func (d *differ) correlateSymbols() {
+	buckets := map[string][]*symbol{}
+	for _, p := range d.patched.syms {
+		k := nameKey(p.Name)
+		buckets[k] = append(buckets[k], p)
+	}
+	for _, o := range d.orig.syms {
+		if o.twin != nil || isUBSAN(o.Name) || isSpecialStatic(o) {
+			continue
+		}
+		if o.Type == elf.STT_NOTYPE && strings.HasPrefix(o.Name, ".LC") {
+			continue
+		}
+		for _, p := range buckets[nameKey(o.Name)] {
+			if p.twin != nil || p.Type != o.Type || !mangledEqual(o.Name, p.Name) {
+				continue
+			}
+			if isSpecialStatic(p) {
+				continue
+			}
+			if o.sec != nil && o.sec.Type == elf.SHT_GROUP && o.sec.twin != p.sec {
+				continue
+			}
+			d.twinSymbols(o, p)
+			break
+		}
+	}
+}
+
+// isNormalStaticLocal reports whether sym is a function-local static
+// variable with gcc's numbered suffix that is not a special static.
+func isNormalStaticLocal(sym *symbol) bool {
+	return sym.Type == elf.STT_OBJECT && sym.Bind == elf.STB_LOCAL &&
+		strings.Contains(sym.Name, ".") && !strings.HasPrefix(sym.Name, ".L") && !isSpecialStatic(sym)
+}
+
+// relaOwner returns the function a relocation section belongs to: its base
+// section's bundled symbol.
+func relaOwner(rs *section) *symbol {
+	if rs.base == nil {
+		return nil
+	}
+	return rs.base.bundled
+}
+
+// correlatedAncestorRela walks up from an uncorrelated subfunction's rela
+// section to the nearest correlated ancestor's twin rela section.
+func correlatedTwinRela(rs *section) *section {
+	if rs.twin != nil {
+		return rs.twin
+	}
+	f := relaOwner(rs)
+	for f != nil && f.parent != nil {
+		f = f.parent
+		if f.sec != nil && f.sec.rela != nil && f.sec.rela.twin != nil {
+			return f.sec.rela.twin
+		}
+	}
+	return nil
+}
+
+// findStaticRef looks in rs and, recursively, in the rela sections of its
+// function's children, for a relocation to an uncorrelated PATCHED symbol
+// that can be the twin of the ORIG static local o.
+func findStaticRef(rs *section, o *symbol) *symbol {
+	if rs == nil {
+		return nil
+	}
+	for _, r := range rs.relas {
+		s := r.sym
+		if s.twin != nil || s.Type != o.Type || s.Bind != o.Bind {
+			continue
+		}
+		if s.Type == elf.STT_OBJECT && s.Size != o.Size {
+			continue
+		}
+		if !mangledEqual(o.Name, s.Name) {
+			continue
+		}
+		return s
+	}
+	if f := relaOwner(rs); f != nil {
+		for _, c := range f.children {
+			if c.sec != nil {
+				if s := findStaticRef(c.sec.rela, o); s != nil {
+					return s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// hasStaticRef reports whether rs, or the rela section of a child of its
+// function, references sym.
+func hasStaticRef(rs *section, sym *symbol) bool {
+	if rs == nil {
+		return false
+	}
+	for _, r := range rs.relas {
+		if r.sym == sym {
+			return true
+		}
+	}
+	if f := relaOwner(rs); f != nil {
+		for _, c := range f.children {
+			if c.sec != nil && hasStaticRef(c.sec.rela, sym) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *differ) correlateStaticLocals() error {
+	// 1. Forget name-based pairings of static locals.
+	for _, o := range d.orig.syms {
+		if !isNormalStaticLocal(o) || o.twin == nil {
+			continue
+		}
+		p := o.twin
+		o.twin, p.twin = nil, nil
+		p.Name = p.origName
+		if b := o.sec; b != nil && b.bundled == o {
+			d.untwinSections(b)
+		}
+	}
+	// 2. Pair them by use.
+	for _, rs := range d.orig.secs {
+		if !rs.isRela() || rs.isDebug() || rs.Name == ".rela.toc" {
+			continue
+		}
+		for _, r := range rs.relas {
+			o := r.sym
+			if !isNormalStaticLocal(o) || o.twin != nil {
+				continue
+			}
+			if o.sec != nil && o.sec.bundled == o && rs.base == o.sec {
+				continue // a variable's reference to itself
+			}
+			prs := correlatedTwinRela(rs)
+			if prs == nil {
+				continue
+			}
+			p := findStaticRef(prs, o)
+			if p == nil {
+				owner := rs.base.Name
+				if f := relaOwner(rs); f != nil {
+					owner = f.Name
+				}
+				return d.fatalf(o.Name, "keep the static local variable referenced from the function, or give the new variable a different name", "reference to static local variable %s in %s was removed", o.Name, owner)
+			}
+			ob := o.sec != nil && o.sec.bundled == o
+			pb := p.sec != nil && p.sec.bundled == p
+			if ob != pb {
+				return d.errorf(o.Name, "", "bundle mismatch for symbol %s", o.Name)
+			}
+			if !ob && o.sec != nil && o.sec.twin != p.sec {
+				return d.errorf(o.Name, "", "sections %s and %s aren't correlated for symbol %s", o.sec.Name, p.sec.Name, o.Name)
+			}
+			d.twinSymbols(o, p)
+			if ob {
+				d.twinSections(o.sec, p.sec)
+			}
+		}
+	}
+	// 3. Every ORIG reference must still be there in PATCHED.
+	for _, rs := range d.orig.secs {
+		if !rs.isRela() || rs.isDebug() || rs.Name == ".rela.toc" {
+			continue
+		}
+		for _, r := range rs.relas {
+			o := r.sym
+			if !isNormalStaticLocal(o) {
+				continue
+			}
+			if o.sec != nil && o.sec.bundled == o && rs.base == o.sec {
+				continue
+			}
+			prs := correlatedTwinRela(rs)
+			if prs == nil {
+				continue
+			}
+			owner := rs.base.Name
+			if f := relaOwner(rs); f != nil {
+				owner = f.Name
+			}
+			if o.twin == nil {
+				return d.fatalf(o.Name, "keep the static local variable referenced from the function", "reference to static local variable %s in %s was removed", o.Name, owner)
+			}
+			if !hasStaticRef(prs, o.twin) {
+				return d.fatalf(o.Name, "", "static local %s has been correlated with %s, but patched %s is missing a reference to it", o.Name, o.twin.Name, owner)
+			}
+		}
+	}
+	// 4. Warn about the first new static local the patched code uses.
+	for _, rs := range d.patched.secs {
+		if !rs.isRela() || rs.isDebug() || rs.Name == ".rela.toc" {
+			continue
+		}
+		for _, r := range rs.relas {
+			p := r.sym
+			if isNormalStaticLocal(p) && p.twin == nil {
+				owner := rs.base.Name
+				if f := relaOwner(rs); f != nil {
+					owner = f.Name
+				}
+				d.warnf("unable to correlate static local variable %s used by %s, assuming variable is new", p.Name, owner)
+				return nil
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package elfdiff
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/sections"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// Options configure a diff.
+type Options struct {
+	// Parent is the object the patched code lives in: "vmlinux" or a
+	// module name with dashes turned into underscores.
+	Parent string
+	// Table is the parent's symbol table; nil means no symbol is found
+	// there (every reference stays a normal relocation).
+	Table *symtab.Table
+	// Symvers holds the kernel's exported symbols; nil means none.
+	Symvers *symtab.Symvers
+	// Getenv reads the special-section struct sizes (BUG_STRUCT_SIZE,
+	// ...); nil means os.LookupEnv.
+	Getenv func(string) (string, bool)
+	// OutputName names the output object in messages.
+	OutputName string
+	// Logf receives the normal log (the reference's stdout lines); Debugf
+	// the debug log. Either may be nil.
+	Logf, Debugf func(format string, args ...any)
+}
+
+func (o *Options) getenv(k string) (string, bool) {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.LookupEnv(k)
+}
+
+// Result is the outcome of a successful diff.
+type Result struct {
+	// Output is the diff object; nil when err is ErrNoChange.
+	Output *elfobj.File
+	// Report explains the diff; it is filled for refusals too.
+	Report *Report
+}
+
+type callback struct {
+	sec string
+	fn  *symbol
+}
+
+type differ struct {
+	opts    Options
+	objName string
+	machine elf.Machine
+	orig    *object
+	patched *object
+	lookup  *symtab.Lookup
+	report  *Report
+
+	importNS     []string
+	numChanged   int
+	newGlobals   int
+	hasCallbacks bool
+	callbacks    []callback
+	fixupShift   map[uint64]int64
+	fixupSec     *section
+}
+
+func (d *differ) logf(format string, args ...any) {
+	if d.opts.Logf != nil {
+		d.opts.Logf(format, args...)
+	}
+}
+
+func (d *differ) debugf(format string, args ...any) {
+	if d.opts.Debugf != nil {
+		d.opts.Debugf(format, args...)
+	}
+}
+
+func (d *differ) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	d.report.Warnings = append(d.report.Warnings, msg)
+	d.logf("WARNING: %s", msg)
+}
+
+// ObjectName shortens a path the way the reference names objects in its
+// messages: everything up to the first '/' is dropped.
+func ObjectName(path string) string {
+	if i := strings.IndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// Diff compares an original and a patched build of one translation unit
+// and returns an object holding what changed and everything it needs. The
+// Report of the Result is filled even when an error is returned (use
+// ExitCode(err) for the exit status).
+func Diff(orig, patched *elfobj.File, opts Options) (*Result, error) {
+	if opts.Parent == "" {
+		opts.Parent = "vmlinux"
+	}
+	d := &differ{opts: opts, objName: ObjectName(orig.Name), machine: orig.Machine}
+	d.report = &Report{Object: d.objName}
+	res := &Result{Report: d.report}
+	out, err := d.run(orig, patched)
+	d.report.Exit = ExitCode(err)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			d.report.Refusal = &Refusal{Element: e.Element, Message: e.Msg, Hint: e.Hint}
+		} else if !errors.Is(err, ErrNoChange) {
+			d.report.Refusal = &Refusal{Message: err.Error()}
+		}
+		return res, err
+	}
+	res.Output = out
+	return res, nil
+}
+
+func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
+	if orig.Machine != patched.Machine {
+		return nil, d.errorf("", "build both objects with the same compiler and target", "%s and %s are for different machines (%v, %v)", orig.Name, patched.Name, orig.Machine, patched.Machine)
+	}
+	if orig.PhNum > 0 || patched.PhNum > 0 {
+		return nil, d.fatalf("", "", "ELF contains program header")
+	}
+	if orig.Data != patched.Data || orig.OSABI != patched.OSABI || orig.ABIVersion != patched.ABIVersion ||
+		orig.Type != patched.Type || orig.Version != patched.Version || orig.Entry != patched.Entry || orig.Flags != patched.Flags {
+		return nil, d.fatalf("", "", "ELF headers differ")
+	}
+	d.orig = newObject(orig, d.objName)
+	d.patched = newObject(patched, d.objName)
+	for _, o := range []*object{d.orig, d.patched} {
+		if err := d.prepare(o); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.buildLookup(); err != nil {
+		return nil, err
+	}
+	for _, s := range d.patched.secs {
+		if s.Group != nil {
+			s.grouped = true
+		}
+	}
+	for _, o := range []*object{d.orig, d.patched} {
+		if err := d.replaceSectionSymbols(o); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.correlate(); err != nil {
+		return nil, err
+	}
+	if err := d.markIgnoredSections(); err != nil {
+		return nil, err
+	}
+	if err := d.compareSections(); err != nil {
+		return nil, err
+	}
+	if err := d.compareSymbols(); err != nil {
+		return nil, err
+	}
+	if err := d.markIgnoredFunctionsSame(); err != nil {
+		return nil, err
+	}
+	d.markIgnoredSectionsSame()
+	if err := d.checkProfiling(); err != nil {
+		return nil, err
+	}
+	d.includeStandard()
+	d.includeChanged()
+	d.includeCallbacks()
+	d.includeNewGlobals()
+	d.includeDebug()
+	if err := d.regenerateSpecial(); err != nil {
+		return nil, err
+	}
+	d.printChanges()
+	if err := d.verifyPatchability(); err != nil {
+		return nil, err
+	}
+	if d.numChanged == 0 && d.newGlobals == 0 && !d.hasCallbacks {
+		d.debugf("no changed functions were found")
+		return nil, ErrNoChange
+	}
+	out, err := d.buildOutput()
+	if err != nil {
+		return nil, err
+	}
+	d.explain()
+	return out, nil
+}
+
+// buildLookup matches the ORIG object's FILE blocks against the parent
+// symbol table and tags every local with its block.
+func (d *differ) buildLookup() error {
+	var blocks []symtab.FileBlock
+	cur := -1
+	for _, s := range d.orig.syms {
+		if s.Type == elf.STT_FILE {
+			blocks = append(blocks, symtab.FileBlock{Name: s.Name})
+			cur = len(blocks) - 1
+			continue
+		}
+		if cur < 0 || !s.isLocal() {
+			continue
+		}
+		s.file = cur
+		if s.Type == elf.STT_FUNC || s.Type == elf.STT_OBJECT {
+			blocks[cur].Locals = append(blocks[cur].Locals, symtab.Local{Name: s.Name, Type: s.Type})
+		}
+	}
+	if d.opts.Table == nil {
+		return nil
+	}
+	l, err := symtab.NewLookup(d.opts.Parent, d.opts.Table, d.opts.Symvers, blocks)
+	if err != nil {
+		return d.errorf("", "the symbol table must come from the kernel (or module) the original object was built into", "%v", err)
+	}
+	d.lookup = l
+	return nil
+}
+
+func specialNames() []string {
+	var n []string
+	for _, r := range sections.Rules {
+		n = append(n, r.Name)
+	}
+	return n
+}

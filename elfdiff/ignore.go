@@ -1,0 +1,148 @@
+package elfdiff
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"strings"
+)
+
+// markIgnoredSections flags sections that are never part of a patch and
+// applies KPATCH_IGNORE_SECTION markers.
+func (d *differ) markIgnoredSections() error {
+	for _, s := range d.patched.secs {
+		n := s.Name
+		switch {
+		case strings.HasPrefix(n, ".discard"), strings.HasPrefix(n, ".rela.discard"),
+			strings.HasPrefix(n, ".llvm_addrsig"), strings.HasPrefix(n, ".llvm."):
+			s.ignore = true
+		case n == ".modinfo":
+			for _, f := range bytes.Split(s.Data, []byte{0}) {
+				if bytes.HasPrefix(f, []byte("import_ns=")) {
+					d.importNS = append(d.importNS, string(f))
+				}
+			}
+			s.ignore = true
+		case d.machine == elf.EM_X86_64 && (n == "__patchable_function_entries" || n == ".rela__patchable_function_entries"):
+			s.ignore = true
+		}
+	}
+	rs := d.patched.section(".rela.kpatch.ignore.sections")
+	if rs == nil {
+		return nil
+	}
+	for _, r := range rs.relas {
+		if !r.hasStr {
+			return d.errorf(".kpatch.ignore.sections", "", "KPATCH_IGNORE_SECTION: entry at %#x does not point to a string", r.off)
+		}
+		strsec := r.sym.sec
+		strsec.status = Changed
+		d.includeSection(strsec, "string of KPATCH_IGNORE_SECTION")
+		target := d.patched.section(r.str)
+		if target == nil {
+			return d.errorf(r.str, "", "KPATCH_IGNORE_SECTION: can't find %s", r.str)
+		}
+		if target.isRela() && target.base != nil {
+			target = target.base
+		}
+		d.logf("ignoring section: %s", target.Name)
+		target.ignore = true
+		if target.twin != nil {
+			target.twin.ignore = true
+		}
+	}
+	return nil
+}
+
+// markIgnoredFunctionsSame applies KPATCH_IGNORE_FUNCTION markers.
+func (d *differ) markIgnoredFunctionsSame() error {
+	rs := d.patched.section(".rela.kpatch.ignore.functions")
+	if rs == nil {
+		return nil
+	}
+	for _, r := range rs.relas {
+		f := r.sym
+		if !f.isFunc() {
+			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected function symbol: %s", f.Name)
+		}
+		if f.sec == nil || f.sec.bundled != f {
+			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected bundled symbol: %s", f.Name)
+		}
+		d.logf("ignoring function: %s", f.Name)
+		if f.status != Changed {
+			d.logf("NOTICE: no change detected in function %s, unnecessary KPATCH_IGNORE_FUNCTION()?", f.Name)
+		}
+		setFuncSame(f)
+	}
+	for _, s := range d.patched.syms {
+		if strings.HasPrefix(s.Name, "__kpatch_ignore_func_") || (s.sec != nil && s.sec.Name == ".kpatch.ignore.functions" && s.Type != elf.STT_SECTION) {
+			s.status = Same
+		}
+	}
+	return nil
+}
+
+func setFuncSame(f *symbol) {
+	f.status = Same
+	if f.sec != nil {
+		f.sec.status = Same
+		if f.sec.secsym != nil {
+			f.sec.secsym.status = Same
+		}
+		if f.sec.rela != nil {
+			f.sec.rela.status = Same
+		}
+	}
+	for _, c := range f.children {
+		setFuncSame(c)
+	}
+}
+
+// markIgnoredSectionsSame makes ignored sections and what they hold SAME.
+func (d *differ) markIgnoredSectionsSame() {
+	for _, s := range d.patched.secs {
+		if !s.ignore {
+			continue
+		}
+		s.status = Same
+		if s.secsym != nil {
+			s.secsym.status = Same
+		}
+		if s.rela != nil {
+			s.rela.status = Same
+		}
+		for _, sym := range d.patched.bySec[s] {
+			sym.status = Same
+		}
+	}
+	for _, s := range d.patched.syms {
+		if strings.HasPrefix(s.Name, "__UNIQUE_ID_kpatch_ignore_section_") {
+			s.status = Same
+		}
+	}
+}
+
+// checkProfiling refuses changed functions that have no ftrace call site
+// in the running kernel, since nothing could redirect them.
+func (d *differ) checkProfiling() error {
+	var bad []string
+	for _, s := range d.patched.syms {
+		if !s.isFunc() || s.status != Changed || s.isPfx {
+			continue
+		}
+		if s.parent != nil && s.parent.status == Changed {
+			continue
+		}
+		if s.twin == nil || !s.twin.hasFentry {
+			d.logf("function %s doesn't have patchable function entry, unable to patch", s.Name)
+			bad = append(bad, s.Name)
+		}
+	}
+	if len(bad) > 0 {
+		return d.fatalf(strings.Join(bad, ", "), "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead",
+			"%d function(s) can not be patched", len(bad))
+	}
+	return nil
+}
+
+var _ = fmt.Sprint
