@@ -25,10 +25,14 @@ var (
 // Error is a look-up failure. Its message is the one kpatch prints (for
 // example "duplicate local symbol found for foo"); Kind classifies it.
 type Error struct {
+	// Kind is one of ErrNoFileMatch, ErrDuplicateFileMatch,
+	// ErrDuplicateSymbol or ErrInvalidSymvers.
 	Kind error
-	Msg  string
+	// Msg is the complete message.
+	Msg string
 }
 
+// Error returns Msg.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns Kind.
@@ -37,7 +41,9 @@ func (e *Error) Unwrap() error { return e.Kind }
 // Local is a LOCAL symbol of the object being patched, as far as FILE-block
 // matching is concerned.
 type Local struct {
+	// Name is the symbol name.
 	Name string
+	// Type is the symbol type; only STT_FUNC and STT_OBJECT matter.
 	Type elf.SymType
 }
 
@@ -46,7 +52,9 @@ type Local struct {
 // table up to the next STT_FILE symbol. Only STT_FUNC and STT_OBJECT locals
 // take part in matching; others may be listed and are ignored.
 type FileBlock struct {
-	Name   string
+	// Name is the STT_FILE symbol's name (the source file name).
+	Name string
+	// Locals lists the LOCAL symbols of the block, in any order.
 	Locals []Local
 }
 
@@ -184,6 +192,23 @@ func MaybeDiscarded(name string) bool {
 		strings.HasPrefix(name, ".L__const") ||
 		strings.HasPrefix(name, ".Lubsan_") ||
 		strings.Contains(name, "..Lubsan_")
+}
+
+// Open loads the parent symbol table from symtabPath (see Load) and
+// Module.symvers from symversPath (see LoadSymvers; "" or /dev/null for no
+// exports) and builds a Lookup for the object FILE blocks (see NewLookup).
+func Open(parent, symtabPath, symversPath string, blocks []FileBlock) (*Lookup, error) {
+	t, err := Load(symtabPath)
+	if err != nil {
+		return nil, err
+	}
+	sv := &Symvers{Path: symversPath}
+	if symversPath != "" {
+		if sv, err = LoadSymvers(symversPath); err != nil {
+			return nil, err
+		}
+	}
+	return NewLookup(parent, t, sv, blocks)
 }
 
 // Blocks returns the number of object FILE blocks the Lookup was built with.

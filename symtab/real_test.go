@@ -92,14 +92,16 @@ func TestUnitObjects(t *testing.T) {
 					}
 				}
 			}
-			// Globals defined by the object resolve with sympos 0.
-			for _, e := range et.Entries {
+			// Globals defined by the object resolve with sympos 0, also
+			// when looked up with the block they sit in (the last one).
+			_, blockOf := FileBlocksOf(et.Entries)
+			for i, e := range et.Entries {
 				if e.Bind != elf.STB_GLOBAL {
 					continue
 				}
-				r, ok, err := l.Find(e.Name, -1)
+				r, ok, err := l.Find(e.Name, blockOf[i])
 				if err != nil || !ok || !r.Global || r.Sympos != 0 || r.Addr != e.Value {
-					t.Errorf("Find(%q, -1) = %+v, %v, %v", e.Name, r, ok, err)
+					t.Errorf("Find(%q, %d) = %+v, %v, %v", e.Name, blockOf[i], r, ok, err)
 				}
 			}
 		})

@@ -422,3 +422,64 @@ func TestLoadDetectsForm(t *testing.T) {
 		t.Errorf("Load(missing) succeeded")
 	}
 }
+
+func TestFileBlocksOf(t *testing.T) {
+	syms := []Entry{
+		{Name: "early", Type: elf.STT_FUNC, Bind: elf.STB_LOCAL},
+		{Name: "a.c", Type: elf.STT_FILE, Bind: elf.STB_LOCAL},
+		{Name: ".text", Type: elf.STT_SECTION, Bind: elf.STB_LOCAL},
+		{Name: "sf", Type: elf.STT_FUNC, Bind: elf.STB_LOCAL},
+		{Name: "lbl", Type: elf.STT_NOTYPE, Bind: elf.STB_LOCAL},
+		{Name: "b.c", Type: elf.STT_FILE, Bind: elf.STB_LOCAL},
+		{Name: "so", Type: elf.STT_OBJECT, Bind: elf.STB_LOCAL},
+		{Name: "g", Type: elf.STT_FUNC, Bind: elf.STB_GLOBAL},
+	}
+	blocks, blockOf := FileBlocksOf(syms)
+	wantOf := []int{-1, -1, 0, 0, 0, -1, 1, 1}
+	for i := range wantOf {
+		if blockOf[i] != wantOf[i] {
+			t.Errorf("blockOf = %v, want %v", blockOf, wantOf)
+			break
+		}
+	}
+	if len(blocks) != 2 || blocks[0].Name != "a.c" || len(blocks[0].Locals) != 1 || blocks[0].Locals[0].Name != "sf" ||
+		blocks[1].Name != "b.c" || len(blocks[1].Locals) != 1 || blocks[1].Locals[0] != (Local{"so", elf.STT_OBJECT}) {
+		t.Errorf("blocks = %+v", blocks)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	st := filepath.Join(dir, "vmlinux.symtab")
+	sv := filepath.Join(dir, "Module.symvers")
+	if err := os.WriteFile(st, []byte(readelfText(
+		"0 0 FILE LOCAL ABS a.c",
+		"10 1 FUNC LOCAL 1 foo",
+		"20 1 FUNC GLOBAL 1 bar",
+	)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sv, []byte("0x1\tbar\tvmlinux\tEXPORT_SYMBOL\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blocks := []FileBlock{{"a.c", []Local{{"foo", elf.STT_FUNC}}}}
+	l, err := Open("vmlinux", st, sv, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := l.Find("bar", 0); err != nil || !ok || !r.Exported || r.Addr != 0x20 {
+		t.Errorf("Find(bar) = %+v %v %v", r, ok, err)
+	}
+	if r, ok, err := l.Find("foo", 0); err != nil || !ok || r.Global || r.Sympos != 1 {
+		t.Errorf("Find(foo) = %+v %v %v", r, ok, err)
+	}
+	if l, err := Open("vmlinux", st, "", blocks); err != nil || l.Symvers.Len() != 0 {
+		t.Errorf("Open without symvers: %v", err)
+	}
+	if _, err := Open("vmlinux", st, filepath.Join(dir, "missing"), blocks); err == nil {
+		t.Errorf("Open with missing symvers succeeded")
+	}
+	if _, err := Open("vmlinux", filepath.Join(dir, "missing"), sv, blocks); err == nil {
+		t.Errorf("Open with missing symtab succeeded")
+	}
+}

@@ -117,24 +117,38 @@ func (t *Table) Block(file int) (start, end int) {
 	return start, end
 }
 
-// FileBlocks splits the table into FILE blocks as create-diff-object does for
-// the object being patched: one FileBlock per STT_FILE entry, holding the
-// LOCAL FUNC and OBJECT symbols that follow it up to the next STT_FILE entry.
+// FileBlocks splits the table into FILE blocks as FileBlocksOf does.
 // Applied to the symbol table of an ORIG object, the result is what
 // NewLookup expects.
 func (t *Table) FileBlocks() []FileBlock {
-	var blocks []FileBlock
-	for _, fi := range t.files {
-		b := FileBlock{Name: t.Entries[fi].Name}
-		start, end := t.Block(int(fi))
-		for _, e := range t.Entries[start:end] {
-			if e.Bind == elf.STB_LOCAL && (e.Type == elf.STT_FUNC || e.Type == elf.STT_OBJECT) {
-				b.Locals = append(b.Locals, Local{Name: e.Name, Type: e.Type})
-			}
-		}
-		blocks = append(blocks, b)
-	}
+	blocks, _ := FileBlocksOf(t.Entries)
 	return blocks
+}
+
+// FileBlocksOf groups the symbols of the object being patched, given in
+// symbol table order (all of them, or at least every STT_FILE symbol and
+// the LOCAL ones), into FILE blocks: one FileBlock per STT_FILE symbol,
+// holding the LOCAL FUNC and OBJECT symbols that follow it up to the next
+// STT_FILE symbol. blockOf[i] is the index of the block syms[i] belongs to,
+// which is the block argument Lookup.Find expects for that symbol: -1 for
+// symbols before the first STT_FILE symbol and for STT_FILE symbols
+// themselves. Only Name, Type and Bind of the entries are used.
+func FileBlocksOf(syms []Entry) (blocks []FileBlock, blockOf []int) {
+	blockOf = make([]int, len(syms))
+	cur := -1
+	for i, e := range syms {
+		if e.Type == elf.STT_FILE {
+			blocks = append(blocks, FileBlock{Name: e.Name})
+			cur = len(blocks) - 1
+			blockOf[i] = -1
+			continue
+		}
+		blockOf[i] = cur
+		if cur >= 0 && e.Bind == elf.STB_LOCAL && (e.Type == elf.STT_FUNC || e.Type == elf.STT_OBJECT) {
+			blocks[cur].Locals = append(blocks[cur].Locals, Local{Name: e.Name, Type: e.Type})
+		}
+	}
+	return blocks, blockOf
 }
 
 // index builds the name and file indexes; it is called once by the parsers.
