@@ -101,7 +101,7 @@ func Describe(f *elfobj.File) []string {
 }
 
 // FuncSymbols lists the function symbols of an object as nm shows them
-// (t local, T global, W weak), sorted by name: "t NAME".
+// (t local, T global, W weak), sorted as text like `nm | sort`: "t NAME".
 func FuncSymbols(f *elfobj.File) []string {
 	var out []string
 	for _, s := range f.Symbols {
@@ -117,6 +117,6 @@ func FuncSymbols(f *elfobj.File) []string {
 		}
 		out = append(out, c+" "+s.Name)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i][2:] < out[j][2:] })
+	sort.Strings(out)
 	return out
 }

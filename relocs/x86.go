@@ -41,9 +41,35 @@ func insnLen(b []byte) (int, error) {
 	}
 	inst, err := x86asm.Decode(b, 64)
 	if err != nil {
+		if n, ok := systemInsnLen(b); ok {
+			return n, nil
+		}
 		return 0, err
 	}
 	return inst.Len, nil
+}
+
+// systemInsnLen sizes the register forms of opcode group 0f 01 (rdpkru,
+// wrpkru, clac, stac, xgetbv, swapgs, rdtscp, ...), which x86asm does not
+// decode: legacy and REX prefixes, two opcode bytes and a ModRM byte with
+// mod = 11 and no operands beyond it.
+func systemInsnLen(b []byte) (int, bool) {
+	i := 0
+	for i < len(b) && i < 14 {
+		switch c := b[i]; {
+		case c == 0x66 || c == 0x67 || c == 0xf2 || c == 0xf3 || c == 0xf0 || c == 0x2e || c == 0x3e || c == 0x26 || c == 0x36 || c == 0x64 || c == 0x65:
+			i++
+			continue
+		case c >= 0x40 && c <= 0x4f:
+			i++
+			continue
+		}
+		break
+	}
+	if i+3 <= len(b) && b[i] == 0x0f && b[i+1] == 0x01 && b[i+2] >= 0xc0 {
+		return i + 3, true
+	}
+	return 0, false
 }
 
 // Len returns the number of instructions.
