@@ -202,7 +202,7 @@ func (d *differ) verifyPatchability() error {
 		if first == nil {
 			first = e
 		}
-		d.logf("ERROR: %s: %s", d.objName, e.Msg)
+		d.logf("%s", e.Msg)
 	}
 	for _, s := range d.patched.secs {
 		if s.status == Changed && !s.include && !s.ignore {

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().CountVarP(&debug, "debug", "d", "debug logging (repeatable)")
+	root.AddCommand(newDiffCmd())
 	return root
 }
 
