@@ -242,7 +242,7 @@ func parseNdx(b []byte) (ndx elf.SectionIndex, undef, ok bool) {
 		case "PRC", "OS ", "RSV":
 			v, ok := parseHex(b[i+3 : len(b)-1])
 			if ok && v <= 0xffff {
-				return elf.SectionIndex(v), false, true
+				return elf.SectionIndex(v), v == 0, true
 			}
 		}
 	}
