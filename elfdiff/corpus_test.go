@@ -111,6 +111,7 @@ func TestCorpus(t *testing.T) {
 			if werr != nil {
 				t.Fatalf("write: %v", werr)
 			}
+			checkWellFormed(t, out)
 			g, rerr := elfobj.Read("out", out)
 			if rerr != nil {
 				t.Fatalf("re-read output: %v", rerr)

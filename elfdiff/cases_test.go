@@ -1,0 +1,220 @@
+package elfdiff_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// caseEnv holds the struct sizes of the headers in testdata/diffcases/include.
+var caseEnv = map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16", "ALT_STRUCT_SIZE": "14"}
+
+type ownCase struct {
+	dir  string
+	keys map[string][]string
+}
+
+func loadOwnCases(t *testing.T) []ownCase {
+	root := filepath.Join(testutil.RepoRoot(), "testdata", "diffcases")
+	files, _ := filepath.Glob(filepath.Join(root, "*", "case.txt"))
+	if len(files) < 25 {
+		t.Fatalf("found %d cases in %s, want at least 25", len(files), root)
+	}
+	var cases []ownCase
+	for _, f := range files {
+		c := ownCase{dir: filepath.Dir(f), keys: map[string][]string{}}
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+			if k != "" {
+				c.keys[k] = append(c.keys[k], v)
+			}
+		}
+		fh.Close()
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+func (c ownCase) run() (*elfdiff.Result, error, []string) {
+	var log []string
+	orig, err := elfobj.Open(filepath.Join(c.dir, "orig.o"))
+	if err != nil {
+		return nil, err, nil
+	}
+	patched, err := elfobj.Open(filepath.Join(c.dir, "patched.o"))
+	if err != nil {
+		return nil, err, nil
+	}
+	// Name the objects the same on every checkout, for the golden files.
+	orig.Name = "diffcases/" + filepath.Base(c.dir) + "/orig.o"
+	patched.Name = "diffcases/" + filepath.Base(c.dir) + "/patched.o"
+	stPath := filepath.Join(c.dir, "symtab.txt")
+	if _, err := os.Stat(stPath); err != nil {
+		stPath = filepath.Join(c.dir, "orig.o")
+	}
+	tab, err := symtab.Load(stPath)
+	if err != nil {
+		return nil, err, nil
+	}
+	var sv *symtab.Symvers
+	if p := filepath.Join(c.dir, "symvers"); fileExists(p) {
+		if sv, err = symtab.LoadSymvers(p); err != nil {
+			return nil, err, nil
+		}
+	}
+	res, err := elfdiff.Diff(orig, patched, elfdiff.Options{
+		Parent: "vmlinux", Table: tab, Symvers: sv,
+		Getenv: func(k string) (string, bool) { v, ok := caseEnv[k]; return v, ok },
+		Logf:   func(f string, a ...any) { log = append(log, fmt.Sprintf(f, a...)) },
+	})
+	return res, err, log
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func TestOwnCases(t *testing.T) {
+	for _, c := range loadOwnCases(t) {
+		name := filepath.Base(c.dir)
+		t.Run(name, func(t *testing.T) {
+			res, err, log := c.run()
+			if res == nil {
+				t.Fatal(err)
+			}
+			code := elfdiff.ExitCode(err)
+			if want := c.keys["exit"]; len(want) != 1 || fmt.Sprint(code) != want[0] {
+				t.Fatalf("exit %d (%v), want %v", code, err, want)
+			}
+			var changed, added []string
+			for _, ch := range res.Report.Changes {
+				if ch.Kind == "new" {
+					added = append(added, ch.Function)
+				} else {
+					changed = append(changed, ch.Function)
+				}
+			}
+			if !slices.Equal(changed, c.keys["changed"]) {
+				t.Errorf("changed functions %q, want %q", changed, c.keys["changed"])
+			}
+			if !slices.Equal(added, c.keys["new"]) {
+				t.Errorf("new functions %q, want %q", added, c.keys["new"])
+			}
+			for _, r := range c.keys["refuse"] {
+				text := ""
+				if err != nil {
+					text = err.Error()
+				}
+				text += "\n" + strings.Join(log, "\n")
+				if !strings.Contains(text, r) {
+					t.Errorf("refusal %q does not contain %q", text, r)
+				}
+			}
+			if code != 0 && code != 3 && (res.Report.Refusal == nil || res.Report.Refusal.Message == "") {
+				t.Errorf("refusal not recorded in the report")
+			}
+			if code == 0 {
+				checkKLP(t, c, res)
+			}
+			testutil.Golden(t, filepath.Join(c.dir, "report.golden"), string(res.Report.JSON()))
+		})
+	}
+}
+
+func checkKLP(t *testing.T, c ownCase, res *elfdiff.Result) {
+	t.Helper()
+	klp := map[string]uint64{}
+	for _, k := range res.Report.KLP {
+		klp[k.Symbol] = k.Sympos
+	}
+	for _, kv := range c.keys["klp"] {
+		var name string
+		var pos uint64
+		fmt.Sscan(kv, &name, &pos)
+		got, ok := klp[name]
+		if !ok {
+			t.Errorf("no klp relocation to %s", name)
+		} else if got != pos {
+			t.Errorf("klp relocation to %s has sympos %d, want %d", name, got, pos)
+		}
+	}
+	out, err := res.Output.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := elfobj.Read("out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range c.keys["normal"] {
+		if _, ok := klp[name]; ok {
+			t.Errorf("relocation to %s became a klp relocation, want normal", name)
+		}
+		found := false
+		for _, s := range g.Sections {
+			for _, r := range s.Relocs {
+				if r.Sym.Name == name {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no normal relocation to %s in the output", name)
+		}
+	}
+	checkWellFormed(t, out)
+}
+
+// checkWellFormed runs readelf -a (no warnings allowed) and ld -r on an
+// output object.
+func checkWellFormed(t *testing.T, out []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.o")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if readelf, err := exec.LookPath("readelf"); err == nil {
+		var stderr bytes.Buffer
+		cmd := exec.Command(readelf, "-a", "--wide", p)
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Errorf("readelf -a: %v: %s", err, stderr.String())
+		}
+	}
+	if ld, err := exec.LookPath("ld"); err == nil {
+		if b, err := exec.Command(ld, "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+			t.Errorf("ld -r: %v: %s", err, b)
+		}
+	}
+}
+
+// TestDeterministic diffs every case twice and compares the bytes.
+func TestDeterministic(t *testing.T) {
+	for _, c := range loadOwnCases(t) {
+		r1, err1, _ := c.run()
+		r2, err2, _ := c.run()
+		if elfdiff.ExitCode(err1) != 0 || elfdiff.ExitCode(err2) != 0 {
+			continue
+		}
+		b1, _ := r1.Output.Write()
+		b2, _ := r2.Output.Write()
+		if !bytes.Equal(b1, b2) {
+			t.Errorf("%s: two runs gave different outputs", filepath.Base(c.dir))
+		}
+	}
+}
