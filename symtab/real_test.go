@@ -185,3 +185,44 @@ func TestSameStaticTwoFiles(t *testing.T) {
 		t.Errorf("readelf output has no FILE entries")
 	}
 }
+
+// TestLinkedExecutableForms checks the ELF and readelf forms agree on a
+// linked executable, which has a .dynsym (skipped in the text form) and
+// versioned undefined names.
+func TestLinkedExecutableForms(t *testing.T) {
+	needTool(t, "gcc")
+	needTool(t, "readelf")
+	dir := t.TempDir()
+	c := filepath.Join(dir, "p.c")
+	exe := filepath.Join(dir, "p")
+	src := "#include <stdio.h>\nstatic int s(void) { return 1; }\nint main(void) { puts(\"x\"); return s(); }\n"
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-o", exe, c).CombinedOutput(); err != nil {
+		t.Skipf("gcc failed: %v\n%s", err, out)
+	}
+	text := readelfSymbols(t, exe)
+	if !bytes.Contains(text, []byte(".dynsym")) {
+		t.Skip("no .dynsym in the test executable")
+	}
+	et, err := Load(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := ParseReadelf("p.symtab", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(et.Entries) != len(tt.Entries) || len(et.Entries) == 0 {
+		t.Fatalf("ELF form has %d entries, text form %d", len(et.Entries), len(tt.Entries))
+	}
+	for i := range et.Entries {
+		if et.Entries[i] != tt.Entries[i] {
+			t.Errorf("entry %d: ELF %+v, text %+v", i, et.Entries[i], tt.Entries[i])
+		}
+	}
+	if len(tt.Named("main")) != 1 || len(tt.Named("s")) != 1 {
+		t.Errorf("main/s not found once")
+	}
+}
