@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _LINUX_COMPILER_H
+#define _LINUX_COMPILER_H
+
+#include <linux/compiler_types.h>
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+#define READ_ONCE(x)		(*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, val)	do { *(volatile __typeof__(x) *)&(x) = (val); } while (0)
+
+/*
+ * Keep a symbol referenced so that --gc-sections-style discards and the
+ * optimiser cannot drop it (used by EXPORT_SYMBOL).
+ */
+#define ___ADDRESSABLE(sym, __attrs)					\
+	static void * __used __attrs					\
+		__UNIQUE_ID(__PASTE(__addressable_, sym)) = (void *)&sym;
+#define __ADDRESSABLE(sym)						\
+	___ADDRESSABLE(sym, __section(".discard.addressable"))
+
+#endif /* _LINUX_COMPILER_H */
