@@ -14,6 +14,7 @@
 #include <linux/workqueue.h>
 #include <linux/ktime.h>
 #include <linux/percpu.h>
+#include <linux/seq_file.h>
 
 DEFINE_PER_CPU(unsigned long, syscall_count);
 
@@ -41,6 +42,39 @@ const sys_call_ptr_t sys_call_table[NR_syscalls] = {
 	__SYSCALL(__NR_queue_work,	sys_queue_work),
 };
 
+/* Failed calls per system call number; the last slot counts bad numbers. */
+static unsigned long syscall_errors[NR_syscalls + 1];
+static long syscall_last_error[NR_syscalls + 1];
+static DEFINE_SPINLOCK(syscall_errors_lock);
+
+/* gcc inlines the "ret >= 0" test into callers and outlines the rest (.part). */
+static void note_syscall_result(unsigned long nr, long ret)
+{
+	unsigned long slot;
+
+	if (likely(ret >= 0))
+		return;
+	slot = nr < NR_syscalls ? nr : NR_syscalls;
+	spin_lock(&syscall_errors_lock);
+	syscall_errors[slot]++;
+	syscall_last_error[slot] = ret;
+	spin_unlock(&syscall_errors_lock);
+}
+
+void show_syscall_errors(struct seq_file *m)
+{
+	unsigned long nr;
+
+	spin_lock(&syscall_errors_lock);
+	for (nr = 0; nr <= NR_syscalls; nr++)
+		if (syscall_errors[nr])
+			seq_printf(m, "errors %s%lu %lu last %ld\n",
+				   nr == NR_syscalls ? ">=" : "", nr,
+				   syscall_errors[nr], syscall_last_error[nr]);
+	spin_unlock(&syscall_errors_lock);
+}
+
+/* An error path gcc moves out of line: do_syscall.cold calls it. */
 static __cold noinline long bad_syscall(unsigned long nr)
 {
 	pr_warn("syscall %lu: no such system call (pid %d)\n", nr, current->pid);
@@ -53,10 +87,14 @@ asmlinkage __visible long do_syscall(unsigned long nr, unsigned long a0,
 	long ret;
 
 	this_cpu_inc(syscall_count);
-	if (unlikely(nr >= NR_syscalls || !sys_call_table[nr]))
-		return bad_syscall(nr);
+	if (unlikely(nr >= NR_syscalls || !sys_call_table[nr])) {
+		ret = bad_syscall(nr);
+		note_syscall_result(nr, ret);
+		return ret;
+	}
 
 	ret = sys_call_table[nr](a0, a1, a2);
+	note_syscall_result(nr, ret);
 
 	if (static_branch_unlikely(&verbose_key))
 		pr_info("syscall %lu(%lx, %lx, %lx) = %ld [pid %d cpu %d]\n",

@@ -18,6 +18,10 @@ extern const sys_call_ptr_t sys_call_table[NR_syscalls];
 /* System calls entered on each CPU (kernel/sys.c). */
 DECLARE_PER_CPU(unsigned long, syscall_count);
 
+struct seq_file;
+/* kernel/sys.c: "errors NR COUNT last ERRNO" lines for sys_stat. */
+void show_syscall_errors(struct seq_file *m);
+
 asmlinkage long do_syscall(unsigned long nr, unsigned long a0,
 			   unsigned long a1, unsigned long a2);
 
