@@ -133,7 +133,7 @@ func (r *reader) read() error {
 	r.secs = make([]*Section, n)
 	for i := 0; i < n; i++ {
 		off := h.Shoff + uint64(i)*shdrSize
-		binary.Decode(b[off:off+shdrSize], r.bo, &r.hdrs[i])
+		r.hdrs[i] = r.shdr(b[off : off+shdrSize])
 	}
 	// Section data first, names after (the name table is a section).
 	for i := 1; i < n; i++ {
@@ -249,8 +249,7 @@ func (r *reader) readSymbols() error {
 	all := make([]Symbol, nsym)
 	for i := 0; i < nsym; i++ {
 		d := symtab.Data[i*symSize:]
-		var es elf.Sym64
-		binary.Decode(d[:symSize], r.bo, &es)
+		es := r.sym(d[:symSize])
 		sym := &all[i]
 		sym.Index = i
 		sym.Type = elf.ST_TYPE(es.Info)
@@ -308,8 +307,7 @@ func (r *reader) readRela(i int, s *Section) error {
 	n := len(s.Data) / relaSize
 	s.Relocs = make([]Reloc, n)
 	for j := 0; j < n; j++ {
-		var e elf.Rela64
-		binary.Decode(s.Data[j*relaSize:(j+1)*relaSize], r.bo, &e)
+		e := r.rela(s.Data[j*relaSize : (j+1)*relaSize])
 		si := elf.R_SYM64(e.Info)
 		if uint64(si) >= uint64(len(r.f.Symbols)) {
 			return r.errf(what, "relocation %d (offset %#x): symbol index %d out of range (%d symbols)", j, e.Off, si, len(r.f.Symbols))
@@ -341,4 +339,22 @@ func (r *reader) readGroup(i int, s *Section) error {
 	}
 	s.Signature = r.f.Symbols[s.Info]
 	return nil
+}
+
+// shdr, sym and rela decode fixed-layout records without reflection.
+func (r *reader) shdr(b []byte) elf.Section64 {
+	bo := r.bo
+	return elf.Section64{Name: bo.Uint32(b[0:]), Type: bo.Uint32(b[4:]), Flags: bo.Uint64(b[8:]), Addr: bo.Uint64(b[16:]),
+		Off: bo.Uint64(b[24:]), Size: bo.Uint64(b[32:]), Link: bo.Uint32(b[40:]), Info: bo.Uint32(b[44:]),
+		Addralign: bo.Uint64(b[48:]), Entsize: bo.Uint64(b[56:])}
+}
+
+func (r *reader) sym(b []byte) elf.Sym64 {
+	bo := r.bo
+	return elf.Sym64{Name: bo.Uint32(b[0:]), Info: b[4], Other: b[5], Shndx: bo.Uint16(b[6:]), Value: bo.Uint64(b[8:]), Size: bo.Uint64(b[16:])}
+}
+
+func (r *reader) rela(b []byte) elf.Rela64 {
+	bo := r.bo
+	return elf.Rela64{Off: bo.Uint64(b[0:]), Info: bo.Uint64(b[8:]), Addend: int64(bo.Uint64(b[16:]))}
 }
