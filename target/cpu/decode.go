@@ -142,6 +142,7 @@ type inst struct {
 	index  uint8
 	scale  uint8 // shift count: 0..3
 	ck     uint8 // count kind of shld/shrd: kImm or kCL
+	fast   uint8 // fast form, see fast.go
 	disp   uint64
 	imm    uint64
 	addr   uint64
@@ -327,6 +328,7 @@ func (c *CPU) translate(addr uint64, raw []byte, ferr error) (in inst, ok bool) 
 	in.op, in.len = opUnimpl, uint8(x.Len)
 	in.next = addr + uint64(x.Len)
 	t.translate()
+	specialize(&in)
 	return in, true
 }
 

@@ -3,6 +3,8 @@ package cpu
 import (
 	"errors"
 	"math/bits"
+
+	"github.com/kpatchgo/kpatch-build/target/mem"
 )
 
 // Results of executing one instruction.
@@ -17,10 +19,11 @@ const (
 // the package documentation for the stop reasons. It returns the number of
 // instructions executed (rep iterations count one each).
 func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
-	c.exc, c.memErr, c.extra = nil, nil, 0
+	c.exc, c.memErr, c.unimpl, c.extra = nil, nil, nil, 0
 	skipTrap, resumeAt := c.trapResumeSet, c.trapResume
 	c.trapResumeSet = false
 	defer func() { c.Insns += n }()
+	r := &c.Regs
 	for n < max {
 		rip := c.RIP
 		b := c.fast[fastIndex(rip)]
@@ -45,15 +48,272 @@ func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
 		// What is left for the last instruction (a rep string
 		// instruction consumes one unit per iteration).
 		c.budget = max - n - uint64(len(insts)-1)
-		done := false
 		for i := range insts {
 			in := &insts[i]
+			switch in.fast {
+			case xNop:
+				continue
+			case xMovRR:
+				r[in.ar&15] = r[in.br&15] & sizeMask[in.size&15]
+				continue
+			case xMovRI:
+				r[in.ar&15] = in.imm
+				continue
+			case xLoad:
+				addr := c.ea(in)
+				if p := c.mem.CachedRead(addr); p != nil && addr&mem.PageMask <= mem.PageSize-8 {
+					if in.size == 8 {
+						r[in.ar&15] = p.Load64(addr)
+					} else {
+						r[in.ar&15] = p.Load32(addr)
+					}
+					continue
+				}
+			case xLoadZ8:
+				addr := c.ea(in)
+				if p := c.mem.CachedRead(addr); p != nil {
+					r[in.ar&15] = p.Load8(addr)
+					continue
+				}
+			case xStore:
+				addr := c.ea(in)
+				if p := c.mem.CachedWrite(addr); p != nil && addr&mem.PageMask <= mem.PageSize-8 {
+					if in.size == 8 {
+						p.Store64(addr, r[in.br&15])
+					} else {
+						p.Store32(addr, r[in.br&15])
+					}
+					continue
+				}
+			case xStoreI:
+				addr := c.ea(in)
+				if p := c.mem.CachedWrite(addr); p != nil && addr&mem.PageMask <= mem.PageSize-8 {
+					if in.size == 8 {
+						p.Store64(addr, in.imm)
+					} else {
+						p.Store32(addr, in.imm)
+					}
+					continue
+				}
+			case xStore8:
+				addr := c.ea(in)
+				if p := c.mem.CachedWrite(addr); p != nil {
+					p.Store8(addr, r[in.br&15])
+					continue
+				}
+			case xLea:
+				a := in.disp
+				if in.base != noReg {
+					a += r[in.base&15]
+				}
+				if in.index != noReg {
+					a += r[in.index&15] << (in.scale & 3)
+				}
+				r[in.ar&15] = a & sizeMask[in.size&15]
+				continue
+			case xAddRR, xAddRI, xSubRR, xSubRI, xCmpRR, xCmpRI, xAndRR, xAndRI,
+				xOrRR, xOrRI, xXorRR, xXorRI, xTestRR, xTestRI:
+				m := sizeMask[in.size&15]
+				a := r[in.ar&15] & m
+				b := in.imm
+				if in.bk == kReg {
+					b = r[in.br&15] & m
+				}
+				var res uint64
+				switch in.fast {
+				case xAddRR, xAddRI:
+					res = (a + b) & m
+					r[in.ar&15] = res
+					c.fop = fAdd
+				case xSubRR, xSubRI:
+					res = (a - b) & m
+					r[in.ar&15] = res
+					c.fop = fSub
+				case xCmpRR, xCmpRI:
+					res = (a - b) & m
+					c.fop = fSub
+				case xAndRR, xAndRI:
+					res = a & b
+					r[in.ar&15] = res
+					c.fop = fLogic
+				case xOrRR, xOrRI:
+					res = a | b
+					r[in.ar&15] = res
+					c.fop = fLogic
+				case xXorRR, xXorRI:
+					res = a ^ b
+					r[in.ar&15] = res
+					c.fop = fLogic
+				default:
+					res = a & b
+					c.fop = fLogic
+				}
+				c.fsz, c.fa, c.fb, c.fres, c.fx = in.size, a, b, res, 0
+				continue
+			case xCmpRM, xAddRM:
+				addr := c.ea(in)
+				if p := c.mem.CachedRead(addr); p != nil && addr&mem.PageMask <= mem.PageSize-8 {
+					var v uint64
+					if in.size == 8 {
+						v = p.Load64(addr)
+					} else {
+						v = p.Load32(addr)
+					}
+					m := sizeMask[in.size&15]
+					a, b := r[in.ar&15]&m, v
+					if in.ak == kMem {
+						a, b = v, r[in.br&15]&m
+					}
+					if in.fast == xAddRM {
+						res := (a + b) & m
+						r[in.ar&15] = res
+						c.fop, c.fsz, c.fa, c.fb, c.fres, c.fx = fAdd, in.size, a, b, res, 0
+					} else {
+						c.fop, c.fsz, c.fa, c.fb, c.fres, c.fx = fSub, in.size, a, b, (a-b)&m, 0
+					}
+					continue
+				}
+			case xCmpMI:
+				addr := c.ea(in)
+				if p := c.mem.CachedRead(addr); p != nil && addr&mem.PageMask <= mem.PageSize-8 {
+					var a uint64
+					if in.size == 8 {
+						a = p.Load64(addr)
+					} else {
+						a = p.Load32(addr)
+					}
+					c.fop, c.fsz, c.fa, c.fb, c.fres, c.fx = fSub, in.size, a, in.imm, (a-in.imm)&sizeMask[in.size&15], 0
+					continue
+				}
+			case xShlRI, xShrRI, xSarRI:
+				m := sizeMask[in.size&15]
+				a := r[in.ar&15] & m
+				nb := uint64(in.size) * 8
+				k := in.imm & (nb - 1)
+				var res, f uint64
+				switch in.fast {
+				case xShlRI:
+					res = (a << k) & m
+					f = (a >> (nb - k)) & 1
+					if (res>>(nb-1))&1 != f {
+						f |= FlagOF
+					}
+				case xShrRI:
+					res = a >> k
+					f = (a >> (k - 1)) & 1
+					f |= (a >> (nb - 1) & 1) * FlagOF
+				default:
+					s := sext(a, in.size)
+					res = uint64(s>>k) & m
+					f = uint64(s>>(k-1)) & 1
+				}
+				r[in.ar&15] = res
+				c.fop, c.fsz, c.fa, c.fb, c.fres, c.fx = fRes, in.size, a, k, res, f
+				continue
+			case xIncR, xDecR:
+				m := sizeMask[in.size&15]
+				a := r[in.ar&15] & m
+				cf := c.cf()
+				res := (a + 1) & m
+				c.fop = fInc
+				if in.fast == xDecR {
+					res = (a - 1) & m
+					c.fop = fDec
+				}
+				r[in.ar&15] = res
+				c.fsz, c.fa, c.fb, c.fres, c.fx = in.size, a, 1, res, cf
+				continue
+			case xMovzxRR8:
+				r[in.ar&15] = c.getReg(in.br, 1)
+				continue
+			case xMovsxRR:
+				r[in.ar&15] = uint64(sext(r[in.br&15], in.ssize)) & sizeMask[in.size&15]
+				continue
+			case xImulRR:
+				if in.size == 8 {
+					c.imul(in)
+					continue
+				}
+				p := int64(int32(r[in.ar&15])) * int64(int32(r[in.br&15]))
+				res := uint64(p) & 0xffffffff
+				var f uint64
+				if int64(int32(res)) != p {
+					f = FlagCF | FlagOF
+				}
+				r[in.ar&15] = res
+				c.fop, c.fsz, c.fa, c.fb, c.fres, c.fx = fRes, 4, 0, 0, res, f
+				continue
+			case xCmovRR:
+				if c.cond(in.cc) {
+					r[in.ar&15] = r[in.br&15] & sizeMask[in.size&15]
+				} else {
+					r[in.ar&15] &= sizeMask[in.size&15]
+				}
+				continue
+			case xSetccR:
+				v := uint64(0)
+				if c.cond(in.cc) {
+					v = 1
+				}
+				r[in.ar&15] = r[in.ar&15]&^0xff | v
+				continue
+			case xPushR:
+				sp := r[RSP] - 8
+				if p := c.mem.CachedWrite(sp); p != nil && sp&mem.PageMask <= mem.PageSize-8 {
+					p.Store64(sp, r[in.br&15])
+					r[RSP] = sp
+					continue
+				}
+			case xPopR:
+				sp := r[RSP]
+				if p := c.mem.CachedRead(sp); p != nil && sp&mem.PageMask <= mem.PageSize-8 {
+					r[RSP] = sp + 8
+					r[in.ar&15] = p.Load64(sp)
+					continue
+				}
+			case xJcc:
+				if c.cond(in.cc) {
+					c.RIP = in.target
+				} else {
+					c.RIP = in.next
+				}
+				n += uint64(i) + 1
+				goto nextBlock
+			case xJmp:
+				c.RIP = in.target
+				n += uint64(i) + 1
+				goto nextBlock
+			case xCall:
+				sp := r[RSP] - 8
+				if p := c.mem.CachedWrite(sp); p != nil && sp&mem.PageMask <= mem.PageSize-8 {
+					p.Store64(sp, in.next)
+					r[RSP] = sp
+					c.shadow = append(c.shadow, Frame{Ret: in.next, Callee: in.target, SP: sp})
+					c.RIP = in.target
+					n += uint64(i) + 1
+					goto nextBlock
+				}
+			case xRet:
+				sp := r[RSP]
+				if p := c.mem.CachedRead(sp); p != nil && sp&mem.PageMask <= mem.PageSize-8 {
+					c.RIP = p.Load64(sp)
+					if s := c.shadow; len(s) > 0 && s[len(s)-1].SP == sp {
+						c.shadow = s[:len(s)-1]
+					} else {
+						c.shadowPop(sp)
+					}
+					r[RSP] = sp + 8 + in.imm
+					n += uint64(i) + 1
+					goto nextBlock
+				}
+			}
 			switch c.exec(in) {
 			case stNext:
 				continue
 			case stBranch:
 				n += uint64(i) + 1 + c.extra
 				c.extra = 0
+				goto nextBlock
 			case stFault:
 				n += uint64(i) + c.extra
 				c.extra = 0
@@ -64,13 +324,10 @@ func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
 				n += uint64(i) + 1
 				return n, c.stop, c.stopErr(in)
 			}
-			done = true
-			break
 		}
-		if !done {
-			n += uint64(len(insts))
-			c.RIP = insts[len(insts)-1].next
-		}
+		n += uint64(len(insts))
+		c.RIP = insts[len(insts)-1].next
+	nextBlock:
 	}
 	return n, StopBudget, nil
 }

@@ -366,8 +366,8 @@ func (m *Memory) Read32(addr uint64) (uint32, error) {
 // Read64 reads a little-endian 64-bit value.
 func (m *Memory) Read64(addr uint64) (uint64, error) {
 	e := &m.rtlb[(addr>>PageShift)&tlbMask]
-	if off := addr & PageMask; e.vpn == addr>>PageShift && off <= PageSize-8 {
-		return binary.LittleEndian.Uint64(e.page.data[off:]), nil
+	if e.vpn == addr>>PageShift && addr&PageMask <= PageSize-8 {
+		return le64(&e.page.data, addr&PageMask), nil
 	}
 	return m.readSlow(addr, 8)
 }
