@@ -101,13 +101,26 @@ func ObjectName(path string) string {
 // and returns an object holding what changed and everything it needs. The
 // Report of the Result is filled even when an error is returned (use
 // ExitCode(err) for the exit status).
-func Diff(orig, patched *elfobj.File, opts Options) (*Result, error) {
+func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
+	defer func() {
+		// A malformed input that slipped past the reader must still end
+		// in an error naming the object, never in a crash.
+		if r := recover(); r != nil {
+			if res == nil {
+				res = &Result{Report: &Report{Object: ObjectName(orig.Name)}}
+			}
+			res.Output = nil
+			err = &Error{Code: ExitError, Object: ObjectName(orig.Name), Msg: fmt.Sprintf("internal error: %v (please report this with both objects)", r)}
+			res.Report.Exit = ExitError
+			res.Report.Refusal = &Refusal{Message: err.Error()}
+		}
+	}()
 	if opts.Parent == "" {
 		opts.Parent = "vmlinux"
 	}
 	d := &differ{opts: opts, objName: ObjectName(orig.Name), machine: orig.Machine}
 	d.report = &Report{Object: d.objName}
-	res := &Result{Report: d.report}
+	res = &Result{Report: d.report}
 	out, err := d.run(orig, patched)
 	d.report.Exit = ExitCode(err)
 	if err != nil {
