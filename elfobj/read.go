@@ -54,21 +54,55 @@ func secWhat(i int, s *Section) string {
 	return fmt.Sprintf("section %d (%s)", i, s.Name)
 }
 
+// hdrWhat names the ELF header in errors.
+const hdrWhat = "ELF header"
+
+// machineOrder is the byte order of machines that have only one; an
+// object claiming the other cannot be valid.
+var machineOrder = map[elf.Machine]elf.Data{
+	elf.EM_X86_64:    elf.ELFDATA2LSB,
+	elf.EM_386:       elf.ELFDATA2LSB,
+	elf.EM_LOONGARCH: elf.ELFDATA2LSB,
+	elf.EM_RISCV:     elf.ELFDATA2LSB,
+	elf.EM_S390:      elf.ELFDATA2MSB,
+	elf.EM_SPARCV9:   elf.ELFDATA2MSB,
+}
+
+func endianName(d elf.Data) string {
+	if d == elf.ELFDATA2MSB {
+		return "big-endian"
+	}
+	return "little-endian"
+}
+
+func swap16(v uint16) uint16 { return v>>8 | v<<8 }
+
+// maxAlign bounds sh_addralign: larger values are refused rather than
+// honoured with gigabytes of padding.
+const maxAlign = 1 << 32
+
 func (r *reader) read() error {
 	b := r.b
 	f := r.f
 	if len(b) == 0 {
 		return r.errf("", "empty file, not an ELF object")
 	}
-	if len(b) < 16 || !bytes.Equal(b[:4], []byte(elf.ELFMAG)) {
-		return r.errf("", "not an ELF object (bad magic)")
+	magic := []byte(elf.ELFMAG)
+	if len(b) < len(magic) && bytes.HasPrefix(magic, b) {
+		return r.errf(hdrWhat, "truncated: the file is only %d bytes long", len(b))
+	}
+	if !bytes.HasPrefix(b, magic) {
+		return r.errf("", "not an ELF object (bad magic %q)", b[:min(len(b), len(magic))])
+	}
+	if len(b) < elf.EI_NIDENT {
+		return r.errf(hdrWhat, "truncated: the file is only %d bytes long", len(b))
 	}
 	switch elf.Class(b[elf.EI_CLASS]) {
 	case elf.ELFCLASS64:
 	case elf.ELFCLASS32:
-		return r.errf("", "32-bit ELF objects are not supported")
+		return r.errf(hdrWhat, "32-bit ELF objects are not supported (EI_CLASS is ELFCLASS32)")
 	default:
-		return r.errf("", "unknown ELF class %d", b[elf.EI_CLASS])
+		return r.errf(hdrWhat, "unknown ELF class %d (EI_CLASS)", b[elf.EI_CLASS])
 	}
 	switch elf.Data(b[elf.EI_DATA]) {
 	case elf.ELFDATA2LSB:
@@ -76,14 +110,14 @@ func (r *reader) read() error {
 	case elf.ELFDATA2MSB:
 		r.bo = binary.BigEndian
 	default:
-		return r.errf("", "unknown ELF data encoding %d", b[elf.EI_DATA])
+		return r.errf(hdrWhat, "unknown ELF data encoding %d (EI_DATA)", b[elf.EI_DATA])
 	}
 	if len(b) < ehdrSize {
-		return r.errf("", "truncated ELF header (%d bytes)", len(b))
+		return r.errf(hdrWhat, "truncated: the file is only %d bytes long, the header needs %d", len(b), ehdrSize)
 	}
 	var h elf.Header64
 	if _, err := binary.Decode(b[:ehdrSize], r.bo, &h); err != nil {
-		return r.errf("", "ELF header: %v", err)
+		return r.errf(hdrWhat, "%v", err)
 	}
 	f.Data = elf.Data(b[elf.EI_DATA])
 	f.OSABI = elf.OSABI(b[elf.EI_OSABI])
@@ -94,19 +128,31 @@ func (r *reader) read() error {
 	f.Entry = h.Entry
 	f.Flags = h.Flags
 	f.PhNum = int(h.Phnum)
+	if (h.Type != uint16(elf.ET_REL) && swap16(h.Type) == uint16(elf.ET_REL)) ||
+		(h.Shentsize != shdrSize && swap16(h.Shentsize) == shdrSize) {
+		other := elf.ELFDATA2LSB
+		if f.Data == elf.ELFDATA2LSB {
+			other = elf.ELFDATA2MSB
+		}
+		return r.errf(hdrWhat, "EI_DATA says %s, but the header fields only make sense %s (e_type %#x, e_shentsize %#x): corrupt byte order",
+			endianName(f.Data), endianName(other), h.Type, h.Shentsize)
+	}
 	if f.Type != elf.ET_REL {
-		return r.errf("", "not a relocatable object (type %v)", f.Type)
+		return r.errf(hdrWhat, "not a relocatable object (e_type %v): an executable, shared object or core file cannot be diffed", f.Type)
+	}
+	if want, ok := machineOrder[f.Machine]; ok && want != f.Data {
+		return r.errf(hdrWhat, "%s object for machine %v, which is %s only", endianName(f.Data), f.Machine, endianName(want))
 	}
 	if h.Shoff == 0 {
-		return r.errf("", "no section header table")
+		return r.errf(hdrWhat, "no section header table (e_shoff is 0)")
 	}
 	if h.Shentsize != shdrSize {
-		return r.errf("", "section header entry size %d, want %d", h.Shentsize, shdrSize)
+		return r.errf(hdrWhat, "section header entry size %d, want %d", h.Shentsize, shdrSize)
 	}
 	shnum := uint64(h.Shnum)
 	shstrndx := uint64(h.Shstrndx)
 	if h.Shoff > uint64(len(b)) || uint64(len(b))-h.Shoff < shdrSize {
-		return r.errf("", "section header table at offset %#x lies outside the file (%d bytes)", h.Shoff, len(b))
+		return r.errf(hdrWhat, "section header table at offset %#x lies outside the file (%d bytes): truncated or corrupt", h.Shoff, len(b))
 	}
 	if shnum == 0 || shstrndx == uint64(elf.SHN_XINDEX) {
 		// Extended numbering: the real values live in section 0.
@@ -120,25 +166,38 @@ func (r *reader) read() error {
 		}
 	}
 	if shnum == 0 {
-		return r.errf("", "no sections")
+		return r.errf(hdrWhat, "no sections")
 	}
 	if shnum > (uint64(len(b))-h.Shoff)/shdrSize {
-		return r.errf("", "section header table (%d entries at %#x) runs past the end of the file (%d bytes)", shnum, h.Shoff, len(b))
+		return r.errf(hdrWhat, "section header table (%d entries at %#x) runs past the end of the file (%d bytes): truncated", shnum, h.Shoff, len(b))
 	}
-	if shstrndx >= shnum {
-		return r.errf("", "section name table index %d out of range (%d sections)", shstrndx, shnum)
+	if shstrndx == 0 || shstrndx >= shnum {
+		return r.errf(hdrWhat, "section name table index e_shstrndx %d out of range (%d sections)", shstrndx, shnum)
 	}
 	n := int(shnum)
 	r.hdrs = make([]elf.Section64, n)
 	r.secs = make([]*Section, n)
 	for i := 0; i < n; i++ {
 		off := h.Shoff + uint64(i)*shdrSize
-		r.hdrs[i] = r.shdr(b[off : off+shdrSize])
+		binary.Decode(b[off:off+shdrSize], r.bo, &r.hdrs[i])
 	}
-	// Section data first, names after (the name table is a section).
+	// The section name table first, so that every later error can name
+	// its section.
+	if typ := elf.SectionType(r.hdrs[shstrndx].Type); typ != elf.SHT_STRTAB {
+		return r.errf(secWhat(int(shstrndx), nil), "section name table (e_shstrndx) is %v, not SHT_STRTAB", typ)
+	}
+	shstr, err := r.data(int(shstrndx), nil)
+	if err != nil {
+		return err
+	}
 	for i := 1; i < n; i++ {
 		sh := &r.hdrs[i]
+		name, ok := cstring(shstr, sh.Name)
+		if !ok {
+			return r.errf(secWhat(i, nil), "name offset %#x outside the section name table", sh.Name)
+		}
 		s := &Section{
+			Name:    name,
 			Type:    elf.SectionType(sh.Type),
 			Flags:   elf.SectionFlag(sh.Flags),
 			Addr:    sh.Addr,
@@ -149,25 +208,16 @@ func (r *reader) read() error {
 			Size:    sh.Size,
 			Index:   i,
 		}
+		if s.Align&(s.Align-1) != 0 || s.Align > maxAlign {
+			return r.errf(secWhat(i, s), "sh_addralign %#x is not a power of two up to %#x", s.Align, uint64(maxAlign))
+		}
 		if s.Type != elf.SHT_NOBITS && s.Type != elf.SHT_NULL {
-			if sh.Off > uint64(len(b)) || sh.Size > uint64(len(b))-sh.Off {
-				return r.errf(secWhat(i, nil), "data (offset %#x, size %#x) lies outside the file (%d bytes)", sh.Off, sh.Size, len(b))
+			if s.Data, err = r.data(i, s); err != nil {
+				return err
 			}
-			s.Data = b[sh.Off : sh.Off+sh.Size : sh.Off+sh.Size]
 		}
 		r.secs[i] = s
 		f.Sections = append(f.Sections, s)
-	}
-	shstr := r.secs[shstrndx]
-	if shstr == nil || shstr.Type != elf.SHT_STRTAB {
-		return r.errf(secWhat(int(shstrndx), nil), "section name table is not SHT_STRTAB")
-	}
-	for i := 1; i < n; i++ {
-		name, ok := cstring(shstr.Data, r.hdrs[i].Name)
-		if !ok {
-			return r.errf(secWhat(i, nil), "name offset %#x outside the section name table", r.hdrs[i].Name)
-		}
-		r.secs[i].Name = name
 	}
 	if err := r.readSymbols(); err != nil {
 		return err
@@ -198,6 +248,15 @@ func (r *reader) read() error {
 	return nil
 }
 
+// data returns the contents of section i, checked against the file size.
+func (r *reader) data(i int, s *Section) ([]byte, error) {
+	sh := &r.hdrs[i]
+	if sh.Off > uint64(len(r.b)) || sh.Size > uint64(len(r.b))-sh.Off {
+		return nil, r.errf(secWhat(i, s), "data (offset %#x, size %#x) lies outside the file (%d bytes): truncated or corrupt", sh.Off, sh.Size, len(r.b))
+	}
+	return r.b[sh.Off : sh.Off+sh.Size : sh.Off+sh.Size], nil
+}
+
 // cstring returns the NUL-terminated string at off in tab.
 func cstring(tab []byte, off uint32) (string, bool) {
 	if uint64(off) >= uint64(len(tab)) {
@@ -208,6 +267,14 @@ func cstring(tab []byte, off uint32) (string, bool) {
 		return "", false
 	}
 	return string(tab[off : int(off)+end]), true
+}
+
+// symWhat names symbol i of the symbol table in errors.
+func symWhat(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("symbol table entry %d", i)
+	}
+	return fmt.Sprintf("symbol table entry %d (%s)", i, name)
 }
 
 func (r *reader) readSymbols() error {
@@ -222,14 +289,17 @@ func (r *reader) readSymbols() error {
 		}
 	}
 	if symtab == nil {
-		return r.errf("", "no symbol table (.symtab)")
+		return r.errf("", "no symbol table: no SHT_SYMTAB section (.symtab)")
 	}
 	what := secWhat(symIdx, symtab)
 	if len(symtab.Data)%symSize != 0 {
 		return r.errf(what, "size %d is not a multiple of %d", len(symtab.Data), symSize)
 	}
-	if int(symtab.Link) >= len(r.secs) || symtab.Link == 0 || r.secs[symtab.Link].Type != elf.SHT_STRTAB {
-		return r.errf(what, "sh_link %d is not a string table", symtab.Link)
+	if symtab.Link == 0 || uint64(symtab.Link) >= uint64(len(r.secs)) {
+		return r.errf(what, "sh_link %d (the symbol string table) out of range (%d sections)", symtab.Link, len(r.secs))
+	}
+	if t := r.secs[symtab.Link].Type; t != elf.SHT_STRTAB {
+		return r.errf(what, "sh_link %d (the symbol string table) is %v, not SHT_STRTAB", symtab.Link, t)
 	}
 	strtab := r.secs[symtab.Link].Data
 	var shndxTab []byte
@@ -260,7 +330,8 @@ func (r *reader) readSymbols() error {
 		shndx := uint32(es.Shndx)
 		if elf.SectionIndex(es.Shndx) == elf.SHN_XINDEX {
 			if shndxTab == nil {
-				return r.errf(fmt.Sprintf("symbol %d", i), "SHN_XINDEX without a SHT_SYMTAB_SHNDX section")
+				name, _ := cstring(strtab, es.Name)
+				return r.errf(symWhat(i, name), "SHN_XINDEX without a SHT_SYMTAB_SHNDX section")
 			}
 			shndx = r.bo.Uint32(shndxTab[i*4:])
 		} else if es.Shndx >= uint16(elf.SHN_LORESERVE) {
@@ -270,7 +341,7 @@ func (r *reader) readSymbols() error {
 		if shndx != 0 {
 			if uint64(shndx) >= uint64(len(r.secs)) {
 				name, _ := cstring(strtab, es.Name)
-				return r.errf(fmt.Sprintf("symbol %d (%s)", i, name), "section index %d out of range (%d sections)", shndx, len(r.secs))
+				return r.errf(symWhat(i, name), "section index st_shndx %d out of range (%d sections)", shndx, len(r.secs))
 			}
 			sym.Section = r.secs[shndx]
 		}
@@ -282,7 +353,7 @@ func (r *reader) readSymbols() error {
 		} else {
 			name, ok := cstring(strtab, es.Name)
 			if !ok {
-				return r.errf(fmt.Sprintf("symbol %d", i), "name offset %#x outside the string table", es.Name)
+				return r.errf(symWhat(i, ""), "name offset %#x outside the symbol string table", es.Name)
 			}
 			sym.Name = name
 		}
@@ -297,7 +368,7 @@ func (r *reader) readRela(i int, s *Section) error {
 		return r.errf(what, "size %d is not a multiple of %d", len(s.Data), relaSize)
 	}
 	if s.Info == 0 || int(s.Info) >= len(r.secs) {
-		return r.errf(what, "sh_info %d does not name a section", s.Info)
+		return r.errf(what, "sh_info %d (the section it applies to) out of range (%d sections)", s.Info, len(r.secs))
 	}
 	s.Base = r.secs[s.Info]
 	if s.Base.Rela == nil {
@@ -310,10 +381,11 @@ func (r *reader) readRela(i int, s *Section) error {
 		e := r.rela(s.Data[j*relaSize : (j+1)*relaSize])
 		si := elf.R_SYM64(e.Info)
 		if uint64(si) >= uint64(len(r.f.Symbols)) {
-			return r.errf(what, "relocation %d (offset %#x): symbol index %d out of range (%d symbols)", j, e.Off, si, len(r.f.Symbols))
+			return r.errf(what, "relocation %d (offset %#x): symbol index %d out of range (%d symbols in the symbol table)", j, e.Off, si, len(r.f.Symbols))
 		}
-		if base.Type != elf.SHT_NOBITS && e.Off >= base.Size {
-			return r.errf(what, "relocation %d: offset %#x lies outside %s (size %#x)", j, e.Off, base.Name, base.Size)
+		// Data, not Size: an SHT_NULL section has a size but no data.
+		if base.Type != elf.SHT_NOBITS && e.Off >= uint64(len(base.Data)) {
+			return r.errf(what, "relocation %d: offset %#x lies outside its section %s (size %#x)", j, e.Off, base.Name, len(base.Data))
 		}
 		s.Relocs[j] = Reloc{Offset: e.Off, Type: elf.R_TYPE64(e.Info), Sym: r.f.Symbols[si], Addend: int64(e.Addend)}
 	}

@@ -282,11 +282,33 @@ func (w *writer) prepare() error {
 		if s.Type != elf.SHT_NOBITS {
 			s.Size = uint64(len(s.Data))
 		}
+		if s.Align&(s.Align-1) != 0 {
+			return fmt.Errorf("section %s: alignment %#x is not a power of two", s.Name, s.Align)
+		}
+	}
+	// Regenerated sections may have changed size: every relocation must
+	// still lie inside its section, or the output would not read back.
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_RELA || s.Base.Type == elf.SHT_NOBITS {
+			continue
+		}
+		for j, r := range s.Relocs {
+			if r.Offset >= s.Base.Size {
+				return fmt.Errorf("relocation section %s: entry %d: offset %#x lies outside %s (size %#x)", s.Name, j, r.Offset, s.Base.Name, s.Base.Size)
+			}
+		}
 	}
 	return nil
 }
 
+// maxFileAlign bounds the alignment of section data in the file. A
+// relocatable object's file offsets need not honour sh_addralign at all
+// (sh_addralign itself is written unchanged); beyond this the padding
+// would only waste space, and with absurd values, memory.
+const maxFileAlign = 1 << 16
+
 func align(off, a uint64) uint64 {
+	a = min(a, maxFileAlign)
 	if a <= 1 {
 		return off
 	}
