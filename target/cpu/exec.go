@@ -513,15 +513,17 @@ func (c *CPU) shadowPop(sp uint64) {
 	for len(s) > 0 {
 		top := s[len(s)-1]
 		if top.SP > sp {
-			c.shadowUnderflow++
 			break
 		}
+		// Frames below sp were abandoned (a longjmp-like unwind).
 		s = s[:len(s)-1]
 		if top.SP == sp {
-			break
+			c.shadow = s
+			return
 		}
 	}
 	c.shadow = s
+	c.shadowUnderflow++
 }
 
 // exec executes one instruction.
