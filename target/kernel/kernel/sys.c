@@ -114,8 +114,11 @@ long sys_read_user(const char __user *buf, unsigned long len)
 {
 	char kbuf[READ_USER_MAX + 1];
 
-	if (len == 0 || len > READ_USER_MAX)
+	if (len == 0 || len > READ_USER_MAX) {
+		pr_warn_once("read_user: length %lu out of range (1..%d)\n",
+			     len, READ_USER_MAX);
 		return -EINVAL;
+	}
 	if (copy_from_user(kbuf, buf, len))
 		return -EFAULT;
 	kbuf[len] = '\0';
