@@ -19,8 +19,8 @@ static noinline void arch_cpu_idle(void)
 
 static noinline void do_idle(void)
 {
-	this_cpu_inc(idle_calls);
 	arch_cpu_idle();
+	this_cpu_inc(idle_calls);
 }
 
 void __noreturn cpu_startup_entry(void)

@@ -15,7 +15,11 @@
 #include <linux/wait.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
+#include <linux/percpu.h>
 #include <asm/hypercall.h>
+
+/* Returns from __schedule() per CPU ("ctxt" in sys_stat). */
+DEFINE_PER_CPU(unsigned long, nr_switches);
 
 u64 ktime_get_ns(void)
 {
@@ -43,6 +47,7 @@ static noinline void __schedule(struct task_struct *prev)
 asmlinkage __visible void __sched schedule(void)
 {
 	__schedule(current);
+	this_cpu_inc(nr_switches);	/* counted where the task resumes */
 }
 EXPORT_SYMBOL(schedule);
 

@@ -54,6 +54,22 @@ for layout in default function-sections; do
 	grep -q '^0x00000000	printk	vmlinux	EXPORT_SYMBOL	$' "$tree/Module.symvers" ||
 		{ echo "FAIL: printk missing from Module.symvers"; status=1; }
 	echo "Module.symvers: $(wc -l < "$tree/Module.symvers") exports"
+
+	# Sleeping tasks must have these callers on their stacks: each is a
+	# real call (not inlined, not a tail call).
+	calls=$(objdump -d --no-show-raw-insn "$tree/vmlinux" | awk '
+		/^[0-9a-f]+ <.*>:$/ { fn = substr($2, 2, length($2) - 3) }
+		$2 == "call" && $NF ~ /^<[^+]*>$/ { print fn ":" substr($NF, 2, length($NF) - 2) }')
+	for edge in schedule:__schedule schedule_timeout:schedule \
+		    msleep:schedule_timeout do_long_wait:msleep \
+		    long_sleeper_fn:do_long_wait cpu_startup_entry:do_idle \
+		    do_idle:arch_cpu_idle worker_thread:schedule \
+		    rest_init:cpu_startup_entry start_secondary:cpu_startup_entry \
+		    entry_SYSCALL_64:do_syscall startup_64:start_kernel; do
+		echo "$calls" | grep -qx -- "$edge" ||
+			{ echo "FAIL: $edge is not a call"; status=1; }
+	done
+	echo "call chains: ok"
 done
 
 if [ $status -eq 0 ]; then

@@ -17,10 +17,12 @@
 #define __exitdata	__section(".exit.data")
 
 /*
- * Linux puts the scheduler's sleeping functions in .sched.text; here they
- * stay in ordinary text so that -ffunction-sections gives each its own
- * section and a patch can replace them.
+ * Linux puts the scheduler's sleeping functions in .sched.text, which
+ * also keeps them out of line.  Here they stay in ordinary text (so that
+ * -ffunction-sections gives each its own section and a patch can replace
+ * them) and are only kept out of line, so that every sleeping task has
+ * them on its stack.
  */
-#define __sched
+#define __sched		noinline
 
 #endif /* _LINUX_INIT_H */
