@@ -180,6 +180,7 @@ type CPU struct {
 	// Per-Run scratch.
 	budget uint64 // instructions left in this Run, for rep
 	extra  uint64 // rep iterations beyond the first
+	curN   uint64 // instructions executed in this Run before the current one
 	exc    *Exception
 	memErr error
 	unimpl *UnimplementedError

@@ -54,9 +54,24 @@ func makeInputs(n int) [][3]uint64 {
 // emulator with kernel flags and for the host, runs both on the same
 // inputs and requires identical results.
 func TestDifferential(t *testing.T) {
+	n := diffInputs
+	if testing.Short() {
+		n = 1000
+	}
+	testDifferential(t, nil, n)
+}
+
+// TestDifferentialFentry repeats the differential test on code built as
+// the kernel is, with -pg -mfentry -mrecord-mcount (every function first
+// calls __fentry__) and frame pointers.
+func TestDifferentialFentry(t *testing.T) {
+	testDifferential(t, []string{"-pg", "-mfentry", "-mrecord-mcount", "-fno-omit-frame-pointer"}, 300)
+}
+
+func testDifferential(t *testing.T, extra []string, n int) {
 	needTools(t)
 	dir := t.TempDir()
-	path := buildEmu(t, dir, nil, diffSources...)
+	path := buildEmu(t, dir, extra, diffSources...)
 	mm := loadELF(t, path, Config{})
 	var names []string
 	for name := range mm.syms {
@@ -67,10 +82,6 @@ func TestDifferential(t *testing.T) {
 	sort.Strings(names)
 	if len(names) < 40 {
 		t.Fatalf("only %d test functions", len(names))
-	}
-	n := diffInputs
-	if testing.Short() {
-		n = 1000
 	}
 	inputs := makeInputs(n)
 	want := hostRun(t, dir, names, diffSources, inputs)
@@ -94,6 +105,12 @@ func TestDifferential(t *testing.T) {
 				break
 			}
 		}
+		if s := mm.cpu.Shadow(); len(s) != 0 {
+			t.Errorf("%s: shadow stack not empty after return: %v", name, s)
+		}
+	}
+	if u := mm.cpu.ShadowUnderflows(); u != 0 {
+		t.Errorf("%d returns matched no shadow frame", u)
 	}
 	t.Logf("%d functions x %d inputs, %d emulated instructions", len(names), len(inputs), total)
 }

@@ -307,6 +307,7 @@ func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
 					goto nextBlock
 				}
 			}
+			c.curN = n + uint64(i)
 			switch c.exec(in) {
 			case stNext:
 				continue
@@ -899,8 +900,9 @@ func (c *CPU) exec(in *inst) uint8 {
 		return stNext
 
 	case opRdtsc:
-		c.Regs[RAX] = c.Insns & 0xffffffff
-		c.Regs[RDX] = c.Insns >> 32
+		t := c.Insns + c.curN // virtual nanoseconds at this instruction
+		c.Regs[RAX] = t & 0xffffffff
+		c.Regs[RDX] = t >> 32
 		return stNext
 
 	case opPushf:

@@ -174,7 +174,8 @@ func (mm *machine) call(fn uint64, args ...uint64) (uint64, error) {
 	c.Regs[RSP] = sp
 	c.RIP = fn
 	c.SetRFLAGS(0x2)
-	c.SetShadow(c.Shadow()[:0])
+	// The caller's frame, as the machine sets up a task's entry.
+	c.SetShadow(append(c.Shadow()[:0], Frame{Ret: haltAddr, Callee: fn, SP: sp}))
 	for budget := 0; budget < 1000; budget++ {
 		_, reason, err := c.Run(1 << 22)
 		switch reason {
