@@ -1,0 +1,283 @@
+package build
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// FunctionSections are the compiler flags every build of kpatch-build adds.
+const FunctionSections = "-ffunction-sections -fdata-sections"
+
+// Options describe a build.
+type Options struct {
+	// SourceDir is the user's source tree; it is only read.
+	SourceDir string
+	// CacheDir holds the cached original builds and the work trees.
+	CacheDir string
+	// Patches are applied, in order, to the patched build.
+	Patches []*Patch
+	// Jobs is make's -j.
+	Jobs int
+	// CC is the compiler (default gcc).
+	CC string
+	// Targets are the make targets (default: the tree's default goal).
+	Targets []string
+	// Env is extra environment for make.
+	Env []string
+	// Log receives progress lines; BuildLog receives make's output.
+	Log      func(format string, args ...any)
+	BuildLog io.Writer
+}
+
+// Result is the outcome of a build.
+type Result struct {
+	// OrigDir is the cached original build (read only).
+	OrigDir string
+	// WorkDir is the patched build.
+	WorkDir string
+	// SavedDir holds the original of every object the patched build
+	// recompiled, at the same relative path.
+	SavedDir string
+	// Changed lists the tree-relative paths of recompiled objects that
+	// have an original; New those that did not exist before.
+	Changed, New []string
+	// Cached reports that the original build came from the cache.
+	Cached bool
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// wrapperScript is the compiler wrapper: it records each object the build
+// compiles and, before the compiler overwrites it, moves the previous
+// object aside so the original survives.
+const wrapperScript = `#!/bin/sh
+# kpatch-build compiler wrapper (generated).
+out=
+prev=
+for a in "$@"; do
+	if [ "$prev" = "-o" ]; then out=$a; fi
+	prev=$a
+done
+case "$out" in
+*.o)
+	if [ -n "$KPATCH_RECORD" ]; then
+		printf '%s\n' "$PWD/$out" >> "$KPATCH_RECORD"
+		if [ -n "$KPATCH_SAVE" ] && [ -f "$out" ]; then
+			rel=${PWD#"$KPATCH_TREE"}
+			rel=${rel#/}
+			dest="$KPATCH_SAVE/${rel:+$rel/}$out"
+			mkdir -p "$(dirname "$dest")" && mv -f "$out" "$dest"
+		fi
+	fi
+	;;
+esac
+exec $KPATCH_CC "$@"
+`
+
+// CacheKey identifies an original build: the tree's sources, the
+// compiler, the flags and the targets.
+func CacheKey(opts *Options) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "cc=%s\nflags=%s\ntargets=%q\nenv=%q\n", compilerID(opts.CC), FunctionSections, opts.Targets, opts.Env)
+	var files []string
+	err := filepath.WalkDir(opts.SourceDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() && !isBuildOutput(p, d) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(files)
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		rel, _ := filepath.Rel(opts.SourceDir, p)
+		sum := sha256.Sum256(b)
+		fmt.Fprintf(h, "%s %x\n", rel, sum)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// compilerID is the compiler's path and version, for the cache key.
+func compilerID(cc string) string {
+	out, err := exec.Command(cc, "--version").Output()
+	if err != nil {
+		return cc
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return cc + " " + line
+}
+
+// Run builds the original tree (or takes it from the cache), applies the
+// patches to a work copy, rebuilds it, and reports the changed objects.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.CC == "" {
+		opts.CC = "gcc"
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = 1
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	wrapper := filepath.Join(opts.CacheDir, "kpatch-cc")
+	if err := replaceFile(wrapper, []byte(wrapperScript), 0o755); err != nil {
+		return nil, err
+	}
+	key, err := CacheKey(&opts)
+	if err != nil {
+		return nil, fmt.Errorf("source tree %s: %w", opts.SourceDir, err)
+	}
+	res := &Result{OrigDir: filepath.Join(opts.CacheDir, "orig-"+key)}
+	if _, err := os.Stat(filepath.Join(res.OrigDir, ".kpatch-complete")); err == nil {
+		res.Cached = true
+		opts.logf("using the cached original build (%s)", key)
+	} else {
+		opts.logf("building the original tree")
+		tmp, err := os.MkdirTemp(opts.CacheDir, "tmp-orig-")
+		if err != nil {
+			return nil, err
+		}
+		if err := CopyTree(opts.SourceDir, tmp); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("copy %s: %w", opts.SourceDir, err)
+		}
+		if err := runMake(ctx, &opts, tmp, wrapper, nil); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("original build: %w", err)
+		}
+		os.WriteFile(filepath.Join(tmp, ".kpatch-complete"), nil, 0o644)
+		os.RemoveAll(res.OrigDir)
+		if err := os.Rename(tmp, res.OrigDir); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+	}
+
+	work, err := os.MkdirTemp(opts.CacheDir, "work-")
+	if err != nil {
+		return nil, err
+	}
+	res.WorkDir = filepath.Join(work, "tree")
+	res.SavedDir = filepath.Join(work, "orig")
+	if err := cloneBuilt(res.OrigDir, res.WorkDir); err != nil {
+		return res, fmt.Errorf("work copy: %w", err)
+	}
+	for _, p := range opts.Patches {
+		opts.logf("applying %s", filepath.Base(p.Path))
+		if err := p.Apply(res.WorkDir); err != nil {
+			return res, err
+		}
+	}
+	record := filepath.Join(work, "changed-objects")
+	opts.logf("building the patched tree")
+	env := []string{"KPATCH_RECORD=" + record, "KPATCH_SAVE=" + res.SavedDir, "KPATCH_TREE=" + res.WorkDir}
+	if err := runMake(ctx, &opts, res.WorkDir, wrapper, env); err != nil {
+		return res, fmt.Errorf("patched build: %w", err)
+	}
+	seen := map[string]bool{}
+	f, err := os.Open(record)
+	if err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			rel, err := filepath.Rel(res.WorkDir, filepath.Clean(sc.Text()))
+			if err != nil || strings.HasPrefix(rel, "..") || seen[rel] {
+				continue
+			}
+			seen[rel] = true
+			if _, err := os.Stat(filepath.Join(res.SavedDir, rel)); err == nil {
+				res.Changed = append(res.Changed, rel)
+			} else {
+				res.New = append(res.New, rel)
+			}
+		}
+		f.Close()
+	}
+	sort.Strings(res.Changed)
+	sort.Strings(res.New)
+	return res, nil
+}
+
+// cloneBuilt copies a built tree: sources as hard links (they are never
+// written: patches replace files), build outputs as real copies (the
+// build writes them in place), modification times kept so make rebuilds
+// only what a patch touches.
+func cloneBuilt(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		}
+		if !d.Type().IsRegular() || d.Name() == ".kpatch-complete" {
+			return nil
+		}
+		if !isBuildOutput(rel, d) {
+			if err := os.Link(p, target); err == nil {
+				return nil
+			}
+		}
+		return copyFile(p, target)
+	})
+}
+
+func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []string) error {
+	args := []string{"-C", dir, fmt.Sprintf("-j%d", opts.Jobs), "CC=" + wrapper, "KCFLAGS=" + FunctionSections}
+	args = append(args, opts.Targets...)
+	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd.Env = append(append(os.Environ(), "KPATCH_CC="+opts.CC), opts.Env...)
+	cmd.Env = append(cmd.Env, env...)
+	var out bytes.Buffer
+	w := io.Writer(&out)
+	if opts.BuildLog != nil {
+		w = io.MultiWriter(&out, opts.BuildLog)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("make %s: %v\n%s", strings.Join(opts.Targets, " "), err, tail(out.String(), 20))
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,122 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// isBuildOutput reports whether a file of a source tree is a build
+// artifact, which a work copy does not take from the user's tree.
+func isBuildOutput(rel string, d fs.DirEntry) bool {
+	name := d.Name()
+	switch name {
+	case "vmlinux", "System.map", "Module.symvers", "modules.order", ".build-flags", "vmlinux.o":
+		return true
+	}
+	for _, suf := range []string{".o", ".ko", ".a", ".so", ".d", ".cmd", ".mod", ".mod.c", ".tmp"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// CopyTree makes dst a work copy of the source tree src: directories are
+// created, source files are hard-linked (copied when linking is not
+// possible) and build outputs are left out. Version-control directories
+// are skipped.
+func CopyTree(src, dst string) error {
+	src = filepath.Clean(src)
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == ".svn" {
+				return filepath.SkipDir
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		}
+		if isBuildOutput(rel, d) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if err := os.Link(p, target); err == nil {
+			return nil
+		}
+		return copyFile(p, target)
+	})
+}
+
+// copyFile copies a regular file, keeping its mode and modification time.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, info.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chtimes(dst, info.ModTime(), info.ModTime())
+}
+
+// replaceFile writes data as a new file at path (a temporary file renamed
+// over it), so that a hard link to the user's tree at path is replaced,
+// never written through.
+func replaceFile(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".kpatch-replace-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(name, perm)
+	}
+	if werr == nil {
+		werr = os.Rename(name, path)
+	}
+	if werr != nil {
+		os.Remove(name)
+	}
+	return werr
+}
