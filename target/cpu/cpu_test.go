@@ -569,3 +569,48 @@ func TestShadowStackAndFramePointers(t *testing.T) {
 		t.Errorf("shadow %v underflows %d", c.Shadow(), c.ShadowUnderflows())
 	}
 }
+
+func TestControlTransfers(t *testing.T) {
+	// Indirect call through memory, rep ret, a direct call to code that
+	// leaves through a 64-bit jmp *mem, and ret $8.
+	code := "ff1540000000" + // 0x00 call *0x40(%rip) = *0x46
+		"e81d000000" + // 0x06 call 0x28
+		"f4" + // 0x0b hlt
+		strings.Repeat("90", 0x14) + // to 0x20
+		"48ffc0 f3c3" + // 0x20 inc %rax; rep ret
+		"90 90 90" + // to 0x28
+		"48ffc0 ff2500000000" // 0x28 inc %rax; jmp *0(%rip) = *0x31
+	c := newTest(t, code, Config{})
+	mem := c.Memory()
+	// The function pointer at 0x46 and the 64-bit jump target at 0x31.
+	if err := mem.Poke(codeAddr+0x46, le(codeAddr+0x20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.Poke(codeAddr+0x31, le(codeAddr+0x40)); err != nil {
+		t.Fatal(err)
+	}
+	// 0x40: ret $8 — the caller pushed an argument first, see below.
+	if err := mem.Poke(codeAddr+0x40, []byte{0xc2, 0x08, 0x00}); err != nil {
+		t.Fatal(err)
+	}
+	// ret $8 pops 8 bytes more than the call pushed.
+	sp := c.Regs[RSP]
+	n, r, err := c.Run(100)
+	if r != StopHalt || err != nil {
+		t.Fatalf("Run = %d, %v, %v", n, r, err)
+	}
+	if c.Regs[RAX] != 2 || c.Regs[RSP] != sp+8 {
+		t.Errorf("rax %d, rsp moved by %d", c.Regs[RAX], int64(c.Regs[RSP]-sp))
+	}
+	if len(c.Shadow()) != 0 {
+		t.Errorf("shadow %v", c.Shadow())
+	}
+}
+
+func le(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	return b
+}

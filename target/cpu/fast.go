@@ -51,6 +51,16 @@ const (
 	xRet
 )
 
+// aluFast maps ALU operations to their register-register and
+// register-immediate fast forms.
+var aluFast = map[op]struct{ rr, ri uint8 }{
+	opAdd: {xAddRR, xAddRI}, opSub: {xSubRR, xSubRI}, opCmp: {xCmpRR, xCmpRI},
+	opAnd: {xAndRR, xAndRI}, opOr: {xOrRR, xOrRI}, opXor: {xXorRR, xXorRI},
+	opTest: {xTestRR, xTestRI},
+}
+
+var shiftFast = map[op]uint8{opShl: xShlRI, opShr: xShrRI, opSar: xSarRI}
+
 // specialize picks the fast form of a translated instruction, if any.
 func specialize(in *inst) {
 	wide := in.size == 4 || in.size == 8
@@ -92,12 +102,7 @@ func specialize(in *inst) {
 		if !wide {
 			return
 		}
-		type pair struct{ rr, ri uint8 }
-		p := map[op]pair{
-			opAdd: {xAddRR, xAddRI}, opSub: {xSubRR, xSubRI}, opCmp: {xCmpRR, xCmpRI},
-			opAnd: {xAndRR, xAndRI}, opOr: {xOrRR, xOrRI}, opXor: {xXorRR, xXorRI},
-			opTest: {xTestRR, xTestRI},
-		}[in.op]
+		p := aluFast[in.op]
 		switch {
 		case rr:
 			in.fast = p.rr
@@ -112,7 +117,7 @@ func specialize(in *inst) {
 		}
 	case opShl, opShr, opSar:
 		if wide && ri && in.imm&63 != 0 && (in.size == 8 || in.imm&31 != 0) {
-			in.fast = map[op]uint8{opShl: xShlRI, opShr: xShrRI, opSar: xSarRI}[in.op]
+			in.fast = shiftFast[in.op]
 		}
 	case opInc, opDec:
 		if wide && in.ak == kReg {

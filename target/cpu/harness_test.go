@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/target/mem"
@@ -50,6 +51,33 @@ func run(t testing.TB, dir string, name string, args ...string) {
 	}
 }
 
+// runParallel runs name with each argument list, two at a time.
+func runParallel(t testing.TB, dir, name string, argLists [][]string) {
+	t.Helper()
+	errs := make([]error, len(argLists))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, args := range argLists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cmd := exec.Command(name, args...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // buildEmu compiles sources (paths relative to testdata) with the kernel
 // flags plus extra and links them at the kernel address.
 func buildEmu(t testing.TB, dir string, extra []string, sources ...string) string {
@@ -58,17 +86,18 @@ func buildEmu(t testing.TB, dir string, extra []string, sources ...string) strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := []string{}
+	var objs []string
+	var cmds [][]string
 	for _, src := range append(sources, "emu_lib.c", "emu_start.S") {
 		obj := filepath.Join(dir, "emu-"+strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+".o")
 		flags := append(append([]string{}, emuCFlags...), extra...)
 		if src == "emu_lib.c" {
 			flags = append(flags, "-fno-builtin")
 		}
-		args := append(flags, "-I", td, "-c", "-o", obj, filepath.Join(td, src))
-		run(t, dir, "gcc", args...)
+		cmds = append(cmds, append(flags, "-I", td, "-c", "-o", obj, filepath.Join(td, src)))
 		objs = append(objs, obj)
 	}
+	runParallel(t, dir, "gcc", cmds)
 	out := filepath.Join(dir, "emu.elf")
 	run(t, dir, "ld", append([]string{"-static", "-nostdlib", "--build-id=none", "-z", "noexecstack",
 		"-T", filepath.Join(td, "emu.lds"), "-o", out}, objs...)...)
@@ -210,12 +239,18 @@ func hostRun(t testing.TB, dir string, names []string, sources []string, inputs 
 	if err := os.WriteFile(filepath.Join(dir, "table.c"), []byte(tbl.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{}, hostCFlags...)
-	args = append(args, "-I", td, "-o", filepath.Join(dir, "host"), filepath.Join(td, "host_main.c"), filepath.Join(dir, "table.c"))
-	for _, s := range sources {
-		args = append(args, filepath.Join(td, s))
+	var cmds [][]string
+	objs := []string{}
+	for _, src := range append([]string{filepath.Join(td, "host_main.c"), filepath.Join(dir, "table.c")}, sources...) {
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(td, src)
+		}
+		obj := filepath.Join(dir, "host-"+strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+		cmds = append(cmds, append(append([]string{}, hostCFlags...), "-I", td, "-c", "-o", obj, src))
+		objs = append(objs, obj)
 	}
-	run(t, dir, "gcc", args...)
+	runParallel(t, dir, "gcc", cmds)
+	run(t, dir, "gcc", append([]string{"-o", filepath.Join(dir, "host")}, objs...)...)
 
 	var in bytes.Buffer
 	le := func(v uint64) {
