@@ -3,11 +3,99 @@
 #define _LINUX_LIVEPATCH_H
 
 /*
- * Placeholder: the livepatch API (struct klp_func, klp_object, klp_patch,
- * klp_enable_patch(), callbacks, shadow variables) is added here by the
- * livepatch-core work.  The core itself is written in Go and reached by
- * hypercalls numbered 0x100 and up (see asm/hypercall.h and ABI.md);
- * this header will hold the C side that a patch module's hook calls.
+ * The livepatch API, with Linux's names, so that patch modules (and
+ * kpatch-build's generated patch hook) are written exactly as for Linux.
+ *
+ * The core is not C: klp_enable_patch() hands the patch to the machine's
+ * livepatch core (Go) with a hypercall, which reads these structures from
+ * memory.  Their layouts are therefore part of the ABI (see ABI.md,
+ * "Livepatch"); the offsets below are checked at compile time.
+ *
+ * Beyond Linux: struct klp_patch has a consistency model and struct
+ * klp_func per-function flags (force: skip the stack check of this
+ * function; immediate: switch it without waiting for the transition).
  */
+
+#include <linux/types.h>
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+
+struct module;
+
+/* Consistency models (struct klp_patch.model). */
+#define KLP_MODEL_HYBRID	0	/* livepatch: per-task switching (default) */
+#define KLP_MODEL_IMMEDIATE	1	/* switch every task at once, no checks */
+#define KLP_MODEL_STOP_MACHINE	2	/* kpatch: stop_machine + stack check */
+#define KLP_MODEL_REFCOUNT	3	/* count entries/exits, switch at zero */
+
+/* Per-function flags (struct klp_func.flags). */
+#define KLP_FUNC_FORCE		0x1	/* no stack check for this function */
+#define KLP_FUNC_IMMEDIATE	0x2	/* redirect at once, whatever the model */
+
+struct klp_func {
+	const char *old_name;		/* function to patch */
+	void *new_func;			/* replacement */
+	unsigned long old_sympos;	/* 0: name unique; n: n-th of that name */
+	unsigned long flags;		/* KLP_FUNC_* */
+};
+
+struct klp_object;
+
+struct klp_callbacks {
+	int (*pre_patch)(struct klp_object *obj);
+	void (*post_patch)(struct klp_object *obj);
+	void (*pre_unpatch)(struct klp_object *obj);
+	void (*post_unpatch)(struct klp_object *obj);
+	bool post_unpatch_enabled;	/* set by the core */
+};
+
+struct klp_object {
+	const char *name;		/* NULL for vmlinux, else a module name */
+	struct klp_func *funcs;		/* ends with an all-zero entry */
+	struct klp_callbacks callbacks;
+};
+
+struct klp_state {
+	unsigned long id;
+	unsigned int version;
+	void *data;
+};
+
+struct klp_patch {
+	struct module *mod;		/* THIS_MODULE (may be NULL here) */
+	struct klp_object *objs;	/* ends with an all-zero entry */
+	struct klp_state *states;	/* ends with an entry with id 0; may be NULL */
+	bool replace;			/* atomic replace of all older patches */
+	int model;			/* KLP_MODEL_* */
+};
+
+/* Layouts the Go core decodes. */
+static_assert(sizeof(struct klp_func) == 32, "klp_func layout");
+static_assert(offsetof(struct klp_object, callbacks) == 16, "klp_object layout");
+static_assert(sizeof(struct klp_object) == 56, "klp_object layout");
+static_assert(sizeof(struct klp_state) == 24, "klp_state layout");
+static_assert(offsetof(struct klp_patch, replace) == 24, "klp_patch layout");
+static_assert(offsetof(struct klp_patch, model) == 28, "klp_patch layout");
+
+/* Hypercalls of the livepatch core (numbers from 0x100, see hypercall.h). */
+#define HC_KLP_ENABLE		0x100	/* (struct klp_patch *) -> 0 or -errno */
+#define HC_KLP_GET_STATE	0x101	/* (struct klp_patch *, id) -> struct klp_state * or 0 */
+#define HC_KLP_GET_PREV_STATE	0x102	/* (id) -> struct klp_state * of an older patch, or 0 */
+
+int klp_enable_patch(struct klp_patch *patch);
+struct klp_state *klp_get_state(struct klp_patch *patch, unsigned long id);
+struct klp_state *klp_get_prev_state(unsigned long id);
+
+/* Shadow variables: data attached to an existing object by (obj, id). */
+typedef int (*klp_shadow_ctor_t)(void *obj, void *shadow_data, void *ctor_data);
+typedef void (*klp_shadow_dtor_t)(void *obj, void *shadow_data);
+
+void *klp_shadow_get(void *obj, unsigned long id);
+void *klp_shadow_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+		       klp_shadow_ctor_t ctor, void *ctor_data);
+void *klp_shadow_get_or_alloc(void *obj, unsigned long id, size_t size, gfp_t gfp_flags,
+			      klp_shadow_ctor_t ctor, void *ctor_data);
+void klp_shadow_free(void *obj, unsigned long id, klp_shadow_dtor_t dtor);
+void klp_shadow_free_all(unsigned long id, klp_shadow_dtor_t dtor);
 
 #endif /* _LINUX_LIVEPATCH_H */
