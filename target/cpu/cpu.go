@@ -141,6 +141,10 @@ type Context struct {
 	GSBase uint64
 	// Shadow is the shadow call stack, innermost frame last.
 	Shadow []Frame
+	// ResumeTrap is set when the context was saved right after a
+	// StopTrap at RIP: the next Run executes the instruction at RIP
+	// instead of stopping at the trap again.
+	ResumeTrap bool
 }
 
 // CPU is one emulated x86-64 processor.
@@ -224,12 +228,13 @@ func (c *CPU) SetRFLAGS(v uint64) {
 // Restore.
 func (c *CPU) Save() Context {
 	ctx := Context{
-		Regs:   c.Regs,
-		RIP:    c.RIP,
-		RFLAGS: c.flags(),
-		FSBase: c.FSBase,
-		GSBase: c.GSBase,
-		Shadow: c.shadow,
+		Regs:       c.Regs,
+		RIP:        c.RIP,
+		RFLAGS:     c.flags(),
+		FSBase:     c.FSBase,
+		GSBase:     c.GSBase,
+		Shadow:     c.shadow,
+		ResumeTrap: c.trapResumeSet && c.trapResume == c.RIP,
 	}
 	c.shadow = nil
 	return ctx
@@ -244,8 +249,12 @@ func (c *CPU) Restore(ctx Context) {
 	c.FSBase = ctx.FSBase
 	c.GSBase = ctx.GSBase
 	c.shadow = ctx.Shadow
-	c.trapResumeSet = false
+	c.trapResume, c.trapResumeSet = ctx.RIP, ctx.ResumeTrap
 }
+
+// SetSymbolizer replaces the symbolizer used in error messages (for
+// example once kallsyms knows a newly loaded module).
+func (c *CPU) SetSymbolizer(s Symbolizer) { c.cfg.Symbolize = s }
 
 // Shadow returns the shadow call stack, innermost frame last. The slice
 // is the CPU's own; callers must not modify it.

@@ -614,3 +614,52 @@ func le(v uint64) []byte {
 	}
 	return b
 }
+
+func TestGoSideCallReturn(t *testing.T) {
+	// f: inc %rax; vmcall; inc %rax; ret
+	c := newTest(t, "48ffc0 0f01c1 48ffc0 c3 f4", Config{})
+	c.RIP = 0
+	if err := c.Call(codeAddr, codeAddr+10); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, _ := c.Run(100); r != StopVMCall || len(c.Shadow()) != 1 {
+		t.Fatalf("%v, shadow %v", r, c.Shadow())
+	}
+	// Finish the function from Go instead: return to the hlt.
+	if err := c.Return(); err != nil {
+		t.Fatal(err)
+	}
+	if _, r, _ := c.Run(100); r != StopHalt || c.Regs[RAX] != 1 || len(c.Shadow()) != 0 || c.ShadowUnderflows() != 0 {
+		t.Fatalf("%v, rax %d, shadow %v", r, c.Regs[RAX], c.Shadow())
+	}
+	if err := c.Push(5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Pop(); v != 5 || err != nil {
+		t.Fatal(v, err)
+	}
+	c.Regs[RSP] = 0x10
+	if err := c.Push(1); err == nil {
+		t.Error("push to unmapped stack succeeded")
+	}
+}
+
+func TestTrapSurvivesContextSwitch(t *testing.T) {
+	c := newTest(t, "48ffc0 f4", Config{})
+	c.AddTrap(codeAddr)
+	if _, r, _ := c.Run(10); r != StopTrap {
+		t.Fatal(r)
+	}
+	ctx := c.Save()
+	c.Restore(Context{RIP: codeAddr + 3})
+	c.Run(10)
+	c.Restore(ctx)
+	if _, r, _ := c.Run(10); r != StopHalt || c.Regs[RAX] != 1 {
+		t.Fatalf("%v, rax %d", r, c.Regs[RAX])
+	}
+	// A fresh context at the trap address stops there.
+	c.Restore(Context{RIP: codeAddr})
+	if _, r, _ := c.Run(10); r != StopTrap {
+		t.Fatal(r)
+	}
+}

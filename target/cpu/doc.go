@@ -18,8 +18,9 @@
 //     %r9; the machine puts the result in %rax and runs again.
 //   - StopTrap: RIP is at an address registered with AddTrap, which has
 //     not executed. The machine does what the trap stands for (an ftrace
-//     trampoline, say) and runs again; if RIP is unchanged the instruction
-//     at the trap address then executes normally.
+//     trampoline, say; Return finishes it like a ret) and runs again; if
+//     RIP is unchanged the instruction at the trap address then executes
+//     normally, also after a Save and Restore of the context.
 //   - StopHalt: hlt; RIP is past it.
 //   - StopException: an exception (#DE, #BP, #UD, #PF) with the error an
 //     *Exception. Faults are precise: RIP is at the faulting instruction
@@ -27,6 +28,12 @@
 //   - StopUnimplemented: the instruction decodes but this CPU does not
 //     implement it; the error (an *UnimplementedError, matching
 //     ErrUnimplemented) names the address, symbol+offset and bytes.
+//
+// Registers are plain fields (Regs, RIP, FSBase, GSBase); RFLAGS has
+// accessors because arithmetic flags are kept lazily. Save and Restore
+// move a task's whole Context, shadow stack included, in and out of the
+// CPU. Call, Return, Push and Pop let Go code act on the current context
+// as the corresponding instructions would.
 //
 // One executed instruction (or one iteration of a rep string
 // instruction) is one unit of virtual time; Insns counts them.

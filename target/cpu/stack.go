@@ -1,6 +1,59 @@
 package cpu
 
-import "github.com/kpatchgo/kpatch-build/target/mem"
+import (
+	"fmt"
+
+	"github.com/kpatchgo/kpatch-build/target/mem"
+)
+
+// Push pushes a 64-bit value on the stack of the current context, as a
+// push instruction would.
+func (c *CPU) Push(v uint64) error {
+	sp := c.Regs[RSP] - 8
+	if err := c.mem.Write64(sp, v); err != nil {
+		return fmt.Errorf("push at %#x: %w", sp, err)
+	}
+	c.Regs[RSP] = sp
+	return nil
+}
+
+// Pop pops a 64-bit value from the stack of the current context.
+func (c *CPU) Pop() (uint64, error) {
+	v, err := c.mem.Read64(c.Regs[RSP])
+	if err != nil {
+		return 0, fmt.Errorf("pop at %#x: %w", c.Regs[RSP], err)
+	}
+	c.Regs[RSP] += 8
+	return v, nil
+}
+
+// Call makes the current context call target as a call instruction at
+// ret would: it pushes ret, records a shadow frame and sets RIP. The
+// machine uses it to enter kernel functions from Go (a thread's entry, a
+// callback).
+func (c *CPU) Call(target, ret uint64) error {
+	if err := c.Push(ret); err != nil {
+		return fmt.Errorf("call %s: %w", c.Symbol(target), err)
+	}
+	c.shadow = append(c.shadow, Frame{Ret: ret, Callee: target, SP: c.Regs[RSP]})
+	c.RIP = target
+	return nil
+}
+
+// Return returns from the current function as a ret instruction would:
+// it pops the return address into RIP and pops the shadow frame. The
+// machine uses it to finish a trap that stands for a whole function (an
+// ftrace trampoline).
+func (c *CPU) Return() error {
+	sp := c.Regs[RSP]
+	v, err := c.Pop()
+	if err != nil {
+		return fmt.Errorf("return: %w", err)
+	}
+	c.shadowPop(sp)
+	c.RIP = v
+	return nil
+}
 
 // ShadowUnderflows counts returns that matched no shadow frame (a ret to
 // an address no call pushed, as with a hand-built stack). The shadow stack
