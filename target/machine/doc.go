@@ -1,0 +1,35 @@
+// Package machine is the emulated computer the bundled kernel runs on:
+// memory, N virtual CPUs, tasks, a deterministic scheduler, virtual time,
+// the hypercalls of target/kernel/arch/x86/include/asm/hypercall.h, the
+// special tables the CPU's exceptions are resolved through (bug table,
+// exception table, jump table), user processes written as Go scripts of
+// system calls, and the two stack unwinders.
+//
+// # Scheduling and time
+//
+// The machine runs in rounds. In a round every online CPU executes
+// Config.Quantum instructions of its current task(s), one CPU after the
+// other in an order drawn from the seeded random source; virtual time
+// then advances by Quantum nanoseconds (one instruction is one
+// nanosecond). A task runs for a time slice of Quantum/2 plus a random
+// number of instructions below Quantum, so it may be preempted at any
+// instruction boundary; the run queue is FIFO and shared by all CPUs.
+// When every CPU is idle the machine jumps straight to the next timer.
+// Everything is a function of the seed: the same seed gives the same
+// console transcript byte for byte.
+//
+// # Tasks
+//
+// A task is a register context (cpu.Context, including its shadow call
+// stack) with its own task_struct and kernel stack in kernel memory. Idle
+// tasks belong to one CPU and run only when the run queue is empty; the
+// others are kernel threads (created by HC_KTHREAD_CREATE) and user
+// processes (Spawn), which run on any CPU.
+//
+// # User space
+//
+// A user process is a Go function that issues system calls through a
+// *User. Between two calls the process is in user space: its kernel stack
+// is empty. A system call enters the kernel at entry_SYSCALL_64 with the
+// number and three arguments and comes back with HC_SYSCALL_RETURN.
+package machine

@@ -1,0 +1,229 @@
+package machine
+
+import (
+	"fmt"
+
+	"github.com/kpatchgo/kpatch-build/target/cpu"
+)
+
+// Hypercall numbers (target/kernel/arch/x86/include/asm/hypercall.h).
+const (
+	HCConsoleWrite  = 0x01
+	HCSchedule      = 0x02
+	HCSleepTimeout  = 0x03
+	HCWake          = 0x04
+	HCKthreadCreate = 0x05
+	HCGetPID        = 0x06
+	HCClock         = 0x07
+	HCExit          = 0x08
+	HCCPUID         = 0x09
+	HCIdle          = 0x0a
+	HCBootDone      = 0x0b
+	HCYield         = 0x0c
+	HCJumpLabel     = 0x0d
+	HCPanic         = 0x0e
+	HCSyscallReturn = 0x0f
+)
+
+const errnoESRCH = 3
+
+// hypercall serves the vmcall t just executed on v.
+func (m *Machine) hypercall(v *VCPU, t *Task) {
+	c := v.CPU
+	r := &c.Regs
+	nr := r[cpu.RAX]
+	a0, a1, a2 := r[cpu.RDI], r[cpu.RSI], r[cpu.RDX]
+	set := func(x uint64) { r[cpu.RAX] = x }
+	switch nr {
+	case HCConsoleWrite:
+		if a1 > 1<<20 {
+			m.stop(fmt.Errorf("HC_CONSOLE_WRITE of %d bytes from %s", a1, t))
+			return
+		}
+		buf := make([]byte, a1)
+		if err := m.Mem.Peek(a0, buf); err != nil {
+			m.stop(fmt.Errorf("HC_CONSOLE_WRITE from %s: %v", t, err))
+			return
+		}
+		m.consoleWrite(m.clock(v), buf)
+		set(a1)
+	case HCSchedule:
+		set(0)
+		if t.wakePending {
+			t.wakePending = false
+			return
+		}
+		m.sleep(v, t, nr, 0)
+	case HCSleepTimeout:
+		if t.wakePending {
+			t.wakePending = false
+			set(a0)
+			return
+		}
+		set(0)
+		if a0 == 0 {
+			return
+		}
+		m.sleep(v, t, nr, m.clock(v)+a0)
+	case HCWake:
+		set(uint64(m.wake(v, int(int64(a0)))))
+	case HCKthreadCreate:
+		name, _ := m.ReadCString(a2, 16)
+		nt, err := m.NewKthread(name, a0, a1)
+		if err != nil {
+			m.stop(fmt.Errorf("HC_KTHREAD_CREATE: %v", err))
+			return
+		}
+		set(uint64(nt.PID))
+	case HCGetPID:
+		set(uint64(t.PID))
+	case HCClock:
+		set(m.clock(v))
+	case HCExit:
+		m.exit(t, int64(a0))
+	case HCCPUID:
+		set(uint64(v.ID))
+	case HCIdle:
+		set(0)
+		if t != v.idle {
+			m.yield(v)
+			return
+		}
+		// Park the idle task until the CPU runs out of work again.
+		m.deschedule(v)
+		t.State = Sleeping
+		t.inHypercall = HCIdle
+	case HCBootDone:
+		set(0)
+		m.bootDoneHC()
+	case HCYield:
+		set(0)
+		m.yield(v)
+	case HCJumpLabel:
+		n, err := m.JumpLabelUpdate(a0)
+		if err != nil {
+			m.stop(err)
+			return
+		}
+		set(uint64(n))
+	case HCPanic:
+		msg, _ := m.ReadCString(a0, 256)
+		m.stop(fmt.Errorf("kernel panic on CPU %d in %s: %s", v.ID, t, msg))
+	case HCSyscallReturn:
+		if t.user == nil {
+			m.stop(fmt.Errorf("HC_SYSCALL_RETURN from %s, which is not a user process", t))
+			return
+		}
+		t.user.ret = int64(a0)
+		t.inUser = true
+		c.SetShadow(nil)
+	default:
+		if fn := m.hypercalls[nr]; fn != nil {
+			ret, err := fn(m, t, c)
+			if err != nil {
+				m.stop(err)
+				return
+			}
+			if t.cpu == v {
+				set(ret)
+			}
+			return
+		}
+		m.stop(fmt.Errorf("unknown hypercall %#x at %s (%#x) in %s", nr, m.Syms.Format(c.RIP-3), c.RIP-3, t))
+	}
+}
+
+// sleep blocks v's current task t until woken or until deadline (0: none).
+func (m *Machine) sleep(v *VCPU, t *Task, nr uint64, deadline uint64) {
+	m.deschedule(v)
+	t.State = Sleeping
+	t.deadline = deadline
+	t.inHypercall = nr
+}
+
+// Sleep puts the task running on c to sleep until Wake; for hypercall
+// handlers that block.
+func (m *Machine) Sleep(t *Task) {
+	if t.cpu != nil {
+		m.sleep(t.cpu, t, 0, 0)
+	}
+}
+
+// wake implements HC_WAKE.
+func (m *Machine) wake(v *VCPU, pid int) int64 {
+	t := m.byPID[pid]
+	if t == nil || t.State == Dead {
+		return -errnoESRCH
+	}
+	if t.State == Sleeping && t.Kind != KindIdle {
+		if t.deadline != 0 {
+			now := m.now
+			if v != nil {
+				now = m.clock(v)
+			}
+			left := uint64(1)
+			if t.deadline > now {
+				left = t.deadline - now
+			}
+			t.ctx.Regs[cpu.RAX] = left
+		}
+		m.makeRunnable(t)
+		return 1
+	}
+	t.wakePending = true
+	return 0
+}
+
+// Wake wakes the task with the given pid as HC_WAKE does.
+func (m *Machine) Wake(pid int) int64 { return m.wake(nil, pid) }
+
+func (m *Machine) yield(v *VCPU) {
+	if len(m.runq) == 0 {
+		return
+	}
+	t := m.deschedule(v)
+	t.State = Runnable
+	if t != v.idle {
+		m.runq = append(m.runq, t)
+	}
+}
+
+// bootDoneHC starts the secondary CPUs and runs the boot-done hooks.
+func (m *Machine) bootDoneHC() {
+	if m.bootDone {
+		return
+	}
+	m.bootDone = true
+	for _, v := range m.cpus[1:] {
+		t, err := m.newTask(fmt.Sprintf("swapper/%d", v.ID), KindIdle, 0)
+		if err != nil {
+			m.stop(err)
+			return
+		}
+		t.ctx.RIP = m.K.SecondaryStartup
+		t.ctx.Regs[cpu.RSP] = t.StackHi
+		v.idle = t
+		v.online = true
+	}
+	hooks := m.onBootDone
+	m.onBootDone = nil
+	for _, fn := range hooks {
+		fn()
+	}
+}
+
+// ReadCString reads a NUL-terminated string of at most max bytes.
+func (m *Machine) ReadCString(addr uint64, max int) (string, error) {
+	var out []byte
+	for i := 0; i < max; i++ {
+		var b [1]byte
+		if err := m.Mem.Peek(addr+uint64(i), b[:]); err != nil {
+			return string(out), err
+		}
+		if b[0] == 0 {
+			break
+		}
+		out = append(out, b[0])
+	}
+	return string(out), nil
+}
