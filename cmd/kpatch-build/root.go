@@ -22,9 +22,20 @@ var log = logrus.New()
 
 func newRootCmd() *cobra.Command {
 	var debug int
+	var bf buildFlags
 	root := &cobra.Command{
-		Use:           "kpatch-build",
-		Short:         "Build live-patch modules from kernel source patches",
+		Use:   "kpatch-build [flags] PATCH...",
+		Short: "Build live-patch modules from kernel source patches",
+		Long: `kpatch-build turns kernel source patches into a live-patch module in the
+upstream livepatch format. With no --sourcedir it patches the bundled
+target kernel, and --verify loads the result in the emulated target.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return runBuild(cmd, &bf, args)
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
@@ -35,7 +46,8 @@ func newRootCmd() *cobra.Command {
 			}
 		},
 	}
-	root.PersistentFlags().CountVarP(&debug, "debug", "d", "debug logging (repeatable)")
+	root.PersistentFlags().CountVarP(&debug, "debug", "d", "debug logging; also keeps the work tree (repeatable)")
+	addBuildFlags(root, &bf)
 	root.AddCommand(newDiffCmd())
 	return root
 }

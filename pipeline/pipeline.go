@@ -1,0 +1,437 @@
+// Package pipeline is kpatch-build's main job: from a kernel source tree
+// and source patches to a live-patch module. It builds the running
+// kernel's reference (or takes the user's vmlinux), checks the compiler,
+// builds the original and patched trees (package build), diffs every
+// changed object against its parent's symbols (package elfdiff, in
+// parallel) and links the patch module (package module).
+package pipeline
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// Options are kpatch-build's settings.
+type Options struct {
+	SourceDir         string   // -s: the kernel tree
+	Vmlinux           string   // -v: the running kernel's vmlinux (default: built from the tree)
+	Symvers           string   // Module.symvers (default: beside vmlinux)
+	Patches           []string // the source patches
+	Name              string   // -n: module name (default from the patch names)
+	OutputDir         string   // -o: where the module is written
+	CacheDir          string   // cached builds and work trees
+	Jobs              int      // -j
+	NonReplace        bool     // -R
+	SkipCompilerCheck bool
+	KeepWork          bool // -d: keep the work tree
+	Targets           []string
+	Log               func(format string, args ...any)
+	BuildLog          io.Writer
+}
+
+// Report is the JSON report of a whole build.
+type Report struct {
+	Module  string            `json:"module,omitempty"`
+	Objects []*elfdiff.Report `json:"objects"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// Result is a built patch module.
+type Result struct {
+	Module  string // path of the .ko
+	Report  *Report
+	Running string // the running kernel's tree (vmlinux, modules)
+	Build   *build.Result
+}
+
+// Error is a refusal or failure of the pipeline with a hint.
+type Error struct {
+	Msg  string
+	Hint string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		o.Log(format, args...)
+	}
+}
+
+// refusePatch refuses what kpatch-build refuses before building: changes
+// to lib/ (linked into vmlinux as archives, not patchable per object) and
+// assembly files.
+func refusePatch(p *build.Patch) error {
+	for _, f := range p.Touched() {
+		if strings.HasPrefix(f, "lib/") {
+			return &Error{Msg: fmt.Sprintf("%s: changes to lib/ are not supported (%s)", p.Path, f),
+				Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"}
+		}
+		if strings.HasSuffix(f, ".S") {
+			return &Error{Msg: fmt.Sprintf("%s: changes to assembly files are not supported (%s)", p.Path, f),
+				Hint: "assembly has no per-function sections or ftrace call sites; move the change into C"}
+		}
+	}
+	return nil
+}
+
+// Run builds a patch module.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Jobs <= 0 {
+		o.Jobs = 1
+	}
+	var patches []*build.Patch
+	for _, p := range o.Patches {
+		bp, err := build.ReadPatch(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := refusePatch(bp); err != nil {
+			return nil, err
+		}
+		patches = append(patches, bp)
+	}
+	if o.Name == "" {
+		o.Name = module.NameFromPatches(o.Patches)
+	}
+	res := &Result{Report: &Report{}}
+	// The running kernel.
+	running, err := o.runningKernel(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Running = running
+	vmlinux := o.Vmlinux
+	if vmlinux == "" {
+		vmlinux = filepath.Join(running, "vmlinux")
+	}
+	if !o.SkipCompilerCheck {
+		if err := checkCompiler(vmlinux, "gcc"); err != nil {
+			return res, err
+		}
+	}
+	sizes, err := structSizes(o.SourceDir)
+	if err != nil {
+		return res, err
+	}
+	// The original and patched builds.
+	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
+		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
+	res.Build = br
+	if br != nil && !o.KeepWork {
+		defer os.RemoveAll(filepath.Dir(br.WorkDir))
+	}
+	if err != nil {
+		return res, err
+	}
+	if len(br.Changed)+len(br.New) == 0 {
+		return res, &Error{Msg: "no changed objects found", Hint: "the patch changed nothing that the build compiles"}
+	}
+	// Diff each changed object.
+	symversPath := o.Symvers
+	if symversPath == "" {
+		symversPath = filepath.Join(filepath.Dir(vmlinux), "Module.symvers")
+	}
+	sv, err := symtab.LoadSymvers(symversPath)
+	if err != nil {
+		return res, err
+	}
+	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
+	os.MkdirAll(diffDir, 0o755)
+	type job struct {
+		obj    string
+		parent string
+		symtab string
+		out    string
+		report *elfdiff.Report
+		err    error
+		code   int
+	}
+	var jobs []*job
+	for _, obj := range br.Changed {
+		parent, symPath := "vmlinux", vmlinux
+		if m := moduleOf(obj); m != "" {
+			parent = module.ModName(m)
+			symPath = filepath.Join(running, "modules", m, m+".ko")
+		}
+		jobs = append(jobs, &job{obj: obj, parent: parent, symtab: symPath, out: filepath.Join(diffDir, strings.ReplaceAll(obj, "/", "__"))})
+	}
+	tables := map[string]*symtab.Table{}
+	for _, j := range jobs {
+		if tables[j.symtab] == nil {
+			t, err := symtab.Load(j.symtab)
+			if err != nil {
+				return res, err
+			}
+			tables[j.symtab] = t
+		}
+	}
+	o.logf("diffing %d changed object(s)", len(jobs))
+	sem := make(chan struct{}, o.Jobs)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(j *job) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			orig, err := elfobj.Open(filepath.Join(br.SavedDir, j.obj))
+			if err != nil {
+				j.err, j.code = err, 1
+				return
+			}
+			patched, err := elfobj.Open(filepath.Join(br.WorkDir, j.obj))
+			if err != nil {
+				j.err, j.code = err, 1
+				return
+			}
+			orig.Name, patched.Name = "orig/"+j.obj, "patched/"+j.obj
+			d, err := elfdiff.Diff(orig, patched, elfdiff.Options{Parent: j.parent, Table: tables[j.symtab], Symvers: sv,
+				Getenv: func(k string) (string, bool) {
+					if v, ok := os.LookupEnv(k); ok {
+						return v, true
+					}
+					v, ok := sizes[k]
+					return v, ok
+				},
+				Logf: func(f string, a ...any) { o.logf("%s: %s", j.obj, fmt.Sprintf(f, a...)) }})
+			j.code = elfdiff.ExitCode(err)
+			if d != nil {
+				j.report = d.Report
+			}
+			if err != nil {
+				j.err = err
+				return
+			}
+			j.err = d.Output.WriteFile(j.out)
+		}(j)
+	}
+	wg.Wait()
+	var objs []string
+	var errs []string
+	for _, j := range jobs {
+		if j.report != nil {
+			res.Report.Objects = append(res.Report.Objects, j.report)
+		}
+		switch {
+		case j.code == elfdiff.ExitNoChange:
+			o.logf("%s: no functional change", j.obj)
+		case j.err != nil:
+			msg := j.err.Error()
+			var e *elfdiff.Error
+			if errors.As(j.err, &e) && e.Hint != "" {
+				msg += "\n  hint: " + e.Hint
+			}
+			errs = append(errs, msg)
+		default:
+			objs = append(objs, j.out)
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return res, &Error{Msg: fmt.Sprintf("%d error(s) encountered:\n%s", len(errs), strings.Join(errs, "\n"))}
+	}
+	if len(objs) == 0 && len(br.New) == 0 {
+		return res, &Error{Msg: "no functional changes found", Hint: "the patch changes only line numbers or nothing the running code uses"}
+	}
+	var newObjs []string
+	for _, n := range br.New {
+		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
+	}
+	// The module.
+	flags, err := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "print-cflags").Output()
+	if err != nil {
+		return res, fmt.Errorf("%s: make print-cflags: %w", o.SourceDir, err)
+	}
+	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return res, err
+	}
+	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
+	if _, err := os.Stat(script); err != nil {
+		script = ""
+	}
+	o.logf("building patch module %s", filepath.Base(ko))
+	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
+		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
+		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
+	if err != nil {
+		return res, err
+	}
+	res.Module = ko
+	res.Report.Module = ko
+	return res, nil
+}
+
+// moduleOf returns the module an object belongs to in the bundled
+// kernel's layout (modules/NAME/...), or "" for vmlinux.
+func moduleOf(obj string) string {
+	parts := strings.Split(filepath.ToSlash(obj), "/")
+	if len(parts) >= 3 && parts[0] == "modules" {
+		return parts[1]
+	}
+	return ""
+}
+
+// runningKernel returns a tree holding the running kernel's build: the
+// tree built as it is, without kpatch-build's flags (its layout differs
+// from the function-section build that is diffed). It is cached.
+func (o *Options) runningKernel(ctx context.Context) (string, error) {
+	key, err := build.CacheKey(&build.Options{SourceDir: o.SourceDir, CC: "gcc", Targets: []string{"running"}})
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(o.CacheDir, "running-"+key)
+	if _, err := os.Stat(filepath.Join(dir, ".kpatch-complete")); err == nil {
+		return dir, nil
+	}
+	o.logf("building the running kernel")
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(o.CacheDir, "tmp-running-")
+	if err != nil {
+		return "", err
+	}
+	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("running kernel build: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(tmp, ".kpatch-complete"), nil, 0o644)
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return dir, nil
+}
+
+// compilerComment returns the GCC version string recorded in an object's
+// .comment section.
+func compilerComment(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	s := f.Section(".comment")
+	if s == nil {
+		return "", fmt.Errorf("%s: no .comment section", path)
+	}
+	b, err := s.Data()
+	if err != nil {
+		return "", err
+	}
+	for _, part := range strings.Split(string(b), "\x00") {
+		if strings.HasPrefix(part, "GCC:") {
+			return part, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no GCC version in .comment", path)
+}
+
+// checkCompiler compares the compiler that built vmlinux with cc.
+func checkCompiler(vmlinux, cc string) error {
+	want, err := compilerComment(vmlinux)
+	if err != nil {
+		return &Error{Msg: fmt.Sprintf("compiler check: %v", err), Hint: "use --skip-compiler-check if you are sure the compilers match"}
+	}
+	dir, err := os.MkdirTemp("", "kpatch-cc-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "empty.c")
+	os.WriteFile(src, []byte("int kpatch_compiler_check;\n"), 0o644)
+	if out, err := exec.Command(cc, "-c", "-o", filepath.Join(dir, "empty.o"), src).CombinedOutput(); err != nil {
+		return fmt.Errorf("compiler check: %s: %v\n%s", cc, err, out)
+	}
+	got, err := compilerComment(filepath.Join(dir, "empty.o"))
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return &Error{Msg: fmt.Sprintf("compiler mismatch: the kernel was built with %q, %s is %q", want, cc, got),
+			Hint: "build the patch with the compiler that built the running kernel, or use --skip-compiler-check"}
+	}
+	return nil
+}
+
+// structProbes name the kernel structs whose sizes the diff engine needs
+// and the headers that define them.
+var structProbes = []struct{ env, header, decl string }{
+	{"BUG_STRUCT_SIZE", "linux/bug.h", "struct bug_entry"},
+	{"EX_STRUCT_SIZE", "asm/extable.h", "struct exception_table_entry"},
+	{"JUMP_STRUCT_SIZE", "linux/jump_label.h", "struct jump_entry"},
+	{"ALT_STRUCT_SIZE", "asm/alternative.h", "struct alt_instr"},
+	{"PARA_STRUCT_SIZE", "asm/paravirt_types.h", "struct paravirt_patch_site"},
+	{"STATIC_CALL_STRUCT_SIZE", "linux/static_call_types.h", "struct static_call_site"},
+	{"ORC_STRUCT_SIZE", "asm/orc_types.h", "struct orc_entry"},
+	{"PRINTK_INDEX_STRUCT_SIZE", "linux/printk.h", "struct pi_entry"},
+}
+
+// structSizes measures the special-section structs by compiling a probe
+// against the tree's headers with the tree's flags (the reference reads
+// them from vmlinux's DWARF, which the bundled kernel does not have). A
+// struct the tree does not define is left out.
+func structSizes(tree string) (map[string]string, error) {
+	flags, err := exec.Command("make", "-s", "-C", tree, "print-cflags").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: make print-cflags: %w", tree, err)
+	}
+	dir, err := os.MkdirTemp("", "kpatch-sizes-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	sizes := map[string]string{}
+	for _, p := range structProbes {
+		src := filepath.Join(dir, p.env+".c")
+		code := fmt.Sprintf("#include <linux/kernel.h>\n#include <%s>\nconst unsigned long kpatch_size = sizeof(%s);\n", p.header, p.decl)
+		os.WriteFile(src, []byte(code), 0o644)
+		obj := filepath.Join(dir, p.env+".o")
+		cmd := exec.Command("gcc", append(strings.Fields(string(flags)), "-c", "-o", obj, src)...)
+		cmd.Dir = tree
+		if cmd.Run() != nil {
+			continue
+		}
+		f, err := elfobj.Open(obj)
+		if err != nil {
+			continue
+		}
+		if s := f.SymbolByName("kpatch_size"); s != nil && s.Section != nil && int(s.Value)+8 <= len(s.Section.Data) {
+			d := s.Section.Data[s.Value:]
+			n := uint64(d[0]) | uint64(d[1])<<8 | uint64(d[2])<<16 | uint64(d[3])<<24
+			sizes[p.env] = fmt.Sprint(n)
+		}
+	}
+	return sizes, nil
+}
+
+// JSON renders the report.
+func (r *Report) JSON() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n')
+}
