@@ -663,3 +663,41 @@ func TestTrapSurvivesContextSwitch(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+func TestInstructionAcrossPages(t *testing.T) {
+	// mov $0x1122334455667788,%rax straddles the two code pages; then hlt.
+	c := newTest(t, "", Config{})
+	m := c.Memory()
+	start := uint64(codeAddr + 0x1000 - 4)
+	code := []byte{0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xf4}
+	if err := m.Poke(start, code); err != nil {
+		t.Fatal(err)
+	}
+	c.RIP = start
+	if _, r, err := c.Run(10); r != StopHalt || c.Regs[RAX] != 0x1122334455667788 {
+		t.Fatalf("%v %v rax %#x", r, err, c.Regs[RAX])
+	}
+	// Patching the half on the second page is seen.
+	if err := m.Poke(codeAddr+0x1000+5, []byte{0x99}); err != nil {
+		t.Fatal(err)
+	}
+	c.RIP = start
+	if _, r, _ := c.Run(10); r != StopHalt || c.Regs[RAX] != 0x9922334455667788 {
+		t.Fatalf("after patch: %v rax %#x", r, c.Regs[RAX])
+	}
+	// With the second page not executable, the instruction faults with
+	// the address of the first byte it could not fetch.
+	if err := m.Protect(codeAddr+0x1000, 0x1000, mem.PermRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Poke(start-2, []byte{0x90, 0x90}); err != nil {
+		t.Fatal(err)
+	}
+	c.RIP, c.Regs[RAX] = start-2, 0
+	n, r, err := c.Run(10)
+	var e *Exception
+	if r != StopException || n != 2 || !errors.As(err, &e) || e.Vector != VectorPF ||
+		e.Access != mem.AccessExec || e.Addr != codeAddr+0x1000 || c.RIP != start {
+		t.Fatalf("Run = %d, %v, %v, RIP %#x", n, r, err, c.RIP)
+	}
+}

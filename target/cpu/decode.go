@@ -308,15 +308,17 @@ func (c *CPU) translate(addr uint64, raw []byte, ferr error) (in inst, ok bool) 
 	case bytes.HasPrefix(raw, rawEndbr64), bytes.HasPrefix(raw, rawEndbr32):
 		return set(opNop, 4)
 	}
-	x, err := x86asm.Decode(raw, 64)
+	// Decode from a buffer padded to the longest instruction, so that an
+	// instruction running into bytes that could not be fetched shows as
+	// one longer than what was fetched.
+	var pad [15]byte
+	copy(pad[:], raw)
+	x, err := x86asm.Decode(pad[:], 64)
+	if err == nil && x.Len > len(raw) || err != nil && len(raw) < len(pad) && ferr != nil {
+		return in, false
+	}
 	if err != nil {
-		if ferr != nil && (errors.Is(err, x86asm.ErrTruncated) || len(raw) < 15) {
-			return in, false
-		}
 		in.imm = uint64(len(raw))
-		if in.imm > 15 {
-			in.imm = 15
-		}
 		return set(opUD, 1)
 	}
 	if x.Op == 0 {
