@@ -17,8 +17,9 @@ type StackTrace struct {
 	// FP comes from the frame-pointer walk.
 	FP []uint64
 	// FPReliable says the frame-pointer walk ended properly (a zero
-	// frame pointer) and the task was not stopped inside a function's
-	// prologue or epilogue, where a walk misses a caller.
+	// frame pointer) and the task is stopped right after a vmcall (asleep
+	// or in a hypercall), where every frame is set up; see
+	// stoppedAtHypercall.
 	FPReliable bool
 	// InUser is true for a user process between system calls (no kernel
 	// stack).
@@ -37,43 +38,32 @@ func (m *Machine) Stack(t *Task) StackTrace {
 	st := StackTrace{Reliable: append([]uint64{ctx.RIP}, cpu.ReturnAddresses(ctx.Shadow)...)}
 	rets, ok := cpu.WalkFramePointers(m.Mem, ctx.Regs[cpu.RBP], t.StackLo, t.StackHi, 64)
 	st.FP = append([]uint64{ctx.RIP}, rets...)
-	st.FPReliable = ok && !m.inPrologue(ctx.RIP)
+	st.FPReliable = ok && m.stoppedAtHypercall(ctx.RIP)
 	return st
 }
 
-// inPrologue reports whether rip is where a frame-pointer walk is not
-// trustworthy: before "mov %rsp,%rbp" of its function, at a ret, or right
-// after the frame was torn down (pop %rbp or leave).
-func (m *Machine) inPrologue(rip uint64) bool {
-	s, off, _, ok := m.Syms.Lookup(rip)
-	if !ok {
-		return true
-	}
-	var code [16]byte
-	if m.Mem.Peek(s.Addr, code[:]) != nil {
-		return true
-	}
+// stoppedAtHypercall reports whether rip follows a vmcall: the task is
+// blocked in (or returning from) a hypercall, at a point where every
+// function on its stack has its frame set up. A task preempted at an
+// arbitrary instruction may be in a prologue or epilogue, or in code gcc
+// shrink-wrapped before setting up its frame, where a frame-pointer walk
+// misses the caller; as in Linux, where a preempted task has an
+// interrupt frame on its stack, its walk is not reliable.
+func (m *Machine) stoppedAtHypercall(rip uint64) bool {
+	var b [3]byte
+	return m.Mem.Peek(rip-3, b[:]) == nil && b == [3]byte{0x0f, 0x01, 0xc1}
+}
+
+// IsSubsequence reports whether sub's addresses appear in s in order
+// (a frame-pointer walk may miss frames but never invents one).
+func IsSubsequence(sub, s []uint64) bool {
 	i := 0
-	if code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa {
-		i = 4 // endbr64
-	}
-	if [5]byte(code[i:i+5]) == Nop5 || code[i] == 0xe8 {
-		i += 5 // the __fentry__ site
-	}
-	if code[i] == 0x55 && code[i+1] == 0x48 && code[i+2] == 0x89 && code[i+3] == 0xe5 {
-		if off < uint64(i+4) {
-			return true
+	for _, a := range s {
+		if i < len(sub) && sub[i] == a {
+			i++
 		}
 	}
-	var at [1]byte
-	if m.Mem.Peek(rip, at[:]) == nil && at[0] == 0xc3 {
-		return true
-	}
-	var prev [1]byte
-	if m.Mem.Peek(rip-1, prev[:]) == nil && (prev[0] == 0x5d || prev[0] == 0xc9) && off > 0 {
-		return true
-	}
-	return false
+	return i == len(sub)
 }
 
 // FormatStack prints t's stack symbolized, one "func+0xoff/0xsize" per

@@ -181,3 +181,14 @@ func (m *Machine) userStep(v *VCPU, t *Task, budget uint64) {
 		m.preempt(v)
 	}
 }
+
+// Mark returns the allocation mark of the process's user memory, for
+// Release.
+func (u *User) Mark() uint64 { return u.brk }
+
+// Release frees everything Alloc returned since Mark returned mark.
+func (u *User) Release(mark uint64) {
+	if mark >= u.Base && mark <= u.brk {
+		u.brk = mark
+	}
+}

@@ -34,6 +34,7 @@ const Millisecond = 1_000_000
 // ReadText makes a text system call (version, meminfo...) into a fresh
 // buffer and returns the text, or the error code.
 func ReadText(u *machine.User, nr uint64) (string, int64) {
+	defer u.Release(u.Mark())
 	buf := u.Alloc(2048)
 	n := u.Syscall(nr, buf, 2048)
 	if n < 0 {
@@ -44,6 +45,7 @@ func ReadText(u *machine.User, nr uint64) (string, int64) {
 
 // ProcRead reads a proc entry by name (sys_proc_read).
 func ProcRead(u *machine.User, name string) (string, int64) {
+	defer u.Release(u.Mark())
 	nm := u.CString(name)
 	buf := u.Alloc(2048)
 	n := u.Syscall(SysProcRead, nm, buf, 2048)
