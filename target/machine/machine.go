@@ -91,7 +91,7 @@ type VCPU struct {
 	online   bool
 	slice    uint64
 	started  bool
-	busy     bool // ran a task other than the idle task since it last idled
+	busy     bool   // ran a task other than the idle task since it last idled
 	used     uint64 // instructions run in the current round
 	IdleTime uint64 // nanoseconds spent with nothing to run
 }
