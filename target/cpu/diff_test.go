@@ -8,7 +8,7 @@ import (
 )
 
 // diffSources are the C files of the differential tests, in testdata.
-var diffSources = []string{"arith.c", "bits.c", "mem.c", "control.c", "atomic.c", "flags.c"}
+var diffSources = []string{"arith.c", "bits.c", "mem.c", "control.c", "atomic.c", "flags.c", "kernel.c"}
 
 const diffInputs = 10000
 
