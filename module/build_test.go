@@ -109,5 +109,9 @@ func TestBuildModule(t *testing.T) {
 	if f.SectionByName(".kpatch.relocations") != nil {
 		t.Errorf("intermediate section left in the module")
 	}
-	t.Logf("klp relocations: %q", klp)
+	l := module.Inspect(f)
+	if len(l.Problems) > 0 {
+		t.Errorf("inspect: %v", l.Problems)
+	}
+	testutil.Golden(t, filepath.Join("testdata", "meminfo-string.listing.golden"), l.String())
 }

@@ -49,6 +49,7 @@ target kernel, and --verify loads the result in the emulated target.`,
 	root.PersistentFlags().CountVarP(&debug, "debug", "d", "debug logging; also keeps the work tree (repeatable)")
 	addBuildFlags(root, &bf)
 	root.AddCommand(newDiffCmd())
+	root.AddCommand(newInspectCmd())
 	return root
 }
 

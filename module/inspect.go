@@ -1,0 +1,118 @@
+package module
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+)
+
+// Listing describes a patch module: what it patches and how.
+type Listing struct {
+	Modinfo   []string // .modinfo strings
+	Funcs     []string // kfunc lines (see elfdiff.Describe)
+	Callbacks []string // callback lines
+	KLP       []string // "SECTION+OFF TYPE SYMBOL ADDEND" per livepatch relocation
+	Undefined []string // symbols the module loader must resolve (exports)
+	Problems  []string // what makes the module malformed
+}
+
+var klpSymRE = regexp.MustCompile(`^\.klp\.sym\.([^.]+)\.(.+),(\d+)$`)
+
+// Inspect lists a patch module and checks it is well formed.
+func Inspect(f *elfobj.File) *Listing {
+	l := &Listing{}
+	if mi := f.SectionByName(".modinfo"); mi != nil {
+		for _, s := range bytes.Split(mi.Data, []byte{0}) {
+			if len(s) > 0 {
+				l.Modinfo = append(l.Modinfo, string(s))
+			}
+		}
+	}
+	for _, line := range elfdiff.Describe(f) {
+		switch {
+		case strings.HasPrefix(line, "kfunc "):
+			l.Funcs = append(l.Funcs, strings.TrimPrefix(line, "kfunc "))
+		case strings.HasPrefix(line, "callback "):
+			l.Callbacks = append(l.Callbacks, strings.TrimPrefix(line, "callback "))
+		}
+	}
+	for _, s := range f.Sections {
+		if s.Flags&elfobj.SHFRelaLivepatch == 0 {
+			if strings.HasPrefix(s.Name, ".klp.rela.") {
+				l.Problems = append(l.Problems, fmt.Sprintf("section %s lacks SHF_RELA_LIVEPATCH", s.Name))
+			}
+			continue
+		}
+		if s.Type != elf.SHT_RELA || s.Base == nil {
+			l.Problems = append(l.Problems, fmt.Sprintf("section %s is not a relocation section with a target", s.Name))
+			continue
+		}
+		if !strings.HasPrefix(s.Name, ".klp.rela.") || !strings.HasSuffix(s.Name, "."+strings.TrimPrefix(s.Base.Name, ".")) {
+			l.Problems = append(l.Problems, fmt.Sprintf("section %s does not name its target %s", s.Name, s.Base.Name))
+		}
+		for _, r := range s.Relocs {
+			l.KLP = append(l.KLP, fmt.Sprintf("%s+%#x %v %s %+d", s.Base.Name, r.Offset, relocName(f.Machine, r.Type), r.Sym.Name, r.Addend))
+			if r.Sym.Shndx != elfobj.SHNLivepatch || r.Sym.Section != nil {
+				l.Problems = append(l.Problems, fmt.Sprintf("symbol %s is not SHN_LIVEPATCH", r.Sym.Name))
+			}
+			if !klpSymRE.MatchString(r.Sym.Name) {
+				l.Problems = append(l.Problems, fmt.Sprintf("symbol %s is not named .klp.sym.OBJ.NAME,POS", r.Sym.Name))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range f.Symbols[1:] {
+		if s.Section == nil && s.Shndx == elf.SHN_UNDEF && s.Name != "" && !seen[s.Name] {
+			seen[s.Name] = true
+			l.Undefined = append(l.Undefined, s.Name)
+		}
+	}
+	sort.Strings(l.Undefined)
+	if fs := f.SectionByName(".kpatch.funcs"); fs == nil {
+		l.Problems = append(l.Problems, "no .kpatch.funcs section: not a kpatch-build patch module")
+	} else if len(fs.Data)%56 != 0 {
+		l.Problems = append(l.Problems, fmt.Sprintf(".kpatch.funcs size %d is not a multiple of 56", len(fs.Data)))
+	}
+	if f.SymbolByName("init_module") == nil {
+		l.Problems = append(l.Problems, "no init_module")
+	}
+	return l
+}
+
+func relocName(m elf.Machine, t uint32) string {
+	if m == elf.EM_X86_64 {
+		return elf.R_X86_64(t).String()
+	}
+	return fmt.Sprint(t)
+}
+
+// String renders the listing as text.
+func (l *Listing) String() string {
+	var b strings.Builder
+	section := func(title string, lines []string) {
+		fmt.Fprintf(&b, "%s:\n", title)
+		if len(lines) == 0 {
+			b.WriteString("  (none)\n")
+		}
+		for _, s := range lines {
+			fmt.Fprintf(&b, "  %s\n", s)
+		}
+	}
+	section("modinfo", l.Modinfo)
+	section("patched functions", l.Funcs)
+	section("callbacks", l.Callbacks)
+	section("livepatch relocations", l.KLP)
+	section("undefined symbols (resolved against exports)", l.Undefined)
+	if len(l.Problems) == 0 {
+		b.WriteString("well formed: yes\n")
+	} else {
+		section("problems", l.Problems)
+	}
+	return b.String()
+}
