@@ -1,0 +1,126 @@
+package ftrace_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/ftrace"
+	"github.com/kpatchgo/kpatch-build/target/machine"
+	"github.com/kpatchgo/kpatch-build/target/targettest"
+	"github.com/kpatchgo/kpatch-build/target/workload"
+)
+
+func TestCountRedirectRestore(t *testing.T) {
+	k := targettest.Boot(t, boot.Options{CPUs: 2, Seed: 4})
+	m, ft := k.M, k.Ftrace
+	getpid := k.Symbols["sys_getpid"]
+	site, err := ft.SiteOf(getpid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := make([]byte, 5)
+	m.Mem.Peek(site, orig)
+	if !slices.Equal(orig, machine.Nop5[:]) {
+		t.Fatalf("sys_getpid's fentry site after boot: % x, want the NOP", orig)
+	}
+
+	// A counting op sees every call.
+	calls := 0
+	var parents []uint64
+	counter := &ftrace.Ops{Name: "counter", Func: func(ip, parent uint64, r *ftrace.Regs) {
+		calls++
+		parents = append(parents, parent)
+	}}
+	if err := ft.Register(getpid, counter); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int64
+	task := targettest.RunScript(t, k, "pids", func(u *machine.User) {
+		for i := 0; i < 25; i++ {
+			pids = append(pids, u.Syscall(workload.SysGetpid))
+		}
+	})
+	if calls != 25 {
+		t.Errorf("counter saw %d calls, want 25", calls)
+	}
+	for _, p := range parents {
+		if s, _, _, _ := m.Syms.Lookup(p); s == nil || s.Name != "do_syscall" {
+			t.Errorf("parent %s, want do_syscall", m.Syms.Format(p))
+			break
+		}
+	}
+	for _, p := range pids {
+		if p != int64(task.PID) {
+			t.Fatalf("getpid = %d, want %d", p, task.PID)
+		}
+	}
+
+	// An IPMODIFY op sends the calls to sys_count instead; the counter
+	// still sees them.
+	redirect := &ftrace.Ops{Name: "redirect", Flags: ftrace.FlagIPModify, Func: func(ip, parent uint64, r *ftrace.Regs) {
+		r.IP = k.Symbols["sys_count"]
+	}}
+	if err := ft.Register(getpid, redirect); err != nil {
+		t.Fatal(err)
+	}
+	second := &ftrace.Ops{Name: "second", Flags: ftrace.FlagIPModify, Func: func(uint64, uint64, *ftrace.Regs) {}}
+	if err := ft.Register(getpid, second); err == nil {
+		t.Error("a second IPMODIFY op was accepted")
+	}
+	calls = 0
+	var counts []int64
+	targettest.RunScript(t, k, "counts", func(u *machine.User) {
+		base := u.Syscall(workload.SysCount)
+		for i := 0; i < 5; i++ {
+			counts = append(counts, u.Syscall(workload.SysGetpid)-base)
+		}
+	})
+	if !slices.Equal(counts, []int64{1, 2, 3, 4, 5}) || calls != 5 {
+		t.Errorf("redirected getpid returned %v (counter %d), want sys_count's 1..5", counts, calls)
+	}
+
+	// Removing the ops restores the NOP bytes exactly, and getpid.
+	if err := ft.Unregister(getpid, redirect); err != nil {
+		t.Fatal(err)
+	}
+	if err := ft.Unregister(getpid, counter); err != nil {
+		t.Fatal(err)
+	}
+	now := make([]byte, 5)
+	m.Mem.Peek(site, now)
+	if !slices.Equal(now, orig) {
+		t.Errorf("site after removing the ops: % x, want % x", now, orig)
+	}
+	if len(ft.Hooked()) != 0 {
+		t.Errorf("still hooked: %x", ft.Hooked())
+	}
+	var pid int64
+	task = targettest.RunScript(t, k, "pid", func(u *machine.User) { pid = u.Syscall(workload.SysGetpid) })
+	if pid != int64(task.PID) || calls != 5 {
+		t.Errorf("after removal getpid = %d (want %d), counter %d", pid, task.PID, calls)
+	}
+}
+
+// TestHookBusyFunction hooks a function every task calls all the time
+// (schedule) while a mixed workload runs on 4 CPUs.
+func TestHookBusyFunction(t *testing.T) {
+	k := targettest.Boot(t, boot.Options{CPUs: 4, Seed: 2, OnBootDone: func(k *boot.Kernel) { workload.Start(k.M, "mixed") }})
+	n := 0
+	ops := &ftrace.Ops{Name: "sched", Func: func(uint64, uint64, *ftrace.Regs) { n++ }}
+	if err := k.Ftrace.Register(k.Symbols["schedule"], ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.M.RunFor(100_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Errorf("schedule called %d times in 100 ms", n)
+	}
+	if err := k.Ftrace.Unregister(k.Symbols["schedule"], ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.M.RunFor(100_000_000); err != nil {
+		t.Fatal(err)
+	}
+}
