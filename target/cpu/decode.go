@@ -313,7 +313,7 @@ func (c *CPU) translate(addr uint64, raw []byte, ferr error) (in inst, ok bool) 
 	// one longer than what was fetched.
 	var pad [15]byte
 	copy(pad[:], raw)
-	x, err := x86asm.Decode(pad[:], 64)
+	x, err := safeDecode(pad[:])
 	if err == nil && x.Len > len(raw) || err != nil && len(raw) < len(pad) && ferr != nil {
 		return in, false
 	}
@@ -332,6 +332,16 @@ func (c *CPU) translate(addr uint64, raw []byte, ferr error) (in inst, ok bool) 
 	t.translate()
 	specialize(&in)
 	return in, true
+}
+
+// safeDecode is x86asm.Decode with a decoder panic turned into an error.
+func safeDecode(b []byte) (x x86asm.Inst, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("x86asm: %v", r)
+		}
+	}()
+	return x86asm.Decode(b, 64)
 }
 
 type translator struct {
