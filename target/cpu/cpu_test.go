@@ -701,3 +701,50 @@ func TestInstructionAcrossPages(t *testing.T) {
 		t.Fatalf("Run = %d, %v, %v, RIP %#x", n, r, err, c.RIP)
 	}
 }
+
+// TestTwoCPUsShareMemory interleaves two CPUs in small quanta over one
+// memory: atomic increments from both must all land, and code patched
+// while both have it cached must take effect on both.
+func TestTwoCPUsShareMemory(t *testing.T) {
+	// 1: mov $1,%eax; lock xadd %rax,(%rdi); dec %rcx; jnz 1b; hlt
+	a := newTest(t, "b801000000 f0480fc107 48ffc9 75f1 f4", Config{})
+	b := New(a.Memory(), Config{})
+	for _, c := range []*CPU{a, b} {
+		c.RIP = codeAddr
+		c.Regs[RDI] = dataAddr
+		c.Regs[RCX] = 1000
+	}
+	b.Regs[RSP] = tStack + 0x1000
+	done := [2]bool{}
+	for q := 0; !done[0] || !done[1]; q++ {
+		for i, c := range []*CPU{a, b} {
+			if done[i] {
+				continue
+			}
+			_, r, err := c.Run(uint64(3 + q%5))
+			switch r {
+			case StopHalt:
+				done[i] = true
+			case StopBudget:
+			default:
+				t.Fatal(r, err)
+			}
+		}
+	}
+	if v, _ := a.Memory().Read64(dataAddr); v != 2000 {
+		t.Errorf("counter = %d, want 2000", v)
+	}
+	// Patch "mov $1" into "mov $5" and run both again.
+	if err := a.Memory().Poke(codeAddr+1, []byte{5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*CPU{a, b} {
+		c.RIP, c.Regs[RCX] = codeAddr, 10
+		if _, r, err := c.Run(1000); r != StopHalt {
+			t.Fatal(r, err)
+		}
+	}
+	if v, _ := a.Memory().Read64(dataAddr); v != 2100 {
+		t.Errorf("counter = %d, want 2100", v)
+	}
+}
