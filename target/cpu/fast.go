@@ -30,7 +30,7 @@ const (
 	xXorRI
 	xTestRR
 	xTestRI
-	xCmpRM // cmp mem, reg / cmp reg, mem: a is the register
+	xCmpRM // cmp between a register and memory, either way round
 	xCmpMI // cmp $imm, mem
 	xAddRM // add mem, reg
 	xShlRI
@@ -108,7 +108,8 @@ func specialize(in *inst) {
 			in.fast = p.rr
 		case ri:
 			in.fast = p.ri
-		case in.op == opCmp && in.ak == kReg && in.bk == kMem && in.ar < 16:
+		case in.op == opCmp && in.ak == kReg && in.bk == kMem && in.ar < 16,
+			in.op == opCmp && in.ak == kMem && in.bk == kReg && in.br < 16:
 			in.fast = xCmpRM
 		case in.op == opAdd && in.ak == kReg && in.bk == kMem && in.ar < 16:
 			in.fast = xAddRM
