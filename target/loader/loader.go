@@ -67,7 +67,22 @@ type Loader struct {
 	mods    []*Module
 	// InitLimit bounds the virtual time an init or exit function may take.
 	InitLimit uint64
+	// Coming, if set, is called for a module once it is laid out,
+	// relocated and registered, before its init function runs (where
+	// Linux calls klp_module_coming); an error refuses the module.
+	Coming func(mod *Module) error
+	// Going, if set, is called when a module is about to be unloaded,
+	// before its hooked ftrace sites are checked and its cleanup_module
+	// runs (klp_module_going: patches of the module are undone); an error
+	// refuses the unload (a live patch still enabled is in use). It is
+	// also called, with its error ignored, when a module's init fails
+	// after Coming succeeded.
+	Going func(mod *Module) error
 }
+
+// SHNLivepatch is the st_shndx of the .klp.sym symbols of a live patch:
+// the livepatch core resolves them, not the loader.
+const SHNLivepatch = 0xff20
 
 // New returns a loader for m; vmlinuxExports are the kernel's exported
 // symbols (its __ksymtab and __ksymtab_gpl).
@@ -255,6 +270,8 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 			}
 			s.Value = e.Addr
 		case s.Section == elf.SHN_ABS:
+		case s.Section == SHNLivepatch:
+			// A .klp.sym symbol: resolved by the livepatch core.
 		case s.Section == elf.SHN_COMMON:
 			return fail("symbol %s: common symbols are not supported (build with -fno-common)", s.Name)
 		case int(s.Section) < len(secs):
@@ -388,14 +405,26 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 		}
 	}
 	l.mods = append(l.mods, mod)
+	if l.Coming != nil {
+		if err := l.Coming(mod); err != nil {
+			l.mods = l.mods[:len(l.mods)-1]
+			return fail("%v", err)
+		}
+	}
 	if mod.Init != 0 {
 		ret, err := l.m.CallKernel("insmod", mod.Init, 0, l.InitLimit)
 		if err != nil {
 			l.mods = l.mods[:len(l.mods)-1]
+			if l.Going != nil {
+				_ = l.Going(mod)
+			}
 			return fail("init_module: %v", err)
 		}
 		if r := int32(ret); r != 0 {
 			l.mods = l.mods[:len(l.mods)-1]
+			if l.Going != nil {
+				_ = l.Going(mod)
+			}
 			return fail("init_module returned %d", r)
 		}
 	}
@@ -421,6 +450,11 @@ func (l *Loader) Unload(name string) error {
 					return fmt.Errorf("module %s: in use by %s (symbol %s)", name, o.Name, s.Name)
 				}
 			}
+		}
+	}
+	if l.Going != nil {
+		if err := l.Going(mod); err != nil {
+			return fmt.Errorf("module %s: %v", name, err)
 		}
 	}
 	if l.ft != nil {

@@ -133,6 +133,7 @@ type Machine struct {
 	oopsCount  int
 	stopErr    error
 	inRound    bool
+	stall      uint64
 }
 
 // ErrStopped is returned once the machine has stopped (kernel panic,
@@ -348,6 +349,12 @@ func (m *Machine) RunUntil(done func() bool, deadline uint64) error {
 
 // round runs one round, or jumps ahead when every CPU is idle.
 func (m *Machine) round(deadline uint64) {
+	if m.stall > 0 {
+		// Every CPU is held (stop_machine): time passes, nothing runs.
+		m.now += m.stall
+		m.stall = 0
+		return
+	}
 	m.fireTimers()
 	if len(m.runq) == 0 && m.allIdle() {
 		next := deadline

@@ -27,6 +27,8 @@ type User struct {
 	next  func() (call, bool)
 	stopf func()
 	spin  uint64
+	last  call // the last system call issued
+	again bool // issue last again (the call was interrupted)
 }
 
 type call struct {
@@ -147,11 +149,14 @@ func (u *User) Printf(format string, args ...any) {
 func (m *Machine) userStep(v *VCPU, t *Task, budget uint64) {
 	u := t.user
 	if u.spin == 0 {
-		c, ok := u.next()
-		if !ok {
+		c, ok := u.last, true
+		if u.again {
+			u.again = false
+		} else if c, ok = u.next(); !ok {
 			m.exit(t, 0)
 			return
 		}
+		u.last = c
 		if c.spin > 0 {
 			u.spin = c.spin
 		} else {

@@ -81,6 +81,27 @@ static_assert(offsetof(struct klp_patch, model) == 28, "klp_patch layout");
 #define HC_KLP_ENABLE		0x100	/* (struct klp_patch *) -> 0 or -errno */
 #define HC_KLP_GET_STATE	0x101	/* (struct klp_patch *, id) -> struct klp_state * or 0 */
 #define HC_KLP_GET_PREV_STATE	0x102	/* (id) -> struct klp_state * of an older patch, or 0 */
+#define HC_KLP_CONTINUE		0x103	/* (struct klp_call *) -> as HC_KLP_ENABLE / HC_KLP_WORK */
+#define HC_KLP_WORK		0x104	/* (struct klp_call *) -> KLP_CALL or 0 (then sleep) */
+
+/*
+ * The call protocol.  The core runs a patch's callbacks in the kernel, on
+ * the task that asked for the service: HC_KLP_ENABLE(patch, call) and
+ * HC_KLP_WORK(call) may return KLP_CALL with call->fn and call->arg
+ * filled in; the C side then calls fn(arg), stores the result in
+ * call->ret and issues HC_KLP_CONTINUE(call), until the core returns
+ * something else.  HC_KLP_WORK is the transition worker's: when it
+ * returns 0, the worker sleeps call->sleep ns (0: until woken).
+ */
+#define KLP_CALL		1
+
+struct klp_call {
+	unsigned long fn;		/* long fn(unsigned long arg) */
+	unsigned long arg;
+	long ret;			/* set by C: what fn returned */
+	long sleep;			/* set by the core for the worker */
+};
+static_assert(sizeof(struct klp_call) == 32, "klp_call layout");
 
 int klp_enable_patch(struct klp_patch *patch);
 struct klp_state *klp_get_state(struct klp_patch *patch, unsigned long id);
