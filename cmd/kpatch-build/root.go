@@ -50,6 +50,7 @@ target kernel, and --verify loads the result in the emulated target.`,
 	addBuildFlags(root, &bf)
 	root.AddCommand(newDiffCmd())
 	root.AddCommand(newInspectCmd())
+	root.AddCommand(newTargetCmd())
 	return root
 }
 
