@@ -86,8 +86,8 @@ func TestStacksAgree(t *testing.T) {
 		}
 	}})
 	checked, preempted := 0, 0
-	for i := 0; i < 400; i++ {
-		if err := k.M.RunFor(123_457); err != nil {
+	for i := 0; i < 150; i++ {
+		if err := k.M.RunFor(61_729); err != nil {
 			t.Fatal(err)
 		}
 		for _, task := range k.M.Tasks() {
