@@ -1,5 +1,5 @@
-// Package mem implements the physical-less, sparse, paged memory of the
-// emulated x86-64 target.
+// Package mem implements the sparse, paged memory of the emulated x86-64
+// target: one flat address space with no page tables or physical memory.
 //
 // Memory is a map of 4 KiB pages, each with its own read, write and
 // execute permissions. Pages are mapped, unmapped and re-protected in
@@ -18,7 +18,12 @@
 // contents or permissions change or the page is unmapped. The CPU records
 // the generation of every page it decoded instructions from and throws
 // the decoded code away when the generation moves, so writes to text (by
-// ftrace, the module loader or the kernel itself) take effect.
+// ftrace, the module loader or the kernel itself) take effect. Since any
+// write moves the generation, code should not share pages with data that
+// is written often: that would only cost re-decoding, never correctness.
+//
+// Poke and Peek ignore permissions, as text_poke and a debugger do; every
+// other access checks them.
 //
 // A Memory is not safe for concurrent use; the machine drives all CPUs
 // from one goroutine.
