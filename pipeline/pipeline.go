@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 	}
-	sizes, err := structSizes(o.SourceDir)
+	sizes, err := cachedStructSizes(running, o.SourceDir)
 	if err != nil {
 		return res, err
 	}
@@ -428,6 +428,25 @@ func structSizes(tree string) (map[string]string, error) {
 		}
 	}
 	return sizes, nil
+}
+
+// cachedStructSizes measures the struct sizes once per running kernel
+// build and keeps them beside it.
+func cachedStructSizes(running, tree string) (map[string]string, error) {
+	path := filepath.Join(running, ".kpatch-struct-sizes.json")
+	if b, err := os.ReadFile(path); err == nil {
+		var m map[string]string
+		if json.Unmarshal(b, &m) == nil {
+			return m, nil
+		}
+	}
+	m, err := structSizes(tree)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(m)
+	elfobj.WriteFileAtomic(path, b, 0o644)
+	return m, nil
 }
 
 // JSON renders the report.
