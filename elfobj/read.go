@@ -179,7 +179,7 @@ func (r *reader) read() error {
 	r.secs = make([]*Section, n)
 	for i := 0; i < n; i++ {
 		off := h.Shoff + uint64(i)*shdrSize
-		binary.Decode(b[off:off+shdrSize], r.bo, &r.hdrs[i])
+		r.hdrs[i] = r.shdr(b[off : off+shdrSize])
 	}
 	// The section name table first, so that every later error can name
 	// its section.
