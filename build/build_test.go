@@ -2,14 +2,10 @@ package build_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -17,52 +13,9 @@ import (
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
-// treeDigest hashes every file of a tree (path, mode, content).
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	var paths []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	sort.Strings(paths)
-	for _, p := range paths {
-		info, _ := os.Lstat(p)
-		b, _ := os.ReadFile(p)
-		fmt.Fprintf(h, "%s %v %x\n", p, info.Mode(), sha256.Sum256(b))
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-// kernelCopy copies the bundled kernel's sources to a temporary tree the
-// test may check for changes.
-func kernelCopy(t *testing.T) string {
-	t.Helper()
-	testutil.NeedTool(t, "gcc")
-	testutil.NeedTool(t, "make")
-	dst := filepath.Join(t.TempDir(), "linux")
-	if err := build.CopyTree(filepath.Join(testutil.RepoRoot(), "target", "kernel"), dst); err != nil {
-		t.Fatal(err)
-	}
-	// Make the copy independent of the repository's files.
-	filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			b, _ := os.ReadFile(p)
-			info, _ := d.Info()
-			os.Remove(p)
-			os.WriteFile(p, b, info.Mode().Perm())
-		}
-		return nil
-	})
-	return dst
-}
-
 func TestBuildOnePatch(t *testing.T) {
-	src := kernelCopy(t)
-	before := treeDigest(t, src)
+	src := testutil.KernelTree(t)
+	before := testutil.TreeDigest(t, src)
 	patch, err := build.ReadPatch(filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "meminfo-string.patch"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +37,7 @@ func TestBuildOnePatch(t *testing.T) {
 	if out, _ := exec.Command("readelf", "-SW", filepath.Join(res.WorkDir, "fs/proc/meminfo.o")).Output(); !strings.Contains(string(out), ".text.meminfo_proc_show") {
 		t.Errorf("patched object not built with function sections")
 	}
-	if after := treeDigest(t, src); after != before {
+	if after := testutil.TreeDigest(t, src); after != before {
 		t.Errorf("the source tree changed")
 	}
 	// A second patch against the same tree uses the cached original build.
@@ -95,14 +48,14 @@ func TestBuildOnePatch(t *testing.T) {
 	if !res2.Cached || !slices.Equal(res2.Changed, res.Changed) {
 		t.Errorf("second run: cached %v changed %v", res2.Cached, res2.Changed)
 	}
-	if after := treeDigest(t, src); after != before {
+	if after := testutil.TreeDigest(t, src); after != before {
 		t.Errorf("the source tree changed")
 	}
 }
 
 func TestPatchDoesNotApply(t *testing.T) {
-	src := kernelCopy(t)
-	before := treeDigest(t, src)
+	src := testutil.KernelTree(t)
+	before := testutil.TreeDigest(t, src)
 	bad := filepath.Join(t.TempDir(), "bad.patch")
 	os.WriteFile(bad, []byte("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -36,2 +36,2 @@\n-this line is not there\n+replacement\n context that is not there\n"), 0o644)
 	p, err := build.ReadPatch(bad)
@@ -113,7 +66,7 @@ func TestPatchDoesNotApply(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "fs/proc/meminfo.c") || !strings.Contains(err.Error(), "hunk #1") {
 		t.Errorf("error %v, want one naming the file and the hunk", err)
 	}
-	if after := treeDigest(t, src); after != before {
+	if after := testutil.TreeDigest(t, src); after != before {
 		t.Errorf("the source tree changed")
 	}
 }

@@ -3,63 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
-
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	var paths []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	sort.Strings(paths)
-	for _, p := range paths {
-		info, _ := os.Lstat(p)
-		b, _ := os.ReadFile(p)
-		fmt.Fprintf(h, "%s %v %v %x\n", p, info.Mode(), info.ModTime().UnixNano(), sha256.Sum256(b))
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-// kernelTree copies the bundled kernel into a private tree (real copies,
-// so the digest sees only what kpatch-build does to it).
-func kernelTree(t *testing.T) string {
-	t.Helper()
-	testutil.NeedTool(t, "gcc")
-	testutil.NeedTool(t, "make")
-	dst := filepath.Join(t.TempDir(), "linux")
-	if err := build.CopyTree(filepath.Join(testutil.RepoRoot(), "target", "kernel"), dst); err != nil {
-		t.Fatal(err)
-	}
-	filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			b, _ := os.ReadFile(p)
-			info, _ := d.Info()
-			os.Remove(p)
-			os.WriteFile(p, b, info.Mode().Perm())
-		}
-		return nil
-	})
-	return dst
-}
 
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -79,12 +34,12 @@ func TestSourceTreeUntouched(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the kernel several times")
 	}
-	tree := kernelTree(t)
+	tree := testutil.KernelTree(t)
 	bin := buildBinary(t)
 	cache := filepath.Join(t.TempDir(), "cache")
 	out := t.TempDir()
 	patches := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches")
-	before := treeDigest(t, tree)
+	before := testutil.TreeDigest(t, tree)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.patch")
 	os.WriteFile(bad, []byte("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -1,1 +1,1 @@\n-no such line\n+x\n"), 0o644)
@@ -106,7 +61,7 @@ func TestSourceTreeUntouched(t *testing.T) {
 	}
 	check := func(what string) {
 		t.Helper()
-		if after := treeDigest(t, tree); after != before {
+		if after := testutil.TreeDigest(t, tree); after != before {
 			t.Fatalf("%s: the source tree changed", what)
 		}
 	}
@@ -163,7 +118,7 @@ func TestReproducibleModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the kernel")
 	}
-	tree := kernelTree(t)
+	tree := testutil.KernelTree(t)
 	bin := buildBinary(t)
 	patch := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "cmdline-string.patch")
 	var mods [][]byte
