@@ -1,0 +1,90 @@
+package livepatch_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/workload"
+)
+
+const patchedLine = "this has been live patched"
+
+// TestBasic mirrors test-livepatch.sh "basic function patching": load,
+// see the change, disable, unload, see it gone; and with each model.
+func TestBasic(t *testing.T) {
+	for _, mod := range []string{"test_klp_livepatch", "test_klp_livepatch_stop", "test_klp_livepatch_refcount", "test_klp_livepatch_immediate"} {
+		t.Run(mod, func(t *testing.T) {
+			s := bootSys(t, boot.Options{CPUs: 2})
+			if err := s.insmod(mod); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.Contains(got, patchedLine) {
+				t.Errorf("not patched: %q", got)
+			}
+			s.disable(mod)
+			s.rmmod(mod)
+			if got := s.cat(workload.SysCmdline, "/proc/cmdline"); strings.Contains(got, patchedLine) {
+				t.Errorf("still patched: %q", got)
+			}
+			if n := len(s.k.Ftrace.Hooked()); n != 0 {
+				t.Errorf("%d ftrace sites still hooked", n)
+			}
+			testutil.Golden(t, "testdata/basic-"+mod+".golden", s.log.String())
+		})
+	}
+}
+
+// TestMultiplePatches mirrors "multiple livepatches": two patches stack on
+// one function, the newest wins; disabling it brings the older back.
+func TestMultiplePatches(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	s.insmod("test_klp_livepatch")
+	s.cat(workload.SysCmdline, "/proc/cmdline")
+	s.insmod("test_klp_livepatch2")
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch2:") {
+		t.Errorf("newest patch does not win: %q", got)
+	}
+	if err := s.disable("test_klp_livepatch"); err == nil {
+		t.Error("disabling the older of two stacked patches succeeded")
+	}
+	s.disable("test_klp_livepatch2")
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch:") {
+		t.Errorf("older patch not back: %q", got)
+	}
+	s.rmmod("test_klp_livepatch2")
+	if err := s.rmmod("test_klp_livepatch"); err == nil {
+		t.Error("unloading an enabled patch module succeeded")
+	}
+	s.disable("test_klp_livepatch")
+	s.rmmod("test_klp_livepatch")
+	s.cat(workload.SysCmdline, "/proc/cmdline")
+	testutil.Golden(t, "testdata/multiple.golden", s.log.String())
+}
+
+// TestAtomicReplace mirrors "atomic replace livepatch": a replacing patch
+// disables the older ones at the end of its transition.
+func TestAtomicReplace(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	s.insmod("test_klp_livepatch2")
+	s.insmod("lp_sleep_immediate")
+	s.insmod("test_klp_livepatch_replace")
+	for _, n := range []string{"test_klp_livepatch2", "lp_sleep_immediate"} {
+		if p := s.c.Patch(n); p == nil || p.Enabled {
+			t.Errorf("%s still enabled after the replace", n)
+		}
+	}
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch_replace:") {
+		t.Errorf("replacement not active: %q", got)
+	}
+	s.rmmod("test_klp_livepatch2")
+	s.rmmod("lp_sleep_immediate")
+	if n := len(s.k.Ftrace.Hooked()); n != 1 {
+		t.Errorf("%d hooked sites after the replace, want 1 (cmdline_proc_show)", n)
+	}
+	s.disable("test_klp_livepatch_replace")
+	s.rmmod("test_klp_livepatch_replace")
+	s.cat(workload.SysCmdline, "/proc/cmdline")
+	testutil.Golden(t, "testdata/replace.golden", s.log.String())
+}

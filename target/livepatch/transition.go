@@ -1,0 +1,818 @@
+package livepatch
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kpatchgo/kpatch-build/target/cpu"
+	"github.com/kpatchgo/kpatch-build/target/ftrace"
+	"github.com/kpatchgo/kpatch-build/target/loader"
+	"github.com/kpatchgo/kpatch-build/target/machine"
+)
+
+const (
+	unpatched = 0
+	patched   = 1
+)
+
+func opName(target int) string {
+	if target == patched {
+		return "patching"
+	}
+	return "unpatching"
+}
+
+// transition is the transition in progress (there is at most one).
+type transition struct {
+	patch  *Patch
+	target int
+	states map[*machine.Task]int
+	report *Report
+	// blocker describes the task that made the last attempt fail.
+	blocker      string
+	blockerStack string
+	// Reference counting.
+	count    int
+	switched bool
+	ret      map[*machine.Task][]retEntry
+}
+
+type retEntry struct {
+	slot, orig uint64
+}
+
+// taskState is a task's patch state: during a transition, unpatched or
+// patched; outside one (or for a task created during it), the state the
+// system is in.
+func (c *Core) taskState(t *machine.Task) int {
+	tr := c.trans
+	if tr == nil {
+		return patched
+	}
+	if s, ok := tr.states[t]; ok {
+		return s
+	}
+	return tr.target
+}
+
+// TaskPatchState is /proc/PID/patch_state: -1 outside a transition, else
+// 0 (unpatched) or 1 (patched).
+func (c *Core) TaskPatchState(t *machine.Task) int {
+	if c.trans == nil {
+		return -1
+	}
+	return c.taskState(t)
+}
+
+func (c *Core) forFuncs(p *Patch, fn func(o *Object, f *Func)) {
+	for _, o := range p.Objs {
+		for _, f := range o.Funcs {
+			fn(o, f)
+		}
+	}
+}
+
+// enable is klp_enable_patch, run on the task that called it.
+func (c *Core) enable(t *machine.Task, addr uint64, call caller) int64 {
+	mod := c.moduleOf(t, addr)
+	name := "?"
+	if mod != nil {
+		name = mod.Name
+	}
+	if c.trans != nil {
+		c.printf("'%s': another transition is in progress ('%s'): busy", name, c.trans.patch.Name)
+		return errno(errnoEBUSY)
+	}
+	if p := c.Patch(name); p != nil && !p.Disabled {
+		c.printf("'%s': already enabled", name)
+		return errno(errnoEINVAL)
+	}
+	p, err := c.decode(addr, name)
+	if err != nil {
+		c.printf("'%s': invalid patch: %v", name, err)
+		return errno(errnoEINVAL)
+	}
+	p.Mod = mod
+	if !c.compatible(p) {
+		c.printf("Livepatch patch (%s) is not compatible with the already installed livepatches.", p.Name)
+		return errno(errnoEINVAL)
+	}
+	c.printf("enabling patch '%s'", p.Name)
+	if p.Replace {
+		c.addNops(p)
+	}
+	for _, o := range p.Objs {
+		if !c.objLoaded(o) {
+			continue
+		}
+		if err := c.initObject(p, o); err != nil {
+			c.printf("'%s': %v", p.Name, err)
+			c.printf("failed to enable patch '%s'", p.Name)
+			return errno(errnoEINVAL)
+		}
+	}
+	c.printf("'%s': initializing patching transition", p.Name)
+	c.initTransition(p, patched)
+	for _, o := range p.Objs {
+		if !c.objLoaded(o) {
+			continue
+		}
+		if o.PrePatch != 0 {
+			if r := int32(call(o.PrePatch, o.Addr)); r != 0 {
+				c.printf("pre-patch callback failed for object '%s'", o.DisplayName())
+				c.printf("failed to enable patch '%s'", p.Name)
+				c.printf("'%s': canceling patching transition, going to unpatch", p.Name)
+				c.trans.target = unpatched
+				c.trans.report.Err = "pre-patch callback failed"
+				c.complete(call)
+				return int64(r)
+			}
+		}
+		o.postUnpatchEnabled = true
+	}
+	for _, o := range p.Objs {
+		if !c.objLoaded(o) {
+			continue
+		}
+		for _, f := range o.Funcs {
+			if err := c.pushFunc(f); err != nil {
+				// Checked in initObject; only a racing tracer gets here.
+				c.printf("'%s': %v", p.Name, err)
+				c.trans.target = unpatched
+				c.trans.report.Err = err.Error()
+				c.complete(call)
+				return errno(errnoEBUSY)
+			}
+		}
+		o.Patched = true
+	}
+	p.Enabled = true
+	c.patches = append(c.patches, p)
+	if err := c.startTransition(call); err != nil {
+		c.patches = c.patches[:len(c.patches)-1]
+		return errno(errnoEBUSY)
+	}
+	return 0
+}
+
+// initTransition is klp_init_transition: every task starts in the
+// initial state, every function of the patch is in transition (unless it
+// has the immediate flag).
+func (c *Core) initTransition(p *Patch, target int) {
+	tr := &transition{patch: p, target: target, states: map[*machine.Task]int{}, ret: map[*machine.Task][]retEntry{}}
+	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(target), Start: c.M.Now()}
+	for _, t := range c.M.Tasks() {
+		if t.State != machine.Dead {
+			tr.states[t] = 1 - target
+		}
+	}
+	c.forFuncs(p, func(o *Object, f *Func) { f.transition = f.Flags&FuncImmediate == 0 })
+	c.trans = tr
+}
+
+// startTransition starts the transition set up by initTransition and
+// tries to complete it at once. Under stop_machine a busy system is an
+// error and the transition is undone.
+func (c *Core) startTransition(call caller) error {
+	tr := c.trans
+	p := tr.patch
+	c.printf("'%s': starting %s transition", p.Name, opName(tr.target))
+	switch p.Model {
+	case Immediate:
+		for t := range tr.states {
+			tr.states[t] = tr.target
+		}
+		tr.report.Tries = 1
+		c.complete(call)
+	case StopMachine:
+		tr.report.Tries = 1
+		if busy := c.stopMachineCheck(); busy != "" {
+			c.printf("'%s': stop_machine: %s", p.Name, busy)
+			c.printf("%s", strings.TrimRight(tr.blockerStack, "\n"))
+			err := fmt.Errorf("%s", busy)
+			tr.report.Err = "busy: " + busy
+			if tr.target == patched {
+				c.printf("'%s': canceling patching transition, going to unpatch", p.Name)
+				tr.target = unpatched
+				c.complete(call)
+			} else {
+				c.abortUnpatch()
+			}
+			return err
+		}
+		for t := range tr.states {
+			tr.states[t] = tr.target
+		}
+		c.complete(call)
+	case Refcount:
+		tr.report.Tries = 1
+		tr.count = c.countOnStacks()
+		if tr.count == 0 {
+			tr.switched = true
+			c.complete(call)
+		}
+	default:
+		if c.tryComplete() {
+			c.complete(call)
+		} else {
+			c.wakeWorker()
+		}
+	}
+	return nil
+}
+
+// abortUnpatch undoes a failed stop_machine unpatching transition: the
+// patch stays enabled.
+func (c *Core) abortUnpatch() {
+	tr := c.trans
+	c.forFuncs(tr.patch, func(o *Object, f *Func) { f.transition = false })
+	tr.report.End = c.M.Now()
+	c.Reports = append(c.Reports, *tr.report)
+	c.trans = nil
+}
+
+// checkFuncs returns the address ranges a task must not be in for the
+// transition to switch it (Linux's klp_check_stack_func).
+func (c *Core) checkRanges() [][3]uint64 {
+	tr := c.trans
+	var out [][3]uint64
+	c.forFuncs(tr.patch, func(o *Object, f *Func) {
+		if !f.patched || !f.transition || f.Flags&FuncForce != 0 {
+			return
+		}
+		if tr.target == unpatched {
+			out = append(out, [3]uint64{f.NewFunc, f.NewSize, f.OldAddr})
+			return
+		}
+		// Patching: the function running now is the previous patch's
+		// new function, or the original.
+		fo := c.funcs[f.OldAddr]
+		if fo != nil && len(fo.stack) > 1 && fo.stack[0] == f {
+			prev := fo.stack[1]
+			out = append(out, [3]uint64{prev.NewFunc, prev.NewSize, f.OldAddr})
+			if !prev.nop {
+				return
+			}
+		}
+		out = append(out, [3]uint64{f.OldAddr, f.OldSize, f.OldAddr})
+	})
+	return out
+}
+
+// stackBusy reports the first function of ranges found on t's stack.
+func (c *Core) stackBusy(t *machine.Task, ranges [][3]uint64) (string, int) {
+	st := c.M.Stack(t)
+	for _, a := range st.Reliable {
+		for _, r := range ranges {
+			if a >= r[0] && a < r[0]+max(r[1], 1) {
+				return c.M.Syms.Format(a), len(st.Reliable)
+			}
+		}
+	}
+	return "", len(st.Reliable)
+}
+
+// trySwitch is klp_try_switch_task for the per-task model.
+func (c *Core) trySwitch(t *machine.Task, ranges [][3]uint64, self *machine.Task) bool {
+	tr := c.trans
+	if t.State == machine.Dead || t.InUser() {
+		tr.states[t] = tr.target
+		return true
+	}
+	if t.CPU() != nil && t != self {
+		tr.blocker = fmt.Sprintf("%s is running", t)
+		tr.blockerStack = ""
+		return false
+	}
+	busy, frames := c.stackBusy(t, ranges)
+	pause := uint64(CostCheckPerTask + CostCheckPerFrame*frames)
+	if pause > tr.report.MaxTaskPause {
+		tr.report.MaxTaskPause = pause
+	}
+	if busy != "" {
+		tr.blocker = fmt.Sprintf("%s is sleeping on function %s", t, busy)
+		tr.blockerStack = c.M.FormatStack(t)
+		return false
+	}
+	tr.states[t] = tr.target
+	return true
+}
+
+// tryComplete is klp_try_complete_transition for the per-task model.
+func (c *Core) tryComplete() bool {
+	tr := c.trans
+	tr.report.Tries++
+	ranges := c.checkRanges()
+	ok := true
+	for _, t := range c.M.Tasks() {
+		if c.taskState(t) == tr.target {
+			continue
+		}
+		if !c.trySwitch(t, ranges, nil) {
+			ok = false
+		}
+	}
+	if ok {
+		tr.blocker, tr.blockerStack = "", ""
+	}
+	return ok
+}
+
+// stopMachineCheck holds every CPU, checks every task's stack and
+// returns what makes the system busy ("" if nothing does). The pause is
+// charged to the machine.
+func (c *Core) stopMachineCheck() string {
+	tr := c.trans
+	ranges := c.checkRanges()
+	pause := uint64(CostRendezvousPerCPU * len(c.M.CPUs()))
+	busy := ""
+	for _, t := range c.M.Tasks() {
+		if t.State == machine.Dead {
+			continue
+		}
+		b, frames := c.stackBusy(t, ranges)
+		pause += uint64(CostCheckPerTask + CostCheckPerFrame*frames)
+		if b != "" && busy == "" {
+			busy = fmt.Sprintf("%s is busy in %s", t, b)
+			tr.blocker = busy
+			tr.blockerStack = c.M.FormatStack(t)
+		}
+	}
+	if busy == "" {
+		c.forFuncs(tr.patch, func(o *Object, f *Func) {
+			if f.patched {
+				pause += CostPokePerFunc
+			}
+		})
+	}
+	c.M.Stall(pause)
+	tr.report.GlobalPause += pause
+	tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, pause)
+	return busy
+}
+
+// complete is klp_complete_transition.
+func (c *Core) complete(call caller) {
+	tr := c.trans
+	p := tr.patch
+	c.printf("'%s': completing %s transition", p.Name, opName(tr.target))
+	if tr.target == patched && p.Replace {
+		for _, old := range append([]*Patch(nil), c.patches...) {
+			if old == p {
+				continue
+			}
+			c.forFuncs(old, func(o *Object, f *Func) { c.popFunc(f) })
+			for _, o := range old.Objs {
+				o.Patched = false
+			}
+			old.Enabled, old.Disabled = false, true
+			c.removePatch(old)
+			c.gone = append(c.gone, old)
+		}
+		// The nops have done their work.
+		c.forFuncs(p, func(o *Object, f *Func) {
+			if f.nop {
+				c.popFunc(f)
+			}
+		})
+	}
+	if tr.target == unpatched {
+		c.forFuncs(p, func(o *Object, f *Func) { c.popFunc(f) })
+	}
+	c.forFuncs(p, func(o *Object, f *Func) { f.transition = false })
+	c.unhookReturns()
+	c.trans = nil
+	tr.report.End = c.M.Now()
+	if tr.report.Err == "" {
+		tr.report.Completed = true
+	}
+	for _, o := range p.Objs {
+		if !c.objLoaded(o) {
+			continue
+		}
+		if tr.target == patched {
+			if o.PostPatch != 0 {
+				call(o.PostPatch, o.Addr)
+			}
+		} else {
+			if o.PostUnpatch != 0 && o.postUnpatchEnabled {
+				call(o.PostUnpatch, o.Addr)
+			}
+			o.postUnpatchEnabled = false
+			o.Patched = false
+		}
+	}
+	if tr.target == unpatched {
+		p.Enabled, p.Disabled = false, true
+		if c.removePatch(p) {
+			c.gone = append(c.gone, p)
+		}
+	}
+	c.printf("'%s': %s complete", p.Name, opName(tr.target))
+	c.Reports = append(c.Reports, *tr.report)
+}
+
+func (c *Core) removePatch(p *Patch) bool {
+	for i, q := range c.patches {
+		if q == p {
+			c.patches = append(c.patches[:i:i], c.patches[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// work is the transition worker's job: retry, signal, complete.
+func (c *Core) work(call caller) uint64 {
+	tr := c.trans
+	if tr == nil {
+		return 0
+	}
+	if tr.patch.Model == Refcount {
+		if tr.switched {
+			c.complete(call)
+		}
+		return 0
+	}
+	if c.tryComplete() {
+		c.complete(call)
+		return 0
+	}
+	if c.M.Now()-tr.report.Start >= c.SignalAfter {
+		c.sendSignals()
+	}
+	return c.RetryPeriod
+}
+
+// sendSignals is klp_send_signals: user tasks asleep in a restartable
+// system call get a fake signal (they go through user space, where they
+// switch); kernel threads are woken.
+func (c *Core) sendSignals() {
+	tr := c.trans
+	if !tr.report.Signalled {
+		c.printf("signaling remaining tasks")
+	}
+	tr.report.Signalled = true
+	for _, t := range c.M.Tasks() {
+		if t.State != machine.Sleeping || c.taskState(t) == tr.target {
+			continue
+		}
+		switch t.Kind {
+		case machine.KindUser:
+			if c.restartable(t) && c.M.InterruptSyscall(t) == nil {
+				tr.states[t] = tr.target
+			}
+		case machine.KindKernel:
+			if t != c.worker {
+				c.M.Wake(t.PID)
+			}
+		}
+	}
+}
+
+// restartable reports whether a user task sleeps in a system call that
+// holds nothing while it sleeps (nanosleep), so a fake signal may
+// interrupt and restart it.
+func (c *Core) restartable(t *machine.Task) bool {
+	for _, a := range c.M.Stack(t).Reliable {
+		if s, _, _, ok := c.M.Syms.Lookup(a - 1); ok && s.Name == "sys_nanosleep" {
+			return true
+		}
+	}
+	return false
+}
+
+// trapSyscallReturn switches a task on its way back to user space.
+func (c *Core) trapSyscallReturn(m *machine.Machine, t *machine.Task, cp *cpu.CPU) error {
+	if tr := c.trans; tr != nil && tr.patch.Model == Hybrid {
+		tr.states[t] = tr.target
+	}
+	return nil
+}
+
+// --- reference counting ---------------------------------------------------
+
+// countOnStacks counts the frames of the functions in transition on
+// every task's stack (taken while no CPU runs) and hooks their returns,
+// so that they are counted out when they leave.
+func (c *Core) countOnStacks() int {
+	tr := c.trans
+	ranges := c.checkRanges()
+	in := func(a uint64) bool {
+		for _, r := range ranges {
+			if a >= r[0] && a < r[0]+max(r[1], 1) {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for _, t := range c.M.Tasks() {
+		if t.State == machine.Dead || t.InUser() {
+			continue
+		}
+		ctx := t.Context()
+		fr := ctx.Shadow
+		for k := range fr {
+			pc := ctx.RIP
+			if k+1 < len(fr) {
+				pc = fr[k+1].Ret - 1
+			}
+			if !in(pc) {
+				continue
+			}
+			orig, err := c.M.Mem.Read64(fr[k].SP)
+			if err != nil || orig != fr[k].Ret {
+				continue
+			}
+			_ = c.M.Mem.Write64(fr[k].SP, c.exitTramp)
+			tr.ret[t] = append(tr.ret[t], retEntry{slot: fr[k].SP, orig: orig})
+			n++
+		}
+	}
+	return n
+}
+
+// countEntry counts an entry into a function in transition and hooks its
+// return.
+func (c *Core) countEntry(fo *funcOps, regs *ftrace.Regs) {
+	tr := c.trans
+	sp := regs.CPU.Regs[cpu.RSP] // -> return into the function (fentry call)
+	slot := sp + 8               // -> return into the caller
+	orig, err := c.M.Mem.Read64(slot)
+	if err != nil {
+		return
+	}
+	if err := c.M.Mem.Write64(slot, c.exitTramp); err != nil {
+		return
+	}
+	tr.ret[regs.Task] = append(tr.ret[regs.Task], retEntry{slot: slot, orig: orig})
+	tr.count++
+}
+
+// trapExit is the return of a counted function.
+func (c *Core) trapExit(m *machine.Machine, t *machine.Task, cp *cpu.CPU) error {
+	tr := c.trans
+	if tr == nil {
+		return fmt.Errorf("livepatch: return through the exit trampoline of %s with no transition", t)
+	}
+	rs := tr.ret[t]
+	if len(rs) == 0 {
+		return fmt.Errorf("livepatch: %s returned through the exit trampoline with no entry recorded", t)
+	}
+	e := rs[len(rs)-1]
+	tr.ret[t] = rs[:len(rs)-1]
+	cp.RIP = e.orig
+	tr.count--
+	c.noteExit()
+	return nil
+}
+
+// noteExit switches the refcount transition when nothing is inside the
+// functions any more; the worker completes it.
+func (c *Core) noteExit() {
+	tr := c.trans
+	if tr.count <= 0 && !tr.switched {
+		tr.switched = true
+		for t := range tr.states {
+			tr.states[t] = tr.target
+		}
+		c.wakeWorker()
+	}
+}
+
+// unhookReturns restores hooked return addresses still pending (a
+// forced or cancelled refcount transition).
+func (c *Core) unhookReturns() {
+	tr := c.trans
+	if tr == nil {
+		return
+	}
+	for _, rs := range tr.ret {
+		for _, e := range rs {
+			if v, err := c.M.Mem.Read64(e.slot); err == nil && v == c.exitTramp {
+				_ = c.M.Mem.Write64(e.slot, e.orig)
+			}
+		}
+	}
+	tr.ret = map[*machine.Task][]retEntry{}
+}
+
+// --- the Go API -------------------------------------------------------------
+
+// Disable disables an enabled patch (a reverse transition if its
+// patching transition is still running).
+func (c *Core) Disable(name string) error {
+	if err := c.waitIdle(); err != nil {
+		return err
+	}
+	p := c.Patch(name)
+	switch {
+	case p == nil:
+		return fmt.Errorf("livepatch: no patch %s", name)
+	case p.Disabled:
+		return fmt.Errorf("livepatch: %s is already disabled", name)
+	}
+	if tr := c.trans; tr != nil {
+		if tr.patch != p {
+			return fmt.Errorf("livepatch: %s: another transition is in progress ('%s'): busy", name, tr.patch.Name)
+		}
+		if tr.target == unpatched {
+			return fmt.Errorf("livepatch: %s: already being disabled", name)
+		}
+		return c.reverse()
+	}
+	if c.patches[len(c.patches)-1] != p {
+		return fmt.Errorf("livepatch: %s: only the newest patch can be disabled", name)
+	}
+	c.printf("'%s': initializing unpatching transition", p.Name)
+	c.initTransition(p, unpatched)
+	for _, o := range p.Objs {
+		if o.Patched && o.PreUnpatch != 0 {
+			c.kernelCaller(o.PreUnpatch, o.Addr)
+		}
+	}
+	p.Enabled = false
+	if err := c.startTransition(c.kernelCaller); err != nil {
+		p.Enabled = true
+		return fmt.Errorf("livepatch: %s: cannot disable: %v", name, err)
+	}
+	return nil
+}
+
+// reverse is klp_reverse_transition.
+func (c *Core) reverse() error {
+	tr := c.trans
+	p := tr.patch
+	c.printf("'%s': reversing transition from %s to %s", p.Name, opName(tr.target), opName(1-tr.target))
+	tr.report.End = c.M.Now()
+	tr.report.Reversed = true
+	tr.report.Err = "reversed"
+	c.Reports = append(c.Reports, *tr.report)
+	tr.target = 1 - tr.target
+	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(tr.target), Start: c.M.Now()}
+	p.Enabled = tr.target == patched
+	if p.Model == Refcount {
+		tr.switched = false
+		c.unhookReturns()
+		tr.count = c.countOnStacks()
+		if tr.count == 0 {
+			tr.switched = true
+			c.complete(c.kernelCaller)
+		}
+		return nil
+	}
+	if c.tryComplete() {
+		c.complete(c.kernelCaller)
+	} else {
+		c.wakeWorker()
+	}
+	return nil
+}
+
+// Force forces the transition in progress: every task is switched at
+// once (klp_force_transition). The patch's module can no longer be
+// unloaded.
+func (c *Core) Force() error {
+	if err := c.waitIdle(); err != nil {
+		return err
+	}
+	tr := c.trans
+	if tr == nil {
+		return fmt.Errorf("livepatch: no transition in progress")
+	}
+	c.printf("forcing remaining tasks to the %s state", map[int]string{patched: "patched", unpatched: "unpatched"}[tr.target])
+	for t := range tr.states {
+		tr.states[t] = tr.target
+	}
+	tr.switched = true
+	tr.report.Forced = true
+	for _, p := range c.patches {
+		p.Forced = true
+	}
+	tr.patch.Forced = true
+	c.complete(c.kernelCaller)
+	return nil
+}
+
+// InTransition returns the patch in transition, or nil.
+func (c *Core) InTransition() *Patch {
+	if c.trans == nil {
+		return nil
+	}
+	return c.trans.patch
+}
+
+// Blocker describes the task that made the last attempt of the
+// transition in progress fail, and its stack.
+func (c *Core) Blocker() (string, string) {
+	if c.trans == nil {
+		return "", ""
+	}
+	return c.trans.blocker, c.trans.blockerStack
+}
+
+// WaitTransition runs the machine until no transition is in progress, at
+// most limit ns of virtual time; it reports whether none is.
+func (c *Core) WaitTransition(limit uint64) (bool, error) {
+	err := c.M.RunUntil(func() bool { return c.trans == nil && len(c.sessions) == 0 }, c.M.Now()+limit)
+	return c.trans == nil, err
+}
+
+// --- late module patching ---------------------------------------------------
+
+// moduleComing is klp_module_coming: the patches that change a module
+// being loaded are applied to it before its init runs.
+func (c *Core) moduleComing(mod *loader.Module) error {
+	var done []*Object
+	var donePatches []*Patch
+	for _, p := range c.patches {
+		for _, o := range p.Objs {
+			if o.Name != mod.Name {
+				continue
+			}
+			c.printf("applying patch '%s' to loading module '%s'", p.Name, mod.Name)
+			err := c.initObject(p, o)
+			if err == nil && o.PrePatch != 0 {
+				if r := int32(c.kernelCaller(o.PrePatch, o.Addr)); r != 0 {
+					c.printf("pre-patch callback failed for object '%s'", o.DisplayName())
+					err = fmt.Errorf("errno %d", r)
+				}
+			}
+			if err == nil {
+				o.postUnpatchEnabled = true
+				for _, f := range o.Funcs {
+					if err = c.pushFunc(f); err != nil {
+						break
+					}
+					if c.trans != nil && c.trans.patch == p {
+						f.transition = f.Flags&FuncImmediate == 0
+					}
+				}
+			}
+			if err != nil {
+				c.printf("patch '%s' failed for module '%s', refusing to load module '%s'", p.Name, mod.Name, mod.Name)
+				for _, f := range o.Funcs {
+					c.popFunc(f)
+				}
+				for i := len(done) - 1; i >= 0; i-- {
+					c.unpatchObject(donePatches[i], done[i])
+				}
+				return fmt.Errorf("livepatch: patch '%s' refused the module: %v", p.Name, err)
+			}
+			o.Patched = true
+			if (c.trans == nil || c.trans.patch != p) && o.PostPatch != 0 {
+				c.kernelCaller(o.PostPatch, o.Addr)
+			}
+			done = append(done, o)
+			donePatches = append(donePatches, p)
+		}
+	}
+	return nil
+}
+
+func (c *Core) unpatchObject(p *Patch, o *Object) {
+	isTrans := c.trans != nil && c.trans.patch == p
+	if !isTrans && o.PreUnpatch != 0 {
+		c.kernelCaller(o.PreUnpatch, o.Addr)
+	}
+	c.printf("reverting patch '%s' on unloading module '%s'", p.Name, o.Name)
+	for _, f := range o.Funcs {
+		c.popFunc(f)
+	}
+	o.Patched = false
+	if o.PostUnpatch != 0 && o.postUnpatchEnabled {
+		c.kernelCaller(o.PostUnpatch, o.Addr)
+	}
+	o.postUnpatchEnabled = false
+}
+
+// moduleGoing is klp_module_going, and refuses to unload a patch module
+// whose patch is still enabled or was forced.
+func (c *Core) moduleGoing(mod *loader.Module) error {
+	if err := c.waitIdle(); err != nil {
+		return err
+	}
+	for _, p := range c.patches {
+		if p.Mod == mod {
+			return fmt.Errorf("in use: live patch '%s' is enabled (disable it first)", p.Name)
+		}
+	}
+	for i, p := range c.gone {
+		if p.Mod == mod {
+			if p.Forced {
+				return fmt.Errorf("in use: live patch '%s' had a forced transition", p.Name)
+			}
+			c.gone = append(c.gone[:i:i], c.gone[i+1:]...)
+			break
+		}
+	}
+	for _, p := range c.patches {
+		for _, o := range p.Objs {
+			if o.Name == mod.Name && o.Patched {
+				c.unpatchObject(p, o)
+			}
+		}
+	}
+	return nil
+}
