@@ -1,0 +1,334 @@
+package livepatch
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/machine"
+	"github.com/kpatchgo/kpatch-build/target/workload"
+)
+
+// Check is something VerifyModule observes before, during and after the
+// patch: the text of a system call, or of a proc entry.
+type Check struct {
+	// Name labels the check in the report.
+	Name string
+	// Syscall is a text system call number (0..5: version, cmdline,
+	// meminfo, vmstat, stat, cpuinfo), used when Proc is "".
+	Syscall uint64
+	// Proc is a proc entry name read with sys_proc_read (e.g. "hello").
+	Proc string
+}
+
+// DefaultChecks are the text system calls whose output is stable.
+var DefaultChecks = []Check{
+	{Name: "version", Syscall: 0}, {Name: "cmdline", Syscall: 1},
+	{Name: "meminfo", Syscall: 2}, {Name: "cpuinfo", Syscall: 5},
+}
+
+// VerifyOptions configure VerifyModule.
+type VerifyOptions struct {
+	// Vmlinux is the running kernel to boot: the vmlinux of the tree the
+	// module was built against (pipeline.Result.Running + "/vmlinux").
+	Vmlinux string
+	// Modules are .ko files to load before the patch (modules it
+	// patches); by default, the modules of the running tree that the
+	// patch names, if found under DIR/modules/NAME/NAME.ko beside
+	// Vmlinux.
+	Modules []string
+	// CPUs and Seed configure the machine (default 2 CPUs, seed 1).
+	CPUs int
+	Seed int64
+	// Checks are observed before, with and after the patch (default
+	// DefaultChecks, plus the proc entries of the preloaded modules).
+	Checks []Check
+	// Workload, if set, runs in the background the whole time.
+	Workload string
+	// Limit bounds each transition in virtual ns (default 2 s).
+	Limit uint64
+	// Console, if set, receives the console as it is written.
+	Console io.Writer
+}
+
+// VerifyReport is what VerifyModule saw.
+type VerifyReport struct {
+	// Module and Patch name the patch module and its live patch.
+	Module, Patch string
+	// Model is the patch's consistency model.
+	Model Model
+	// Funcs lists the patched functions as "object:name -> new".
+	Funcs []string
+	// Before, Patched and After are the checks' texts without the patch,
+	// with it, and after it was disabled and unloaded.
+	Before, Patched, After map[string]string
+	// Changed names the checks whose text the patch changed.
+	Changed []string
+	// Transitions are the enable and disable transitions.
+	Transitions []Report
+	// Console is the whole console log.
+	Console string
+}
+
+// Summary prints the report in a few lines.
+func (r *VerifyReport) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "patch %s (module %s, model %s)\n", r.Patch, r.Module, r.Model)
+	for _, f := range r.Funcs {
+		fmt.Fprintf(&b, "  patched %s\n", f)
+	}
+	for _, t := range r.Transitions {
+		fmt.Fprintf(&b, "  %s\n", t)
+	}
+	if len(r.Changed) == 0 {
+		b.WriteString("  no check changed\n")
+	}
+	for _, n := range r.Changed {
+		fmt.Fprintf(&b, "  %s changed:\n", n)
+		for _, l := range diffLines(r.Before[n], r.Patched[n]) {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	b.WriteString("  old behaviour restored after unload\n")
+	return b.String()
+}
+
+func diffLines(a, b string) []string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if shape(x) != shape(y) {
+			out = append(out, "- "+x, "+ "+y)
+		}
+	}
+	return out
+}
+
+// VerifyModule proves a patch module end to end on the bundled target:
+// it boots opts.Vmlinux, loads the modules the patch changes, records the
+// checks, loads the patch module and waits for its transition, checks
+// that every patched function's calls now land in its new function and
+// records the checks again (a check changed when its text differs with
+// its numbers masked: counters move on their own), then disables the patch, waits for the
+// reverse transition, unloads the module and checks that every text is
+// back to what it was. It fails if any step fails, if the transition
+// does not complete, or if the old behaviour does not come back.
+func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
+	if opts.Vmlinux == "" {
+		return nil, fmt.Errorf("verify: no vmlinux to boot")
+	}
+	if opts.CPUs == 0 {
+		opts.CPUs = 2
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Limit == 0 {
+		opts.Limit = 2_000_000_000
+	}
+	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, Console: opts.Console})
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	c, err := New(k)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
+	fail := func(format string, args ...any) (*VerifyReport, error) {
+		rep.Console = k.M.Console()
+		return rep, fmt.Errorf("verify %s: %s", rep.Module, fmt.Sprintf(format, args...))
+	}
+	if opts.Workload != "" {
+		if err := workload.Start(k.M, opts.Workload); err != nil {
+			return fail("%v", err)
+		}
+	}
+	mods := opts.Modules
+	if mods == nil {
+		mods = modulesNamed(ko, filepath.Join(filepath.Dir(opts.Vmlinux), "modules"))
+	}
+	checks := opts.Checks
+	if checks == nil {
+		checks = append([]Check(nil), DefaultChecks...)
+	}
+	for _, m := range mods {
+		mod, err := k.LoadModule(m)
+		if err != nil {
+			return fail("loading %s: %v", m, err)
+		}
+		if opts.Checks == nil && mod.Name != "" {
+			checks = append(checks, Check{Name: "proc " + mod.Name, Proc: mod.Name})
+		}
+	}
+	observe := func() (map[string]string, error) {
+		out := map[string]string{}
+		for _, ch := range checks {
+			s, err := readText(k.M, ch)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", ch.Name, err)
+			}
+			out[ch.Name] = s
+		}
+		return out, nil
+	}
+	if rep.Before, err = observe(); err != nil {
+		return fail("before: %v", err)
+	}
+	mod, err := k.LoadModule(ko)
+	if err != nil {
+		return fail("load: %v", err)
+	}
+	rep.Module = mod.Name
+	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
+		blocker, stack := c.Blocker()
+		return fail("transition did not complete in %d ns (%v): %s\n%s", opts.Limit, err, blocker, stack)
+	}
+	p := c.Patch(mod.Name)
+	if p == nil || !p.Enabled {
+		return fail("module %s did not enable a live patch", mod.Name)
+	}
+	rep.Patch, rep.Model = p.Name, p.Model
+	for _, o := range p.Objs {
+		for _, f := range o.Funcs {
+			if f.nop {
+				continue
+			}
+			to := c.Target(f.OldAddr)
+			rep.Funcs = append(rep.Funcs, fmt.Sprintf("%s:%s -> %s", o.DisplayName(), f.OldName, k.M.Syms.Format(f.NewFunc)))
+			if o.Patched && to != f.NewFunc {
+				return fail("calls to %s land in %s, not in %s", f.OldName, k.M.Syms.Format(to), k.M.Syms.Format(f.NewFunc))
+			}
+		}
+	}
+	if rep.Patched, err = observe(); err != nil {
+		return fail("patched: %v", err)
+	}
+	for _, ch := range checks {
+		if shape(rep.Before[ch.Name]) != shape(rep.Patched[ch.Name]) {
+			rep.Changed = append(rep.Changed, ch.Name)
+		}
+	}
+	sort.Strings(rep.Changed)
+	if err := c.Disable(p.Name); err != nil {
+		return fail("disable: %v", err)
+	}
+	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
+		blocker, stack := c.Blocker()
+		return fail("unpatching transition did not complete (%v): %s\n%s", err, blocker, stack)
+	}
+	if err := k.Loader.Unload(mod.Name); err != nil {
+		return fail("unload: %v", err)
+	}
+	for _, o := range p.Objs {
+		for _, f := range o.Funcs {
+			if f.OldAddr != 0 && c.Target(f.OldAddr) != f.OldAddr {
+				return fail("%s still redirected after unload", f.OldName)
+			}
+		}
+	}
+	if rep.After, err = observe(); err != nil {
+		return fail("after: %v", err)
+	}
+	for _, ch := range checks {
+		if shape(rep.After[ch.Name]) != shape(rep.Before[ch.Name]) {
+			return fail("%s not restored after unload:\n%s", ch.Name, strings.Join(diffLines(rep.Before[ch.Name], rep.After[ch.Name]), "\n"))
+		}
+	}
+	rep.Transitions = append(rep.Transitions, c.Reports...)
+	rep.Console = k.M.Console()
+	return rep, nil
+}
+
+// shape masks the numbers of a text: counters (free memory, call
+// counts, the clock) move between two reads and are not behaviour.
+func shape(s string) string {
+	b := []byte(s)
+	out := b[:0:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] >= '0' && b[i] <= '9' {
+			for i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9' {
+				i++
+			}
+			out = append(out, '#')
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
+// Target returns where a call to the function at addr lands now, for a
+// task outside any transition: the newest patch's new function, or addr.
+func (c *Core) Target(addr uint64) uint64 {
+	fo := c.funcs[addr]
+	if fo == nil || len(fo.stack) == 0 || fo.stack[0].nop {
+		return addr
+	}
+	return fo.stack[0].NewFunc
+}
+
+// modulesNamed finds the modules of dir that the patch module ko names
+// as klp objects (.klp.rela.NAME. sections or .klp.sym.NAME. symbols).
+func modulesNamed(ko, dir string) []string {
+	data, err := os.ReadFile(ko)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		n := e.Name()
+		if strings.Contains(string(data), ".klp.sym."+n+".") || strings.Contains(string(data), ".klp.rela."+n+".") || strings.Contains(string(data), "\x00"+n+"\x00") {
+			p := filepath.Join(dir, n, n+".ko")
+			if _, err := os.Stat(p); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// readText runs one check in a fresh process.
+func readText(m *machine.Machine, ch Check) (string, error) {
+	var out string
+	var res int64
+	done := false
+	_, err := m.Spawn("verify", func(u *machine.User) {
+		defer u.Release(u.Mark())
+		buf := u.Alloc(2048)
+		if ch.Proc != "" {
+			res = u.Syscall(6, u.CString(ch.Proc), buf, 2048)
+		} else {
+			res = u.Syscall(ch.Syscall, buf, 2048)
+		}
+		if res > 0 {
+			out = string(u.Read(buf, uint64(res)))
+		}
+		done = true
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := m.RunUntil(func() bool { return done }, m.Now()+500_000_000); err != nil {
+		return "", err
+	}
+	if !done {
+		return "", fmt.Errorf("system call did not return")
+	}
+	if res < 0 {
+		return "", fmt.Errorf("system call returned %d", res)
+	}
+	return out, nil
+}
