@@ -350,11 +350,17 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	ssec := b.newSection(".kpatch.symbols", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, kpatchSymSize, sdata)
 	ssym := b.secSym(ssec)
 	srela := b.relaFor(ssec)
+	emitted := make(map[*elfobj.Symbol]bool, len(b.syms))
+	for _, s := range b.syms {
+		emitted[s] = true
+	}
 	for i, k := range klps {
+		// The destination is the section symbol of the relocated section;
+		// create one if the object has none or it was not kept.
 		dest := k.base.Sym
-		if dest == nil {
+		if dest == nil || !emitted[dest] {
 			dest = b.secSym(k.base.Section)
-			k.base.secsym = &symbol{Symbol: dest}
+			emitted[dest] = true
 		}
 		ro := i * kpatchRelocSize
 		bo.PutUint32(rdata[ro+8:], k.typ)
@@ -465,6 +471,18 @@ func (b *outBuilder) finish() error {
 		}
 	}
 	out.Symbols = append(locals, globals...)
+	// Every relocation must reference a symbol of the output.
+	emitted := make(map[*elfobj.Symbol]bool, len(out.Symbols))
+	for _, s := range out.Symbols {
+		emitted[s] = true
+	}
+	for _, s := range out.Sections {
+		for _, r := range s.Relocs {
+			if !emitted[r.Sym] {
+				return d.errorf(r.Sym.Name, "", "%s+%#x: relocation references %s, which is not part of the output", s.Name, r.Offset, r.Sym.Name)
+			}
+		}
+	}
 	// Out-of-range check on the final relocations.
 	for _, s := range b.secs {
 		if !s.isRela() {

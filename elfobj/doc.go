@@ -11,7 +11,8 @@
 // every SHT_RELA and SHT_GROUP section from their lists, and the file
 // offsets, so the output depends only on the model.
 //
-// Nothing here assumes a machine: relocation types are kept as numbers and
-// interpreted by package relocs. Both byte orders are supported; ELF32 is
-// refused.
+// Relocation types are kept as numbers and interpreted by package relocs.
+// Both byte orders are supported, except that the reader refuses a byte
+// order the file's machine cannot have (a big-endian x86-64 object is a
+// corrupt one); ELF32 is refused.
 package elfobj
