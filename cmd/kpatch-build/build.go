@@ -123,13 +123,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	}
 	progress("SUCCESS: %s", res.Module)
 	if f.verify {
-		return verifyModule(cmd, res)
+		return verifyModule(cmd, res, patches)
 	}
 	return nil
 }
 
-// verifyModule is replaced when the emulated target's livepatch core is
-// available; until then --verify reports that it cannot run.
-var verifyModule = func(cmd *cobra.Command, res *pipeline.Result) error {
-	return &exitError{code: 1, err: errors.New("--verify: the emulated target's livepatch core is not available in this build")}
-}
+// verifyModule loads the built module in the emulated target and checks
+// it (verify.go).
+var verifyModule func(cmd *cobra.Command, res *pipeline.Result, patches []string) error
