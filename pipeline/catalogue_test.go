@@ -1,0 +1,475 @@
+package pipeline_test
+
+// The patch catalogue: source patches for the bundled kernel in the
+// spirit of kpatch's integration tests, each with what kpatch-build must
+// make of it. testdata/patches/NAME.patch is the patch (a unified diff
+// against target/kernel), NAME.expect says what must happen:
+//
+//	desc <one line>
+//	outcome build|refuse|nochange
+//	stack <NAME>                 build with NAME.patch first (repeatable, in order)
+//	nonreplace                   build with -R (no atomic replace)
+//	changed <object> <function>  a changed function of the report
+//	new <object> <function>      a new function of the report
+//	refuse <substring>           of the error message (refuse, nochange)
+//	hint <substring>             of the refusal's hint
+//	check syscall <nr> <text>    text the system call returns once patched
+//	check module <name>          the patch changes loadable module NAME
+//
+// For a build the changed and new functions are exactly those listed; for
+// a refusal those listed must be reported. NAME.golden holds the module
+// listing (report, .kpatch.funcs, klp relocations, functions, .modinfo)
+// or the refusal's text; refresh with go test ./pipeline/ -update.
+
+import (
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/pipeline"
+)
+
+// expectation is a parsed NAME.expect.
+type expectation struct {
+	Desc       string
+	Outcome    string
+	Stack      []string
+	NonReplace bool
+	Changes    []string // "changed OBJ FUNC" / "new OBJ FUNC"
+	Refuse     []string
+	Hint       []string
+	Checks     []string
+}
+
+func parseExpect(path string) (*expectation, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	e := &expectation{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, rest, _ := strings.Cut(line, " ")
+		bad := func(why string) error { return fmt.Errorf("%s:%d: %s: %q", path, i+1, why, line) }
+		switch key {
+		case "desc":
+			e.Desc = rest
+		case "outcome":
+			if rest != "build" && rest != "refuse" && rest != "nochange" {
+				return nil, bad("outcome must be build, refuse or nochange")
+			}
+			e.Outcome = rest
+		case "stack":
+			e.Stack = append(e.Stack, rest)
+		case "nonreplace":
+			e.NonReplace = true
+		case "changed", "new":
+			if len(strings.Fields(rest)) != 2 {
+				return nil, bad("want OBJECT FUNCTION")
+			}
+			e.Changes = append(e.Changes, key+" "+rest)
+		case "refuse":
+			e.Refuse = append(e.Refuse, rest)
+		case "hint":
+			e.Hint = append(e.Hint, rest)
+		case "check":
+			f := strings.SplitN(rest, " ", 3)
+			switch {
+			case len(f) == 3 && f[0] == "syscall":
+				if nr, err := strconv.Atoi(f[1]); err != nil || nr < 0 || nr > 15 {
+					return nil, bad("bad system call number")
+				}
+			case len(f) == 2 && f[0] == "module":
+			default:
+				return nil, bad("want check syscall NR TEXT or check module NAME")
+			}
+			e.Checks = append(e.Checks, rest)
+		default:
+			return nil, bad("unknown key")
+		}
+	}
+	if e.Desc == "" || e.Outcome == "" {
+		return nil, fmt.Errorf("%s: desc and outcome are required", path)
+	}
+	if e.Outcome == "build" && len(e.Changes) == 0 {
+		return nil, fmt.Errorf("%s: a build outcome must list its changed or new functions", path)
+	}
+	if e.Outcome != "build" && len(e.Refuse) == 0 {
+		return nil, fmt.Errorf("%s: a %s outcome needs a refuse line", path, e.Outcome)
+	}
+	return e, nil
+}
+
+// isTreeBuildOutput mirrors the build package's idea of build outputs:
+// the files a build writes into a tree.
+func isTreeBuildOutput(name string) bool {
+	switch name {
+	case "vmlinux", "System.map", "Module.symvers", "modules.order", ".build-flags", "vmlinux.o":
+		return true
+	}
+	for _, suf := range []string{".o", ".ko", ".a", ".so", ".d", ".cmd", ".mod", ".mod.c", ".tmp"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// treeHashes hashes every source (non build output) file of a tree.
+func treeHashes(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	h := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if isTreeBuildOutput(d.Name()) {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.Type()&fs.ModeSymlink != 0 {
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			h[rel] = sha256.Sum256([]byte("symlink " + l))
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		h[rel] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func diffHashes(before, after map[string][32]byte) []string {
+	var out []string
+	for p, h := range before {
+		if a, ok := after[p]; !ok {
+			out = append(out, "removed "+p)
+		} else if a != h {
+			out = append(out, "modified "+p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			out = append(out, "added "+p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// normalizer makes golden text independent of temporary and checkout
+// paths and of addresses in the running kernel's layout.
+type normalizer struct{ repl []string }
+
+var (
+	workRE    = regexp.MustCompile(`work-[0-9]+`)
+	oldAddrRE = regexp.MustCompile(`old_addr=0x[0-9a-f]+`)
+)
+
+func (n *normalizer) apply(s string) string {
+	s = strings.NewReplacer(n.repl...).Replace(s)
+	s = workRE.ReplaceAllString(s, "work-N")
+	return oldAddrRE.ReplaceAllString(s, "old_addr=ADDR")
+}
+
+func reportChanges(rep *pipeline.Report) (set map[string]bool, text string) {
+	set = map[string]bool{}
+	if rep == nil {
+		return set, ""
+	}
+	objs := append([]*elfdiff.Report(nil), rep.Objects...)
+	sort.SliceStable(objs, func(i, j int) bool { return objs[i].Object < objs[j].Object })
+	var b strings.Builder
+	for _, o := range objs {
+		fmt.Fprintf(&b, "  %s: exit %d\n", o.Object, o.Exit)
+		for _, c := range o.Changes {
+			set[c.Kind+" "+o.Object+" "+c.Function] = true
+			fmt.Fprintf(&b, "    %s %s\n", c.Kind, c.Function)
+		}
+		if o.Refusal != nil {
+			fmt.Fprintf(&b, "    refused: %s\n", o.Refusal.Message)
+		}
+	}
+	return set, b.String()
+}
+
+// moduleListing describes a built patch module for the golden file.
+func moduleListing(t *testing.T, path string) string {
+	t.Helper()
+	f, err := elfobj.Open(path)
+	if err != nil {
+		t.Fatalf("open module: %v", err)
+	}
+	if f.Type != elf.ET_REL {
+		t.Errorf("%s: type %v, want ET_REL", path, f.Type)
+	}
+	l := module.Inspect(f)
+	if len(l.Problems) > 0 {
+		t.Errorf("%s is malformed: %s", filepath.Base(path), strings.Join(l.Problems, "; "))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "module %s:\n", filepath.Base(path))
+	b.WriteString(l.String())
+	// The klp relocation sections, by name, with their symbols.
+	b.WriteString("klp relocation sections:\n")
+	n := 0
+	for _, s := range f.Sections {
+		if s.Flags&elfobj.SHFRelaLivepatch == 0 {
+			continue
+		}
+		n++
+		seen := map[string]bool{}
+		var syms []string
+		for _, r := range s.Relocs {
+			if r.Sym != nil && !seen[r.Sym.Name] {
+				seen[r.Sym.Name] = true
+				syms = append(syms, r.Sym.Name)
+			}
+		}
+		fmt.Fprintf(&b, "  %s (%d): %s\n", s.Name, len(s.Relocs), strings.Join(syms, " "))
+	}
+	if n == 0 {
+		b.WriteString("  (none)\n")
+	}
+	// The sections, with the sizes of the tables (special sections,
+	// kpatch tables: entry counts that are the same for any compiler).
+	b.WriteString("sections:\n")
+	for _, s := range f.Sections {
+		switch {
+		case s.Type == elf.SHT_SYMTAB || s.Type == elf.SHT_STRTAB:
+			continue
+		case strings.HasPrefix(s.Name, "__") || strings.HasPrefix(s.Name, ".kpatch.") ||
+			s.Name == ".smp_locks" || s.Name == ".altinstructions":
+			fmt.Fprintf(&b, "  %s %d\n", s.Name, s.Size)
+		default:
+			fmt.Fprintf(&b, "  %s\n", s.Name)
+		}
+	}
+	// The functions the module defines (the patched ones, their .cold
+	// parts, new functions and the patch hook).
+	b.WriteString("functions:\n")
+	var funcs []string
+	for _, s := range f.Symbols {
+		if s.Type == elf.STT_FUNC && s.Section != nil {
+			bind := "local"
+			if s.Bind != elf.STB_LOCAL {
+				bind = "global"
+			}
+			funcs = append(funcs, fmt.Sprintf("  %s %s [%s]\n", s.Name, bind, s.Section.Name))
+		}
+	}
+	sort.Strings(funcs)
+	b.WriteString(strings.Join(funcs, ""))
+	return b.String()
+}
+
+func TestCatalogue(t *testing.T) {
+	testutil.NeedTool(t, "gcc")
+	testutil.NeedTool(t, "make")
+	testutil.NeedTool(t, "ld")
+	// Compiler messages in the C locale (ASCII quotes) for the goldens.
+	t.Setenv("LC_ALL", "C")
+	root, err := filepath.Abs(testutil.RepoRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "target", "kernel")
+	dir := filepath.Join(root, "testdata", "patches")
+	expects, err := filepath.Glob(filepath.Join(dir, "*.expect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(expects)
+	if len(expects) < 22 {
+		t.Fatalf("%d catalogue entries, want at least 22", len(expects))
+	}
+	// One cache for the whole catalogue: the running kernel and the
+	// original build are built once. KPATCH_CATALOGUE_CACHE keeps it
+	// between runs.
+	cache := os.Getenv("KPATCH_CATALOGUE_CACHE")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	norm := &normalizer{repl: []string{cache, "$CACHE", root, "$REPO"}}
+	before := treeHashes(t, src)
+	start := time.Now()
+
+	for _, ep := range expects {
+		name := strings.TrimSuffix(filepath.Base(ep), ".expect")
+		t.Run(name, func(t *testing.T) {
+			e, err := parseExpect(ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var patches []string
+			for _, s := range append(append([]string(nil), e.Stack...), name) {
+				p := filepath.Join(dir, s+".patch")
+				if _, err := os.Stat(p); err != nil {
+					t.Fatalf("patch: %v", err)
+				}
+				patches = append(patches, p)
+			}
+			for _, c := range e.Checks {
+				if m, ok := strings.CutPrefix(c, "module "); ok {
+					if _, err := os.Stat(filepath.Join(src, "modules", m)); err != nil {
+						t.Errorf("check module %s: no such module in the tree", m)
+					}
+				}
+			}
+			out := t.TempDir()
+			t0 := time.Now()
+			res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Patches: patches,
+				OutputDir: out, CacheDir: cache, Jobs: 2, NonReplace: e.NonReplace, SkipCompilerCheck: false})
+			t.Logf("%s: %v", name, time.Since(t0).Round(10*time.Millisecond))
+
+			if diff := diffHashes(before, treeHashes(t, src)); len(diff) > 0 {
+				t.Errorf("the source tree changed:\n%s", strings.Join(diff, "\n"))
+			}
+			var rep *pipeline.Report
+			if res != nil {
+				rep = res.Report
+			}
+			got, changesText := reportChanges(rep)
+			var golden strings.Builder
+			fmt.Fprintf(&golden, "# %s: %s\n", name, e.Desc)
+			fmt.Fprintf(&golden, "outcome: %s\n", e.Outcome)
+			if changesText != "" {
+				golden.WriteString("report:\n" + changesText)
+			}
+
+			switch e.Outcome {
+			case "build":
+				if err != nil {
+					t.Fatalf("want a module, got error: %v%s", err, hintOf(err))
+				}
+				if _, err := os.Stat(res.Module); err != nil {
+					t.Fatalf("module: %v", err)
+				}
+				want := map[string]bool{}
+				for _, c := range e.Changes {
+					want[c] = true
+				}
+				for c := range want {
+					if !got[c] {
+						t.Errorf("report lacks %q", c)
+					}
+				}
+				for c := range got {
+					if !want[c] {
+						t.Errorf("report has unexpected %q", c)
+					}
+				}
+				golden.WriteString(moduleListing(t, res.Module))
+			default:
+				if err == nil {
+					t.Fatalf("want a refusal, got module %s", res.Module)
+				}
+				if res != nil && res.Module != "" {
+					t.Errorf("refused, yet a module was written: %s", res.Module)
+				}
+				if entries, _ := os.ReadDir(out); len(entries) > 0 {
+					t.Errorf("refused, yet the output directory holds %s", entries[0].Name())
+				}
+				var pe *pipeline.Error
+				isPE := errors.As(err, &pe)
+				if e.Outcome == "nochange" {
+					if !isPE {
+						t.Errorf("no change should be a *pipeline.Error, got %T", err)
+					}
+					if rep == nil || len(rep.Objects) == 0 {
+						t.Errorf("no change: no object was diffed")
+					} else {
+						for _, o := range rep.Objects {
+							if o.Exit != elfdiff.ExitNoChange {
+								t.Errorf("no change: %s exit %d, want %d", o.Object, o.Exit, elfdiff.ExitNoChange)
+							}
+						}
+					}
+				}
+				msg := err.Error()
+				for _, s := range e.Refuse {
+					if !strings.Contains(msg, s) {
+						t.Errorf("error lacks %q:\n%s", s, msg)
+					}
+				}
+				hints := hintOf(err)
+				for _, s := range e.Hint {
+					if !strings.Contains(hints, s) {
+						t.Errorf("hint lacks %q; hints: %q", s, hints)
+					}
+				}
+				for _, c := range e.Changes {
+					if !got[c] {
+						t.Errorf("report lacks %q", c)
+					}
+				}
+				golden.WriteString("error:\n" + indent(msg))
+				if isPE && pe.Hint != "" {
+					golden.WriteString("hint:\n" + indent(pe.Hint))
+				}
+			}
+			testutil.Golden(t, filepath.Join(dir, name+".golden"), norm.apply(golden.String()))
+		})
+	}
+	t.Logf("catalogue: %d entries in %v", len(expects), time.Since(start).Round(100*time.Millisecond))
+}
+
+// hintOf collects the hints of an error: a *pipeline.Error's Hint and the
+// "hint:" lines the diff engine's refusals carry in the message.
+func hintOf(err error) string {
+	var hints []string
+	var pe *pipeline.Error
+	if errors.As(err, &pe) && pe.Hint != "" {
+		hints = append(hints, pe.Hint)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if _, h, ok := strings.Cut(line, "hint: "); ok {
+			hints = append(hints, h)
+		}
+	}
+	if len(hints) == 0 {
+		return ""
+	}
+	return "\nhint: " + strings.Join(hints, "\nhint: ")
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("  " + line + "\n")
+	}
+	return b.String()
+}
