@@ -17,10 +17,13 @@ import (
 // variants are modules built from a base module's source with defines
 // prepended: name -> base, defines.
 var variants = map[string]struct{ base, defs string }{
-	"lp_sleep_hybrid":              {"lp_sleep", "#define LP_MODEL KLP_MODEL_HYBRID\n"},
-	"lp_sleep_immediate":           {"lp_sleep", "#define LP_MODEL KLP_MODEL_IMMEDIATE\n"},
-	"lp_sleep_stop":                {"lp_sleep", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n"},
-	"lp_sleep_refcount":            {"lp_sleep", "#define LP_MODEL KLP_MODEL_REFCOUNT\n"},
+	"lp_sleep_hybrid":              {"lp_sleep", "#define LP_MODEL KLP_MODEL_HYBRID\n#define LP_NANOSLEEP\n"},
+	"lp_sleep_immediate":           {"lp_sleep", "#define LP_MODEL KLP_MODEL_IMMEDIATE\n#define LP_NANOSLEEP\n#define LP_LONG_WAIT\n"},
+	"lp_sleep_stop":                {"lp_sleep", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n#define LP_NANOSLEEP\n"},
+	"lp_sleep_refcount":            {"lp_sleep", "#define LP_MODEL KLP_MODEL_REFCOUNT\n#define LP_NANOSLEEP\n"},
+	"lp_sleep_kthread_stop":        {"lp_sleep", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n#define LP_LONG_WAIT\n"},
+	"lp_sleep_kthread_hybrid":      {"lp_sleep", "#define LP_MODEL KLP_MODEL_HYBRID\n#define LP_LONG_WAIT\n"},
+	"lp_sleep_kthread_refcount":    {"lp_sleep", "#define LP_MODEL KLP_MODEL_REFCOUNT\n#define LP_LONG_WAIT\n"},
 	"lp_sched_hybrid":              {"lp_sched", "#define LP_MODEL KLP_MODEL_HYBRID\n"},
 	"lp_sched_stop":                {"lp_sched", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n"},
 	"lp_sched_stop_force":          {"lp_sched", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n#define LP_FLAGS KLP_FUNC_FORCE\n"},

@@ -149,7 +149,14 @@ func (c *Core) enable(t *machine.Task, addr uint64, call caller) int64 {
 	p.Enabled = true
 	c.patches = append(c.patches, p)
 	if err := c.startTransition(call); err != nil {
-		c.patches = c.patches[:len(c.patches)-1]
+		c.removePatch(p)
+		for i, q := range c.gone {
+			if q == p {
+				c.gone = append(c.gone[:i:i], c.gone[i+1:]...)
+				break
+			}
+		}
+		c.printf("failed to enable patch '%s'", p.Name)
 		return errno(errnoEBUSY)
 	}
 	return 0
@@ -188,7 +195,7 @@ func (c *Core) startTransition(call caller) error {
 		tr.report.Tries = 1
 		if busy := c.stopMachineCheck(); busy != "" {
 			c.printf("'%s': stop_machine: %s", p.Name, busy)
-			c.printf("%s", strings.TrimRight(tr.blockerStack, "\n"))
+			c.M.Printf("%s", strings.TrimRight(tr.blockerStack, "\n"))
 			err := fmt.Errorf("%s", busy)
 			tr.report.Err = "busy: " + busy
 			if tr.target == patched {
@@ -261,8 +268,15 @@ func (c *Core) checkRanges() [][3]uint64 {
 
 // stackBusy reports the first function of ranges found on t's stack.
 func (c *Core) stackBusy(t *machine.Task, ranges [][3]uint64) (string, int) {
+	return c.stackBusySkip(t, ranges, 0)
+}
+
+func (c *Core) stackBusySkip(t *machine.Task, ranges [][3]uint64, skip int) (string, int) {
 	st := c.M.Stack(t)
-	for _, a := range st.Reliable {
+	for i, a := range st.Reliable {
+		if i < skip {
+			continue
+		}
 		for _, r := range ranges {
 			if a >= r[0] && a < r[0]+max(r[1], 1) {
 				return c.M.Syms.Format(a), len(st.Reliable)

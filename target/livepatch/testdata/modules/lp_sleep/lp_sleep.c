@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Patches do_long_wait(), in which the long_sleeper kernel thread sleeps
- * for 10 s of virtual time at a stretch (and sys_nanosleep, where user
- * sleepers are).  The test build defines LP_MODEL and LP_FUNC.
+ * Patches do_long_wait() (LP_LONG_WAIT), in which the long_sleeper kernel
+ * thread sleeps for 10 s of virtual time at a stretch, and/or
+ * sys_nanosleep() (LP_NANOSLEEP), where user sleepers are.  The test
+ * build defines LP_MODEL and which functions.
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -14,13 +15,13 @@
 #define LP_MODEL KLP_MODEL_HYBRID
 #endif
 
-static noinline void livepatch_do_long_wait(void)
+static noinline __maybe_unused void livepatch_do_long_wait(void)
 {
 	msleep(10000);
 	pr_info("%s: patched do_long_wait returns\n", KBUILD_MODNAME);
 }
 
-static noinline long livepatch_sys_nanosleep(unsigned long ns)
+static noinline __maybe_unused long livepatch_sys_nanosleep(unsigned long ns)
 {
 	long left = ns;
 
@@ -30,8 +31,12 @@ static noinline long livepatch_sys_nanosleep(unsigned long ns)
 }
 
 static struct klp_func funcs[] = {
+#ifdef LP_LONG_WAIT
 	{ .old_name = "do_long_wait", .new_func = livepatch_do_long_wait, },
+#endif
+#ifdef LP_NANOSLEEP
 	{ .old_name = "sys_nanosleep", .new_func = livepatch_sys_nanosleep, },
+#endif
 	{ }
 };
 
