@@ -219,6 +219,9 @@ func reportChanges(rep *pipeline.Report) (set map[string]bool, text string) {
 			set[c.Kind+" "+o.Object+" "+c.Function] = true
 			fmt.Fprintf(&b, "    %s %s\n", c.Kind, c.Function)
 		}
+		for _, w := range o.Warnings {
+			fmt.Fprintf(&b, "    warning: %s\n", w)
+		}
 		if o.Refusal != nil {
 			fmt.Fprintf(&b, "    refused: %s\n", o.Refusal.Message)
 		}
@@ -368,6 +371,9 @@ func TestCatalogue(t *testing.T) {
 			fmt.Fprintf(&golden, "outcome: %s\n", e.Outcome)
 			if changesText != "" {
 				golden.WriteString("report:\n" + changesText)
+			}
+			if res != nil && res.Build != nil && len(res.Build.New) > 0 {
+				golden.WriteString("new objects:\n" + indent(strings.Join(res.Build.New, "\n")))
 			}
 
 			switch e.Outcome {
