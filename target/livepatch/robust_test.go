@@ -1,0 +1,215 @@
+package livepatch_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/ftrace"
+	"github.com/kpatchgo/kpatch-build/target/machine"
+	"github.com/kpatchgo/kpatch-build/target/workload"
+)
+
+// TestInvalidPatches: an unresolvable symbol, an ambiguous sympos, a
+// sympos past the copies, a function without an fentry site and a second
+// IPMODIFY user of a function are refused with a clear message, and
+// nothing is left behind (no module, no hooked site, no patch).
+func TestInvalidPatches(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	for _, mod := range []string{"lp_bad_nosym", "lp_bad_ambig", "lp_bad_sympos", "lp_bad_fentry"} {
+		if err := s.insmod(mod); err == nil {
+			t.Errorf("%s loaded", mod)
+		}
+		if s.k.Loader.Module(mod) != nil || len(s.k.Ftrace.Hooked()) != 0 || len(s.c.Patches()) != 0 {
+			t.Errorf("%s: left something behind", mod)
+		}
+	}
+	// A tracer that modifies the IP of cmdline_proc_show holds it.
+	fn := s.k.Symbols["cmdline_proc_show"]
+	ops := &ftrace.Ops{Name: "other-ipmodify", Flags: ftrace.FlagIPModify, Func: func(uint64, uint64, *ftrace.Regs) {}}
+	if err := s.k.Ftrace.Register(fn, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.insmod("test_klp_livepatch"); err == nil {
+		t.Error("patch loaded over another IPMODIFY user")
+	}
+	s.k.Ftrace.Unregister(fn, ops)
+	if len(s.k.Ftrace.Hooked()) != 0 || s.c.InTransition() != nil {
+		t.Error("refused patch left a hook or a transition")
+	}
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); got != "console=hvc0\n" {
+		t.Errorf("cmdline %q", got)
+	}
+	testutil.Golden(t, "testdata/invalid.golden", s.log.String())
+}
+
+// TestOops: a patched function that faults gives an oops whose backtrace
+// names the patch module; the other tasks keep running.
+func TestOops(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2, OnBootDone: func(k *boot.Kernel) { workload.Start(k.M, "busy") }})
+	s.insmod("lp_oops")
+	s.log.WriteString("% cat /proc/cmdline\n")
+	var done bool
+	victim, _ := s.k.M.Spawn("cat", func(u *machine.User) {
+		workload.ReadText(u, workload.SysCmdline)
+		done = true
+	})
+	s.k.M.RunFor(20 * workload.Millisecond)
+	s.flush()
+	if done || !victim.Killed {
+		t.Errorf("the faulting task was not killed")
+	}
+	if !strings.Contains(s.log.String(), "[lp_oops]") || !strings.Contains(s.log.String(), "BUG: kernel NULL pointer dereference") {
+		t.Errorf("oops does not name the patch module:\n%s", s.log.String())
+	}
+	// Others keep running.
+	if got := s.text(workload.SysVersion); !strings.HasPrefix(got, "Linux version") {
+		t.Errorf("version after the oops: %q", got)
+	}
+	s.disable("lp_oops")
+	s.rmmod("lp_oops")
+	if len(s.k.Ftrace.Hooked()) != 0 {
+		t.Error("hook left behind")
+	}
+	s.cat(workload.SysCmdline, "/proc/cmdline")
+	testutil.Golden(t, "testdata/oops.golden", s.log.String())
+}
+
+// TestTracerAndPatch: a tracer on a patched function keeps both the trace
+// and the patch working, and stays when the patch goes.
+func TestTracerAndPatch(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	fn := s.k.Symbols["cmdline_proc_show"]
+	hits := 0
+	tracer := &ftrace.Ops{Name: "function-tracer", Func: func(ip, parent uint64, r *ftrace.Regs) { hits++ }}
+	if err := s.k.Ftrace.Register(fn, tracer); err != nil {
+		t.Fatal(err)
+	}
+	s.insmod("test_klp_livepatch")
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.Contains(got, patchedLine) {
+		t.Errorf("not patched with a tracer: %q", got)
+	}
+	if hits != 1 {
+		t.Errorf("tracer saw %d calls, want 1", hits)
+	}
+	s.disable("test_klp_livepatch")
+	s.rmmod("test_klp_livepatch")
+	s.cat(workload.SysCmdline, "/proc/cmdline")
+	if hits != 2 || len(s.k.Ftrace.Hooked()) != 1 {
+		t.Errorf("tracer: %d hits, %d hooked sites after unpatch", hits, len(s.k.Ftrace.Hooked()))
+	}
+	s.k.Ftrace.Unregister(fn, tracer)
+	fmt.Fprintf(&s.log, "tracer hits: %d\n", hits)
+	testutil.Golden(t, "testdata/tracer.golden", s.log.String())
+}
+
+// TestHammeredSyscall: several processes call the cmdline system call in
+// a loop on 4 CPUs while it is patched and unpatched, under each model;
+// every answer is either the old or the new text, and every process sees
+// the new text after the patching transition and the old after the
+// unpatching one.
+func TestHammeredSyscall(t *testing.T) {
+	for _, mod := range []string{"test_klp_livepatch", "test_klp_livepatch_stop", "test_klp_livepatch_refcount"} {
+		t.Run(mod, func(t *testing.T) {
+			type stats struct{ old, patched, bad int }
+			st := make([]stats, 6)
+			// 0 before, 1 patching, 2 patched, 3 unpatching, 4 after.
+			phase := 0
+			s := bootSys(t, boot.Options{CPUs: 4, OnBootDone: func(k *boot.Kernel) {
+				for i := range st {
+					k.M.Spawn(fmt.Sprintf("hammer%d", i), func(u *machine.User) {
+						for {
+							txt, _ := workload.ReadText(u, workload.SysCmdline)
+							switch {
+							case txt == "console=hvc0\n":
+								st[i].old++
+								if phase == 2 {
+									st[i].bad++
+								}
+							case strings.Contains(txt, patchedLine):
+								st[i].patched++
+								if phase == 0 || phase == 4 {
+									st[i].bad++
+								}
+							default:
+								st[i].bad++
+							}
+						}
+					})
+				}
+			}})
+			s.k.M.RunFor(5 * workload.Millisecond)
+			phase = 1
+			// stop_machine may find a hammer inside the function: busy,
+			// try again as kpatch load does.
+			tries := 0
+			for {
+				tries++
+				_, err := s.k.LoadModule(s.k.Build.Modules[mod])
+				if err == nil {
+					break
+				}
+				if tries == 50 {
+					t.Fatal(err)
+				}
+				s.k.M.RunFor(100_000)
+			}
+			if _, err := s.c.WaitTransition(1_000_000_000); err != nil {
+				t.Fatal(err)
+			}
+			// Calls in flight finish; the next ones are patched.
+			s.k.M.RunFor(1 * workload.Millisecond)
+			phase = 2
+			s.k.M.RunFor(10 * workload.Millisecond)
+			phase = 3
+			for {
+				err := s.c.Disable(mod)
+				if err == nil {
+					break
+				}
+				if tries++; tries == 100 {
+					t.Fatal(err)
+				}
+				s.k.M.RunFor(100_000)
+			}
+			if _, err := s.c.WaitTransition(1_000_000_000); err != nil {
+				t.Fatal(err)
+			}
+			s.k.M.RunFor(1 * workload.Millisecond)
+			phase = 4
+			s.k.M.RunFor(10 * workload.Millisecond)
+			for i, x := range st {
+				if x.bad != 0 || x.patched == 0 || x.old == 0 {
+					t.Errorf("hammer%d: %+v", i, x)
+				}
+			}
+			r := lastReport(s.c, "patching")
+			u := lastReport(s.c, "unpatching")
+			if !r.Completed || !u.Completed {
+				t.Errorf("transitions: %v; %v", r, u)
+			}
+			t.Logf("%d attempts\n%v\n%v", tries, r, u)
+		})
+	}
+}
+
+// TestView prints the sysfs-like view during a blocked transition and
+// after it.
+func TestView(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	s.insmod("test_klp_livepatch")
+	s.step("load lp_sleep_kthread_hybrid.ko", func() error {
+		_, err := s.k.LoadModule(s.k.Build.Modules["lp_sleep_kthread_hybrid"])
+		return err
+	})
+	s.k.M.RunFor(5 * workload.Millisecond)
+	s.log.WriteString("% livepatch status\n" + s.c.View())
+	s.step("echo 1 > /sys/kernel/livepatch/lp_sleep_kthread_hybrid/force", s.c.Force)
+	s.log.WriteString("% livepatch status\n" + s.c.View())
+	if !strings.Contains(s.c.View(), "forced: 1") {
+		t.Error("no forced patch in the view")
+	}
+	testutil.Golden(t, "testdata/view.golden", s.log.String())
+}
