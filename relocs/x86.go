@@ -39,6 +39,9 @@ func insnLen(b []byte) (int, error) {
 	if len(b) >= 4 && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && (b[3] == 0xfa || b[3] == 0xfb) {
 		return 4, nil // endbr64 / endbr32
 	}
+	if n, ok := FastLen(b); ok {
+		return n, nil
+	}
 	inst, err := x86asm.Decode(b, 64)
 	if err != nil {
 		if n, ok := systemInsnLen(b); ok {

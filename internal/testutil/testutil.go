@@ -22,15 +22,23 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// CorpusDir returns the x86_64 kpatch unit-object corpus directory, or
-// skips the test with a message when it is absent.
-func CorpusDir(t testing.TB) string {
-	t.Helper()
+// CorpusPath returns the x86_64 kpatch unit-object corpus directory and
+// whether it exists.
+func CorpusPath() (string, bool) {
 	dir := os.Getenv("KPATCH_UNIT_OBJS")
 	if dir == "" {
 		dir = filepath.Join(RepoRoot(), "..", "shared", "kpatch-unit-objs", "x86_64")
 	}
-	if _, err := os.Stat(dir); err != nil {
+	_, err := os.Stat(dir)
+	return dir, err == nil
+}
+
+// CorpusDir returns the x86_64 kpatch unit-object corpus directory, or
+// skips the test with a message when it is absent.
+func CorpusDir(t testing.TB) string {
+	t.Helper()
+	dir, ok := CorpusPath()
+	if !ok {
 		t.Skipf("kpatch unit-object corpus not found at %s (set KPATCH_UNIT_OBJS or place ../shared beside the repo)", dir)
 	}
 	return dir
