@@ -67,7 +67,6 @@ func TestFastLenMatchesX86asm(t *testing.T) {
 	}
 }
 
-
 func BenchmarkDecodeText(b *testing.B) {
 	p := filepath.Join(testutil.RepoRoot(), "testdata", "diffcases", "part-clone", "orig.o")
 	f, err := elfobj.Open(p)
