@@ -35,6 +35,9 @@ type Options struct {
 	Targets []string
 	// Env is extra environment for make.
 	Env []string
+	// Config, if set, is a kernel configuration written into the work
+	// trees as .config (the user's tree keeps its own).
+	Config string
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
@@ -94,6 +97,13 @@ exec $KPATCH_CC "$@"
 func CacheKey(opts *Options) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "cc=%s\nflags=%s\ntargets=%q\nenv=%q\n", compilerID(opts.CC), FunctionSections, opts.Targets, opts.Env)
+	if opts.Config != "" {
+		b, err := os.ReadFile(opts.Config)
+		if err != nil {
+			return "", fmt.Errorf("config: %w", err)
+		}
+		fmt.Fprintf(h, "config %x\n", sha256.Sum256(b))
+	}
 	var files []string
 	err := filepath.WalkDir(opts.SourceDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -166,6 +176,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err := CopyTree(opts.SourceDir, tmp); err != nil {
 			os.RemoveAll(tmp)
 			return nil, fmt.Errorf("copy %s: %w", opts.SourceDir, err)
+		}
+		if opts.Config != "" {
+			b, err := os.ReadFile(opts.Config)
+			if err == nil {
+				err = replaceFile(filepath.Join(tmp, ".config"), b, 0o644)
+			}
+			if err != nil {
+				os.RemoveAll(tmp)
+				return nil, fmt.Errorf("config: %w", err)
+			}
 		}
 		if err := runMake(ctx, &opts, tmp, wrapper, nil); err != nil {
 			os.RemoveAll(tmp)

@@ -30,6 +30,7 @@ import (
 // Options are kpatch-build's settings.
 type Options struct {
 	SourceDir         string   // -s: the kernel tree
+	Config            string   // -c: the kernel configuration (copied into the work trees)
 	Vmlinux           string   // -v: the running kernel's vmlinux (default: built from the tree)
 	Symvers           string   // Module.symvers (default: beside vmlinux)
 	Patches           []string // the source patches
@@ -131,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, err
 	}
 	// The original and patched builds.
-	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
+	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
 		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
 	res.Build = br
 	if br != nil && !o.KeepWork {

@@ -93,8 +93,8 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 			return fmt.Errorf("bundled kernel: %w", err)
 		}
 	}
-	if f.config != "" {
-		return &exitError{code: 1, err: errors.New("--config: the bundled kernel has no configuration; for a real tree, configure it before running kpatch-build")}
+	if f.config != "" && bundled {
+		return &exitError{code: 1, err: errors.New("--config: the bundled kernel has no configuration")}
 	}
 	if f.verify && !bundled {
 		return &exitError{code: 1, err: errors.New("--verify works with the bundled kernel only")}
@@ -103,7 +103,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
+	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
 		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck,
 		KeepWork: log.Level >= 5, Targets: f.targets, Log: progress})
 	if f.report != "" && res != nil {
