@@ -1,0 +1,184 @@
+package livepatch_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/machine"
+	"github.com/kpatchgo/kpatch-build/target/workload"
+)
+
+func (s *sys) proc(name string) string {
+	s.t.Helper()
+	var out string
+	done := false
+	s.k.M.Spawn("cat", func(u *machine.User) {
+		out, _ = workload.ProcRead(u, name)
+		done = true
+	})
+	s.k.M.RunUntil(func() bool { return done }, s.k.M.Now()+100_000_000)
+	s.log.WriteString("% cat /proc/" + name + "\n")
+	s.flush()
+	s.log.WriteString(out)
+	return out
+}
+
+// TestCallbacks mirrors test-callbacks.sh.
+func TestCallbacks(t *testing.T) {
+	const demo, mod = "test_klp_callbacks_demo", "test_klp_callbacks_mod"
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s *sys)
+	}{
+		{"target module before livepatch", func(t *testing.T, s *sys) {
+			s.insmod(mod)
+			s.insmod(demo)
+			if got := s.proc("callbacks_mod"); !strings.Contains(got, "patched") {
+				t.Errorf("module function not patched: %q", got)
+			}
+			s.disable(demo)
+			s.rmmod(demo)
+			s.rmmod(mod)
+		}},
+		{"module coming and going after livepatch", func(t *testing.T, s *sys) {
+			s.insmod(demo)
+			s.insmod(mod)
+			if got := s.proc("callbacks_mod"); !strings.Contains(got, "patched") {
+				t.Errorf("late module not patched: %q", got)
+			}
+			s.rmmod(mod)
+			s.disable(demo)
+			s.rmmod(demo)
+		}},
+		{"module going while patch stays", func(t *testing.T, s *sys) {
+			s.insmod(mod)
+			s.insmod(demo)
+			s.rmmod(mod)
+			s.insmod(mod)
+			s.proc("callbacks_mod")
+			s.disable(demo)
+			s.rmmod(demo)
+			s.rmmod(mod)
+		}},
+		{"target module not present", func(t *testing.T, s *sys) {
+			s.insmod(demo)
+			s.disable(demo)
+			s.rmmod(demo)
+		}},
+		{"pre-patch callback -ENODEV", func(t *testing.T, s *sys) {
+			s.insmod(mod)
+			if err := s.insmod("test_klp_callbacks_demo_fail"); err == nil {
+				t.Error("patch with a failing pre-patch callback loaded")
+			}
+			if got := s.proc("callbacks_mod"); strings.Contains(got, "patched") {
+				t.Errorf("failed patch left the module patched: %q", got)
+			}
+			s.rmmod(mod)
+		}},
+		{"module pre-patch callback refuses the module", func(t *testing.T, s *sys) {
+			s.insmod("test_klp_callbacks_demo_modfail")
+			if err := s.insmod(mod); err == nil {
+				t.Error("module loaded though the pre-patch callback failed")
+			}
+			s.disable("test_klp_callbacks_demo_modfail")
+			s.rmmod("test_klp_callbacks_demo_modfail")
+		}},
+		{"busy target module", func(t *testing.T, s *sys) {
+			s.insmod("test_klp_callbacks_busy")
+			s.k.M.RunFor(1_000_000)
+			s.step("insmod "+demo+".ko", func() error {
+				_, err := s.k.LoadModule(s.k.Build.Modules[demo])
+				return err
+			})
+			s.k.M.RunFor(10_000_000)
+			if s.c.InTransition() == nil {
+				t.Error("transition did not wait for the busy module")
+			}
+			who, _ := s.c.Blocker()
+			s.log.WriteString("blocked by: " + who + "\n")
+			s.step("wait for the transition", func() error { _, err := s.c.WaitTransition(2_000_000_000); return err })
+			s.disable(demo)
+			s.rmmod(demo)
+			s.rmmod("test_klp_callbacks_busy")
+		}},
+		{"multiple livepatches", func(t *testing.T, s *sys) {
+			s.insmod(demo)
+			s.insmod("test_klp_callbacks_demo2")
+			s.disable("test_klp_callbacks_demo2")
+			s.disable(demo)
+			s.rmmod("test_klp_callbacks_demo2")
+			s.rmmod(demo)
+		}},
+		{"atomic replace", func(t *testing.T, s *sys) {
+			s.insmod(demo)
+			s.insmod("test_klp_callbacks_demo2_replace")
+			s.disable("test_klp_callbacks_demo2_replace")
+			s.rmmod("test_klp_callbacks_demo2_replace")
+			s.rmmod(demo)
+		}},
+	}
+	var all strings.Builder
+	for _, tc := range cases {
+		s := bootSys(t, boot.Options{CPUs: 2})
+		s.log.WriteString("### " + tc.name + "\n")
+		tc.run(t, s)
+		if s.c.InTransition() != nil || len(s.c.Patches()) != 0 || len(s.k.Ftrace.Hooked()) != 0 {
+			t.Errorf("%s: left a patch, a transition or a hook behind", tc.name)
+		}
+		all.WriteString(s.log.String())
+	}
+	testutil.Golden(t, "testdata/callbacks.golden", all.String())
+}
+
+// TestShadowVars runs the shadow variable exercise.
+func TestShadowVars(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 1})
+	s.insmod("test_klp_shadow_vars")
+	s.rmmod("test_klp_shadow_vars")
+	out := s.log.String()
+	for _, want := range []string{"alloc: 11 22 33", "get_or_alloc existing: same 1 value 11", "get_or_alloc new: value 33",
+		"duplicate alloc: NULL", "Duplicate shadow variable", "failing ctor: NULL, get: -1", "after free_all(1): -1 -1 -1, id 2 left: 33", "ctor calls 4, dtor calls 3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	testutil.Golden(t, "testdata/shadow.golden", out)
+}
+
+// TestSystemStates mirrors test-state.sh: a state set up and restored, a
+// state taken over by a replacing patch of the same version and of a newer
+// version, an incompatible older version and a replacing patch without the
+// state refused.
+func TestSystemStates(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 1})
+	s.log.WriteString("### system state modification\n")
+	s.insmod("test_klp_state")
+	s.disable("test_klp_state")
+	s.rmmod("test_klp_state")
+	s.log.WriteString("### taking over system state modification\n")
+	s.insmod("test_klp_state")
+	s.insmod("test_klp_state2")
+	s.rmmod("test_klp_state")
+	s.log.WriteString("### compatible cumulative livepatches\n")
+	s.insmod("test_klp_state3")
+	s.rmmod("test_klp_state2")
+	s.log.WriteString("### incompatible cumulative livepatches\n")
+	if err := s.insmod("test_klp_state2"); err == nil {
+		t.Error("older state version accepted")
+	}
+	if err := s.insmod("test_klp_state_nostate_replace"); err == nil {
+		t.Error("replacing patch without the state accepted")
+	}
+	s.disable("test_klp_state3")
+	s.rmmod("test_klp_state3")
+	out := s.log.String()
+	for _, want := range []string{"setting up state 1 (version 1)", "taking over state 1 (version 1 -> 1)", "taking over state 1 (version 1 -> 2)",
+		"not compatible with the already installed livepatches", "restoring the system"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	testutil.Golden(t, "testdata/states.golden", out)
+}
