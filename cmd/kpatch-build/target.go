@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/livepatch"
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
 
@@ -91,6 +92,7 @@ type targetSession struct {
 	k       *boot.Kernel
 	out     io.Writer
 	printed int
+	lp      *livepatch.Core // see target_livepatch.go
 }
 
 func runTarget(cmd *cobra.Command, tf *targetFlags) error {
@@ -131,6 +133,9 @@ func runTarget(cmd *cobra.Command, tf *targetFlags) error {
 		return err
 	}
 	s := &targetSession{k: k, out: out}
+	if s.lp, err = livepatch.New(k); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "booted %d CPU(s), seed %d, in %s of virtual time\n", tf.cpus, tf.seed, fmtNS(k.BootTime))
 
 	var lines []string
@@ -273,6 +278,8 @@ func (s *targetSession) do(line string) (quit bool, err error) {
 		fmt.Fprintln(s.out, "commands: run DURATION, workload NAME, load MODULE, unload NAME, lsmod, console, tasks, time, help, quit")
 	case "quit", "exit":
 		return true, nil
+	case "livepatch":
+		return false, s.livepatchCmd(f[1:])
 	default:
 		return false, fmt.Errorf("unknown command %q (try help)", f[0])
 	}
