@@ -216,7 +216,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	record := filepath.Join(work, "changed-objects")
 	opts.logf("building the patched tree")
-	env := []string{"KPATCH_RECORD=" + record, "KPATCH_SAVE=" + res.SavedDir, "KPATCH_TREE=" + res.WorkDir}
+	// Like kpatch-build: a module of the patched build may call a function
+	// the patch adds to vmlinux (the patch module will provide it), so
+	// modpost only warns about undefined symbols; the patch module's own
+	// undefined symbols are checked after it is linked.
+	env := []string{"KPATCH_RECORD=" + record, "KPATCH_SAVE=" + res.SavedDir, "KPATCH_TREE=" + res.WorkDir, "KBUILD_MODPOST_WARN=1"}
 	if err := runMake(ctx, &opts, res.WorkDir, wrapper, env); err != nil {
 		return res, fmt.Errorf("patched build: %w", err)
 	}
@@ -289,7 +293,7 @@ func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []stri
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("make %s: %v\n%s", strings.Join(opts.Targets, " "), err, tail(out.String(), 20))
+		return fmt.Errorf("%s: %v\n%s", strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), err, tail(out.String(), 20))
 	}
 	return nil
 }

@@ -234,7 +234,7 @@ func (d *differ) verifyPatchability() error {
 func hintNotSelected(n string) string {
 	switch {
 	case strings.HasPrefix(n, ".init") || strings.HasPrefix(n, ".rela.init"):
-		return "init code has already run and is freed; a change to an __init function cannot be live patched (use KPATCH_IGNORE_SECTION if the change is harmless)"
+		return "init code has already run (Linux frees it after boot); a change to an __init function cannot be live patched (use KPATCH_IGNORE_SECTION if the change is harmless)"
 	case strings.HasPrefix(n, ".data") || strings.HasPrefix(n, ".bss") || strings.HasPrefix(n, ".rela.data"):
 		return "changed initial values of existing data are not applied to the running kernel; change the data at patch time in a callback, or use a shadow variable"
 	}

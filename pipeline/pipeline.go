@@ -276,6 +276,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Every symbol the module leaves to the module loader must be
+	// exported: the loader resolves nothing else.
+	f, err := elfobj.Open(ko)
+	if err != nil {
+		return res, err
+	}
+	var missing []string
+	for _, name := range module.Inspect(f).Undefined {
+		if !sv.IsExported(name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		os.Remove(ko)
+		return res, &Error{Msg: fmt.Sprintf("patch module %s: undefined symbols: %s", filepath.Base(ko), strings.Join(missing, " ")),
+			Hint: "the patched code uses symbols that are neither exported by the running kernel nor in the patch; " +
+				"a module can only call exported functions, so export them or keep the change inside vmlinux"}
+	}
 	res.Module = ko
 	res.Report.Module = ko
 	return res, nil

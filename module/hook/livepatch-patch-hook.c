@@ -37,6 +37,9 @@ struct kpatch_callback {
 };
 
 extern struct kpatch_patch_func __kpatch_funcs[], __kpatch_funcs_end[];
+/* KPATCH_FORCE_UNSAFE: pointers to functions patched without a stack check. */
+extern unsigned long __kpatch_force_funcs[], __kpatch_force_funcs_end[];
+
 extern struct kpatch_callback __kpatch_callbacks_pre_patch[], __kpatch_callbacks_pre_patch_end[];
 extern struct kpatch_callback __kpatch_callbacks_post_patch[], __kpatch_callbacks_post_patch_end[];
 extern struct kpatch_callback __kpatch_callbacks_pre_unpatch[], __kpatch_callbacks_pre_unpatch_end[];
@@ -81,6 +84,16 @@ static void *find_callback(struct kpatch_callback *start, struct kpatch_callback
 		fn = cb->fn;
 	}
 	return fn;
+}
+
+static bool forced(unsigned long addr)
+{
+	unsigned long *p;
+
+	for (p = __kpatch_force_funcs; p < __kpatch_force_funcs_end; p++)
+		if (*p == addr)
+			return true;
+	return false;
 }
 
 static int __init patch_init(void)
@@ -140,6 +153,8 @@ static int __init patch_init(void)
 			obj->funcs[n].old_name = f->name;
 			obj->funcs[n].new_func = (void *)f->new_addr;
 			obj->funcs[n].old_sympos = f->sympos;
+			if (forced(f->new_addr))
+				obj->funcs[n].flags |= KLP_FUNC_FORCE;
 			n++;
 		}
 		obj->callbacks.pre_patch = find_callback(lists[0][0], lists[0][1], names[i], &err);
