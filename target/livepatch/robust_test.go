@@ -213,3 +213,36 @@ func TestView(t *testing.T) {
 	}
 	testutil.Golden(t, "testdata/view.golden", s.log.String())
 }
+
+// TestReversedTransition: disabling a patch whose transition is blocked
+// reverses it; the reverse completes, and once the module is unloaded no
+// hook is left.
+func TestReversedTransition(t *testing.T) {
+	s := bootSys(t, boot.Options{CPUs: 2})
+	s.step("insmod lp_sleep_kthread_hybrid.ko", func() error {
+		_, err := s.k.LoadModule(s.k.Build.Modules["lp_sleep_kthread_hybrid"])
+		return err
+	})
+	s.k.M.RunFor(5 * workload.Millisecond)
+	if s.c.InTransition() == nil {
+		t.Fatal("transition not blocked")
+	}
+	if err := s.disable("lp_sleep_kthread_hybrid"); err != nil {
+		t.Fatal(err)
+	}
+	if s.c.InTransition() != nil {
+		t.Fatal("reverse transition did not complete")
+	}
+	if err := s.rmmod("lp_sleep_kthread_hybrid"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.k.Ftrace.Hooked()); n != 0 {
+		t.Errorf("%d hooks left", n)
+	}
+	var ops []string
+	for _, r := range s.c.Reports {
+		ops = append(ops, fmt.Sprintf("%s %s completed=%v reversed=%v", r.Patch, r.Op, r.Completed, r.Reversed))
+	}
+	s.log.WriteString(strings.Join(ops, "\n") + "\n")
+	testutil.Golden(t, "testdata/reversed.golden", s.log.String())
+}

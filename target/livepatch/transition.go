@@ -233,7 +233,7 @@ func (c *Core) startTransition(call caller) error {
 func (c *Core) abortUnpatch() {
 	tr := c.trans
 	c.forFuncs(tr.patch, func(o *Object, f *Func) { f.transition = false })
-	tr.report.End = c.M.Now()
+	tr.report.End = max(c.M.Now(), tr.report.Start+tr.report.GlobalPause)
 	c.Reports = append(c.Reports, *tr.report)
 	c.trans = nil
 }
@@ -396,7 +396,9 @@ func (c *Core) complete(call caller) {
 	c.forFuncs(p, func(o *Object, f *Func) { f.transition = false })
 	c.unhookReturns()
 	c.trans = nil
-	tr.report.End = c.M.Now()
+	// The stall of a stop_machine transition happens at the end of the
+	// round: count it in.
+	tr.report.End = max(c.M.Now(), tr.report.Start+tr.report.GlobalPause)
 	if tr.report.Err == "" {
 		tr.report.Completed = true
 	}
