@@ -15,6 +15,7 @@ package pipeline_test
 //	hint <substring>             of the refusal's hint
 //	check syscall <nr> <text>    text the system call returns once patched
 //	check module <name>          the patch changes loadable module NAME
+//	features <name>...           CPU features of the emulated CPU (popcnt)
 //	knownbug <text>              the entry states what should happen but
 //	                             kpatch-build does not do it yet: skipped
 //
@@ -44,6 +45,9 @@ import (
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
+	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/cpu"
+	"github.com/kpatchgo/kpatch-build/target/livepatch"
 )
 
 // expectation is a parsed NAME.expect.
@@ -51,6 +55,7 @@ type expectation struct {
 	Desc       string
 	Outcome    string
 	Stack      []string
+	Features   []string
 	NonReplace bool
 	KnownBug   string
 	Changes    []string // "changed OBJ FUNC" / "new OBJ FUNC"
@@ -82,6 +87,8 @@ func parseExpect(path string) (*expectation, error) {
 			e.Outcome = rest
 		case "stack":
 			e.Stack = append(e.Stack, rest)
+		case "features":
+			e.Features = append(e.Features, strings.Fields(rest)...)
 		case "nonreplace":
 			e.NonReplace = true
 		case "knownbug":
@@ -407,6 +414,7 @@ func TestCatalogue(t *testing.T) {
 					}
 				}
 				golden.WriteString(moduleListing(t, res.Module))
+				golden.WriteString(verifyInTarget(t, res, e, filepath.Join(dir, name+".console.golden")))
 			default:
 				if err == nil {
 					t.Fatalf("want a refusal, got module %s", res.Module)
@@ -460,6 +468,84 @@ func TestCatalogue(t *testing.T) {
 	}
 	t.Logf("catalogue: %d entries in %v", len(expects), time.Since(start).Round(100*time.Millisecond))
 }
+
+// verifyInTarget proves a built module in the emulated target: boot the
+// running kernel, load the modules the patch changes, load the patch, wait
+// for the transition, check that calls land in the new functions and that
+// every "check syscall" text appears with the patch and neither before nor
+// after it; disable, unload, check the old behaviour is back. It returns
+// the verification summary for the golden file and keeps the console in
+// NAME.console.golden.
+func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleGolden string) string {
+	t.Helper()
+	checks := append([]livepatch.Check(nil), livepatch.DefaultChecks...)
+	type textCheck struct {
+		name, text string
+	}
+	var own []textCheck
+	for _, c := range e.Checks {
+		rest, ok := strings.CutPrefix(c, "syscall ")
+		if !ok {
+			continue
+		}
+		nrText, text, _ := strings.Cut(rest, " ")
+		nr, err := strconv.ParseUint(nrText, 10, 64)
+		if err != nil {
+			t.Fatalf("check %q: %v", c, err)
+		}
+		name := ""
+		for _, ch := range checks {
+			if ch.Proc == "" && ch.Syscall == nr {
+				name = ch.Name
+			}
+		}
+		if name == "" {
+			name = fmt.Sprintf("syscall %d", nr)
+			checks = append(checks, livepatch.Check{Name: name, Syscall: nr})
+		}
+		own = append(own, textCheck{name, text})
+	}
+	var mods []string
+	for _, c := range e.Checks {
+		if m, ok := strings.CutPrefix(c, "module "); ok {
+			mods = append(mods, filepath.Join(res.Running, "modules", m, m+".ko"))
+			checks = append(checks, livepatch.Check{Name: "proc " + m, Proc: m})
+		}
+	}
+	var cpuid cpu.CPUIDFunc
+	for _, f := range e.Features {
+		bit, ok := cpuFeatures[f]
+		if !ok {
+			t.Fatalf("features: unknown CPU feature %q", f)
+		}
+		cpuid = boot.WithFeatures(bit)
+	}
+	rep, err := livepatch.VerifyModule(res.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(res.Running, "vmlinux"),
+		Modules: mods, Checks: checks, CPUID: cpuid})
+	if err != nil {
+		console := ""
+		if rep != nil {
+			console = rep.Console
+		}
+		t.Fatalf("verify in the target: %v\n%s", err, console)
+	}
+	for _, c := range own {
+		if !strings.Contains(rep.Patched[c.name], c.text) {
+			t.Errorf("with the patch, %s lacks %q:\n%s", c.name, c.text, rep.Patched[c.name])
+		}
+		if strings.Contains(rep.Before[c.name], c.text) || strings.Contains(rep.After[c.name], c.text) {
+			t.Errorf("without the patch, %s already has %q", c.name, c.text)
+		}
+	}
+	if len(own) > 0 && len(rep.Changed) == 0 {
+		t.Errorf("the patch's checks saw no change")
+	}
+	testutil.Golden(t, consoleGolden, rep.Console)
+	return "verify:\n" + indent(rep.Summary())
+}
+
+// cpuFeatures are the CPU features a catalogue entry may ask for.
+var cpuFeatures = map[string]int{"popcnt": boot.FeaturePOPCNT}
 
 // hintOf collects the hints of an error: a *pipeline.Error's Hint and the
 // "hint:" lines the diff engine's refusals carry in the message.

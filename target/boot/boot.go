@@ -288,16 +288,22 @@ func (k *Kernel) load(f *elf.File) error {
 		}
 	}
 	k.Loader = loader.New(m, k.Ftrace, exports)
+	k.Loader.Alternatives = k.applyAltRange
 
 	_, err = m.StartBoot(startup, initStack+machine.ThreadSize)
 	return err
 }
 
-// applyAlternatives patches every .altinstructions entry whose feature
-// test passes.
+// applyAlternatives patches every .altinstructions entry of vmlinux whose
+// feature test passes.
 func (k *Kernel) applyAlternatives() error {
+	return k.applyAltRange(k.Symbols["__alt_instructions"], k.Symbols["__alt_instructions_end"])
+}
+
+// applyAltRange patches the .altinstructions entries in [start, end)
+// whose feature test passes: vmlinux's at boot, a module's when it loads.
+func (k *Kernel) applyAltRange(start, end uint64) error {
 	m := k.M
-	start, end := k.Symbols["__alt_instructions"], k.Symbols["__alt_instructions_end"]
 	for e := start; e+12 <= end; e += 12 {
 		var b [12]byte
 		if err := m.Mem.Peek(e, b[:]); err != nil {

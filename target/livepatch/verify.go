@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
@@ -44,6 +45,9 @@ type VerifyOptions struct {
 	// CPUs and Seed configure the machine (default 2 CPUs, seed 1).
 	CPUs int
 	Seed int64
+	// CPUID is the emulated CPU's cpuid (nil: cpu.DefaultCPUID); its
+	// feature bits choose the alternatives of vmlinux and of modules.
+	CPUID cpu.CPUIDFunc
 	// Checks are observed before, with and after the patch (default
 	// DefaultChecks, plus the proc entries of the preloaded modules).
 	Checks []Check
@@ -137,7 +141,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if opts.Limit == 0 {
 		opts.Limit = 2_000_000_000
 	}
-	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, Console: opts.Console})
+	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, CPUID: opts.CPUID, Console: opts.Console})
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}

@@ -67,6 +67,10 @@ type Loader struct {
 	mods    []*Module
 	// InitLimit bounds the virtual time an init or exit function may take.
 	InitLimit uint64
+	// Alternatives, if set, applies the .altinstructions entries in
+	// [start, end) of a module being loaded, as the kernel does at boot
+	// (Linux: module_finalize -> apply_alternatives).
+	Alternatives func(start, end uint64) error
 	// Coming, if set, is called for a module once it is laid out,
 	// relocated and registered, before its init function runs (where
 	// Linux calls klp_module_coming); an error refuses the module.
@@ -380,6 +384,11 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 	}
 	if err := l.m.JumpLabelSync(name); err != nil {
 		return fail("__jump_table: %v", err)
+	}
+	if r := rng(".altinstructions"); r[1] > r[0] && l.Alternatives != nil {
+		if err := l.Alternatives(r[0], r[1]); err != nil {
+			return fail(".altinstructions: %v", err)
+		}
 	}
 	if r := rng("__mcount_loc"); r[1] > r[0] {
 		for a := r[0]; a+8 <= r[1]; a += 8 {
