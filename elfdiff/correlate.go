@@ -85,37 +85,78 @@ func sectionSpecial(s *section) bool {
 	return isSpecialStatic(ss)
 }
 
+// bucket holds the candidates of one name key in table order; head skips
+// the leading candidates already paired, so that pairing many elements
+// that differ only in numbers (static locals, __UNIQUE_ID_, .cold.N) is
+// linear rather than quadratic.
+type bucket[T any] struct {
+	items  []T
+	head   int
+	paired func(T) bool
+}
+
+// each calls fn on the unpaired candidates in order until it returns true.
+func (b *bucket[T]) each(fn func(T) bool) {
+	for b.head < len(b.items) && b.paired(b.items[b.head]) {
+		b.head++
+	}
+	for _, it := range b.items[b.head:] {
+		if !b.paired(it) && fn(it) {
+			return
+		}
+	}
+}
+
 func (d *differ) correlateSections() {
-	buckets := map[string][]*section{}
+	paired := func(s *section) bool { return s.twin != nil }
+	buckets := map[string]*bucket[*section]{}
 	for _, p := range d.patched.secs {
+		if isUBSAN(p.Name) || isClangUnnamed(p.Name) || sectionSpecial(p) {
+			continue // never correlated
+		}
 		k := nameKey(p.Name)
-		buckets[k] = append(buckets[k], p)
+		b := buckets[k]
+		if b == nil {
+			b = &bucket[*section]{paired: paired}
+			buckets[k] = b
+		}
+		b.items = append(b.items, p)
 	}
 	for _, o := range d.orig.secs {
 		if o.twin != nil || isUBSAN(o.Name) || isClangUnnamed(o.Name) || sectionSpecial(o) {
 			continue
 		}
-		for _, p := range buckets[nameKey(o.Name)] {
-			if p.twin != nil || !mangledEqual(o.Name, p.Name) {
-				continue
-			}
-			if sectionSpecial(p) {
-				continue
+		b := buckets[nameKey(o.Name)]
+		if b == nil {
+			continue
+		}
+		b.each(func(p *section) bool {
+			if !mangledEqual(o.Name, p.Name) {
+				return false
 			}
 			if o.Type == elf.SHT_GROUP && (p.Type != elf.SHT_GROUP || !bytes.Equal(o.Data, p.Data)) {
-				continue
+				return false
 			}
 			d.twinSections(o, p)
-			break
-		}
+			return true
+		})
 	}
 }
 
 func (d *differ) correlateSymbols() {
-	buckets := map[string][]*symbol{}
+	paired := func(s *symbol) bool { return s.twin != nil }
+	buckets := map[string]*bucket[*symbol]{}
 	for _, p := range d.patched.syms {
+		if isSpecialStatic(p) {
+			continue // never correlated
+		}
 		k := nameKey(p.Name)
-		buckets[k] = append(buckets[k], p)
+		b := buckets[k]
+		if b == nil {
+			b = &bucket[*symbol]{paired: paired}
+			buckets[k] = b
+		}
+		b.items = append(b.items, p)
 	}
 	for _, o := range d.orig.syms {
 		if o.twin != nil || isUBSAN(o.Name) || isSpecialStatic(o) {
@@ -124,19 +165,20 @@ func (d *differ) correlateSymbols() {
 		if o.Type == elf.STT_NOTYPE && strings.HasPrefix(o.Name, ".LC") {
 			continue
 		}
-		for _, p := range buckets[nameKey(o.Name)] {
-			if p.twin != nil || p.Type != o.Type || !mangledEqual(o.Name, p.Name) {
-				continue
-			}
-			if isSpecialStatic(p) {
-				continue
+		b := buckets[nameKey(o.Name)]
+		if b == nil {
+			continue
+		}
+		b.each(func(p *symbol) bool {
+			if p.Type != o.Type || !mangledEqual(o.Name, p.Name) {
+				return false
 			}
 			if o.sec != nil && o.sec.Type == elf.SHT_GROUP && o.sec.twin != p.sec {
-				continue
+				return false
 			}
 			d.twinSymbols(o, p)
-			break
-		}
+			return true
+		})
 	}
 }
 

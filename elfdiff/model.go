@@ -92,6 +92,9 @@ type symbol struct {
 	why string
 	// origName is the name the symbol had in its own object.
 	origName string
+	// special caches isSpecialStatic (names and bundling are fixed by
+	// the time it is first asked).
+	special, specialKnown bool
 }
 
 func (s *section) isRela() bool { return s.Type == elf.SHT_RELA }

@@ -291,6 +291,14 @@ func isSpecialStatic(sym *symbol) bool {
 	if sym == nil {
 		return false
 	}
+	if sym.specialKnown {
+		return sym.special
+	}
+	sym.special, sym.specialKnown = computeSpecialStatic(sym), true
+	return sym.special
+}
+
+func computeSpecialStatic(sym *symbol) bool {
 	if sym.sec != nil && (sym.sec.Name == "__verbose" || sym.sec.Name == "__dyndbg" || isClangUnnamed(sym.sec.Name)) {
 		return true
 	}
