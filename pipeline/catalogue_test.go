@@ -541,8 +541,40 @@ func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleG
 		t.Errorf("the patch's checks saw no change")
 	}
 	testutil.Golden(t, consoleGolden, rep.Console)
-	return "verify:\n" + indent(rep.Summary())
+	out := "verify:\n" + indent(rep.Summary())
+	if len(mods) > 0 {
+		// The other order: the patch first, the modules after it (late
+		// module patching); each module's text must be the patched one.
+		late, err := livepatch.VerifyLateModules(res.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(res.Running, "vmlinux"),
+			Modules: mods, Checks: checks, CPUID: cpuid})
+		if err != nil {
+			console := ""
+			if late != nil {
+				console = late.Console
+			}
+			t.Fatalf("%v\n%s", err, console)
+		}
+		for _, ch := range checks {
+			if ch.Proc == "" {
+				continue
+			}
+			if maskNumbers(late.Patched[ch.Name]) != maskNumbers(rep.Patched[ch.Name]) {
+				t.Errorf("%s with the module loaded after the patch:\n%s\nwith it loaded before:\n%s", ch.Name, late.Patched[ch.Name], rep.Patched[ch.Name])
+			}
+		}
+		out += "verify with the modules loaded after the patch:\n"
+		for _, f := range late.Funcs {
+			out += "    patched " + f + "\n"
+		}
+	}
+	return out
 }
+
+var numbers = regexp.MustCompile(`[0-9]+`)
+
+// maskNumbers hides counters, which differ between two boots that read a
+// text a different number of times.
+func maskNumbers(s string) string { return numbers.ReplaceAllString(s, "N") }
 
 // cpuFeatures are the CPU features a catalogue entry may ask for.
 var cpuFeatures = map[string]int{"popcnt": boot.FeaturePOPCNT}

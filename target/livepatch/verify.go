@@ -336,3 +336,116 @@ func readText(m *machine.Machine, ch Check) (string, error) {
 	}
 	return out, nil
 }
+
+// VerifyLateModules proves the other order of a module patch: it boots
+// opts.Vmlinux, loads the patch module first (its objects for absent
+// modules wait), then loads the modules (opts.Modules, or those the patch
+// names) so that the core patches each as it comes (late module
+// patching); it checks their functions' calls land in the new functions,
+// records the checks (Patched), unloads the modules and disables and
+// unloads the patch. Before and After are left empty.
+func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
+	if opts.Vmlinux == "" {
+		return nil, fmt.Errorf("verify: no vmlinux to boot")
+	}
+	if opts.CPUs == 0 {
+		opts.CPUs = 2
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Limit == 0 {
+		opts.Limit = 2_000_000_000
+	}
+	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, CPUID: opts.CPUID, Console: opts.Console})
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	c, err := New(k)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
+	fail := func(format string, args ...any) (*VerifyReport, error) {
+		rep.Console = k.M.Console()
+		return rep, fmt.Errorf("verify %s (modules loaded after the patch): %s", rep.Module, fmt.Sprintf(format, args...))
+	}
+	mods := opts.Modules
+	if mods == nil {
+		mods = modulesNamed(ko, filepath.Join(filepath.Dir(opts.Vmlinux), "modules"))
+	}
+	if len(mods) == 0 {
+		return fail("the patch names no module to load after it")
+	}
+	lp, err := k.LoadModule(ko)
+	if err != nil {
+		return fail("load: %v", err)
+	}
+	rep.Module = lp.Name
+	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
+		blocker, stack := c.Blocker()
+		return fail("transition did not complete in %d ns (%v): %s\n%s", opts.Limit, err, blocker, stack)
+	}
+	p := c.Patch(lp.Name)
+	if p == nil || !p.Enabled {
+		return fail("module %s did not enable a live patch", lp.Name)
+	}
+	rep.Patch, rep.Model = p.Name, p.Model
+	var loaded []string
+	for _, m := range mods {
+		mod, err := k.LoadModule(m)
+		if err != nil {
+			return fail("loading %s after the patch: %v", m, err)
+		}
+		loaded = append(loaded, mod.Name)
+	}
+	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
+		return fail("transition after the modules came did not complete (%v)", err)
+	}
+	for _, o := range p.Objs {
+		for _, f := range o.Funcs {
+			if f.nop {
+				continue
+			}
+			if !o.Patched {
+				return fail("object %s of the patch is not patched after its module loaded", o.DisplayName())
+			}
+			rep.Funcs = append(rep.Funcs, fmt.Sprintf("%s:%s -> %s", o.DisplayName(), f.OldName, k.M.Syms.Format(f.NewFunc)))
+			if to := c.Target(f.OldAddr); to != f.NewFunc {
+				return fail("calls to %s land in %s, not in %s", f.OldName, k.M.Syms.Format(to), k.M.Syms.Format(f.NewFunc))
+			}
+		}
+	}
+	checks := opts.Checks
+	if checks == nil {
+		checks = append([]Check(nil), DefaultChecks...)
+		for _, n := range loaded {
+			checks = append(checks, Check{Name: "proc " + n, Proc: n})
+		}
+	}
+	rep.Patched = map[string]string{}
+	for _, ch := range checks {
+		s, err := readText(k.M, ch)
+		if err != nil {
+			return fail("%s: %v", ch.Name, err)
+		}
+		rep.Patched[ch.Name] = s
+	}
+	for i := len(loaded) - 1; i >= 0; i-- {
+		if err := k.Loader.Unload(loaded[i]); err != nil {
+			return fail("unload %s: %v", loaded[i], err)
+		}
+	}
+	if err := c.Disable(p.Name); err != nil {
+		return fail("disable: %v", err)
+	}
+	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
+		return fail("unpatching transition did not complete (%v)", err)
+	}
+	if err := k.Loader.Unload(lp.Name); err != nil {
+		return fail("unload: %v", err)
+	}
+	rep.Transitions = append(rep.Transitions, c.Reports...)
+	rep.Console = k.M.Console()
+	return rep, nil
+}
