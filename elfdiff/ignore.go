@@ -3,7 +3,6 @@ package elfdiff
 import (
 	"bytes"
 	"debug/elf"
-	"fmt"
 	"strings"
 )
 
@@ -145,4 +144,3 @@ func (d *differ) checkProfiling() error {
 	return nil
 }
 
-var _ = fmt.Sprint

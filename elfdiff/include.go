@@ -2,6 +2,7 @@ package elfdiff
 
 import (
 	"debug/elf"
+	"fmt"
 	"strings"
 )
 
@@ -225,7 +226,7 @@ func (d *differ) verifyPatchability() error {
 		if errs == 1 {
 			return first
 		}
-		first.Msg += "; " + itoa(errs) + " unsupported section change(s)"
+		first.Msg += fmt.Sprintf("; %d unsupported section change(s)", errs)
 		return first
 	}
 	return nil
@@ -241,16 +242,3 @@ func hintNotSelected(n string) string {
 	return "no changed function uses this section; if the change is intended, make a patched function reference it"
 }
 
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
-}

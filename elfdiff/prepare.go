@@ -2,7 +2,6 @@ package elfdiff
 
 import (
 	"debug/elf"
-	"fmt"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/relocs"
@@ -328,4 +327,3 @@ func computeSpecialStatic(sym *symbol) bool {
 // special only through their .data.once section. Kept for parity.
 var specialStaticNames = []string{"__key", "__warned", "__already_done.", "__func__", "__FUNCTION__", "_rs", "CSWTCH", "_entry"}
 
-var _ = fmt.Sprintf
