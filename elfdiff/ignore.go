@@ -143,4 +143,3 @@ func (d *differ) checkProfiling() error {
 	}
 	return nil
 }
-

@@ -241,4 +241,3 @@ func hintNotSelected(n string) string {
 	}
 	return "no changed function uses this section; if the change is intended, make a patched function reference it"
 }
-

@@ -326,4 +326,3 @@ func computeSpecialStatic(sym *symbol) bool {
 // the name test never match gcc's __already_done.N; those variables are
 // special only through their .data.once section. Kept for parity.
 var specialStaticNames = []string{"__key", "__warned", "__already_done.", "__func__", "__FUNCTION__", "_rs", "CSWTCH", "_entry"}
-
