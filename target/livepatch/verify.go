@@ -129,25 +129,9 @@ func diffLines(a, b string) []string {
 // back to what it was. It fails if any step fails, if the transition
 // does not complete, or if the old behaviour does not come back.
 func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
-	if opts.Vmlinux == "" {
-		return nil, fmt.Errorf("verify: no vmlinux to boot")
-	}
-	if opts.CPUs == 0 {
-		opts.CPUs = 2
-	}
-	if opts.Seed == 0 {
-		opts.Seed = 1
-	}
-	if opts.Limit == 0 {
-		opts.Limit = 2_000_000_000
-	}
-	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, CPUID: opts.CPUID, Console: opts.Console})
+	k, c, err := verifyBoot(&opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
-	}
-	c, err := New(k)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, err
 	}
 	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
 	fail := func(format string, args ...any) (*VerifyReport, error) {
@@ -345,25 +329,9 @@ func readText(m *machine.Machine, ch Check) (string, error) {
 // records the checks (Patched), unloads the modules and disables and
 // unloads the patch. Before and After are left empty.
 func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
-	if opts.Vmlinux == "" {
-		return nil, fmt.Errorf("verify: no vmlinux to boot")
-	}
-	if opts.CPUs == 0 {
-		opts.CPUs = 2
-	}
-	if opts.Seed == 0 {
-		opts.Seed = 1
-	}
-	if opts.Limit == 0 {
-		opts.Limit = 2_000_000_000
-	}
-	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, CPUID: opts.CPUID, Console: opts.Console})
+	k, c, err := verifyBoot(&opts)
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
-	}
-	c, err := New(k)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, err
 	}
 	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
 	fail := func(format string, args ...any) (*VerifyReport, error) {
@@ -448,4 +416,30 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	rep.Transitions = append(rep.Transitions, c.Reports...)
 	rep.Console = k.M.Console()
 	return rep, nil
+}
+
+// verifyBoot fills in the defaults of opts and boots the running kernel
+// with the livepatch core.
+func verifyBoot(opts *VerifyOptions) (*boot.Kernel, *Core, error) {
+	if opts.Vmlinux == "" {
+		return nil, nil, fmt.Errorf("verify: no vmlinux to boot")
+	}
+	if opts.CPUs == 0 {
+		opts.CPUs = 2
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Limit == 0 {
+		opts.Limit = 2_000_000_000
+	}
+	k, err := boot.BootVmlinux(opts.Vmlinux, boot.Options{CPUs: opts.CPUs, Seed: opts.Seed, CPUID: opts.CPUID, Console: opts.Console})
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %w", err)
+	}
+	c, err := New(k)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verify: %w", err)
+	}
+	return k, c, nil
 }
