@@ -92,8 +92,12 @@ func (t *Table) Add(obj string, syms []*Symbol) error {
 	if _, ok := t.byObj[obj]; ok {
 		return fmt.Errorf("kallsyms: object %s already loaded", obj)
 	}
+	// Duplicate names are numbered in address order, the order of Linux's
+	// kallsyms table, in which the livepatch core counts sympos.
+	byAddr := append([]*Symbol(nil), syms...)
+	sort.SliceStable(byAddr, func(i, j int) bool { return byAddr[i].Addr < byAddr[j].Addr })
 	count := make(map[string]int)
-	for _, s := range syms {
+	for _, s := range byAddr {
 		s.Object = obj
 		count[s.Name]++
 		s.Pos = count[s.Name]
@@ -179,10 +183,13 @@ func (t *Table) Find(obj, name string, sympos int) (*Symbol, error) {
 		return nil, fmt.Errorf("kallsyms: symbol %s is not unique in %s (%d copies): a sympos is needed", name, obj, len(match))
 	case sympos == 0:
 		return match[0], nil
-	case sympos > len(match):
-		return nil, fmt.Errorf("kallsyms: symbol %s sympos %d not found in %s (%d copies)", name, sympos, obj, len(match))
 	}
-	return match[sympos-1], nil
+	for _, s := range match {
+		if s.Pos == sympos {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("kallsyms: symbol %s sympos %d not found in %s (%d copies)", name, sympos, obj, len(match))
 }
 
 // Lookup returns the symbol an address belongs to, preferring functions
