@@ -256,9 +256,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
 	}
 	// The module.
-	flags, err := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "print-cflags").Output()
+	flags, err := treeCFlags(o.SourceDir)
 	if err != nil {
-		return res, fmt.Errorf("%s: make print-cflags: %w", o.SourceDir, err)
+		return res, err
 	}
 	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
@@ -347,6 +347,21 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 	return dir, nil
 }
 
+// treeCFlags asks the tree for the flags an out-of-tree object is compiled
+// with (make print-cflags, a convention of the bundled kernel's Makefile).
+func treeCFlags(tree string) ([]byte, error) {
+	cmd := exec.Command("make", "-s", "-C", tree, "print-cflags")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	flags, err := cmd.Output()
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("%s: 'make print-cflags' failed (%v): %s", tree, err, strings.TrimSpace(stderr.String())),
+			Hint: "the tree's Makefile must print its compile flags with 'make print-cflags' (the bundled kernel does); " +
+				"building modules for a real Linux tree through kbuild is not supported yet"}
+	}
+	return flags, nil
+}
+
 // compilerComment returns the GCC version string recorded in an object's
 // .comment section.
 func compilerComment(path string) (string, error) {
@@ -416,9 +431,9 @@ var structProbes = []struct{ env, header, decl string }{
 // them from vmlinux's DWARF, which the bundled kernel does not have). A
 // struct the tree does not define is left out.
 func structSizes(tree string) (map[string]string, error) {
-	flags, err := exec.Command("make", "-s", "-C", tree, "print-cflags").Output()
+	flags, err := treeCFlags(tree)
 	if err != nil {
-		return nil, fmt.Errorf("%s: make print-cflags: %w", tree, err)
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "kpatch-sizes-")
 	if err != nil {
