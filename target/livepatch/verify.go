@@ -174,31 +174,16 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if rep.Before, err = observe(); err != nil {
 		return fail("before: %v", err)
 	}
-	mod, err := k.LoadModule(ko)
+	p, name, err := enablePatch(k, c, ko, opts.Limit)
+	if name != "" {
+		rep.Module = name
+	}
 	if err != nil {
-		return fail("load: %v", err)
-	}
-	rep.Module = mod.Name
-	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
-		blocker, stack := c.Blocker()
-		return fail("transition did not complete in %d ns (%v): %s\n%s", opts.Limit, err, blocker, stack)
-	}
-	p := c.Patch(mod.Name)
-	if p == nil || !p.Enabled {
-		return fail("module %s did not enable a live patch", mod.Name)
+		return fail("%v", err)
 	}
 	rep.Patch, rep.Model = p.Name, p.Model
-	for _, o := range p.Objs {
-		for _, f := range o.Funcs {
-			if f.nop {
-				continue
-			}
-			to := c.Target(f.OldAddr)
-			rep.Funcs = append(rep.Funcs, fmt.Sprintf("%s:%s -> %s", o.DisplayName(), f.OldName, k.M.Syms.Format(f.NewFunc)))
-			if o.Patched && to != f.NewFunc {
-				return fail("calls to %s land in %s, not in %s", f.OldName, k.M.Syms.Format(to), k.M.Syms.Format(f.NewFunc))
-			}
-		}
+	if rep.Funcs, err = checkRedirected(k, c, p, false); err != nil {
+		return fail("%v", err)
 	}
 	if rep.Patched, err = observe(); err != nil {
 		return fail("patched: %v", err)
@@ -216,7 +201,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		blocker, stack := c.Blocker()
 		return fail("unpatching transition did not complete (%v): %s\n%s", err, blocker, stack)
 	}
-	if err := k.Loader.Unload(mod.Name); err != nil {
+	if err := k.Loader.Unload(name); err != nil {
 		return fail("unload: %v", err)
 	}
 	for _, o := range p.Objs {
@@ -345,18 +330,12 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if len(mods) == 0 {
 		return fail("the patch names no module to load after it")
 	}
-	lp, err := k.LoadModule(ko)
+	p, lpName, err := enablePatch(k, c, ko, opts.Limit)
+	if lpName != "" {
+		rep.Module = lpName
+	}
 	if err != nil {
-		return fail("load: %v", err)
-	}
-	rep.Module = lp.Name
-	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
-		blocker, stack := c.Blocker()
-		return fail("transition did not complete in %d ns (%v): %s\n%s", opts.Limit, err, blocker, stack)
-	}
-	p := c.Patch(lp.Name)
-	if p == nil || !p.Enabled {
-		return fail("module %s did not enable a live patch", lp.Name)
+		return fail("%v", err)
 	}
 	rep.Patch, rep.Model = p.Name, p.Model
 	var loaded []string
@@ -370,19 +349,8 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		return fail("transition after the modules came did not complete (%v)", err)
 	}
-	for _, o := range p.Objs {
-		for _, f := range o.Funcs {
-			if f.nop {
-				continue
-			}
-			if !o.Patched {
-				return fail("object %s of the patch is not patched after its module loaded", o.DisplayName())
-			}
-			rep.Funcs = append(rep.Funcs, fmt.Sprintf("%s:%s -> %s", o.DisplayName(), f.OldName, k.M.Syms.Format(f.NewFunc)))
-			if to := c.Target(f.OldAddr); to != f.NewFunc {
-				return fail("calls to %s land in %s, not in %s", f.OldName, k.M.Syms.Format(to), k.M.Syms.Format(f.NewFunc))
-			}
-		}
+	if rep.Funcs, err = checkRedirected(k, c, p, true); err != nil {
+		return fail("%v", err)
 	}
 	checks := opts.Checks
 	if checks == nil {
@@ -410,7 +378,7 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		return fail("unpatching transition did not complete (%v)", err)
 	}
-	if err := k.Loader.Unload(lp.Name); err != nil {
+	if err := k.Loader.Unload(lpName); err != nil {
 		return fail("unload: %v", err)
 	}
 	rep.Transitions = append(rep.Transitions, c.Reports...)
@@ -442,4 +410,44 @@ func verifyBoot(opts *VerifyOptions) (*boot.Kernel, *Core, error) {
 		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
 	return k, c, nil
+}
+
+// enablePatch loads a patch module and waits for its transition; it
+// returns the patch and the module's name (known once it loaded).
+func enablePatch(k *boot.Kernel, c *Core, ko string, limit uint64) (*Patch, string, error) {
+	mod, err := k.LoadModule(ko)
+	if err != nil {
+		return nil, "", fmt.Errorf("load: %v", err)
+	}
+	if ok, err := c.WaitTransition(limit); err != nil || !ok {
+		blocker, stack := c.Blocker()
+		return nil, mod.Name, fmt.Errorf("transition did not complete in %d ns (%v): %s\n%s", limit, err, blocker, stack)
+	}
+	p := c.Patch(mod.Name)
+	if p == nil || !p.Enabled {
+		return nil, mod.Name, fmt.Errorf("module %s did not enable a live patch", mod.Name)
+	}
+	return p, mod.Name, nil
+}
+
+// checkRedirected lists the functions of a patch ("object:name -> new")
+// and checks that calls to each patched one land in its new function;
+// with allPatched, every object of the patch must be patched.
+func checkRedirected(k *boot.Kernel, c *Core, p *Patch, allPatched bool) ([]string, error) {
+	var funcs []string
+	for _, o := range p.Objs {
+		for _, f := range o.Funcs {
+			if f.nop {
+				continue
+			}
+			if allPatched && !o.Patched {
+				return funcs, fmt.Errorf("object %s of the patch is not patched after its module loaded", o.DisplayName())
+			}
+			funcs = append(funcs, fmt.Sprintf("%s:%s -> %s", o.DisplayName(), f.OldName, k.M.Syms.Format(f.NewFunc)))
+			if to := c.Target(f.OldAddr); o.Patched && to != f.NewFunc {
+				return funcs, fmt.Errorf("calls to %s land in %s, not in %s", f.OldName, k.M.Syms.Format(to), k.M.Syms.Format(f.NewFunc))
+			}
+		}
+	}
+	return funcs, nil
 }
