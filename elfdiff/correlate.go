@@ -218,9 +218,14 @@ func correlatedTwinRela(rs *section) *section {
 // function's children, for a relocation to an uncorrelated PATCHED symbol
 // that can be the twin of the ORIG static local o.
 func findStaticRef(rs *section, o *symbol) *symbol {
-	if rs == nil {
-		return nil
+	return findStaticRefIn(rs, o, map[*section]bool{})
+}
+
+func findStaticRefIn(rs *section, o *symbol, seen map[*section]bool) *symbol {
+	if rs == nil || seen[rs] {
+		return nil // a malformed object can make a function its own child
 	}
+	seen[rs] = true
 	for _, r := range rs.relas {
 		s := r.sym
 		if s.twin != nil || s.Type != o.Type || s.Bind != o.Bind {
@@ -237,7 +242,7 @@ func findStaticRef(rs *section, o *symbol) *symbol {
 	if f := relaOwner(rs); f != nil {
 		for _, c := range f.children {
 			if c.sec != nil {
-				if s := findStaticRef(c.sec.rela, o); s != nil {
+				if s := findStaticRefIn(c.sec.rela, o, seen); s != nil {
 					return s
 				}
 			}
@@ -249,9 +254,14 @@ func findStaticRef(rs *section, o *symbol) *symbol {
 // hasStaticRef reports whether rs, or the rela section of a child of its
 // function, references sym.
 func hasStaticRef(rs *section, sym *symbol) bool {
-	if rs == nil {
+	return hasStaticRefIn(rs, sym, map[*section]bool{})
+}
+
+func hasStaticRefIn(rs *section, sym *symbol, seen map[*section]bool) bool {
+	if rs == nil || seen[rs] {
 		return false
 	}
+	seen[rs] = true
 	for _, r := range rs.relas {
 		if r.sym == sym {
 			return true
@@ -259,7 +269,7 @@ func hasStaticRef(rs *section, sym *symbol) bool {
 	}
 	if f := relaOwner(rs); f != nil {
 		for _, c := range f.children {
-			if c.sec != nil && hasStaticRef(c.sec.rela, sym) {
+			if c.sec != nil && hasStaticRefIn(c.sec.rela, sym, seen) {
 				return true
 			}
 		}
