@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/ianlancetaylor/demangle"
+
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -28,15 +30,19 @@ type Report struct {
 type Change struct {
 	Kind     string `json:"kind"` // "changed" or "new"
 	Function string `json:"function"`
+	// Demangled is the Rust or C++ name of a mangled symbol.
+	Demangled string `json:"demangled,omitempty"`
 }
 
 // Reason says why a symbol is in the output.
 type Reason struct {
-	Name    string `json:"name"`
-	Type    string `json:"type"`
-	Bind    string `json:"bind"`
-	Defined bool   `json:"defined"`
-	Why     string `json:"why"`
+	Name string `json:"name"`
+	// Demangled is the Rust or C++ name of a mangled symbol.
+	Demangled string `json:"demangled,omitempty"`
+	Type      string `json:"type"`
+	Bind      string `json:"bind"`
+	Defined   bool   `json:"defined"`
+	Why       string `json:"why"`
 }
 
 // Func is one entry of .kpatch.funcs.
@@ -68,8 +74,17 @@ type Refusal struct {
 	Hint    string `json:"hint,omitempty"`
 }
 
+// Demangle returns the Rust (legacy or v0) or C++ name a mangled symbol
+// stands for, or "" when name is not mangled.
+func Demangle(name string) string {
+	if d := demangle.Filter(name, demangle.NoClones); d != name {
+		return d
+	}
+	return ""
+}
+
 func (r *Report) addChange(kind, name string) {
-	r.Changes = append(r.Changes, Change{kind, name})
+	r.Changes = append(r.Changes, Change{Kind: kind, Function: name, Demangled: Demangle(name)})
 	if kind == "new" {
 		r.New = append(r.New, name)
 	} else {
@@ -106,7 +121,7 @@ func (d *differ) explain() {
 		case s.status == New && why == "":
 			why = "new"
 		}
-		d.report.Symbols = append(d.report.Symbols, Reason{Name: s.Name, Type: typeName(s.Type), Bind: bindName(s.Bind), Defined: s.sec != nil, Why: why})
+		d.report.Symbols = append(d.report.Symbols, Reason{Name: s.Name, Demangled: Demangle(s.Name), Type: typeName(s.Type), Bind: bindName(s.Bind), Defined: s.sec != nil, Why: why})
 	}
 	sort.SliceStable(d.report.Symbols, func(i, j int) bool { return d.report.Symbols[i].Name < d.report.Symbols[j].Name })
 }
