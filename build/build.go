@@ -191,10 +191,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			os.RemoveAll(tmp)
 			return nil, fmt.Errorf("original build: %w", err)
 		}
-		os.WriteFile(filepath.Join(tmp, ".kpatch-complete"), nil, 0o644)
-		os.RemoveAll(res.OrigDir)
-		if err := os.Rename(tmp, res.OrigDir); err != nil {
-			os.RemoveAll(tmp)
+		if err := Publish(tmp, res.OrigDir, ".kpatch-complete"); err != nil {
 			return nil, err
 		}
 	}

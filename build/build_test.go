@@ -70,3 +70,37 @@ func TestPatchDoesNotApply(t *testing.T) {
 		t.Errorf("the source tree changed")
 	}
 }
+
+// TestConcurrentRunsShareCache runs two builds of different patches at once
+// on one cache: both must succeed, whichever publishes the original build.
+func TestConcurrentRunsShareCache(t *testing.T) {
+	src := testutil.KernelTree(t)
+	cache := t.TempDir()
+	patches := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches")
+	names := []string{"meminfo-string.patch", "cmdline-string.patch"}
+	want := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o"}
+	errs := make(chan error, len(names))
+	results := make([]*build.Result, len(names))
+	for i, n := range names {
+		go func(i int, n string) {
+			p, err := build.ReadPatch(filepath.Join(patches, n))
+			if err != nil {
+				errs <- err
+				return
+			}
+			res, err := build.Run(context.Background(), build.Options{SourceDir: src, CacheDir: cache, Patches: []*build.Patch{p}})
+			results[i] = res
+			errs <- err
+		}(i, n)
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range results {
+		if !slices.Equal(r.Changed, []string{want[i]}) {
+			t.Errorf("%s: changed %v, want %s", names[i], r.Changed, want[i])
+		}
+	}
+}

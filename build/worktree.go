@@ -120,3 +120,27 @@ func replaceFile(path string, data []byte, perm fs.FileMode) error {
 	}
 	return werr
 }
+
+// Publish makes the finished directory tmp available as final, marked
+// complete by the file marker inside it. Concurrent runs may race to
+// publish the same content: the first wins and the others drop their copy;
+// a complete directory is never removed, only an incomplete leftover.
+func Publish(tmp, final, marker string) error {
+	if err := os.WriteFile(filepath.Join(tmp, marker), nil, 0o644); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, final); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(final, marker)); err == nil {
+		os.RemoveAll(tmp) // another run published it first
+		return nil
+	}
+	os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	return nil
+}

@@ -338,10 +338,7 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("running kernel build: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(tmp, ".kpatch-complete"), nil, 0o644)
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
+	if err := build.Publish(tmp, dir, ".kpatch-complete"); err != nil {
 		return "", err
 	}
 	return dir, nil

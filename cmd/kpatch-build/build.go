@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/target/kernel"
@@ -70,10 +71,7 @@ func bundledTree(cache string) (string, error) {
 		os.RemoveAll(tmp)
 		return "", err
 	}
-	os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644)
-	os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
+	if err := build.Publish(tmp, dir, ".complete"); err != nil {
 		return "", err
 	}
 	return dir, nil
