@@ -10,6 +10,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
+	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
@@ -72,6 +73,9 @@ type VerifyReport struct {
 	Before, Patched, After map[string]string
 	// Changed names the checks whose text the patch changed.
 	Changed []string
+	// Ran says, for every patched function, how its new code was seen to
+	// run: during the checks, or when called through its old address.
+	Ran []string
 	// Transitions are the enable and disable transitions.
 	Transitions []Report
 	// Console is the whole console log.
@@ -87,6 +91,9 @@ func (r *VerifyReport) Summary() string {
 	}
 	for _, t := range r.Transitions {
 		fmt.Fprintf(&b, "  %s\n", t)
+	}
+	for _, l := range r.Ran {
+		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	if len(r.Changed) == 0 {
 		b.WriteString("  no check changed\n")
@@ -185,8 +192,20 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if rep.Funcs, err = checkRedirected(k, c, p, false); err != nil {
 		return fail("%v", err)
 	}
+	// Count entries into every new function while the checks run; call
+	// the ones the checks did not reach through their old addresses.
+	counter, err := countNewCode(k, p)
+	if err != nil {
+		return fail("%v", err)
+	}
 	if rep.Patched, err = observe(); err != nil {
+		counter.stop()
 		return fail("patched: %v", err)
+	}
+	rep.Ran, err = counter.callUnreached(opts.Limit)
+	counter.stop()
+	if err != nil {
+		return fail("%v", err)
 	}
 	for _, ch := range checks {
 		if shape(rep.Before[ch.Name]) != shape(rep.Patched[ch.Name]) {
@@ -450,4 +469,85 @@ func checkRedirected(k *boot.Kernel, c *Core, p *Patch, allPatched bool) ([]stri
 		}
 	}
 	return funcs, nil
+}
+
+// newCodeCounter counts entries into the new functions of a patch through
+// ftrace ops on their fentry sites.
+type newCodeCounter struct {
+	k     *boot.Kernel
+	funcs []*Func
+	ops   []*ftrace.Ops
+	n     []int
+}
+
+func countNewCode(k *boot.Kernel, p *Patch) (*newCodeCounter, error) {
+	c := &newCodeCounter{k: k}
+	for _, o := range p.Objs {
+		if !o.Patched {
+			continue
+		}
+		for _, f := range o.Funcs {
+			if f.nop {
+				continue
+			}
+			i := len(c.funcs)
+			c.funcs = append(c.funcs, f)
+			c.n = append(c.n, 0)
+			ops := &ftrace.Ops{Name: "verify", Func: func(ip, parentIP uint64, regs *ftrace.Regs) { c.n[i]++ }}
+			if err := k.Ftrace.Register(f.NewFunc, ops); err != nil {
+				ops = nil // a new function without an fentry site cannot be counted
+			}
+			c.ops = append(c.ops, ops)
+		}
+	}
+	return c, nil
+}
+
+// callUnreached calls, through its old address, every patched function
+// whose new code did not run during the checks, and says how each one's
+// new code was seen to run. The call is stopped at the new function's
+// entry: an IPMODIFY op there counts the entry and sends execution to a
+// ret, so the function returns to its caller without running its body on
+// a made-up argument. A function whose new code is never entered is an
+// error.
+func (c *newCodeCounter) callUnreached(limit uint64) ([]string, error) {
+	var out []string
+	ret, err := c.k.M.Syms.Find("", "__fentry__", 0) // a bare ret
+	if err != nil {
+		return nil, fmt.Errorf("verify: %v", err)
+	}
+	for i, f := range c.funcs {
+		if c.ops[i] == nil {
+			out = append(out, fmt.Sprintf("%s: new code not traceable, redirection checked only", f.OldName))
+			continue
+		}
+		if c.n[i] > 0 {
+			out = append(out, fmt.Sprintf("%s: new code ran during the checks", f.OldName))
+			continue
+		}
+		entered := 0
+		stop := &ftrace.Ops{Name: "verify-entry", Flags: ftrace.FlagIPModify, Func: func(ip, parentIP uint64, regs *ftrace.Regs) {
+			entered++
+			regs.IP = ret.Addr
+		}}
+		if err := c.k.Ftrace.Register(f.NewFunc, stop); err != nil {
+			return out, fmt.Errorf("verify: %v", err)
+		}
+		_, callErr := c.k.M.CallKernel("verify/"+f.OldName, f.OldAddr, 0, limit)
+		c.k.Ftrace.Unregister(f.NewFunc, stop)
+		if entered == 0 {
+			return out, fmt.Errorf("calling %s through its old address did not enter the new code (%v)", c.k.M.Syms.Format(f.OldAddr), callErr)
+		}
+		out = append(out, fmt.Sprintf("%s: called through its old address: entered the new code", f.OldName))
+	}
+	return out, nil
+}
+
+// stop removes the counting ops.
+func (c *newCodeCounter) stop() {
+	for i, ops := range c.ops {
+		if ops != nil {
+			c.k.Ftrace.Unregister(c.funcs[i].NewFunc, ops)
+		}
+	}
 }
