@@ -28,6 +28,7 @@ type Error struct {
 	Hint    string
 }
 
+// Error returns the object and the message.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Object, e.Msg)
 }

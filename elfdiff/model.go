@@ -18,6 +18,7 @@ const (
 	New
 )
 
+// String returns same, changed or new.
 func (s Status) String() string {
 	switch s {
 	case Changed:

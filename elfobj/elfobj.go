@@ -143,6 +143,7 @@ type FormatError struct {
 	Msg  string
 }
 
+// Error returns the file, the element and what is wrong.
 func (e *FormatError) Error() string {
 	if e.What == "" {
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)

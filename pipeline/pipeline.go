@@ -67,6 +67,7 @@ type Error struct {
 	Hint string
 }
 
+// Error returns the message (the hint is separate).
 func (e *Error) Error() string { return e.Msg }
 
 func (o *Options) logf(format string, args ...any) {

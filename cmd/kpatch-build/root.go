@@ -15,7 +15,9 @@ type exitError struct {
 	err  error
 }
 
+// Error returns the wrapped error's message.
 func (e *exitError) Error() string { return e.err.Error() }
+// Unwrap returns the wrapped error.
 func (e *exitError) Unwrap() error { return e.err }
 
 var log = logrus.New()

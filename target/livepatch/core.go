@@ -44,6 +44,7 @@ const (
 
 var modelNames = [...]string{"hybrid", "immediate", "stop_machine", "refcount"}
 
+// String returns the model's name.
 func (m Model) String() string {
 	if m >= 0 && int(m) < len(modelNames) {
 		return modelNames[m]
@@ -143,6 +144,7 @@ type Report struct {
 // Duration is the time from start to completion or failure.
 func (r Report) Duration() uint64 { return r.End - r.Start }
 
+// String renders the report in one line.
 func (r Report) String() string {
 	res := "completed"
 	if !r.Completed {
