@@ -15,8 +15,14 @@ type exitError struct {
 	err  error
 }
 
-// Error returns the wrapped error's message.
-func (e *exitError) Error() string { return e.err.Error() }
+// Error returns the wrapped error's message, or the exit status when
+// there is none (no functional change).
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 
 // Unwrap returns the wrapped error.
 func (e *exitError) Unwrap() error { return e.err }
