@@ -112,7 +112,7 @@ func CacheKey(opts *Options) (string, error) {
 		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
 			return filepath.SkipDir
 		}
-		if d.Type().IsRegular() && !isBuildOutput(p, d) {
+		if d.Type().IsRegular() && !IsBuildOutput(d.Name()) {
 			files = append(files, p)
 		}
 		return nil
@@ -268,7 +268,7 @@ func cloneBuilt(src, dst string) error {
 		if !d.Type().IsRegular() || d.Name() == ".kpatch-complete" {
 			return nil
 		}
-		if !isBuildOutput(rel, d) {
+		if !IsBuildOutput(d.Name()) {
 			if err := os.Link(p, target); err == nil {
 				return nil
 			}

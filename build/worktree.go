@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// isBuildOutput reports whether a file of a source tree is a build
-// artifact, which a work copy does not take from the user's tree.
-func isBuildOutput(rel string, d fs.DirEntry) bool {
-	name := d.Name()
+// IsBuildOutput reports whether a file of a source tree, by its base name,
+// is a build artifact, which a work copy does not take from the user's
+// tree and a cache key ignores.
+func IsBuildOutput(name string) bool {
 	switch name {
 	case "vmlinux", "System.map", "Module.symvers", "modules.order", ".build-flags", "vmlinux.o":
 		return true
@@ -50,7 +50,7 @@ func CopyTree(src, dst string) error {
 			}
 			return os.MkdirAll(target, info.Mode().Perm()|0o700)
 		}
-		if isBuildOutput(rel, d) {
+		if IsBuildOutput(d.Name()) {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {

@@ -40,6 +40,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
@@ -130,21 +131,6 @@ func parseExpect(path string) (*expectation, error) {
 	return e, nil
 }
 
-// isTreeBuildOutput mirrors the build package's idea of build outputs:
-// the files a build writes into a tree.
-func isTreeBuildOutput(name string) bool {
-	switch name {
-	case "vmlinux", "System.map", "Module.symvers", "modules.order", ".build-flags", "vmlinux.o":
-		return true
-	}
-	for _, suf := range []string{".o", ".ko", ".a", ".so", ".d", ".cmd", ".mod", ".mod.c", ".tmp"} {
-		if strings.HasSuffix(name, suf) {
-			return true
-		}
-	}
-	return false
-}
-
 // treeHashes hashes every source (non build output) file of a tree.
 func treeHashes(t *testing.T, dir string) map[string][32]byte {
 	t.Helper()
@@ -159,7 +145,7 @@ func treeHashes(t *testing.T, dir string) map[string][32]byte {
 			}
 			return nil
 		}
-		if isTreeBuildOutput(d.Name()) {
+		if build.IsBuildOutput(d.Name()) {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)

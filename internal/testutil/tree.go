@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // TreeDigest hashes every file of a tree: path, mode, modification time
@@ -53,7 +55,7 @@ func KernelTree(t testing.TB) string {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		if !d.Type().IsRegular() || isBuildOutput(d.Name()) {
+		if !d.Type().IsRegular() || build.IsBuildOutput(d.Name()) {
 			return nil
 		}
 		info, err := d.Info()
@@ -79,17 +81,4 @@ func KernelTree(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func isBuildOutput(name string) bool {
-	switch name {
-	case "vmlinux", "System.map", "Module.symvers", ".build-flags":
-		return true
-	}
-	for _, suf := range []string{".o", ".ko", ".d", ".mod.c"} {
-		if len(name) > len(suf) && name[len(name)-len(suf):] == suf {
-			return true
-		}
-	}
-	return false
 }

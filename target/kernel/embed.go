@@ -13,27 +13,16 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/build"
 )
 
 //go:embed Makefile README.md ABI.md arch include init kernel lib mm fs modules scripts patches
 var tree embed.FS
 
-func isOutput(name string) bool {
-	for _, suf := range []string{".o", ".ko", ".d", ".mod.c", ".a"} {
-		if strings.HasSuffix(name, suf) {
-			return true
-		}
-	}
-	switch name {
-	case "vmlinux", "System.map", "Module.symvers":
-		return true
-	}
-	return false
-}
-
 func walk(fn func(p string, b []byte) error) error {
 	return fs.WalkDir(tree, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || isOutput(path.Base(p)) || strings.HasSuffix(p, ".go") {
+		if err != nil || d.IsDir() || build.IsBuildOutput(path.Base(p)) || strings.HasSuffix(p, ".go") {
 			return err
 		}
 		b, err := tree.ReadFile(p)
