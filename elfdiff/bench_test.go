@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
-	"github.com/kpatchgo/kpatch-build/elfobj"
-	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
 // BenchmarkDiffLargest diffs the largest corpus pair (unique-id-pr-1314:
@@ -27,7 +25,7 @@ func BenchmarkDiffLargest(b *testing.B) {
 		b.Skip("unique-id-pr-1314 not in corpus")
 	}
 	for b.Loop() {
-		if _, err := runCase(c); elfdiff.ExitCode(err) != 3 {
+		if _, err := runCase(b, c); elfdiff.ExitCode(err) != 3 {
 			b.Fatal(err)
 		}
 	}
@@ -38,7 +36,7 @@ func BenchmarkDiffCorpus(b *testing.B) {
 	cases := loadCorpus(b)
 	for b.Loop() {
 		for _, c := range cases {
-			runCase(c)
+			runCase(b, c)
 		}
 	}
 }
@@ -98,19 +96,7 @@ func BenchmarkDiffScaling(b *testing.B) {
 		orig, patched := buildGenerated(b, dir, n)
 		b.Run(fmt.Sprintf("funcs=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				o, err := elfobj.Open(orig)
-				if err != nil {
-					b.Fatal(err)
-				}
-				p, err := elfobj.Open(patched)
-				if err != nil {
-					b.Fatal(err)
-				}
-				tab, err := symtab.Load(orig)
-				if err != nil {
-					b.Fatal(err)
-				}
-				res, err := elfdiff.Diff(o, p, elfdiff.Options{Parent: "vmlinux", Table: tab, Getenv: func(string) (string, bool) { return "", false }})
+				res, err := diffPaths(b, orig, patched, nil, nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -68,37 +68,49 @@ func loadCorpus(t testing.TB) []corpusCase {
 	return cases
 }
 
-// runCase diffs one corpus case the way kpatch's unit tests run
-// create-diff-object.
-func runCase(c corpusCase) (*elfdiff.Result, error) {
-	orig, err := elfobj.Open(c.orig)
+// diffPaths diffs two object files against the parent symbol table tab
+// (nil: the original object's own symbols, as kpatch's unit tests run) and
+// the exports sv, with env giving the struct sizes. A file that cannot be
+// read fails the test; the diff's own result is returned.
+func diffPaths(t testing.TB, origPath, patchedPath string, tab *symtab.Table, sv *symtab.Symvers, env map[string]string) (*elfdiff.Result, error) {
+	t.Helper()
+	orig, err := elfobj.Open(origPath)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	patched, err := elfobj.Open(c.patched)
+	patched, err := elfobj.Open(patchedPath)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	tab, err := symtab.Load(c.orig)
-	if err != nil {
-		return nil, err
-	}
-	var sv *symtab.Symvers
-	if c.symvers != "" {
-		if sv, err = symtab.LoadSymvers(c.symvers); err != nil {
-			return nil, err
+	if tab == nil {
+		if tab, err = symtab.Load(origPath); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return elfdiff.Diff(orig, patched, elfdiff.Options{
 		Parent: "vmlinux", Table: tab, Symvers: sv,
-		Getenv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok },
+		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	})
+}
+
+// runCase diffs one corpus case the way kpatch's unit tests run
+// create-diff-object.
+func runCase(t testing.TB, c corpusCase) (*elfdiff.Result, error) {
+	t.Helper()
+	var sv *symtab.Symvers
+	if c.symvers != "" {
+		var err error
+		if sv, err = symtab.LoadSymvers(c.symvers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return diffPaths(t, c.orig, c.patched, nil, sv, c.env)
 }
 
 func TestCorpus(t *testing.T) {
 	for _, c := range loadCorpus(t) {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := runCase(c)
+			res, err := runCase(t, c)
 			code := elfdiff.ExitCode(err)
 			want := c.expect["exit"][0]
 			if fmt.Sprint(code) != want {

@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
-	"github.com/kpatchgo/kpatch-build/elfobj"
-	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
 // TestReverseCorpus diffs every corpus pair the other way round (the
@@ -16,20 +14,7 @@ import (
 func TestReverseCorpus(t *testing.T) {
 	for _, c := range loadCorpus(t) {
 		t.Run(c.name, func(t *testing.T) {
-			a, err := elfobj.Open(c.patched)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := elfobj.Open(c.orig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tab, err := symtab.Load(c.patched)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := elfdiff.Diff(a, b, elfdiff.Options{Parent: "vmlinux", Table: tab,
-				Getenv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }})
+			res, err := diffPaths(t, c.patched, c.orig, nil, nil, c.env)
 			if err != nil && strings.Contains(err.Error(), "internal error") {
 				t.Fatal(err)
 			}

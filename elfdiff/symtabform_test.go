@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
-	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -33,16 +32,7 @@ func TestReadelfSymtabSameOutput(t *testing.T) {
 			var outs [][]byte
 			var codes []int
 			for _, tab := range []*symtab.Table{textTab, elfTab} {
-				o, err := elfobj.Open(c.orig)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p, err := elfobj.Open(c.patched)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := elfdiff.Diff(o, p, elfdiff.Options{Parent: "vmlinux", Table: tab,
-					Getenv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }})
+				res, err := diffPaths(t, c.orig, c.patched, tab, nil, c.env)
 				codes = append(codes, elfdiff.ExitCode(err))
 				var b []byte
 				if err == nil {
