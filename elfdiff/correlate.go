@@ -95,6 +95,25 @@ type bucket[T any] struct {
 	paired func(T) bool
 }
 
+// makeBuckets groups the PATCHED candidates by name key, in table order,
+// leaving out those that are never correlated.
+func makeBuckets[T any](items []T, name func(T) string, paired, never func(T) bool) map[string]*bucket[T] {
+	buckets := map[string]*bucket[T]{}
+	for _, it := range items {
+		if never(it) {
+			continue
+		}
+		k := nameKey(name(it))
+		b := buckets[k]
+		if b == nil {
+			b = &bucket[T]{paired: paired}
+			buckets[k] = b
+		}
+		b.items = append(b.items, it)
+	}
+	return buckets
+}
+
 // each calls fn on the unpaired candidates in order until it returns true.
 func (b *bucket[T]) each(fn func(T) bool) {
 	for b.head < len(b.items) && b.paired(b.items[b.head]) {
@@ -108,20 +127,9 @@ func (b *bucket[T]) each(fn func(T) bool) {
 }
 
 func (d *differ) correlateSections() {
-	paired := func(s *section) bool { return s.twin != nil }
-	buckets := map[string]*bucket[*section]{}
-	for _, p := range d.patched.secs {
-		if isUBSAN(p.Name) || isClangUnnamed(p.Name) || sectionSpecial(p) {
-			continue // never correlated
-		}
-		k := nameKey(p.Name)
-		b := buckets[k]
-		if b == nil {
-			b = &bucket[*section]{paired: paired}
-			buckets[k] = b
-		}
-		b.items = append(b.items, p)
-	}
+	buckets := makeBuckets(d.patched.secs, func(s *section) string { return s.Name },
+		func(s *section) bool { return s.twin != nil },
+		func(s *section) bool { return isUBSAN(s.Name) || isClangUnnamed(s.Name) || sectionSpecial(s) })
 	for _, o := range d.orig.secs {
 		if o.twin != nil || isUBSAN(o.Name) || isClangUnnamed(o.Name) || sectionSpecial(o) {
 			continue
@@ -144,20 +152,8 @@ func (d *differ) correlateSections() {
 }
 
 func (d *differ) correlateSymbols() {
-	paired := func(s *symbol) bool { return s.twin != nil }
-	buckets := map[string]*bucket[*symbol]{}
-	for _, p := range d.patched.syms {
-		if isSpecialStatic(p) {
-			continue // never correlated
-		}
-		k := nameKey(p.Name)
-		b := buckets[k]
-		if b == nil {
-			b = &bucket[*symbol]{paired: paired}
-			buckets[k] = b
-		}
-		b.items = append(b.items, p)
-	}
+	buckets := makeBuckets(d.patched.syms, func(s *symbol) string { return s.Name },
+		func(s *symbol) bool { return s.twin != nil }, isSpecialStatic)
 	for _, o := range d.orig.syms {
 		if o.twin != nil || isUBSAN(o.Name) || isSpecialStatic(o) {
 			continue
