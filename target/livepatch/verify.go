@@ -136,14 +136,9 @@ func diffLines(a, b string) []string {
 // back to what it was. It fails if any step fails, if the transition
 // does not complete, or if the old behaviour does not come back.
 func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
-	k, c, err := verifyBoot(&opts)
+	k, c, rep, fail, err := verifyStart(ko, &opts, "")
 	if err != nil {
 		return nil, err
-	}
-	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
-	fail := func(format string, args ...any) (*VerifyReport, error) {
-		rep.Console = k.M.Console()
-		return rep, fmt.Errorf("verify %s: %s", rep.Module, fmt.Sprintf(format, args...))
 	}
 	if opts.Workload != "" {
 		if err := workload.Start(k.M, opts.Workload); err != nil {
@@ -333,14 +328,9 @@ func readText(m *machine.Machine, ch Check) (string, error) {
 // records the checks (Patched), unloads the modules and disables and
 // unloads the patch. Before and After are left empty.
 func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
-	k, c, err := verifyBoot(&opts)
+	k, c, rep, fail, err := verifyStart(ko, &opts, " (modules loaded after the patch)")
 	if err != nil {
 		return nil, err
-	}
-	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
-	fail := func(format string, args ...any) (*VerifyReport, error) {
-		rep.Console = k.M.Console()
-		return rep, fmt.Errorf("verify %s (modules loaded after the patch): %s", rep.Module, fmt.Sprintf(format, args...))
 	}
 	mods := opts.Modules
 	if mods == nil {
@@ -403,6 +393,24 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	rep.Transitions = append(rep.Transitions, c.Reports...)
 	rep.Console = k.M.Console()
 	return rep, nil
+}
+
+// failFunc ends a verification with an error, keeping the console.
+type failFunc func(format string, args ...any) (*VerifyReport, error)
+
+// verifyStart boots the running kernel with the livepatch core and starts
+// the report of a verification of ko; what qualifies its errors.
+func verifyStart(ko string, opts *VerifyOptions, what string) (*boot.Kernel, *Core, *VerifyReport, failFunc, error) {
+	k, c, err := verifyBoot(opts)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
+	fail := func(format string, args ...any) (*VerifyReport, error) {
+		rep.Console = k.M.Console()
+		return rep, fmt.Errorf("verify %s%s: %s", rep.Module, what, fmt.Sprintf(format, args...))
+	}
+	return k, c, rep, fail, nil
 }
 
 // verifyBoot fills in the defaults of opts and boots the running kernel
