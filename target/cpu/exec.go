@@ -954,17 +954,22 @@ func (c *CPU) exec(in *inst) uint8 {
 	return stFault
 }
 
-func (c *CPU) shift(in *inst) uint8 {
-	sz := in.size
+// shiftCount is the count of a shift: the immediate or %cl (when
+// fromCL), masked to 6 bits for 64-bit operands and 5 bits otherwise.
+func (c *CPU) shiftCount(in *inst, fromCL bool) uint64 {
 	n := in.imm
-	if in.bk == kCL {
+	if fromCL {
 		n = c.Regs[RCX]
 	}
-	if sz == 8 {
-		n &= 63
-	} else {
-		n &= 31
+	if in.size == 8 {
+		return n & 63
 	}
+	return n & 31
+}
+
+func (c *CPU) shift(in *inst) uint8 {
+	sz := in.size
+	n := c.shiftCount(in, in.bk == kCL)
 	a, addr, ok := c.readA(in)
 	if !ok {
 		return stFault
@@ -1080,15 +1085,7 @@ func (c *CPU) rotate(in *inst, a, addr, n uint64) uint8 {
 
 func (c *CPU) shiftDouble(in *inst) uint8 {
 	sz := in.size
-	n := in.imm
-	if in.ck == kCL {
-		n = c.Regs[RCX]
-	}
-	if sz == 8 {
-		n &= 63
-	} else {
-		n &= 31
-	}
+	n := c.shiftCount(in, in.ck == kCL)
 	a, addr, ok := c.readA(in)
 	if !ok {
 		return stFault
