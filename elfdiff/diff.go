@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/sections"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -138,14 +139,14 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 
 func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
-		return nil, d.errorf("", "build both objects with the same compiler and target", "%s and %s are for different machines (%v, %v)", orig.Name, patched.Name, orig.Machine, patched.Machine)
+		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
-		return nil, d.fatalf("", "", "ELF contains program header")
+		return nil, d.refuse(refusal.ProgramHeader, "")
 	}
 	if orig.Data != patched.Data || orig.OSABI != patched.OSABI || orig.ABIVersion != patched.ABIVersion ||
 		orig.Type != patched.Type || orig.Version != patched.Version || orig.Entry != patched.Entry || orig.Flags != patched.Flags {
-		return nil, d.fatalf("", "", "ELF headers differ")
+		return nil, d.refuse(refusal.ELFHeader, "")
 	}
 	d.orig = newObject(orig, d.objName)
 	d.patched = newObject(patched, d.objName)
@@ -234,7 +235,7 @@ func (d *differ) buildLookup() error {
 	}
 	l, err := symtab.NewLookup(d.opts.Parent, d.opts.Table, d.opts.Symvers, blocks)
 	if err != nil {
-		return d.errorf("", "the symbol table must come from the kernel (or module) the original object was built into", "%v", err)
+		return d.refuseLookup("", err)
 	}
 	d.lookup = l
 	return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // markIgnoredSections flags sections that are never part of a patch and
@@ -32,14 +34,14 @@ func (d *differ) markIgnoredSections() error {
 	}
 	for _, r := range rs.relas {
 		if !r.hasStr {
-			return d.errorf(".kpatch.ignore.sections", "", "KPATCH_IGNORE_SECTION: entry at %#x does not point to a string", r.off)
+			return d.refuse(refusal.IgnoreSectionEntry, ".kpatch.ignore.sections", r.off)
 		}
 		strsec := r.sym.sec
 		strsec.status = Changed
 		d.includeSection(strsec, "string of KPATCH_IGNORE_SECTION")
 		target := d.patched.section(r.str)
 		if target == nil {
-			return d.errorf(r.str, "", "KPATCH_IGNORE_SECTION: can't find %s", r.str)
+			return d.refuse(refusal.IgnoreSectionMissing, r.str, r.str)
 		}
 		if target.isRela() && target.base != nil {
 			target = target.base
@@ -62,10 +64,10 @@ func (d *differ) markIgnoredFunctionsSame() error {
 	for _, r := range rs.relas {
 		f := r.sym
 		if !f.isFunc() {
-			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected function symbol: %s", f.Name)
+			return d.refuse(refusal.IgnoreFunctionType, f.Name, f.Name)
 		}
 		if f.sec == nil || f.sec.bundled != f {
-			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected bundled symbol: %s", f.Name)
+			return d.refuse(refusal.IgnoreFunctionBundle, f.Name, f.Name)
 		}
 		d.logf("ignoring function: %s", f.Name)
 		if f.status != Changed {
@@ -138,8 +140,7 @@ func (d *differ) checkProfiling() error {
 		}
 	}
 	if len(bad) > 0 {
-		return d.fatalf(strings.Join(bad, ", "), "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead",
-			"%d function(s) can not be patched", len(bad))
+		return d.refuse(refusal.NoFentry, strings.Join(bad, ", "), len(bad))
 	}
 	return nil
 }

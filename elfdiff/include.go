@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"fmt"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // owner names the function or section a section's relocations belong to,
@@ -208,18 +210,17 @@ func (d *differ) verifyPatchability() error {
 	for _, s := range d.patched.secs {
 		if s.status == Changed && !s.include && !s.ignore {
 			if !(s.isRela() && s.base != nil && s.base.include) {
-				note(d.fatalf(s.Name, hintNotSelected(s.Name), "changed section %s not selected for inclusion", s.Name))
+				note(d.refuse(keyNotSelected(s.Name), s.Name, s.Name))
 			}
 		}
 		if s.status != Same && s.grouped && s.include {
-			note(d.fatalf(s.Name, "", "changed section %s is part of a section group", s.Name))
+			note(d.refuse(refusal.GroupMember, s.Name, s.Name))
 		}
 		if s.Type == elf.SHT_GROUP && s.status == New {
-			note(d.fatalf(s.Name, "", "new/changed group sections are not supported"))
+			note(d.refuse(refusal.NewGroup, s.Name))
 		}
 		if s.include && s.status != New && (strings.HasPrefix(s.Name, ".data") || strings.HasPrefix(s.Name, ".bss")) && !isOnceData(s.Name) {
-			note(d.fatalf(s.Name, "a live patch cannot change or add data in an existing data section; use a shadow variable (klp_shadow_alloc) or a new static inside the patched function",
-				"data section %s selected for inclusion", s.Name))
+			note(d.refuse(refusal.DataSection, s.Name, s.Name))
 		}
 	}
 	if errs > 0 {
@@ -232,12 +233,14 @@ func (d *differ) verifyPatchability() error {
 	return nil
 }
 
-func hintNotSelected(n string) string {
+// keyNotSelected is the refusal of changed section n that no changed
+// function needs, chosen by what the section holds.
+func keyNotSelected(n string) refusal.Key {
 	switch {
 	case strings.HasPrefix(n, ".init") || strings.HasPrefix(n, ".rela.init"):
-		return "init code has already run (Linux frees it after boot); a change to an __init function cannot be live patched (use KPATCH_IGNORE_SECTION if the change is harmless)"
+		return refusal.InitChanged
 	case strings.HasPrefix(n, ".data") || strings.HasPrefix(n, ".bss") || strings.HasPrefix(n, ".rela.data"):
-		return "changed initial values of existing data are not applied to the running kernel; change the data at patch time in a callback, or use a shadow variable"
+		return refusal.DataChanged
 	}
-	return "no changed function uses this section; if the change is intended, make a patched function reference it"
+	return refusal.NotSelected
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -61,14 +62,9 @@ type Result struct {
 	Build   *build.Result
 }
 
-// Error is a refusal or failure of the pipeline with a hint.
-type Error struct {
-	Msg  string
-	Hint string
-}
-
-// Error returns the message (the hint is separate).
-func (e *Error) Error() string { return e.Msg }
+// Error is a refusal of the pipeline: an entry of package refusal's table
+// with its hint.
+type Error = refusal.Error
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -82,12 +78,10 @@ func (o *Options) logf(format string, args ...any) {
 func refusePatch(p *build.Patch) error {
 	for _, f := range p.Touched() {
 		if strings.HasPrefix(f, "lib/") {
-			return &Error{Msg: fmt.Sprintf("%s: changes to lib/ are not supported (%s)", p.Path, f),
-				Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"}
+			return refusal.New(refusal.LibChange, p.Path, f)
 		}
 		if strings.HasSuffix(f, ".S") {
-			return &Error{Msg: fmt.Sprintf("%s: changes to assembly files are not supported (%s)", p.Path, f),
-				Hint: "assembly has no per-function sections or ftrace call sites; move the change into C"}
+			return refusal.New(refusal.AsmChange, p.Path, f)
 		}
 	}
 	return nil
@@ -143,7 +137,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, err
 	}
 	if len(br.Changed)+len(br.New) == 0 {
-		return res, &Error{Msg: "no changed objects found", Hint: "the patch changed nothing that the build compiles"}
+		return res, refusal.New(refusal.NoChangedObjects)
 	}
 	// Diff each changed object.
 	symversPath := o.Symvers
@@ -227,6 +221,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	wg.Wait()
 	var objs []string
 	var errs []string
+	var causes []error
 	for _, j := range jobs {
 		if j.report != nil {
 			res.Report.Objects = append(res.Report.Objects, j.report)
@@ -241,16 +236,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				msg += "\n  hint: " + e.Hint
 			}
 			errs = append(errs, msg)
+			causes = append(causes, j.err)
 		default:
 			objs = append(objs, j.out)
 		}
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
-		return res, &Error{Msg: fmt.Sprintf("%d error(s) encountered:\n%s", len(errs), strings.Join(errs, "\n"))}
+		e := refusal.New(refusal.ObjectErrors, len(errs), strings.Join(errs, "\n"))
+		e.Err = errors.Join(causes...)
+		return res, e
 	}
 	if len(objs) == 0 && len(br.New) == 0 {
-		return res, &Error{Msg: "no functional changes found", Hint: "the patch changes only line numbers or nothing the running code uses"}
+		return res, refusal.New(refusal.NoFunctionalChange)
 	}
 	var newObjs []string
 	for _, n := range br.New {
@@ -291,9 +289,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(missing) > 0 {
 		os.Remove(ko)
-		return res, &Error{Msg: fmt.Sprintf("patch module %s: undefined symbols: %s", filepath.Base(ko), strings.Join(missing, " ")),
-			Hint: "the patched code uses symbols that are neither exported by the running kernel nor in the patch; " +
-				"a module can only call exported functions, so export them or keep the change inside vmlinux"}
+		return res, refusal.New(refusal.UndefinedSymbols, filepath.Base(ko), strings.Join(missing, " "))
 	}
 	res.Module = ko
 	res.Report.Module = ko
@@ -337,7 +333,7 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("running kernel build: %v\n%s", err, out)
+		return "", fmt.Errorf("running kernel build: %w\n%s", err, out)
 	}
 	if err := build.Publish(tmp, dir, ".kpatch-complete"); err != nil {
 		return "", err
@@ -353,9 +349,7 @@ func treeCFlags(tree string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	flags, err := cmd.Output()
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s: 'make print-cflags' failed (%v): %s", tree, err, strings.TrimSpace(stderr.String())),
-			Hint: "the tree's Makefile must print its compile flags with 'make print-cflags' (the bundled kernel does); " +
-				"building modules for a real Linux tree through kbuild is not supported yet"}
+		return nil, refusal.New(refusal.PrintCFlags, tree, err, strings.TrimSpace(stderr.String()))
 	}
 	return flags, nil
 }
@@ -388,7 +382,7 @@ func compilerComment(path string) (string, error) {
 func checkCompiler(vmlinux, cc string) error {
 	want, err := compilerComment(vmlinux)
 	if err != nil {
-		return &Error{Msg: fmt.Sprintf("compiler check: %v", err), Hint: "use --skip-compiler-check if you are sure the compilers match"}
+		return refusal.New(refusal.CompilerCheck, err)
 	}
 	dir, err := os.MkdirTemp("", "kpatch-cc-check-")
 	if err != nil {
@@ -398,15 +392,14 @@ func checkCompiler(vmlinux, cc string) error {
 	src := filepath.Join(dir, "empty.c")
 	os.WriteFile(src, []byte("int kpatch_compiler_check;\n"), 0o644)
 	if out, err := exec.Command(cc, "-c", "-o", filepath.Join(dir, "empty.o"), src).CombinedOutput(); err != nil {
-		return fmt.Errorf("compiler check: %s: %v\n%s", cc, err, out)
+		return fmt.Errorf("compiler check: %s: %w\n%s", cc, err, out)
 	}
 	got, err := compilerComment(filepath.Join(dir, "empty.o"))
 	if err != nil {
 		return err
 	}
 	if got != want {
-		return &Error{Msg: fmt.Sprintf("compiler mismatch: the kernel was built with %q, %s is %q", want, cc, got),
-			Hint: "build the patch with the compiler that built the running kernel, or use --skip-compiler-check"}
+		return refusal.New(refusal.CompilerMismatch, want, cc, got)
 	}
 	return nil
 }

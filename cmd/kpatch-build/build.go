@@ -113,11 +113,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		}
 	}
 	if err != nil {
-		var pe *pipeline.Error
-		if errors.As(err, &pe) && pe.Hint != "" {
-			return fmt.Errorf("%v\nhint: %s", err, pe.Hint)
-		}
-		return err
+		return err // run prints a refusal's hint
 	}
 	progress("SUCCESS: %s", res.Module)
 	if f.verify {

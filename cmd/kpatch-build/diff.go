@@ -125,9 +125,9 @@ func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) err
 	case derr != nil:
 		var e *elfdiff.Error
 		if errors.As(derr, &e) && e.Hint != "" {
-			return &exitError{code: code, err: fmt.Errorf("ERROR: %v\nhint: %s", derr, e.Hint)}
+			return &exitError{code: code, err: fmt.Errorf("ERROR: %w\nhint: %s", derr, e.Hint)}
 		}
-		return &exitError{code: code, err: fmt.Errorf("ERROR: %v", derr)}
+		return &exitError{code: code, err: fmt.Errorf("ERROR: %w", derr)}
 	}
 	if err := res.Output.WriteFile(f.output); err != nil {
 		return fail(fmt.Errorf("%s: %w", f.output, err))

@@ -7,6 +7,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // exitError carries a specific exit status out of a command.
@@ -79,5 +81,9 @@ func run(args []string) int {
 		return ee.code
 	}
 	fmt.Fprintf(os.Stderr, "kpatch-build: %v\n", err)
+	var re *refusal.Error
+	if errors.As(err, &re) && re.Hint != "" {
+		fmt.Fprintf(os.Stderr, "hint: %s\n", re.Hint)
+	}
 	return 1
 }
