@@ -111,9 +111,9 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 				res = &Result{Report: &Report{Object: ObjectName(orig.Name)}}
 			}
 			res.Output = nil
-			err = &Error{Code: ExitError, Object: ObjectName(orig.Name), Msg: fmt.Sprintf("internal error: %v (please report this with both objects)", r)}
+			err = newError(ObjectName(orig.Name), refusal.Internal, "", r)
 			res.Report.Exit = ExitError
-			res.Report.Refusal = &Refusal{Message: err.Error()}
+			res.Report.Refusal = &Refusal{Key: refusal.Internal, Message: err.Error(), Hint: refusal.Lookup(refusal.Internal).Hint}
 		}
 	}()
 	if opts.Parent == "" {
@@ -127,7 +127,7 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			d.report.Refusal = &Refusal{Element: e.Element, Message: e.Msg, Hint: e.Hint}
+			d.report.Refusal = &Refusal{Key: e.Key, Element: e.Element, Message: e.Msg, Hint: e.Hint}
 		} else if !errors.Is(err, ErrNoChange) {
 			d.report.Refusal = &Refusal{Message: err.Error()}
 		}

@@ -61,9 +61,14 @@ func ExitCode(err error) int {
 // or ""), its message formatted from args: deep code aborts the diff by
 // returning it, without panicking.
 func (d *differ) refuse(k refusal.Key, elem string, args ...any) *Error {
+	return newError(d.objName, k, elem, args...)
+}
+
+// newError returns the refusal k of object obj about elem.
+func newError(obj string, k refusal.Key, elem string, args ...any) *Error {
 	e := refusal.Lookup(k)
 	msg, cause := e.Message(args...)
-	return &Error{Key: k, Code: e.Code, Object: d.objName, Element: elem, Msg: msg, Hint: e.Hint, Err: cause}
+	return &Error{Key: k, Code: e.Code, Object: obj, Element: elem, Msg: msg, Hint: e.Hint, Err: cause}
 }
 
 // refuseLookup returns the refusal of a failed symbol table look-up about

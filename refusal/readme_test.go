@@ -16,7 +16,7 @@ import (
 // markdown is the README table of cmd's refusals.
 func markdown(cmd refusal.Command) string {
 	var b strings.Builder
-	b.WriteString("| message (key part) | exit | what the author can do |\n|---|---|---|\n")
+	b.WriteString("| key | message (key part) | exit | what the author can do |\n|---|---|---|---|\n")
 	for _, e := range refusal.All() {
 		if e.Cmd != cmd {
 			continue
@@ -25,7 +25,7 @@ func markdown(cmd refusal.Command) string {
 		if e.Note != "" {
 			msg += " " + e.Note
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s |\n", cell(msg), e.Code, cell(e.Hint))
+		fmt.Fprintf(&b, "| `%s` | %s | %d | %s |\n", e.Key, cell(msg), e.Code, cell(e.Hint))
 	}
 	return b.String()
 }

@@ -111,6 +111,7 @@ const (
 	ReplacementSymbol       Key = "replacement-symbol"
 	RelocNotInOutput        Key = "reloc-not-in-output"
 	RelocOutOfRange         Key = "reloc-out-of-range"
+	Internal                Key = "internal"
 
 	LibChange          Key = "lib-change"
 	AsmChange          Key = "asm-change"
@@ -216,6 +217,8 @@ var table = []Entry{
 	{Key: ReplacementSymbol, Format: "%s+%#x: can't find replacement symbol for %s+%d reference", Args: []string{"S", "OFF", "X", "ADDEND"}, Code: ExitError, Hint: hintMalformed},
 	{Key: RelocNotInOutput, Format: "%s+%#x: relocation references %s, which is not part of the output", Args: []string{"S", "OFF", "X"}, Code: ExitError, Hint: hintMalformed},
 	{Key: RelocOutOfRange, Format: "%s+%#x: out-of-range relocation %s+%d", Args: []string{"S", "OFF", "X", "ADDEND"}, Code: ExitError, Hint: hintMalformed},
+	{Key: Internal, Format: "internal error: %v (please report this with both objects)", Args: []string{"PANIC"}, Code: ExitError,
+		Hint: "this is a bug of the diff engine, not of the patch: report it with both objects"},
 
 	// The main command (exit 1).
 	{Key: LibChange, Cmd: Build, Format: "%s: changes to lib/ are not supported (%s)", Args: []string{"PATCH", "FILE"}, Code: ExitError,
