@@ -140,6 +140,9 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
 		return nil, d.errorf("", "build both objects with the same compiler and target", "%s and %s are for different machines (%v, %v)", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
+	if orig.Machine != elf.EM_X86_64 {
+		return nil, d.errorf("", "", "%s: machine %v is not supported (x86-64 only)", orig.Name, orig.Machine)
+	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
 		return nil, d.fatalf("", "", "ELF contains program header")
 	}
