@@ -34,8 +34,8 @@ func lockCache(cache string, logf func(string, ...any)) (unlock func(), err erro
 	}
 	fd := int(f.Fd())
 	if flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		if n := sweepCache(cache); n > 0 {
-			logf("removed %d directories left by interrupted runs", n)
+		if gone := sweepCache(cache); len(gone) > 0 {
+			logf("removed what interrupted runs left in the cache: %s", strings.Join(gone, " "))
 		}
 	}
 	// Converting the exclusive lock to a shared one, or waiting for a
@@ -58,13 +58,13 @@ func flock(fd, how int) error {
 }
 
 // sweepCache removes the leftovers of dead runs (the caller holds the
-// cache lock exclusively) and returns how many it removed.
-func sweepCache(cache string) int {
+// cache lock exclusively) and returns the names it removed.
+func sweepCache(cache string) []string {
 	entries, err := os.ReadDir(cache)
 	if err != nil {
-		return 0
+		return nil
 	}
-	n := 0
+	var gone []string
 	for _, e := range entries {
 		p := filepath.Join(cache, e.Name())
 		switch {
@@ -78,10 +78,10 @@ func sweepCache(cache string) int {
 			continue
 		}
 		if os.RemoveAll(p) == nil {
-			n++
+			gone = append(gone, e.Name())
 		}
 	}
-	return n
+	return gone
 }
 
 // interruptContext returns a context cancelled by SIGINT or SIGTERM. On
