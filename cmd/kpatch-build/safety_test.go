@@ -154,14 +154,19 @@ func leftovers(t *testing.T, cache string) []string {
 	return out
 }
 
-// processesIn lists the processes whose command line mentions dir (a make
-// or compiler still working in it).
+// processesIn lists the processes whose command line mentions dir or
+// whose working directory is in it (a make or compiler still working
+// there).
 func processesIn(dir string) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte(dir)) {
+		if err != nil {
+			continue
+		}
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if !bytes.Contains(b, []byte(dir)) && !strings.HasPrefix(cwd, dir+"/") {
 			continue
 		}
 		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
