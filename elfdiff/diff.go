@@ -141,7 +141,7 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 		return nil, d.errorf("", "build both objects with the same compiler and target", "%s and %s are for different machines (%v, %v)", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
 	if orig.Machine != elf.EM_X86_64 {
-		return nil, d.errorf("", "", "%s: machine %v is not supported (x86-64 only)", orig.Name, orig.Machine)
+		return nil, d.errorf("", "", "machine %v is not supported (x86-64 only)", orig.Machine)
 	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
 		return nil, d.fatalf("", "", "ELF contains program header")

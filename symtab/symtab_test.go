@@ -190,19 +190,19 @@ func TestParseSymvers(t *testing.T) {
 			name: "a line that does not parse",
 			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
 				"garbage line\n",
-			err: "sym.txt:2: Module.symvers: 1 tab-separated fields, want at least 3: \"garbage line\"",
+			err: "sym.txt:2: not a Module.symvers line (1 tab-separated fields, want at least 3): \"garbage line\"",
 		},
 		{
 			name: "a CRC that is not hex",
 			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
 				"0xzz\tfoo\tvmlinux\tEXPORT_SYMBOL\n",
-			err: "sym.txt:2: Module.symvers: the first field is not a 0x-prefixed CRC",
+			err: "sym.txt:2: not a Module.symvers line (the first field is not a 0x-prefixed CRC)",
 		},
 		{
 			name: "no module field",
 			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
 				"0x2\tfoo\t\tEXPORT_SYMBOL\n",
-			err: "sym.txt:2: Module.symvers: empty module field",
+			err: "sym.txt:2: not a Module.symvers line (empty module field)",
 		},
 		{
 			name: "no vmlinux column",

@@ -86,7 +86,7 @@ func ParseSymvers(name string, data []byte) (*Symvers, error) {
 		}
 		if err := checkSymversLine(line, modCol); err != "" {
 			return nil, &Error{Kind: ErrInvalidSymvers,
-				Msg: fmt.Sprintf("%s:%d: Module.symvers: %s: %q", name, lineNo, err, line)}
+				Msg: fmt.Sprintf("%s:%d: not a Module.symvers line (%s): %q", name, lineNo, err, line)}
 		}
 		var sym, mod []byte
 		col := 0
