@@ -141,6 +141,9 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
 		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
+	if orig.Machine != elf.EM_X86_64 {
+		return nil, d.refuse(refusal.MachineUnsupported, "", orig.Machine)
+	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
 		return nil, d.refuse(refusal.ProgramHeader, "")
 	}

@@ -106,6 +106,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Name == "" {
 		o.Name = module.NameFromPatches(o.Patches)
 	}
+	if err := module.CheckName(o.Name); err != nil {
+		return nil, fmt.Errorf("module name %q: %w", o.Name, err)
+	}
 	res := &Result{Report: &Report{}}
 	// The running kernel.
 	running, err := o.runningKernel(ctx)
@@ -132,6 +135,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Build = br
 	if br != nil && !o.KeepWork {
 		defer os.RemoveAll(filepath.Dir(br.WorkDir))
+	}
+	if err == nil {
+		err = ctx.Err() // interrupted: no diffs, no module
 	}
 	if err != nil {
 		return res, err
@@ -255,6 +261,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
 	}
 	// The module.
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	flags, err := treeCFlags(o.SourceDir)
 	if err != nil {
 		return res, err

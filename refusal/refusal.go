@@ -78,6 +78,7 @@ const (
 	ELFHeader               Key = "elf-header"
 	ProgramHeader           Key = "program-header"
 	Machine                 Key = "machine"
+	MachineUnsupported      Key = "machine-unsupported"
 	SymbolNotFound          Key = "symbol-not-found"
 	LocalNotFound           Key = "local-not-found"
 	FileNoMatch             Key = "file-no-match"
@@ -166,6 +167,8 @@ var table = []Entry{
 	// The diff engine: the inputs do not fit (exit 1).
 	{Key: Machine, Format: "%s and %s are for different machines (%v, %v)", Args: []string{"ORIG", "PATCHED", "M1", "M2"}, Code: ExitError,
 		Hint: "build both objects with the same compiler and target"},
+	{Key: MachineUnsupported, Format: "machine %v is not supported (x86-64 only)", Args: []string{"M"}, Code: ExitError,
+		Hint: "only x86-64 objects can be diffed today; other architectures are planned"},
 	{Key: SymbolNotFound, Format: "can't find symbol '%s' in symbol table", Args: []string{"X"}, Code: ExitError, Hint: hintSymtab},
 	{Key: LocalNotFound, Format: "can't find local symbol '%s' in symbol table", Args: []string{"X"}, Code: ExitError, Hint: hintSymtab},
 	{Key: FileNoMatch, Format: "%w", Args: []string{"couldn't find matching F local symbols in P symbol table"}, Code: ExitError, Hint: hintSymtab},
