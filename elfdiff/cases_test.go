@@ -188,18 +188,14 @@ func checkWellFormed(t *testing.T, out []byte) {
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if readelf, err := exec.LookPath("readelf"); err == nil {
-		var stderr bytes.Buffer
-		cmd := exec.Command(readelf, "-a", "--wide", p)
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-			t.Errorf("readelf -a: %v: %s", err, stderr.String())
-		}
+	var stderr bytes.Buffer
+	cmd := exec.Command(testutil.NeedTool(t, "readelf"), "-a", "--wide", p)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Errorf("readelf -a: %v: %s", err, stderr.String())
 	}
-	if ld, err := exec.LookPath("ld"); err == nil {
-		if b, err := exec.Command(ld, "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
-			t.Errorf("ld -r: %v: %s", err, b)
-		}
+	if b, err := exec.Command(testutil.NeedTool(t, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+		t.Errorf("ld -r: %v: %s", err, b)
 	}
 }
 
