@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
@@ -129,6 +131,11 @@ func TestOwnCases(t *testing.T) {
 			}
 			if code == 0 {
 				checkKLP(t, c, res)
+				out, err := res.Output.Write()
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkDebugInfo(t, filepath.Join(c.dir, "patched.o"), out)
 			}
 			testutil.Golden(t, filepath.Join(c.dir, "report.golden"), string(res.Report.JSON()))
 		})
@@ -180,7 +187,8 @@ func checkKLP(t *testing.T, c ownCase, res *elfdiff.Result) {
 }
 
 // checkWellFormed runs readelf -a (no warnings allowed) and ld -r on an
-// output object.
+// output object, and reads its DWARF, if any, with readelf and objdump:
+// neither may warn or report an error.
 func checkWellFormed(t *testing.T, out []byte) {
 	t.Helper()
 	dir := t.TempDir()
@@ -196,6 +204,78 @@ func checkWellFormed(t *testing.T, out []byte) {
 	}
 	if b, err := exec.Command(testutil.NeedTool(t, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
 		t.Errorf("ld -r: %v: %s", err, b)
+	}
+	for _, args := range [][]string{
+		{testutil.NeedTool(t, "readelf"), "--debug-dump=info,line,abbrev,str,Ranges,loc,aranges,frames"},
+		{testutil.NeedTool(t, "objdump"), "--dwarf=info"},
+	} {
+		b, err := exec.Command(args[0], append(args[1:], p)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, b)
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "Warning") || strings.Contains(l, "Error") {
+				t.Errorf("%s %s: %s", filepath.Base(args[0]), args[1], l)
+			}
+		}
+	}
+}
+
+// dwarfDump runs readelf --debug-dump=WHAT on an object file.
+func dwarfDump(t *testing.T, what, path string) []string {
+	t.Helper()
+	b, err := exec.Command(testutil.NeedTool(t, "readelf"), "--debug-dump="+what, path).Output()
+	if err != nil {
+		t.Fatalf("readelf --debug-dump=%s %s: %v", what, path, err)
+	}
+	return strings.Split(string(b), "\n")
+}
+
+// addressAttr matches the dump lines whose value is an address, which a
+// relocation to code or data left out of the output sets to the
+// tombstone.
+var addressAttr = regexp.MustCompile(`(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc|DW_OP_addr).*`)
+
+// checkDebugInfo compares the DWARF of the output with the patched
+// object's: the debug information entries (names, types, line and string
+// references) must be the same, addresses aside; and every range and
+// location list must keep its length (a tombstone that reads as an end of
+// list would hide the entries after it).
+func checkDebugInfo(t *testing.T, patchedPath string, out []byte) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "out.o")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mask := func(lines []string) []string {
+		var m []string
+		for _, l := range lines {
+			if strings.Contains(l, "File:") || strings.HasPrefix(l, "Contents of") {
+				continue
+			}
+			m = append(m, addressAttr.ReplaceAllString(l, "$1 ADDR"))
+		}
+		return m
+	}
+	if diff := cmp.Diff(mask(dwarfDump(t, "info", patchedPath)), mask(dwarfDump(t, "info", p))); diff != "" {
+		t.Errorf("debug information entries differ from the patched object's (-patched +output):\n%s", diff)
+	}
+	// The first column of a list dump is the list's offset: one line per
+	// entry and one for its end.
+	offsets := func(lines []string) []string {
+		var o []string
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) > 1 && (f[1] == "<End" || strings.HasPrefix(f[1], "0") || strings.HasPrefix(f[1], "v")) {
+				o = append(o, f[0])
+			}
+		}
+		return o
+	}
+	for _, what := range []string{"Ranges", "loc"} {
+		if diff := cmp.Diff(offsets(dwarfDump(t, what, patchedPath)), offsets(dwarfDump(t, what, p))); diff != "" {
+			t.Errorf("%s lists differ in length from the patched object's (-patched +output):\n%s", what, diff)
+		}
 	}
 }
 

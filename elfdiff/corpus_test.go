@@ -183,6 +183,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("write: %v", werr)
 			}
 			checkWellFormed(t, out)
+			checkDebugInfo(t, c.patched, out)
 			g, rerr := elfobj.Read("out", out)
 			if rerr != nil {
 				t.Fatalf("re-read output: %v", rerr)
