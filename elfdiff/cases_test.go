@@ -25,6 +25,17 @@ var caseEnv = map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12",
 type ownCase struct {
 	dir  string
 	keys map[string][]string
+	// objDir holds the case's built objects (orig.o, patched.o and, for
+	// a case with other.c, symtab.txt); empty: dir, the checked-in ones.
+	objDir string
+}
+
+// objects returns the directory of the case's built objects.
+func (c ownCase) objects() string {
+	if c.objDir != "" {
+		return c.objDir
+	}
+	return c.dir
 }
 
 func loadOwnCases(t *testing.T) []ownCase {
@@ -55,20 +66,20 @@ func loadOwnCases(t *testing.T) []ownCase {
 
 func (c ownCase) run() (*elfdiff.Result, error, []string) {
 	var log []string
-	orig, err := elfobj.Open(filepath.Join(c.dir, "orig.o"))
+	orig, err := elfobj.Open(filepath.Join(c.objects(), "orig.o"))
 	if err != nil {
 		return nil, err, nil
 	}
-	patched, err := elfobj.Open(filepath.Join(c.dir, "patched.o"))
+	patched, err := elfobj.Open(filepath.Join(c.objects(), "patched.o"))
 	if err != nil {
 		return nil, err, nil
 	}
 	// Name the objects the same on every checkout, for the golden files.
 	orig.Name = "diffcases/" + filepath.Base(c.dir) + "/orig.o"
 	patched.Name = "diffcases/" + filepath.Base(c.dir) + "/patched.o"
-	stPath := filepath.Join(c.dir, "symtab.txt")
+	stPath := filepath.Join(c.objects(), "symtab.txt")
 	if _, err := os.Stat(stPath); err != nil {
-		stPath = filepath.Join(c.dir, "orig.o")
+		stPath = filepath.Join(c.objects(), "orig.o")
 	}
 	tab, err := symtab.Load(stPath)
 	if err != nil {
@@ -235,7 +246,7 @@ func dwarfDump(t *testing.T, what, path string) []string {
 // addressAttr matches the dump lines whose value is an address, which a
 // relocation to code or data left out of the output sets to the
 // tombstone.
-var addressAttr = regexp.MustCompile(`(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc|DW_OP_addr).*`)
+var addressAttr = regexp.MustCompile(`(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc|DW_AT_location)\b.*DW_OP_addr.*|(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc)\b.*`)
 
 // checkDebugInfo compares the DWARF of the output with the patched
 // object's: the debug information entries (names, types, line and string
@@ -254,19 +265,20 @@ func checkDebugInfo(t *testing.T, patchedPath string, out []byte) {
 			if strings.Contains(l, "File:") || strings.HasPrefix(l, "Contents of") {
 				continue
 			}
-			m = append(m, addressAttr.ReplaceAllString(l, "$1 ADDR"))
+			m = append(m, addressAttr.ReplaceAllString(l, "$1$2 ADDR"))
 		}
 		return m
 	}
 	if diff := cmp.Diff(mask(dwarfDump(t, "info", patchedPath)), mask(dwarfDump(t, "info", p))); diff != "" {
 		t.Errorf("debug information entries differ from the patched object's (-patched +output):\n%s", diff)
 	}
-	// The first column of a list dump is the list's offset: one line per
-	// entry and one for its end.
+	// A list dump gives one line per entry and one for the end of the
+	// list, each starting with the entry's 8-digit offset (a location's
+	// 16-digit addresses may follow on a line of their own).
 	offsets := func(lines []string) []string {
 		var o []string
 		for _, l := range lines {
-			if f := strings.Fields(l); len(f) > 1 && (f[1] == "<End" || strings.HasPrefix(f[1], "0") || strings.HasPrefix(f[1], "v")) {
+			if f := strings.Fields(l); len(f) > 1 && len(f[0]) == 8 && strings.Trim(f[0], "0123456789abcdef") == "" {
 				o = append(o, f[0])
 			}
 		}
@@ -275,6 +287,45 @@ func checkDebugInfo(t *testing.T, patchedPath string, out []byte) {
 	for _, what := range []string{"Ranges", "loc"} {
 		if diff := cmp.Diff(offsets(dwarfDump(t, what, patchedPath)), offsets(dwarfDump(t, what, p))); diff != "" {
 			t.Errorf("%s lists differ in length from the patched object's (-patched +output):\n%s", what, diff)
+		}
+	}
+}
+
+// TestOwnCasesWithDWARF builds every case again with -g (DWARF 5) and
+// -gdwarf-4, the way kernels are built for livepatching, and checks that
+// each diff output keeps DWARF that readelf and objdump read cleanly and
+// that matches the patched object's.
+func TestOwnCasesWithDWARF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles every case twice")
+	}
+	mk := testutil.NeedTool(t, "make")
+	testutil.NeedTool(t, "gcc")
+	cases := loadOwnCases(t)
+	src := filepath.Join(testutil.RepoRoot(), "testdata", "diffcases")
+	for _, g := range []string{"-g", "-gdwarf-4"} {
+		out := t.TempDir()
+		cmd := exec.Command(mk, "-s", "-j2", "-C", src, "O="+out+"/", "CC=gcc "+g, "all")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+		}
+		for _, c := range cases {
+			c.objDir = filepath.Join(out, filepath.Base(c.dir))
+			t.Run(g+"/"+filepath.Base(c.dir), func(t *testing.T) {
+				res, err, _ := c.run()
+				if code := elfdiff.ExitCode(err); fmt.Sprint(code) != c.keys["exit"][0] {
+					t.Fatalf("exit %d (%v), want %s", code, err, c.keys["exit"][0])
+				}
+				if err != nil {
+					return
+				}
+				b, err := res.Output.Write()
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkWellFormed(t, b)
+				checkDebugInfo(t, filepath.Join(c.objDir, "patched.o"), b)
+			})
 		}
 	}
 }

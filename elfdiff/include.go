@@ -163,7 +163,9 @@ func (d *differ) includeDebug() {
 
 // keepDebugRelocs keeps the relocations of the debug sections whose
 // target is in the output: the other debug sections (names in .debug_str,
-// abbreviations, line tables, ...) and the included code and data. It
+// abbreviations, line tables, ...) and the included code and data; one to
+// a symbol the output leaves out, in an included section, goes through
+// that section's symbol. It
 // runs after every section is included, special sections too, and before
 // the output is built, so no debug relocation is left dangling and none
 // that the output can resolve is lost.
@@ -182,12 +184,25 @@ func (d *differ) keepDebugRelocs() {
 		kept := s.relas[:0]
 		var tomb []*rela
 		for _, r := range s.relas {
-			if r.sym.sec != nil && r.sym.sec.include {
-				kept = append(kept, r)
-				r.sym.include = true
-			} else {
+			sym := r.sym
+			if sym.sec == nil || !sym.sec.include {
 				tomb = append(tomb, r)
+				continue
 			}
+			if sym.strip {
+				// A helper symbol the output leaves out (a
+				// KPATCH_FORCE_UNSAFE marker, a callback's record):
+				// the same place through its section's symbol.
+				ss := sym.sec.secsym
+				if ss == nil || ss.strip {
+					tomb = append(tomb, r)
+					continue
+				}
+				r.sym, r.addend = ss, r.addend+int64(sym.Value)
+				sym = ss
+			}
+			kept = append(kept, r)
+			sym.include = true
 		}
 		s.relas = kept
 		if base := s.base.Name; len(tomb) > 0 && (base == ".debug_ranges" || base == ".debug_loc") {
