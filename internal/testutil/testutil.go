@@ -83,6 +83,25 @@ func CorpusFile(t testing.TB, name string) string {
 	return p
 }
 
+// KernelBuildDir returns an installed kernel's build directory (the
+// headers package's /lib/modules/KVER/build, or KPATCH_KERNEL_BUILD), in
+// which external modules can be built, or reports it Missing.
+func KernelBuildDir(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("KPATCH_KERNEL_BUILD"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "Makefile")); err != nil {
+			Missing(t, "KPATCH_KERNEL_BUILD=%s is not a kernel build directory: %v", dir, err)
+		}
+		return dir
+	}
+	dirs, _ := filepath.Glob("/lib/modules/*/build/Makefile")
+	if len(dirs) == 0 {
+		Missing(t, "no kernel headers installed (/lib/modules/KVER/build; tools/realkernel-setup.sh installs them)")
+		return ""
+	}
+	return filepath.Dir(dirs[len(dirs)-1])
+}
+
 // NeedTool returns the path of the named program, or reports it Missing.
 func NeedTool(t testing.TB, name string) string {
 	t.Helper()
