@@ -205,7 +205,9 @@ func (d *differ) keepDebugRelocs() {
 			sym.include = true
 		}
 		s.relas = kept
-		if base := s.base.Name; len(tomb) > 0 && (base == ".debug_ranges" || base == ".debug_loc") {
+		// (A compressed section, -gz, cannot be written in place; its
+		// dropped relocations leave 0.)
+		if base := s.base.Name; len(tomb) > 0 && (base == ".debug_ranges" || base == ".debug_loc") && s.base.Flags&elf.SHF_COMPRESSED == 0 {
 			d.writeTombstones(s.base, tomb)
 		}
 	}
