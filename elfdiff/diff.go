@@ -198,6 +198,7 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if err := d.regenerateSpecial(); err != nil {
 		return nil, err
 	}
+	d.keepDebugRelocs()
 	d.printChanges()
 	if err := d.verifyPatchability(); err != nil {
 		return nil, err

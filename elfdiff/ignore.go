@@ -8,6 +8,29 @@ import (
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
+// importNamespaces returns the import_ns= records of a .modinfo section's
+// data, in the form a module carries them ("import_ns=NS"). A .modinfo
+// entry is "KEY=VALUE" in an object built as a module, and
+// "MODNAME.KEY=VALUE" in an object built into vmlinux (kbuild prefixes
+// the key with KBUILD_MODNAME there); the livepatch module is a module,
+// so the prefix is dropped.
+func importNamespaces(data []byte) []string {
+	var out []string
+	for _, f := range bytes.Split(data, []byte{0}) {
+		key, value, ok := bytes.Cut(f, []byte("="))
+		if !ok {
+			continue
+		}
+		if i := bytes.LastIndexByte(key, '.'); i >= 0 {
+			key = key[i+1:]
+		}
+		if string(key) == "import_ns" {
+			out = append(out, "import_ns="+string(value))
+		}
+	}
+	return out
+}
+
 // markIgnoredSections flags sections that are never part of a patch and
 // applies KPATCH_IGNORE_SECTION markers.
 func (d *differ) markIgnoredSections() error {
@@ -18,11 +41,7 @@ func (d *differ) markIgnoredSections() error {
 			strings.HasPrefix(n, ".llvm_addrsig"), strings.HasPrefix(n, ".llvm."):
 			s.ignore = true
 		case n == ".modinfo":
-			for _, f := range bytes.Split(s.Data, []byte{0}) {
-				if bytes.HasPrefix(f, []byte("import_ns=")) {
-					d.importNS = append(d.importNS, string(f))
-				}
-			}
+			d.importNS = append(d.importNS, importNamespaces(s.Data)...)
 			s.ignore = true
 		case d.machine == elf.EM_X86_64 && (n == "__patchable_function_entries" || n == ".rela__patchable_function_entries"):
 			s.ignore = true

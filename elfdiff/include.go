@@ -148,6 +148,9 @@ func (d *differ) includeNewGlobals() {
 	}
 }
 
+// includeDebug includes every debug section whole (DWARF is not split
+// per function). Which of their relocations stay is decided by
+// keepDebugRelocs, once everything else is included.
 func (d *differ) includeDebug() {
 	for _, s := range d.patched.secs {
 		if !s.isDebug() {
@@ -157,18 +160,74 @@ func (d *differ) includeDebug() {
 		if s.secsym != nil {
 			s.secsym.include = true
 		}
-		if !s.isRela() {
+	}
+}
+
+// keepDebugRelocs keeps the relocations of the debug sections whose
+// target is in the output: the other debug sections (names in .debug_str,
+// abbreviations, line tables, ...) and the included code and data; one to
+// a symbol the output leaves out, in an included section, goes through
+// that section's symbol. It
+// runs after every section is included, special sections too, and before
+// the output is built, so no debug relocation is left dangling and none
+// that the output can resolve is lost.
+//
+// A relocation to code or data left out of the output is dropped, and its
+// field keeps the value a linker gives a reference into a discarded
+// section (the "tombstone"): 0, which DWARF consumers read as "not
+// present"; but 1 in the DWARF 4 range and location lists (.debug_ranges,
+// .debug_loc), where a 0,0 pair would end the list early and hide the
+// entries of the included functions that follow it.
+func (d *differ) keepDebugRelocs() {
+	for _, s := range d.patched.secs {
+		if !s.include || !s.isRela() || !s.isDebug() || s.base == nil {
 			continue
 		}
 		kept := s.relas[:0]
+		var tomb []*rela
 		for _, r := range s.relas {
-			if r.sym.sec != nil && r.sym.sec.include {
-				kept = append(kept, r)
-				r.sym.include = true
+			sym := r.sym
+			if sym.sec == nil || !sym.sec.include {
+				tomb = append(tomb, r)
+				continue
 			}
+			if sym.strip {
+				// A helper symbol the output leaves out (a
+				// KPATCH_FORCE_UNSAFE marker, a callback's record):
+				// the same place through its section's symbol.
+				ss := sym.sec.secsym
+				if ss == nil || ss.strip {
+					tomb = append(tomb, r)
+					continue
+				}
+				r.sym, r.addend = ss, r.addend+int64(sym.Value)
+				sym = ss
+			}
+			kept = append(kept, r)
+			sym.include = true
 		}
 		s.relas = kept
+		// (A compressed section, -gz, cannot be written in place; its
+		// dropped relocations leave 0.)
+		if base := s.base.Name; len(tomb) > 0 && (base == ".debug_ranges" || base == ".debug_loc") && s.base.Flags&elf.SHF_COMPRESSED == 0 {
+			d.writeTombstones(s.base, tomb)
+		}
 	}
+}
+
+// writeTombstones writes 1 into the 64-bit address fields of sec that the
+// dropped relocations rs pointed at (a copy of the data: the input object
+// stays as it was read).
+func (d *differ) writeTombstones(sec *section, rs []*rela) {
+	data := append([]byte(nil), sec.Data...)
+	bo := byteOrder(d.patched.file.Data)
+	abs := absRelocType(d.machine)
+	for _, r := range rs {
+		if r.typ == abs && len(data) >= 8 && r.off <= uint64(len(data)-8) {
+			bo.PutUint64(data[r.off:], 1)
+		}
+	}
+	sec.Data = data
 }
 
 // printChanges records the changed and new functions in symbol-table order.

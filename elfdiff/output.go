@@ -2,7 +2,6 @@ package elfdiff
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"sort"
 	"strings"
 
@@ -277,8 +276,11 @@ func (b *outBuilder) relaFor(s *elfobj.Section) *elfobj.Section {
 	return r
 }
 
-func (b *outBuilder) absType() uint32 {
-	switch b.d.machine {
+func (b *outBuilder) absType() uint32 { return absRelocType(b.d.machine) }
+
+// absRelocType is the machine's 64-bit absolute relocation type.
+func absRelocType(m elf.Machine) uint32 {
+	switch m {
 	case elf.EM_PPC64:
 		return uint32(elf.R_PPC64_ADDR64)
 	case elf.EM_S390:
@@ -291,10 +293,7 @@ func (b *outBuilder) absType() uint32 {
 
 func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	d := b.d
-	bo := binary.ByteOrder(binary.LittleEndian)
-	if d.patched.file.Data == elf.ELFDATA2MSB {
-		bo = binary.BigEndian
-	}
+	bo := byteOrder(d.patched.file.Data)
 	abs := b.absType()
 	if len(d.importNS) > 0 {
 		var data []byte
