@@ -200,15 +200,16 @@ func TestBuildKbuild(t *testing.T) {
 		}
 	}
 
-	// -R: the hook is built without atomic replace.
+	// -R, in the same work directory: the hook is built without atomic
+	// replace.
 	ko2 := filepath.Join(tmp, "out", "livepatch-kbuild-test-r.ko")
 	err = module.BuildKbuild(context.Background(), module.KbuildOptions{Name: "livepatch-kbuild-test-r", TreeDir: e.build,
 		Objects: []string{diff}, Release: e.kver, CC: "gcc-12", NonReplace: true, Jobs: 2,
-		WorkDir: filepath.Join(tmp, "mod-r"), Output: ko2})
+		WorkDir: filepath.Join(tmp, "mod"), Output: ko2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmdFile, err := os.ReadFile(filepath.Join(tmp, "mod-r", ".patch-hook.o.cmd"))
+	cmdFile, err := os.ReadFile(filepath.Join(tmp, "mod", ".patch-hook.o.cmd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +226,8 @@ func tail(s string) string {
 }
 
 // TestBuildKbuildRefuses checks the clear errors for a tree that is not
-// prepared, the wrong release and an object that is not ELF; none leaves
-// an output behind.
+// prepared, the wrong release, an object that is not ELF and a work
+// directory that is not BuildKbuild's; none leaves an output behind.
 func TestBuildKbuildRefuses(t *testing.T) {
 	tmp := t.TempDir()
 	obj := filepath.Join(tmp, "x.o")
@@ -252,7 +253,8 @@ func TestBuildKbuildRefuses(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(build, "include", "generated", "utsrelease.h")); err == nil {
 		cases = append(cases,
 			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-1-amd64" }, `prepared for release "` + realKernel + `", not "6.1.0-1-amd64"`},
-			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj})
+			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj},
+			refusal{"foreign work directory", func(o *module.KbuildOptions) { o.TreeDir = build; o.WorkDir = tmp }, "not emptying it"})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
