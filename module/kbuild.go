@@ -119,8 +119,12 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if err != nil {
 			return fmt.Errorf("module %s: %w", o.Name, err)
 		}
-		if _, err := elfobj.Read(p, b); err != nil {
+		obj, err := elfobj.Read(p, b)
+		if err != nil {
 			return fmt.Errorf("module %s: object %d: %w", o.Name, i, err)
+		}
+		if s := obj.SectionByName(".kpatch.force"); s != nil && s.Size > 0 {
+			logf("kbuild: %s: KPATCH_FORCE_UNSAFE has no effect on Linux's livepatch (no per-function force); the function keeps its stack check", p)
 		}
 		base := strings.TrimSuffix(filepath.Base(p), ".o")
 		part := fmt.Sprintf("kpatch-%d-%s.o", i, badChars.ReplaceAllString(base, "_"))
