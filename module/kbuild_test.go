@@ -3,6 +3,7 @@ package module_test
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +25,10 @@ type realEnv struct {
 	kver, build, vmlinux string
 }
 
-// needReal returns the installed Debian kernel packages, or skips the test
-// when they are absent (fails instead when CI=true, where they are
-// installed).
-func needReal(t *testing.T) realEnv {
+// needReal returns the installed Debian kernel packages (headers, gcc-12,
+// and the debug vmlinux when withVmlinux), or skips the test when they are
+// absent (fails instead when CI=true, where they are installed).
+func needReal(t *testing.T, withVmlinux bool) realEnv {
 	t.Helper()
 	kver := os.Getenv("KPATCHGO_KVER")
 	if kver == "" {
@@ -43,8 +44,12 @@ func needReal(t *testing.T) realEnv {
 		}
 		t.Skip(msg)
 	}
-	for _, p := range []string{filepath.Join(e.build, ".config"), filepath.Join(e.build, "Module.symvers"),
-		filepath.Join(e.build, "scripts", "mod", "modpost"), e.vmlinux} {
+	need := []string{filepath.Join(e.build, ".config"), filepath.Join(e.build, "Module.symvers"),
+		filepath.Join(e.build, "scripts", "mod", "modpost")}
+	if withVmlinux {
+		need = append(need, e.vmlinux)
+	}
+	for _, p := range need {
 		if _, err := os.Stat(p); err != nil {
 			missing(p)
 		}
@@ -57,7 +62,7 @@ func needReal(t *testing.T) realEnv {
 	return e
 }
 
-// compileObject builds testdata's dir/cmdline.c as kbuild would (with
+// compileObject builds the C file src in dir as kbuild would (with
 // function and data sections and kpatch-macros.h on the include path)
 // against the installed headers, and returns the object.
 func compileObject(t *testing.T, e realEnv, src, dir, include string) string {
@@ -69,31 +74,95 @@ func compileObject(t *testing.T, e realEnv, src, dir, include string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cmdline.c"), b, 0o644); err != nil {
+	obj := strings.TrimSuffix(filepath.Base(src), ".c") + ".o"
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := cmdline.o\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := "+obj+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("make", "-s", "-C", e.build, "M="+dir, "CC=gcc-12", "KERNELRELEASE="+e.kver,
-		"KCFLAGS=-ffunction-sections -fdata-sections -I"+include, "cmdline.o")
+		"KCFLAGS=-ffunction-sections -fdata-sections -I"+include, obj)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("compile %s: %v\n%s", src, err, out)
 	}
-	return filepath.Join(dir, "cmdline.o")
+	return filepath.Join(dir, obj)
 }
 
-// realDiff builds the checked-in orig and patched cmdline.c and diffs them
-// against the debug vmlinux, as kpatch-build diff does.
-func realDiff(t *testing.T, e realEnv, tmp string) string {
+// writeMacros puts kpatch-macros.h in dir/include and returns that
+// directory.
+func writeMacros(t *testing.T, dir string) string {
 	t.Helper()
-	include := filepath.Join(tmp, "include")
+	include := filepath.Join(dir, "include")
 	if err := os.MkdirAll(include, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(include, "kpatch-macros.h"), module.MacrosHeader, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return include
+}
+
+// TestMacrosHeader compiles every macro of kpatch-macros.h against the
+// real kernel's headers and checks the records land in the sections the
+// diff engine reads, pointing at the right functions.
+func TestMacrosHeader(t *testing.T) {
+	e := needReal(t, false)
+	tmp := t.TempDir()
+	obj := compileObject(t, e, filepath.Join("testdata", "kbuild", "macros.c"), filepath.Join(tmp, "obj"), writeMacros(t, tmp))
+	f, err := elfobj.Open(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		".kpatch.callbacks.pre_patch":    "kpg_macros_pre_patch",
+		".kpatch.callbacks.post_patch":   "__kpatch_load_hook_kpg_macros_load",
+		".kpatch.callbacks.pre_unpatch":  "__kpatch_unload_hook_kpg_macros_unload",
+		".kpatch.callbacks.post_unpatch": "kpg_macros_post_unpatch",
+		".kpatch.force":                  "kpg_macros_show",
+		".kpatch.ignore.functions":       "kpg_macros_noisy",
+		".kpatch.ignore.sections":        ".text.kpg_macros_unused",
+	}
+	for name, target := range want {
+		s := f.SectionByName(name)
+		if s == nil {
+			t.Errorf("no section %s", name)
+			continue
+		}
+		size := uint64(8)
+		if strings.HasPrefix(name, ".kpatch.callbacks.") {
+			size = 16 // { fn, objname }, objname NULL until the diff
+		}
+		if s.Size != size || s.Rela == nil || len(s.Rela.Relocs) != 1 || s.Rela.Relocs[0].Offset != 0 {
+			t.Errorf("%s: size %d, relocations %v; want one %d-byte record", name, s.Size, s.Rela, size)
+			continue
+		}
+		r := s.Rela.Relocs[0]
+		got := r.Sym.Name
+		switch {
+		case name == ".kpatch.ignore.sections" && r.Sym.Section != nil:
+			// A pointer to the string naming the section.
+			d := r.Sym.Section.Data[r.Sym.Value+uint64(r.Addend):]
+			got, _, _ = strings.Cut(string(d), "\x00")
+		case r.Sym.Type == elf.STT_SECTION:
+			// gcc points at a local function through its section.
+			for _, fn := range f.Symbols {
+				if fn.Type == elf.STT_FUNC && fn.Section == r.Sym.Section && int64(fn.Value) == r.Addend {
+					got = fn.Name
+				}
+			}
+		}
+		if got != target {
+			t.Errorf("%s points to %q, want %q", name, got, target)
+		}
+	}
+}
+
+// realDiff builds the checked-in orig and patched cmdline.c and diffs them
+// against the debug vmlinux, as kpatch-build diff does.
+func realDiff(t *testing.T, e realEnv, tmp string) string {
+	t.Helper()
+	include := writeMacros(t, tmp)
 	origPath := compileObject(t, e, filepath.Join("testdata", "kbuild", "orig", "cmdline.c"), filepath.Join(tmp, "orig"), include)
 	patchedPath := compileObject(t, e, filepath.Join("testdata", "kbuild", "patched", "cmdline.c"), filepath.Join(tmp, "patched"), include)
 	tab, err := symtab.Load(e.vmlinux)
@@ -128,7 +197,7 @@ func modinfo(f *elfobj.File) map[string]string {
 // vmlinux, linked by the installed headers' kbuild. (Loading it under qemu
 // is the pipeline's real-kernel test.)
 func TestBuildKbuild(t *testing.T) {
-	e := needReal(t)
+	e := needReal(t, true)
 	tmp := t.TempDir()
 	diff := realDiff(t, e, tmp)
 	ko := filepath.Join(tmp, "out", "livepatch-kbuild-test.ko")
