@@ -145,7 +145,7 @@ func ResolveModules(modulesDir string, names []string) ([]ModuleFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := resolver{ix: ix, state: map[string]int{}}
+	r := resolver{ix: ix, state: map[string]int{}, index: map[string]int{}}
 	for _, n := range names {
 		name := modName(n)
 		if _, ok := ix.path[name]; !ok {
@@ -165,15 +165,24 @@ func ResolveModules(modulesDir string, names []string) ([]ModuleFile, error) {
 type resolver struct {
 	ix    *moduleIndex
 	state map[string]int // 1 visiting, 2 done
+	index map[string]int // name -> position in out
 	out   []ModuleFile
 }
 
-// visit adds name after its dependencies.
+// visit adds name after its dependencies. A module first reached as an
+// optional (soft) dependency becomes required, with its dependencies,
+// when a required module needs it too.
 func (r *resolver) visit(name, parent string, optional bool) error {
 	switch r.state[name] {
 	case 1:
 		return fmt.Errorf("module %q: dependency cycle", name)
 	case 2:
+		if m := &r.out[r.index[name]]; m.Optional && !optional {
+			m.Optional, m.For = false, parent
+			for _, d := range r.ix.deps[name] {
+				r.visit(d, name, false)
+			}
+		}
 		return nil
 	}
 	r.state[name] = 1
@@ -199,6 +208,7 @@ func (r *resolver) visit(name, parent string, optional bool) error {
 		}
 	}
 	r.state[name] = 2
+	r.index[name] = len(r.out)
 	r.out = append(r.out, ModuleFile{Name: name, Path: filepath.Join(r.ix.dir, r.ix.path[name]), Optional: optional, For: parent})
 	return nil
 }
@@ -218,11 +228,11 @@ func readModuleFile(p string) ([]byte, error) {
 		defer f.Close()
 		zr, err := gzip.NewReader(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: gzip: %w", p, err)
 		}
 		b, err := io.ReadAll(zr)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, fmt.Errorf("%s: gzip: %w", p, err)
 		}
 		return b, nil
 	}

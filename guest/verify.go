@@ -394,9 +394,11 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 			for ; j < len(lines) && !strings.HasPrefix(lines[j], end); j++ {
 				out = append(out, lines[j])
 			}
+			seen["check "+phase+" "+idx] = true
 			if j == len(lines) {
+				// Go on after the begin marker: the kernel's last words
+				// are among these lines.
 				fail("%s: check %s: the guest stopped during the check", phase, idx)
-				i = j
 				continue
 			}
 			rc := strings.TrimPrefix(lines[j], end)
@@ -405,7 +407,6 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 			text := strings.Join(out, "\n")
 			text = strings.TrimSuffix(text, "\n")
 			p.judgeCheck(&sum, fail, phase, idx, rc, text)
-			seen["check "+phase+" "+idx] = true
 		case "done":
 			seen["done"] = true
 		}
