@@ -48,6 +48,7 @@ func TestJudgeConsoles(t *testing.T) {
 		"warning": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
 			"@@M@@ dmesg-begin patched\n[   3.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.1] Call Trace:\n@@M@@ dmesg-end patched\n" + end, false},
 		"died-in-check": {loaded + "@@M@@ phase patched\n@@M@@ check-begin patched 1\nnew\n[    4.0] Kernel panic - not syncing: test\n", false},
+		"never-started": {"SeaBIOS\n[    0.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n", false},
 		"disabled":      {start + "@@M@@ transition lp done\n@@M@@ enabled lp 0\n" + end, false},
 	}
 	for name, c := range cases {
@@ -71,6 +72,14 @@ func TestErrorShowsConsoleTail(t *testing.T) {
 	if !strings.HasPrefix(msg, "guest: a; b\n") || strings.Contains(msg, "line 40\n") ||
 		!strings.Contains(msg, "\nline 41\n") || !strings.Contains(msg, "line 100\n--- end of console ---") {
 		t.Errorf("message:\n%s", msg)
+	}
+}
+
+// TestCleanConsole drops what would drive the reader's terminal.
+func TestCleanConsole(t *testing.T) {
+	got := cleanConsole("\x1bc\x1b[?7l\x1b[2JSeaBIOS\r\nline\x1b[0m two\r\n")
+	if got != "SeaBIOS\nline two\n" {
+		t.Errorf("cleanConsole = %q", got)
 	}
 }
 

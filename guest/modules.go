@@ -209,7 +209,11 @@ func (r *resolver) visit(name, parent string, optional bool) error {
 	}
 	r.state[name] = 2
 	r.index[name] = len(r.out)
-	r.out = append(r.out, ModuleFile{Name: name, Path: filepath.Join(r.ix.dir, r.ix.path[name]), Optional: optional, For: parent})
+	p := r.ix.path[name]
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(r.ix.dir, p)
+	}
+	r.out = append(r.out, ModuleFile{Name: name, Path: p, Optional: optional, For: parent})
 	return nil
 }
 

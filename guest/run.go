@@ -37,7 +37,12 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("guest: ")
 	b.WriteString(strings.Join(e.Problems, "; "))
-	lines := strings.Split(strings.TrimRight(e.Console, "\n"), "\n")
+	console := strings.TrimRight(e.Console, "\n")
+	if console == "" {
+		b.WriteString("\n(the guest console is empty)")
+		return b.String()
+	}
+	lines := strings.Split(console, "\n")
 	if len(lines) > consoleTailLines {
 		lines = lines[len(lines)-consoleTailLines:]
 	}
@@ -72,7 +77,9 @@ func newMarker() string {
 // Run boots the kernel with an initramfs of busybox, files (path inside
 // the guest -> content) and script, a busybox sh script run after /proc,
 // /sys, /dev and /tmp are mounted, with the console as its output. It
-// returns the console with carriage returns removed. The error is an
+// returns the console with carriage returns removed. Files are
+// executable (mode 0755) and may not replace /init, /bin/busybox or
+// /guest/run.sh. The error is an
 // *Error carrying the console when qemu fails or times out, the guest
 // stops before the script ends, or the script exits non-zero.
 func Run(ctx context.Context, o Options, script string, files map[string][]byte) (string, error) {
@@ -238,7 +245,16 @@ func boot(ctx context.Context, o Options, initrd string) (string, []string) {
 		}
 		problems = append(problems, fmt.Sprintf("qemu failed (%v): %s", werr, msg))
 	}
-	return strings.ReplaceAll(out.String(), "\r", ""), problems
+	return cleanConsole(out.String()), problems
+}
+
+// terminalControl matches the escape sequences the firmware prints for
+// a terminal (ESC c resets it), which an error message must not carry.
+var terminalControl = regexp.MustCompile("\x1b(\\[[0-?]*[ -/]*[@-~]|[@-~])")
+
+// cleanConsole drops carriage returns and terminal escape sequences.
+func cleanConsole(s string) string {
+	return terminalControl.ReplaceAllString(strings.ReplaceAll(s, "\r", ""), "")
 }
 
 // accelName names the accelerator for messages.

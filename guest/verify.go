@@ -411,6 +411,16 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 			seen["done"] = true
 		}
 	}
+	if len(kernelBad) > 0 {
+		if len(kernelBad) > maxShownLines {
+			kernelBad = kernelBad[:maxShownLines]
+		}
+		fail("kernel log reports a problem:\n  %s", strings.Join(kernelBad, "\n  "))
+	}
+	if !strings.Contains(console, prefix) {
+		fail("the guest never started the verification")
+		return sum.String(), problems
+	}
 	for _, phase := range []string{phaseBefore, phasePatched, phaseAfter} {
 		if phase == phaseBefore && p.late {
 			continue
@@ -420,12 +430,6 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 				fail("%s: check %d did not run", phase, k)
 			}
 		}
-	}
-	if len(kernelBad) > 0 {
-		if len(kernelBad) > maxShownLines {
-			kernelBad = kernelBad[:maxShownLines]
-		}
-		fail("kernel log reports a problem:\n  %s", strings.Join(kernelBad, "\n  "))
 	}
 	if !seen["done"] {
 		fail("the guest did not finish the verification")
