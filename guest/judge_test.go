@@ -111,6 +111,9 @@ func TestPlanVerifyRefuses(t *testing.T) {
 	loop := filepath.Join(o.ModulesDir, "kernel/drivers/block/loop.ko")
 	other := o
 	other.Release = "6.1.0-99-amd64"
+	if _, err := other.withDefaults(); err == nil || !strings.Contains(err.Error(), "is release "+testRelease+", not 6.1.0-99-amd64") {
+		t.Errorf("release mismatch: err = %v", err)
+	}
 	cases := []struct {
 		o    Options
 		v    Verify

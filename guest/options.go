@@ -58,12 +58,14 @@ func (o Options) withDefaults() (Options, error) {
 	if _, err := os.Stat(o.Kernel); err != nil {
 		return o, fmt.Errorf("guest: kernel image: %w", err)
 	}
+	r, err := KernelRelease(o.Kernel)
+	if err != nil {
+		return o, err
+	}
 	if o.Release == "" {
-		r, err := KernelRelease(o.Kernel)
-		if err != nil {
-			return o, err
-		}
 		o.Release = r
+	} else if r != o.Release {
+		return o, fmt.Errorf("guest: kernel image %s is release %s, not %s", o.Kernel, r, o.Release)
 	}
 	if o.ModulesDir == "" {
 		o.ModulesDir = filepath.Join("/lib/modules", o.Release)

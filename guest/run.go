@@ -107,6 +107,7 @@ func run(ctx context.Context, o Options, script string, files map[string][]byte)
 		return "", fmt.Errorf("guest: %w", err)
 	}
 	console, problems := boot(ctx, o, initrdPath)
+	logUptimes(o, console, marker)
 	if len(problems) == 0 {
 		problems = scriptProblems(console, marker)
 	}
@@ -114,6 +115,15 @@ func run(ctx context.Context, o Options, script string, files map[string][]byte)
 		return console, &Error{Problems: problems, Console: console}
 	}
 	return console, nil
+}
+
+// logUptimes reports the guest's own clock at /init and at the end of
+// the script, which splits a boot's time into kernel start and script.
+func logUptimes(o Options, console, marker string) {
+	up := regexp.MustCompile(regexp.QuoteMeta(marker) + ` (booted|exit) .*uptime=([0-9.]+)`).FindAllStringSubmatch(console, -1)
+	if len(up) == 2 {
+		o.Log("guest: /init started at %ss of guest uptime, script ended at %ss", up[0][2], up[1][2])
+	}
 }
 
 // scriptProblems reads the run's exit marker from the console.

@@ -318,6 +318,9 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 			fmt.Fprintf(&sum, "  patched /%s/\n", p.patched[i])
 		}
 	}
+	if p.late {
+		sum.WriteString("unpatched: not checked before the patch, the targets load after it\n")
+	}
 	optional := map[string]ModuleFile{}
 	for _, m := range p.preload {
 		optional[m.Name] = m
