@@ -120,7 +120,7 @@ func run(ctx context.Context, o Options, script string, files map[string][]byte)
 // logUptimes reports the guest's own clock at /init and at the end of
 // the script, which splits a boot's time into kernel start and script.
 func logUptimes(o Options, console, marker string) {
-	up := regexp.MustCompile(regexp.QuoteMeta(marker) + ` (booted|exit) .*uptime=([0-9.]+)`).FindAllStringSubmatch(console, -1)
+	up := regexp.MustCompile(regexp.QuoteMeta(marker)+` (booted|exit) .*uptime=([0-9.]+)`).FindAllStringSubmatch(console, -1)
 	if len(up) == 2 {
 		o.Log("guest: /init started at %ss of guest uptime, script ended at %ss", up[0][2], up[1][2])
 	}
