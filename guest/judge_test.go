@@ -69,7 +69,7 @@ func TestErrorShowsConsoleTail(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("line %d", i))
 	}
 	msg := (&Error{Problems: []string{"a", "b"}, Console: strings.Join(lines, "\n") + "\n"}).Error()
-	if !strings.HasPrefix(msg, "guest: a; b\n") || strings.Contains(msg, "line 40\n") ||
+	if !strings.HasPrefix(msg, "guest: 2 problems:\n  - a\n  - b\n") || strings.Contains(msg, "line 40\n") ||
 		!strings.Contains(msg, "\nline 41\n") || !strings.Contains(msg, "line 100\n--- end of console ---") {
 		t.Errorf("message:\n%s", msg)
 	}

@@ -36,7 +36,14 @@ const consoleTailLines = 60
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("guest: ")
-	b.WriteString(strings.Join(e.Problems, "; "))
+	if len(e.Problems) == 1 {
+		b.WriteString(e.Problems[0])
+	} else {
+		fmt.Fprintf(&b, "%d problems:", len(e.Problems))
+		for _, p := range e.Problems {
+			b.WriteString("\n  - " + p)
+		}
+	}
 	console := strings.TrimRight(e.Console, "\n")
 	if console == "" {
 		b.WriteString("\n(the guest console is empty)")

@@ -91,6 +91,9 @@ func VerifyPatch(ctx context.Context, o Options, v Verify) (*Result, error) {
 		return nil, runErr
 	}
 	summary, more := plan.judge(console)
+	for _, pr := range problems {
+		summary += "FAIL: " + pr + "\n"
+	}
 	problems = append(problems, more...)
 	if len(problems) > 0 {
 		summary += fmt.Sprintf("result: FAIL (%d %s)\n", len(problems), plural(len(problems), "problem"))
