@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -126,6 +127,18 @@ func TestPlanVerifyRefuses(t *testing.T) {
 		{o, Verify{Module: lp, LateLoad: true}, "late load needs the target modules"},
 		{o, Verify{Module: lp, Preload: []string{"no_such_module"}}, `module "no_such_module": not in`},
 	}
+	// A name the guest shell would split: same length, so the ELF stays valid.
+	b, err := os.ReadFile(lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(t.TempDir(), "odd.ko")
+	os.WriteFile(odd, bytes.Replace(b, []byte("name=guest_lp_cmdline\x00"), []byte("name=guest;lp cmdline\x00"), 1), 0o644)
+	cases = append(cases, struct {
+		o    Options
+		v    Verify
+		want string
+	}{o, Verify{Module: odd}, `module name "guest;lp cmdline" is not a kernel module name`})
 	for _, c := range cases {
 		if _, err := planVerify(c.o, c.v); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: err = %v, want %q", c.v, err, c.want)

@@ -147,6 +147,9 @@ func planVerify(o Options, v Verify) (*verifyPlan, error) {
 	if f := strings.Fields(mi.Vermagic); len(f) == 0 || f[0] != o.Release {
 		return nil, fmt.Errorf("verify: %s: vermagic %q does not match kernel %s", v.Module, mi.Vermagic, o.Release)
 	}
+	if !moduleNameRE.MatchString(mi.Name) {
+		return nil, fmt.Errorf("verify: %s: module name %q is not a kernel module name", v.Module, mi.Name)
+	}
 	p.patch = mi.Name
 	p.files["guest/modules/"+mi.Name+".ko"] = ko
 	if len(v.Preload) > 0 {
@@ -156,6 +159,9 @@ func planVerify(o Options, v Verify) (*verifyPlan, error) {
 		}
 	}
 	for _, m := range p.preload {
+		if !moduleNameRE.MatchString(m.Name) {
+			return nil, fmt.Errorf("verify: %s: module name %q is not a kernel module name", m.Path, m.Name)
+		}
 		if m.Name == p.patch {
 			return nil, fmt.Errorf("verify: preload module %s has the patch's name", m.Name)
 		}
@@ -180,6 +186,10 @@ func planVerify(o Options, v Verify) (*verifyPlan, error) {
 	}
 	return p, nil
 }
+
+// moduleNameRE is what a module name may be; the guest script uses the
+// names as words and file names. The kernel allows 55 bytes.
+var moduleNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,55}$`)
 
 // compileCheck compiles one expectation; empty means none.
 func compileCheck(i int, which, re string) (*regexp.Regexp, error) {
