@@ -1,0 +1,13 @@
+// Package guest boots a real Linux kernel under qemu with a minimal busybox
+// initramfs and verifies a livepatch module inside it.
+//
+// The initramfs is built in Go (the newc cpio format, see WriteCPIO): a
+// static busybox, an /init script, the patch module and the distribution
+// modules it targets, resolved from the kernel's modules.dep. Run boots it
+// (TCG by default, KVM on request), kills qemu by PID on timeout and
+// returns the serial console. VerifyPatch drives the livepatch life cycle
+// in the guest: checks without the patch, load and transition, checks with
+// it, disable and unload, checks without it again. The guest only prints
+// marked output; every decision is taken on the host from the console, so
+// the Summary names exactly what was checked and why it failed.
+package guest

@@ -1,0 +1,163 @@
+package guest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+)
+
+// judgePlan is a plan with one check, for consoles written by hand.
+func judgePlan() *verifyPlan {
+	return &verifyPlan{release: "6.1.0-test", patch: "lp", marker: "@@M@@", numCheck: 1,
+		checks:  []Check{{Command: "cat /proc/x", Unpatched: "^old$", Patched: "^new$"}},
+		unpatch: []*regexp.Regexp{regexp.MustCompile("^old$")},
+		patched: []*regexp.Regexp{regexp.MustCompile("^new$")}}
+}
+
+// checkLines is the console of one check in a phase.
+func checkLines(phase, out string, rc int) string {
+	return fmt.Sprintf("@@M@@ check-begin %s 1\n%s\n@@M@@ check-end %s 1 %d\n", phase, out, phase, rc)
+}
+
+// TestJudgeConsoles reads consoles written by hand: the guest's markers
+// with what a good run, a stuck transition, a kernel warning and a guest
+// that died would print. The summaries are golden.
+func TestJudgeConsoles(t *testing.T) {
+	start := "@@M@@ phase unpatched\n" + checkLines("unpatched", "old", 0) +
+		"@@M@@ insmod lp 0\n"
+	loaded := start + "@@M@@ transition lp done\n@@M@@ enabled lp 1\n@@M@@ tainted 45056\n"
+	end := "@@M@@ disable lp 0\n@@M@@ transition lp done\n@@M@@ rmmod lp 0\n@@M@@ phase unpatched-again\n" +
+		checkLines("unpatched-again", "old", 0) + "@@M@@ done\n"
+	cases := map[string]struct {
+		console string
+		ok      bool
+	}{
+		"good": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) + end, true},
+		// A check printing kernel-log words is output, not a kernel problem.
+		"check-output-looks-like-oops": {loaded + "@@M@@ phase patched\n" +
+			checkLines("patched", "new\nBUG: this is only text", 1) + end, false},
+		"stuck": {start + "@@M@@ transition lp stuck\n@@M@@ dmesg-begin end\n@@M@@ dmesg-end end\n@@M@@ done\n", false},
+		"warning": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
+			"@@M@@ dmesg-begin patched\n[   3.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.1] Call Trace:\n@@M@@ dmesg-end patched\n" + end, false},
+		"died-in-check": {loaded + "@@M@@ phase patched\n@@M@@ check-begin patched 1\nnew\n[    4.0] Kernel panic - not syncing: test\n", false},
+		"never-started": {"SeaBIOS\n[    0.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n", false},
+		"disabled":      {start + "@@M@@ transition lp done\n@@M@@ enabled lp 0\n" + end, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			sum, problems := judgePlan().judge(c.console)
+			if (len(problems) == 0) != c.ok {
+				t.Errorf("problems = %q, want ok=%v", problems, c.ok)
+			}
+			testutil.Golden(t, filepath.Join("testdata", "judge", name+".golden"), sum)
+		})
+	}
+}
+
+// TestErrorShowsConsoleTail keeps the message to the console's tail.
+func TestErrorShowsConsoleTail(t *testing.T) {
+	var lines []string
+	for i := 1; i <= 100; i++ {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	msg := (&Error{Problems: []string{"a", "b"}, Console: strings.Join(lines, "\n") + "\n"}).Error()
+	if !strings.HasPrefix(msg, "guest: 2 problems:\n  - a\n  - b\n") || strings.Contains(msg, "line 40\n") ||
+		!strings.Contains(msg, "\nline 41\n") || !strings.Contains(msg, "line 100\n--- end of console ---") {
+		t.Errorf("message:\n%s", msg)
+	}
+}
+
+// TestCleanConsole drops what would drive the reader's terminal.
+func TestCleanConsole(t *testing.T) {
+	got := cleanConsole("\x1bc\x1b[?7l\x1b[2JSeaBIOS\r\nline\x1b[0m two\r\n")
+	if got != "SeaBIOS\nline two\n" {
+		t.Errorf("cleanConsole = %q", got)
+	}
+}
+
+// TestKernelRelease reads the release from the installed bzImage and
+// refuses other files.
+func TestKernelRelease(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "vmlinuz")
+	os.WriteFile(bad, make([]byte, 4096), 0o644)
+	if _, err := KernelRelease(bad); err == nil || !strings.Contains(err.Error(), "not an x86 bzImage") {
+		t.Errorf("zeros: err = %v", err)
+	}
+	img := "/boot/vmlinuz-" + testRelease
+	if _, err := os.Stat(img); err != nil {
+		absent(t, img+" missing (run tools/realkernel-setup.sh)")
+	}
+	got, err := KernelRelease(img)
+	if err != nil || got != testRelease {
+		t.Errorf("KernelRelease = %q, %v; want %q", got, err, testRelease)
+	}
+}
+
+// TestPlanVerifyRefuses checks the module and the checks before booting.
+func TestPlanVerifyRefuses(t *testing.T) {
+	o, err := needKernel(t).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := testPatch(t, "guest_lp_cmdline")
+	loop := filepath.Join(o.ModulesDir, "kernel/drivers/block/loop.ko")
+	other := o
+	other.Release = "6.1.0-99-amd64"
+	if _, err := other.withDefaults(); err == nil || !strings.Contains(err.Error(), "is release "+testRelease+", not 6.1.0-99-amd64") {
+		t.Errorf("release mismatch: err = %v", err)
+	}
+	cases := []struct {
+		o    Options
+		v    Verify
+		want string
+	}{
+		{o, Verify{}, "no patch module given"},
+		{o, Verify{Module: loop}, "not a livepatch module"},
+		{other, Verify{Module: lp}, `does not match kernel 6.1.0-99-amd64`},
+		{o, Verify{Module: lp, Checks: []Check{{Command: "true", Patched: "("}}}, "check 1: Patched regexp"},
+		{o, Verify{Module: lp, LateLoad: true}, "late load needs the target modules"},
+		{o, Verify{Module: lp, Preload: []string{"no_such_module"}}, `module "no_such_module": not in`},
+	}
+	// A name the guest shell would split: same length, so the ELF stays valid.
+	b, err := os.ReadFile(lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := filepath.Join(t.TempDir(), "odd.ko")
+	os.WriteFile(odd, bytes.Replace(b, []byte("name=guest_lp_cmdline\x00"), []byte("name=guest;lp cmdline\x00"), 1), 0o644)
+	cases = append(cases, struct {
+		o    Options
+		v    Verify
+		want string
+	}{o, Verify{Module: odd}, `module name "guest;lp cmdline" is not a kernel module name`})
+	for _, c := range cases {
+		if _, err := planVerify(c.o, c.v); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err = %v, want %q", c.v, err, c.want)
+		}
+	}
+}
+
+// TestRunTimeoutKillsQemu expects a guest that never finishes to be
+// killed at the timeout, with the console in the error.
+func TestRunTimeoutKillsQemu(t *testing.T) {
+	o := needKernel(t)
+	o.Timeout = 4 * time.Second
+	start := time.Now()
+	_, err := Run(context.Background(), o, "sleep 1000\n", nil)
+	var ge *Error
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "qemu killed after the 4s timeout") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Run returned after %s, want about 4s", d)
+	}
+}
