@@ -76,21 +76,38 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// refusePatch refuses what kpatch-build refuses before building: changes
-// to lib/ (linked into vmlinux as archives, not patchable per object) and
-// assembly files.
-func refusePatch(p *build.Patch) error {
-	for _, f := range p.Touched() {
-		if strings.HasPrefix(f, "lib/") {
-			return &Error{Msg: fmt.Sprintf("%s: changes to lib/ are not supported (%s)", p.Path, f),
+// refusePatch refuses what kpatch-build refuses before building: a patch
+// whose paths leave the source tree at dir (through a symlink: the rest
+// is refused when the patch is read), changes to lib/ (linked into
+// vmlinux as archives, not patchable per object) and assembly files. The
+// paths are the patch's cleaned ones, so fs/../lib/x.c is lib/x.c.
+func refusePatch(p *build.Patch, dir string) error {
+	if dir != "" {
+		if err := p.CheckTree(dir); err != nil {
+			return withHint(err)
+		}
+	}
+	for _, f := range p.Paths() {
+		if strings.HasPrefix(f.Path, "lib/") {
+			return &Error{Msg: fmt.Sprintf("%s:%d: changes to lib/ are not supported (%s)", p.Path, f.Line, f.Path),
 				Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"}
 		}
-		if strings.HasSuffix(f, ".S") {
-			return &Error{Msg: fmt.Sprintf("%s: changes to assembly files are not supported (%s)", p.Path, f),
+		if strings.HasSuffix(f.Path, ".S") {
+			return &Error{Msg: fmt.Sprintf("%s:%d: changes to assembly files are not supported (%s)", p.Path, f.Line, f.Path),
 				Hint: "assembly has no per-function sections or ftrace call sites; move the change into C"}
 		}
 	}
 	return nil
+}
+
+// withHint gives a patch error that has a hint to the user as an Error
+// with that hint; other errors are returned as they are.
+func withHint(err error) error {
+	var pe *build.PatchError
+	if errors.As(err, &pe) && pe.Hint != "" {
+		return &Error{Msg: err.Error(), Hint: pe.Hint}
+	}
+	return err
 }
 
 // Run builds a patch module.
@@ -102,9 +119,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
 		if err != nil {
-			return nil, err
+			return nil, withHint(err)
 		}
-		if err := refusePatch(bp); err != nil {
+		if err := refusePatch(bp, o.SourceDir); err != nil {
 			return nil, err
 		}
 		patches = append(patches, bp)
@@ -140,7 +157,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		defer os.RemoveAll(filepath.Dir(br.WorkDir))
 	}
 	if err != nil {
-		return res, err
+		return res, withHint(err)
 	}
 	if len(br.Changed)+len(br.New) == 0 {
 		return res, &Error{Msg: "no changed objects found", Hint: "the patch changed nothing that the build compiles"}
