@@ -209,15 +209,17 @@ func (p *Patch) applyHunks(f *FileChange, data []byte, logf func(string, ...any)
 			}
 			return nil, refuseNoHunk.refuse(p.Path, h.Line, f.path(), k+1, h.header(), f.path())
 		}
+		out = append(out, src[cur:at]...)
 		if off := at - want; off != 0 {
 			s := "s"
 			if off == 1 || off == -1 {
 				s = ""
 			}
-			logf("%s: hunk #%d succeeded at %d (offset %d line%s)", f.path(), k+1, at+1, off, s)
+			// Like GNU patch: the line where the hunk is in the patched file.
+			logf("%s: hunk #%d succeeded at %d (offset %d line%s)", f.path(), k+1, len(out)+1, off, s)
 		}
 		lastOff = at - want
-		out = append(append(out, src[cur:at]...), h.New...)
+		out = append(out, h.New...)
 		cur = at + len(h.Old)
 	}
 	out = append(out, src[cur:]...)
