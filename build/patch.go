@@ -94,3 +94,17 @@ func (p *Patch) Touched() []string {
 	}
 	return out
 }
+
+// Renames returns the files the patch renames (git renames with changes),
+// from their old tree-relative path to their new one, so that the object
+// built from the new name can be paired with the original object of the
+// old name.
+func (p *Patch) Renames() map[string]string {
+	out := map[string]string{}
+	for _, f := range p.Files {
+		if f.IsRename && f.Old != f.New {
+			out[f.Old] = f.New
+		}
+	}
+	return out
+}

@@ -297,6 +297,9 @@ func TestPatchRename(t *testing.T) {
 	if d := cmp.Diff([]string{"fs/proc/meminfo2.c"}, p.Touched()); d != "" {
 		t.Errorf("touched (-want +got):\n%s", d)
 	}
+	if d := cmp.Diff(map[string]string{"fs/proc/meminfo.c": "fs/proc/meminfo2.c"}, p.Renames()); d != "" {
+		t.Errorf("renames (-want +got):\n%s", d)
+	}
 	if err := p.Apply(s.tree); err != nil {
 		t.Fatal(err)
 	}
