@@ -380,6 +380,8 @@ func TestPatchMalformed(t *testing.T) {
 		{"binary", "diff --git a/fs/x.bin b/fs/x.bin\nindex 1..2 100644\nGIT binary patch\nliteral 1\n", "test.patch:1: a/fs/x.bin: binary changes are not supported"},
 		{"symlink", "diff --git a/fs/l b/fs/l\nnew file mode 120000\n--- /dev/null\n+++ b/fs/l\n@@ -0,0 +1 @@\n+/etc\n", "test.patch:2: the patch makes a file of mode 120000, not a regular file"},
 		{"dir file clash", "--- /dev/null\n+++ b/fs/f\n@@ -0,0 +1 @@\n+x\n--- /dev/null\n+++ b/fs/f/g.c\n@@ -0,0 +1 @@\n+x\n", "test.patch: fs/f/g.c: the patch makes fs/f both a file and a directory"},
+		{"name too long", "--- /dev/null\n+++ b/fs/" + strings.Repeat("x", 256) + ".c\n@@ -0,0 +1 @@\n+x\n", "test.patch:1: b/fs/xxxxxxxx"},
+		{"name too long, message", "--- /dev/null\n+++ b/" + strings.Repeat("x", 300) + "\n@@ -0,0 +1 @@\n+x\n", "test.patch:1: b/" + strings.Repeat("x", 300) + ": the path has a name longer than 255 bytes"},
 		{"not a directory", "--- /dev/null\n+++ b/Makefile/x.c\n@@ -0,0 +1 @@\n+x\n", "test.patch:1: b/Makefile/x.c: Makefile is not a directory in the source tree"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

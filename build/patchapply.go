@@ -72,6 +72,9 @@ func (p *Patch) checkPath(dir, root string, line int, rel, raw string) error {
 	if c := path.Clean(rel); c != rel || path.IsAbs(rel) || c == "." || c == ".." || strings.HasPrefix(c, "../") {
 		return refuseOutside.refuse(p.Path, line, raw, c)
 	}
+	if err := checkNameLength(rel); err != nil {
+		return patchErrorf(p.Path, line, raw, "%v", err)
+	}
 	parts := strings.Split(rel, "/")
 	cur := dir
 	for k, c := range parts {
@@ -273,8 +276,10 @@ func locate(src []string, cur, want, guess int, h *Hunk, anchor bool) int {
 	return -1
 }
 
-// write writes the changed files of the tree: new content first, each
-// as a new file renamed into place, then removals. A path that would be
+// write writes the changed files of the tree: every new content is first
+// staged as a temporary file beside its path (a failure removes the
+// staged files and the directories made for them, leaving the tree as it
+// was), then renamed into place; removals come last. A path that would be
 // both a file and a directory is refused before anything is written.
 func (st *treeState) write(patch string) error {
 	var paths []string
@@ -294,18 +299,40 @@ func (st *treeState) write(patch string) error {
 			}
 		}
 	}
+	type staged struct{ tmp, full, rel string }
+	var files []staged
+	var dirs []string // made for the staged files, parents first
+	undo := func() {
+		for _, f := range files {
+			os.Remove(f.tmp)
+		}
+		for i := len(dirs) - 1; i >= 0; i-- {
+			os.Remove(dirs[i])
+		}
+	}
 	for _, rel := range paths {
 		t := st.files[rel]
 		if !t.exists {
 			continue
 		}
 		full := filepath.Join(st.dir, filepath.FromSlash(rel))
-		err := os.MkdirAll(filepath.Dir(full), 0o755)
+		made, err := mkdirs(filepath.Dir(full))
+		dirs = append(dirs, made...)
+		var tmp string
 		if err == nil {
-			err = replaceFile(full, t.data, t.perm)
+			tmp, err = stageFile(filepath.Dir(full), t.data, t.perm)
 		}
 		if err != nil {
+			undo()
 			return &PatchError{Patch: patch, Path: rel, Msg: "cannot write the patched file", Err: err}
+		}
+		files = append(files, staged{tmp, full, rel})
+	}
+	for i, f := range files {
+		if err := os.Rename(f.tmp, f.full); err != nil {
+			files = files[i:]
+			undo()
+			return &PatchError{Patch: patch, Path: f.rel, Msg: "cannot write the patched file", Err: err}
 		}
 	}
 	for _, rel := range paths {
@@ -316,4 +343,23 @@ func (st *treeState) write(patch string) error {
 		}
 	}
 	return nil
+}
+
+// mkdirs makes dir and its missing parents, returning those it made,
+// parents first.
+func mkdirs(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		missing = append(missing, d)
+	}
+	slices.Reverse(missing)
+	for i, d := range missing {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return missing[:i], err
+		}
+	}
+	return missing, nil
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
 	"strconv"
@@ -123,7 +124,30 @@ func (ps *patchParser) treeName(line int, raw string, strip bool) (string, error
 	if c == ".." || strings.HasPrefix(c, "../") {
 		return "", refuseOutside.refuse(ps.name, line, raw, c)
 	}
+	if err := checkNameLength(c); err != nil {
+		return "", patchErrorf(ps.name, line, raw, "%v", err)
+	}
 	return c, nil
+}
+
+// Linux's limits on a file name and a path.
+const (
+	maxNameLen = 255
+	maxPathLen = 4095
+)
+
+// checkNameLength refuses a tree-relative path the file system cannot
+// hold: before anything is written, not halfway through.
+func checkNameLength(rel string) error {
+	if len(rel) > maxPathLen {
+		return fmt.Errorf("the path is longer than %d bytes", maxPathLen)
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if len(c) > maxNameLen {
+			return fmt.Errorf("the path has a name longer than %d bytes", maxNameLen)
+		}
+	}
+	return nil
 }
 
 // unquote reads a name git or diff quoted ("a/tab\there"); others are
