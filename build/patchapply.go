@@ -232,10 +232,10 @@ func (p *Patch) applyHunks(f *FileChange, data []byte, logf func(string, ...any)
 // locate returns where hunk h's old lines are in src at or after line
 // cur: the nearest line to guess (the stated line want moved by the
 // previous hunk's offset) where they all are, forward first; -1 when they
-// are nowhere. With anchor, a hunk whose context is shorter before its
-// change than after, at the start of the file, must be at the start, and
-// one whose context is shorter after its change must end at the end (diff
-// cut the context there), unless it is exactly at its stated line.
+// are nowhere. With anchor, as GNU patch without fuzz: a hunk whose
+// context is shorter before its change than after must be at the start of
+// the file, and one whose context is shorter after its change must end at
+// the end (diff cut the context there).
 func locate(src []string, cur, want, guess int, h *Hunk, anchor bool) int {
 	if len(h.Old) == 0 {
 		// Nothing to find: an insertion goes where the offset puts it.
@@ -255,9 +255,9 @@ func locate(src []string, cur, want, guess int, h *Hunk, anchor bool) int {
 			return false
 		}
 		switch {
-		case at == want || !anchor:
+		case !anchor:
 			return true
-		case h.lead < h.trail && h.OldPos <= 1:
+		case h.lead < h.trail:
 			return at == 0
 		case h.trail < h.lead:
 			return at == last
