@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // FunctionSections are the compiler flags every build of kpatch-build adds.
@@ -219,7 +221,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// undefined symbols are checked after it is linked.
 	env := []string{"KPATCH_RECORD=" + record, "KPATCH_SAVE=" + res.SavedDir, "KPATCH_TREE=" + res.WorkDir, "KBUILD_MODPOST_WARN=1"}
 	if err := runMake(ctx, &opts, res.WorkDir, wrapper, env); err != nil {
-		return res, fmt.Errorf("patched build: %w", err)
+		return res, refusal.New(refusal.PatchedBuild, err)
 	}
 	seen := map[string]bool{}
 	f, err := os.Open(record)
@@ -290,7 +292,7 @@ func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []stri
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), err, tail(out.String(), 20))
+		return fmt.Errorf("%s: %w\n%s", strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), err, tail(out.String(), 20))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // sandbox is a small source tree (DIR/tree) beside a directory outside it
@@ -173,8 +174,9 @@ func TestHostilePatches(t *testing.T) {
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error\n%v\nwant it to contain\n%s", err, c.want)
 			}
-			if pe.Hint == "" && !strings.Contains(c.want, "names no file") {
-				t.Errorf("no hint for %v", err)
+			var re *refusal.Error
+			if !errors.As(err, &re) || re.Hint == "" || re.Code != refusal.ExitError {
+				t.Errorf("%v: not a refusal with a hint (%+v)", err, re)
 			}
 			if d := cmp.Diff(before, s.snapshot(t)); d != "" {
 				t.Errorf("the sandbox changed (-before +after):\n%s", d)
@@ -317,8 +319,8 @@ func TestPatchPureRename(t *testing.T) {
 	_, err := build.ParsePatch("rename.patch", []byte("From abc Mon Sep 17 00:00:00 2001\nSubject: move\n\n---\n"+
 		"diff --git a/fs/proc/meminfo.c b/fs/proc/mem.c\nsimilarity index 100%\nrename from fs/proc/meminfo.c\nrename to fs/proc/mem.c\n-- \n2.39.0\n"))
 	want := "rename.patch:5: a pure rename of fs/proc/meminfo.c to fs/proc/mem.c (no changes): a live patch replaces functions of the running kernel, renaming a source file changes nothing in it"
-	var pe *build.PatchError
-	if !errors.As(err, &pe) || err.Error() != want || !strings.Contains(pe.Hint, "drop the rename") {
+	var re *refusal.Error
+	if !errors.As(err, &re) || re.Key != refusal.PatchPureRename || err.Error() != want || !strings.Contains(re.Hint, "drop the rename") {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // Apply applies the patch to the tree at dir (see ApplyTo), without notes.
@@ -70,10 +72,10 @@ func (p *Patch) CheckTree(dir string) error {
 // checkPath checks one tree-relative path rel (raw as the patch writes it).
 func (p *Patch) checkPath(dir, root string, line int, rel, raw string) error {
 	if c := path.Clean(rel); c != rel || path.IsAbs(rel) || c == "." || c == ".." || strings.HasPrefix(c, "../") {
-		return refuseOutside.refuse(p.Path, line, raw, c)
+		return refused(p.Path, line, raw, refusal.New(refusal.PatchOutside, c))
 	}
 	if err := checkNameLength(rel); err != nil {
-		return patchErrorf(p.Path, line, raw, "%v", err)
+		return malformed(p.Path, line, raw, "%v", err)
 	}
 	parts := strings.Split(rel, "/")
 	cur := dir
@@ -85,26 +87,26 @@ func (p *Patch) checkPath(dir, root string, line int, rel, raw string) error {
 			return nil // the rest is created
 		}
 		if err != nil {
-			return &PatchError{Patch: p.Path, Line: line, Path: raw, Msg: "cannot check the path in the tree", Err: err}
+			return &PatchError{Patch: p.Path, Line: line, Path: raw, Err: fmt.Errorf("cannot check the path in the tree: %w", err)}
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			target, _ := os.Readlink(cur)
 			real, err := filepath.EvalSymlinks(cur)
 			if err != nil {
-				return refuseSymlinkBroken.refuse(p.Path, line, raw, shown)
+				return refused(p.Path, line, raw, refusal.New(refusal.PatchSymlinkBroken, shown))
 			}
 			if r, err := filepath.Rel(root, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-				return refuseSymlinkOut.refuse(p.Path, line, raw, shown, target)
+				return refused(p.Path, line, raw, refusal.New(refusal.PatchSymlinkOut, shown, target))
 			}
 			if fi, err = os.Stat(cur); err != nil {
-				return refuseSymlinkBroken.refuse(p.Path, line, raw, shown)
+				return refused(p.Path, line, raw, refusal.New(refusal.PatchSymlinkBroken, shown))
 			}
 		}
 		if k < len(parts)-1 && !fi.IsDir() {
-			return patchErrorf(p.Path, line, raw, "%s is not a directory in the source tree", shown)
+			return mismatch(p.Path, line, raw, "%s is not a directory in the source tree", shown)
 		}
 		if k == len(parts)-1 && !fi.Mode().IsRegular() {
-			return patchErrorf(p.Path, line, raw, "%s is not a regular file in the source tree", shown)
+			return mismatch(p.Path, line, raw, "%s is not a regular file in the source tree", shown)
 		}
 	}
 	return nil
@@ -155,10 +157,10 @@ func (p *Patch) applyFile(st *treeState, f *FileChange, logf func(string, ...any
 	if !f.IsNew {
 		var err error
 		if src, err = st.load(f.Old); err != nil {
-			return &PatchError{Patch: p.Path, Line: f.Line, Path: f.Old, Msg: "cannot read the file", Err: err}
+			return &PatchError{Patch: p.Path, Line: f.Line, Path: f.Old, Err: fmt.Errorf("cannot read the file: %w", err)}
 		}
 		if !src.exists {
-			return patchErrorf(p.Path, f.Line, f.Old, "no such file in the source tree")
+			return mismatch(p.Path, f.Line, f.Old, "no such file in the source tree")
 		}
 		data, perm = src.data, src.perm
 	}
@@ -168,17 +170,17 @@ func (p *Patch) applyFile(st *treeState, f *FileChange, logf func(string, ...any
 	}
 	if f.IsDelete {
 		if len(out) != 0 {
-			return patchErrorf(p.Path, f.Line, f.Old, "the deletion does not remove the whole file: the file has lines the patch does not list")
+			return mismatch(p.Path, f.Line, f.Old, "the deletion does not remove the whole file: the file has lines the patch does not list")
 		}
 		src.data, src.exists, src.changed = nil, false, true
 		return nil
 	}
 	dst, err := st.load(f.New)
 	if err != nil {
-		return &PatchError{Patch: p.Path, Line: f.Line, Path: f.New, Msg: "cannot read the file", Err: err}
+		return &PatchError{Patch: p.Path, Line: f.Line, Path: f.New, Err: fmt.Errorf("cannot read the file: %w", err)}
 	}
 	if dst.exists && dst != src {
-		return patchErrorf(p.Path, f.Line, f.New, "already exists in the source tree")
+		return mismatch(p.Path, f.Line, f.New, "already exists in the source tree")
 	}
 	if f.NewMode != 0 {
 		perm = f.NewMode
@@ -208,9 +210,9 @@ func (p *Patch) applyHunks(f *FileChange, data []byte, logf func(string, ...any)
 				if h.lead < h.trail {
 					where = "start"
 				}
-				return nil, refuseHunkAnchor.refuse(p.Path, h.Line, f.path(), k+1, h.header(), f.path(), where)
+				return nil, refused(p.Path, h.Line, f.path(), refusal.New(refusal.HunkAnchor, k+1, h.header(), f.path(), where))
 			}
-			return nil, refuseNoHunk.refuse(p.Path, h.Line, f.path(), k+1, h.header(), f.path())
+			return nil, refused(p.Path, h.Line, f.path(), refusal.New(refusal.HunkFails, k+1, h.header(), f.path()))
 		}
 		out = append(out, src[cur:at]...)
 		if off := at - want; off != 0 {
@@ -295,7 +297,7 @@ func (st *treeState) write(patch string) error {
 		}
 		for d := path.Dir(rel); d != "."; d = path.Dir(d) {
 			if t, ok := st.files[d]; ok && t.exists {
-				return patchErrorf(patch, 0, rel, "the patch makes %s both a file and a directory", d)
+				return mismatch(patch, 0, rel, "the patch makes %s both a file and a directory", d)
 			}
 		}
 	}
@@ -324,7 +326,7 @@ func (st *treeState) write(patch string) error {
 		}
 		if err != nil {
 			undo()
-			return &PatchError{Patch: patch, Path: rel, Msg: "cannot write the patched file", Err: err}
+			return &PatchError{Patch: patch, Path: rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
 		}
 		files = append(files, staged{tmp, full, rel})
 	}
@@ -332,13 +334,13 @@ func (st *treeState) write(patch string) error {
 		if err := os.Rename(f.tmp, f.full); err != nil {
 			files = files[i:]
 			undo()
-			return &PatchError{Patch: patch, Path: f.rel, Msg: "cannot write the patched file", Err: err}
+			return &PatchError{Patch: patch, Path: f.rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
 		}
 	}
 	for _, rel := range paths {
 		if t := st.files[rel]; !t.exists && t.existed {
 			if err := os.Remove(filepath.Join(st.dir, filepath.FromSlash(rel))); err != nil {
-				return &PatchError{Patch: patch, Path: rel, Msg: "cannot remove the file", Err: err}
+				return &PatchError{Patch: patch, Path: rel, Err: fmt.Errorf("cannot remove the file: %w", err)}
 			}
 		}
 	}

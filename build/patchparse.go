@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 const devNull = "/dev/null"
@@ -55,7 +57,7 @@ func ParsePatch(name string, data []byte) (*Patch, error) {
 			f, err = ps.traditionalFile()
 		case strings.HasPrefix(l, "@@ -"):
 			if _, ok := parseHunkHeader(l); ok {
-				return nil, patchErrorf(name, ps.i+1, "", "a hunk without a file header (--- and +++ lines) before it")
+				return nil, malformed(name, ps.i+1, "", "a hunk without a file header (--- and +++ lines) before it")
 			}
 			ps.i++
 			continue
@@ -69,7 +71,7 @@ func ParsePatch(name string, data []byte) (*Patch, error) {
 		p.Files = append(p.Files, f)
 	}
 	if len(p.Files) == 0 {
-		return nil, patchErrorf(name, 0, "", "no file changes found in the patch")
+		return nil, malformed(name, 0, "", "no file changes found in the patch")
 	}
 	return p, nil
 }
@@ -104,28 +106,28 @@ func (ps *patchParser) line(delta int) string {
 // absolute and never out of the tree.
 func (ps *patchParser) treeName(line int, raw string, strip bool) (string, error) {
 	if strings.ContainsRune(raw, 0) {
-		return "", patchErrorf(ps.name, line, raw, "the path contains a NUL byte")
+		return "", malformed(ps.name, line, raw, "the path contains a NUL byte")
 	}
 	if strings.HasPrefix(raw, "/") {
-		return "", refuseAbsolute.refuse(ps.name, line, raw)
+		return "", refused(ps.name, line, raw, refusal.New(refusal.PatchAbsolute))
 	}
 	n := raw
 	if strip {
 		k := strings.IndexByte(n, '/')
 		if k < 0 {
-			return "", refuseNoPrefix.refuse(ps.name, line, raw)
+			return "", refused(ps.name, line, raw, refusal.New(refusal.PatchNoPrefix))
 		}
 		n = strings.TrimLeft(n[k+1:], "/")
 	}
 	c := path.Clean(n)
 	if n == "" || c == "." {
-		return "", refuseNoFile.refuse(ps.name, line, raw)
+		return "", malformed(ps.name, line, raw, "the path names no file")
 	}
 	if c == ".." || strings.HasPrefix(c, "../") {
-		return "", refuseOutside.refuse(ps.name, line, raw, c)
+		return "", refused(ps.name, line, raw, refusal.New(refusal.PatchOutside, c))
 	}
 	if err := checkNameLength(c); err != nil {
-		return "", patchErrorf(ps.name, line, raw, "%v", err)
+		return "", malformed(ps.name, line, raw, "%v", err)
 	}
 	return c, nil
 }
@@ -158,7 +160,7 @@ func (ps *patchParser) unquote(line int, s string) (string, error) {
 	}
 	u, err := strconv.Unquote(s)
 	if err != nil {
-		return "", patchErrorf(ps.name, line, s, "a quoted name that does not parse")
+		return "", malformed(ps.name, line, s, "a quoted name that does not parse")
 	}
 	return u, nil
 }
@@ -193,7 +195,7 @@ header:
 			to, err = ps.unquote(ps.i+1, val)
 		case "similarity index ", "dissimilarity index ", "index ":
 		case "Binary files ", "GIT binary patch":
-			return nil, refuseBinary.refuse(ps.name, f.Line, a)
+			return nil, refused(ps.name, f.Line, a, refusal.New(refusal.PatchBinary))
 		case "--- ":
 			haveOld = true
 			oldHdr, _, err = ps.headerName(val)
@@ -250,13 +252,13 @@ header:
 		f.NewName, f.New = devNull, ""
 	}
 	if (f.Old == "" && !f.IsNew) || (f.New == "" && !f.IsDelete) || (f.IsNew && f.IsDelete) {
-		return nil, patchErrorf(ps.name, f.Line, "", "a git diff header whose file names cannot be read")
+		return nil, malformed(ps.name, f.Line, "", "a git diff header whose file names cannot be read")
 	}
 	if err := ps.hunks(f); err != nil {
 		return nil, err
 	}
 	if f.IsRename && len(f.Hunks) == 0 && f.Old != f.New {
-		return nil, refusePureRename.refuse(ps.name, f.Line, "", f.Old, f.New)
+		return nil, refused(ps.name, f.Line, "", refusal.New(refusal.PatchPureRename, f.Old, f.New))
 	}
 	return f, nil
 }
@@ -345,10 +347,10 @@ func stripFirst(n string) string {
 func (ps *patchParser) mode(s string) (fs.FileMode, error) {
 	m, err := strconv.ParseUint(strings.TrimSpace(s), 8, 32)
 	if err != nil {
-		return 0, patchErrorf(ps.name, ps.i+1, "", "a file mode that does not parse (%q)", s)
+		return 0, malformed(ps.name, ps.i+1, "", "a file mode that does not parse (%q)", s)
 	}
 	if t := m &^ 0o7777; t != 0o100000 && t != 0 {
-		return 0, refuseSpecialMode.refuse(ps.name, ps.i+1, "", m)
+		return 0, refused(ps.name, ps.i+1, "", refusal.New(refusal.PatchSpecialFile, m))
 	}
 	return fs.FileMode(m & 0o777), nil
 }
@@ -361,7 +363,7 @@ func (ps *patchParser) headerName(s string) (string, string, error) {
 	if strings.HasPrefix(s, `"`) {
 		end := quotedEnd(s)
 		if end < 0 {
-			return "", "", patchErrorf(ps.name, ps.i+1, s, "a quoted name without its closing quote")
+			return "", "", malformed(ps.name, ps.i+1, s, "a quoted name without its closing quote")
 		}
 		n, err := ps.unquote(ps.i+1, s[:end])
 		return n, strings.TrimSpace(s[end:]), err
@@ -394,7 +396,7 @@ func (ps *patchParser) traditionalFile() (*FileChange, error) {
 	f.IsNew = oldRaw == devNull || isEpoch(oldTS)
 	f.IsDelete = newRaw == devNull || isEpoch(newTS)
 	if f.IsNew && f.IsDelete {
-		return nil, patchErrorf(ps.name, f.Line, "", "both the old and the new file are missing (/dev/null or the epoch)")
+		return nil, malformed(ps.name, f.Line, "", "both the old and the new file are missing (/dev/null or the epoch)")
 	}
 	var clean [2]string
 	for k, raw := range []string{oldRaw, newRaw} {
@@ -406,7 +408,7 @@ func (ps *patchParser) traditionalFile() (*FileChange, error) {
 		}
 	}
 	if !f.IsNew && !f.IsDelete && clean[0] != clean[1] {
-		return nil, refuseNamesDiffer.refuse(ps.name, f.Line, "", clean[0], clean[1])
+		return nil, refused(ps.name, f.Line, "", refusal.New(refusal.PatchNamesDiffer, clean[0], clean[1]))
 	}
 	if !f.IsNew {
 		f.Old = clean[0]
@@ -418,7 +420,7 @@ func (ps *patchParser) traditionalFile() (*FileChange, error) {
 		return nil, err
 	}
 	if len(f.Hunks) == 0 {
-		return nil, patchErrorf(ps.name, f.Line, f.NewName, "a file header without hunks")
+		return nil, malformed(ps.name, f.Line, f.NewName, "a file header without hunks")
 	}
 	return f, nil
 }
@@ -441,7 +443,7 @@ func (ps *patchParser) hunks(f *FileChange) error {
 	header := strings.HasPrefix(l, "--- ") && strings.HasPrefix(ps.line(1), "+++ ")
 	signature := l == "-- \n" || l == "--\n"
 	if (l[0] == '+' || l[0] == '-' || l[0] == ' ') && !header && !signature {
-		return patchErrorf(ps.name, ps.i+1, f.path(), "hunk #%d ends before this line, which continues it: the hunk's line counts are wrong", len(f.Hunks))
+		return malformed(ps.name, ps.i+1, f.path(), "hunk #%d ends before this line, which continues it: the hunk's line counts are wrong", len(f.Hunks))
 	}
 	return nil
 }
@@ -501,7 +503,7 @@ func parseNumber(s string) (int, bool) {
 func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 	h, ok := parseHunkHeader(ps.lines[ps.i])
 	if !ok {
-		return nil, patchErrorf(ps.name, ps.i+1, f.path(), "hunk #%d: a malformed @@ line", n)
+		return nil, malformed(ps.name, ps.i+1, f.path(), "hunk #%d: a malformed @@ line", n)
 	}
 	h.Line = ps.i + 1
 	ps.i++
@@ -510,7 +512,7 @@ func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 	changed := false
 	for oldLeft > 0 || newLeft > 0 || strings.HasPrefix(ps.line(0), `\`) {
 		if ps.i >= len(ps.lines) {
-			return nil, patchErrorf(ps.name, h.Line, f.path(), "hunk #%d is cut short: the patch ends %d old and %d new lines early", n, oldLeft, newLeft)
+			return nil, malformed(ps.name, h.Line, f.path(), "hunk #%d is cut short: the patch ends %d old and %d new lines early", n, oldLeft, newLeft)
 		}
 		l := ps.lines[ps.i]
 		if !strings.HasSuffix(l, "\n") {
@@ -525,7 +527,7 @@ func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 		case op == '\\':
 			// "\ No newline at end of file": the line before ends the file.
 			if err := h.noNewline(last); err != nil {
-				return nil, patchErrorf(ps.name, ps.i+1, f.path(), "hunk #%d: %s", n, err)
+				return nil, malformed(ps.name, ps.i+1, f.path(), "hunk #%d: %s", n, err)
 			}
 			last = 0
 			ps.i++
@@ -547,7 +549,7 @@ func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 			newLeft--
 			changed, h.trail = true, 0
 		default:
-			return nil, patchErrorf(ps.name, ps.i+1, f.path(), "hunk #%d (%s, line %d): this line does not fit the hunk (%d old and %d new lines still expected): the hunk's line counts do not match its lines",
+			return nil, malformed(ps.name, ps.i+1, f.path(), "hunk #%d (%s, line %d): this line does not fit the hunk (%d old and %d new lines still expected): the hunk's line counts do not match its lines",
 				n, h.header(), h.Line, oldLeft, newLeft)
 		}
 		last = op

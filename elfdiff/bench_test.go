@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // BenchmarkDiffLargest diffs the largest corpus pair (unique-id-pr-1314:
@@ -22,7 +23,7 @@ func BenchmarkDiffLargest(b *testing.B) {
 		}
 	}
 	if c.name == "" {
-		b.Skip("unique-id-pr-1314 not in corpus")
+		b.Fatal("unique-id-pr-1314 not in the corpus")
 	}
 	for b.Loop() {
 		if _, err := runCase(b, c); elfdiff.ExitCode(err) != 3 {
@@ -60,10 +61,7 @@ func genSource(n int, patched bool) string {
 }
 
 func buildGenerated(b *testing.B, dir string, n int) (orig, patched string) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		b.Skip("gcc not installed")
-	}
+	gcc := testutil.NeedTool(b, "gcc")
 	flags := []string{"-O2", "-pg", "-mfentry", "-mrecord-mcount", "-ffunction-sections", "-fdata-sections",
 		"-mcmodel=kernel", "-mno-red-zone", "-mgeneral-regs-only", "-fno-pic", "-fno-asynchronous-unwind-tables", "-c"}
 	for _, v := range []struct {

@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
@@ -23,6 +25,17 @@ var caseEnv = map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12",
 type ownCase struct {
 	dir  string
 	keys map[string][]string
+	// objDir holds the case's built objects (orig.o, patched.o and, for
+	// a case with other.c, symtab.txt); empty: dir, the checked-in ones.
+	objDir string
+}
+
+// objects returns the directory of the case's built objects.
+func (c ownCase) objects() string {
+	if c.objDir != "" {
+		return c.objDir
+	}
+	return c.dir
 }
 
 func loadOwnCases(t *testing.T) []ownCase {
@@ -53,20 +66,20 @@ func loadOwnCases(t *testing.T) []ownCase {
 
 func (c ownCase) run() (*elfdiff.Result, error, []string) {
 	var log []string
-	orig, err := elfobj.Open(filepath.Join(c.dir, "orig.o"))
+	orig, err := elfobj.Open(filepath.Join(c.objects(), "orig.o"))
 	if err != nil {
 		return nil, err, nil
 	}
-	patched, err := elfobj.Open(filepath.Join(c.dir, "patched.o"))
+	patched, err := elfobj.Open(filepath.Join(c.objects(), "patched.o"))
 	if err != nil {
 		return nil, err, nil
 	}
 	// Name the objects the same on every checkout, for the golden files.
 	orig.Name = "diffcases/" + filepath.Base(c.dir) + "/orig.o"
 	patched.Name = "diffcases/" + filepath.Base(c.dir) + "/patched.o"
-	stPath := filepath.Join(c.dir, "symtab.txt")
+	stPath := filepath.Join(c.objects(), "symtab.txt")
 	if _, err := os.Stat(stPath); err != nil {
-		stPath = filepath.Join(c.dir, "orig.o")
+		stPath = filepath.Join(c.objects(), "orig.o")
 	}
 	tab, err := symtab.Load(stPath)
 	if err != nil {
@@ -129,6 +142,11 @@ func TestOwnCases(t *testing.T) {
 			}
 			if code == 0 {
 				checkKLP(t, c, res)
+				out, err := res.Output.Write()
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkDebugInfo(t, filepath.Join(c.dir, "patched.o"), out)
 			}
 			testutil.Golden(t, filepath.Join(c.dir, "report.golden"), string(res.Report.JSON()))
 		})
@@ -180,7 +198,8 @@ func checkKLP(t *testing.T, c ownCase, res *elfdiff.Result) {
 }
 
 // checkWellFormed runs readelf -a (no warnings allowed) and ld -r on an
-// output object.
+// output object, and reads its DWARF, if any, with readelf and objdump:
+// neither may warn or report an error.
 func checkWellFormed(t *testing.T, out []byte) {
 	t.Helper()
 	dir := t.TempDir()
@@ -188,17 +207,125 @@ func checkWellFormed(t *testing.T, out []byte) {
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if readelf, err := exec.LookPath("readelf"); err == nil {
-		var stderr bytes.Buffer
-		cmd := exec.Command(readelf, "-a", "--wide", p)
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-			t.Errorf("readelf -a: %v: %s", err, stderr.String())
+	var stderr bytes.Buffer
+	cmd := exec.Command(testutil.NeedTool(t, "readelf"), "-a", "--wide", p)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Errorf("readelf -a: %v: %s", err, stderr.String())
+	}
+	if b, err := exec.Command(testutil.NeedTool(t, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+		t.Errorf("ld -r: %v: %s", err, b)
+	}
+	for _, args := range [][]string{
+		{testutil.NeedTool(t, "readelf"), "--debug-dump=info,line,abbrev,str,Ranges,loc,aranges,frames"},
+		{testutil.NeedTool(t, "objdump"), "--dwarf=info"},
+	} {
+		b, err := exec.Command(args[0], append(args[1:], p)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, b)
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "Warning") || strings.Contains(l, "Error") {
+				t.Errorf("%s %s: %s", filepath.Base(args[0]), args[1], l)
+			}
 		}
 	}
-	if ld, err := exec.LookPath("ld"); err == nil {
-		if b, err := exec.Command(ld, "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
-			t.Errorf("ld -r: %v: %s", err, b)
+}
+
+// dwarfDump runs readelf --debug-dump=WHAT on an object file.
+func dwarfDump(t *testing.T, what, path string) []string {
+	t.Helper()
+	b, err := exec.Command(testutil.NeedTool(t, "readelf"), "--debug-dump="+what, path).Output()
+	if err != nil {
+		t.Fatalf("readelf --debug-dump=%s %s: %v", what, path, err)
+	}
+	return strings.Split(string(b), "\n")
+}
+
+// addressAttr matches the dump lines whose value is an address, which a
+// relocation to code or data left out of the output sets to the
+// tombstone.
+var addressAttr = regexp.MustCompile(`(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc|DW_AT_location)\b.*DW_OP_addr.*|(DW_AT_low_pc|DW_AT_entry_pc|DW_AT_call_return_pc|DW_AT_call_pc)\b.*`)
+
+// checkDebugInfo compares the DWARF of the output with the patched
+// object's: the debug information entries (names, types, line and string
+// references) must be the same, addresses aside; and every range and
+// location list must keep its length (a tombstone that reads as an end of
+// list would hide the entries after it).
+func checkDebugInfo(t *testing.T, patchedPath string, out []byte) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "out.o")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mask := func(lines []string) []string {
+		var m []string
+		for _, l := range lines {
+			if strings.Contains(l, "File:") || strings.HasPrefix(l, "Contents of") {
+				continue
+			}
+			m = append(m, addressAttr.ReplaceAllString(l, "$1$2 ADDR"))
+		}
+		return m
+	}
+	if diff := cmp.Diff(mask(dwarfDump(t, "info", patchedPath)), mask(dwarfDump(t, "info", p))); diff != "" {
+		t.Errorf("debug information entries differ from the patched object's (-patched +output):\n%s", diff)
+	}
+	// A list dump gives one line per entry and one for the end of the
+	// list, each starting with the entry's 8-digit offset (a location's
+	// 16-digit addresses may follow on a line of their own).
+	offsets := func(lines []string) []string {
+		var o []string
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) > 1 && len(f[0]) == 8 && strings.Trim(f[0], "0123456789abcdef") == "" {
+				o = append(o, f[0])
+			}
+		}
+		return o
+	}
+	for _, what := range []string{"Ranges", "loc"} {
+		if diff := cmp.Diff(offsets(dwarfDump(t, what, patchedPath)), offsets(dwarfDump(t, what, p))); diff != "" {
+			t.Errorf("%s lists differ in length from the patched object's (-patched +output):\n%s", what, diff)
+		}
+	}
+}
+
+// TestOwnCasesWithDWARF builds every case again with -g (DWARF 5) and
+// -gdwarf-4, the way kernels are built for livepatching, and checks that
+// each diff output keeps DWARF that readelf and objdump read cleanly and
+// that matches the patched object's.
+func TestOwnCasesWithDWARF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles every case twice")
+	}
+	mk := testutil.NeedTool(t, "make")
+	testutil.NeedTool(t, "gcc")
+	cases := loadOwnCases(t)
+	src := filepath.Join(testutil.RepoRoot(), "testdata", "diffcases")
+	for _, g := range []string{"-g", "-gdwarf-4"} {
+		out := t.TempDir()
+		cmd := exec.Command(mk, "-s", "-j2", "-C", src, "O="+out+"/", "CC=gcc "+g, "all")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+		}
+		for _, c := range cases {
+			c.objDir = filepath.Join(out, filepath.Base(c.dir))
+			t.Run(g+"/"+filepath.Base(c.dir), func(t *testing.T) {
+				res, err, _ := c.run()
+				if code := elfdiff.ExitCode(err); fmt.Sprint(code) != c.keys["exit"][0] {
+					t.Fatalf("exit %d (%v), want %s", code, err, c.keys["exit"][0])
+				}
+				if err != nil {
+					return
+				}
+				b, err := res.Output.Write()
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkWellFormed(t, b)
+				checkDebugInfo(t, filepath.Join(c.objDir, "patched.o"), b)
+			})
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // alwaysSame are sections the engine regenerates rather than compares.
@@ -53,7 +55,7 @@ func (d *differ) compareSection(s *section) error {
 	o := s.twin
 	if s.Type != o.Type || s.Flags != o.Flags || s.EntSize != o.EntSize ||
 		(s.Align != o.Align && !s.isText()) {
-		return d.fatalf(s.Name, "", "%s section header details differ from %s", s.Name, o.Name)
+		return d.refuse(refusal.SectionHeader, s.Name, s.Name, o.Name)
 	}
 	if alwaysSame(s.Name) {
 		s.status = Same
@@ -120,11 +122,11 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 	}
 	pi, err := s.text()
 	if err != nil {
-		return false, d.errorf(s.Name, "", "can't decode instruction in %s: %v", s.Name, err)
+		return false, d.refuse(refusal.Decode, s.Name, s.Name, err)
 	}
 	oi, err := s.twin.text()
 	if err != nil {
-		return false, d.errorf(s.Name, "", "can't decode instruction in %s: %v", s.twin.Name, err)
+		return false, d.refuse(refusal.Decode, s.Name, s.twin.Name, err)
 	}
 	if pi.Len() != oi.Len() {
 		return false, nil
@@ -148,7 +150,7 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 		}
 	}
 	if !found {
-		return false, d.errorf(s.Name, "", "no instruction changes detected for changed section %s", s.Name)
+		return false, d.refuse(refusal.NoInstructionChange, s.Name, s.Name)
 	}
 	return true, nil
 }
@@ -193,20 +195,20 @@ func (d *differ) compareSymbols() error {
 		}
 		o := s.twin
 		if s.Type != o.Type || s.Bind != o.Bind {
-			return d.fatalf(s.Name, "keep the function's or variable's binding (static or global) as it is in the running kernel", "symbol info mismatch: %s", s.Name)
+			return d.refuse(refusal.SymbolBinding, s.Name, s.Name)
 		}
 		if (s.sec == nil) != (o.sec == nil) {
-			return d.fatalf(s.Name, "", "symbol info mismatch: %s", s.Name)
+			return d.refuse(refusal.SymbolDefinition, s.Name, s.Name)
 		}
 		if o.sec != nil && o.sec.twin != s.sec {
 			if (o.sec.ignore) || (s.sec != nil && textFlavour(o.sec.Name) == textFlavour(s.sec.Name) && o.sec.isText() && s.sec.isText()) {
 				s.status = Changed
 			} else {
-				return d.fatalf(s.Name, "", "symbol changed sections: %s", s.Name)
+				return d.refuse(refusal.SymbolSection, s.Name, s.Name)
 			}
 		}
 		if s.Type == elf.STT_OBJECT && s.Size != o.Size {
-			return d.fatalf(s.Name, "a data structure cannot change size in a live patch; use a shadow variable for new fields", "object size mismatch: %s", s.Name)
+			return d.refuse(refusal.ObjectSize, s.Name, s.Name)
 		}
 		if s.Section == nil && (s.Shndx == elf.SHN_UNDEF || s.Shndx == elf.SHN_ABS) {
 			s.status = Same

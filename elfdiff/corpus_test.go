@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -32,6 +33,17 @@ type corpusCase struct {
 func loadCorpus(t testing.TB) []corpusCase {
 	dir := testutil.CorpusDir(t)
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.expect"))
+	// The x86_64 folder uses corpusEnv; the other architectures' folders
+	// (KPATCH_UNIT_OBJS pointing at them) carry theirs in a one-line ENV.
+	base := corpusEnv
+	if b, err := os.ReadFile(filepath.Join(dir, "ENV")); err == nil {
+		base = map[string]string{}
+		for _, kv := range strings.Fields(string(b)) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				base[k] = v
+			}
+		}
+	}
 	var cases []corpusCase
 	for _, p := range paths {
 		name := strings.TrimSuffix(filepath.Base(p), ".expect")
@@ -40,7 +52,7 @@ func loadCorpus(t testing.TB) []corpusCase {
 		if _, err := os.Stat(c.patched); err != nil {
 			c.patched = filepath.Join(dir, name+".PATCHED.FAIL.o")
 		}
-		for k, v := range corpusEnv {
+		for k, v := range base {
 			c.env[k] = v
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, name+".env")); err == nil {
@@ -107,6 +119,53 @@ func runCase(t testing.TB, c corpusCase) (*elfdiff.Result, error) {
 	return diffPaths(t, c.orig, c.patched, nil, sv, c.env)
 }
 
+// sectionNames lists the sections of f by name, sorted, as the corpus's
+// "section" records do.
+func sectionNames(f *elfobj.File) []string {
+	var names []string
+	for _, s := range f.Sections {
+		if s.Name != "" {
+			names = append(names, s.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// checkModinfo checks the output's .modinfo: one "import_ns=NS" record
+// for each record of the patched object's .modinfo that names an import
+// ("import_ns=NS", or "MODNAME.import_ns=NS" in an object built into
+// vmlinux), in order, and nothing else.
+func checkModinfo(t *testing.T, patchedPath string, out *elfobj.File) {
+	t.Helper()
+	patched, err := elfobj.Open(patchedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := func(f *elfobj.File) []string {
+		s := f.SectionByName(".modinfo")
+		if s == nil {
+			return nil
+		}
+		var recs []string
+		for _, r := range strings.Split(string(s.Data), "\x00") {
+			if r != "" {
+				recs = append(recs, r)
+			}
+		}
+		return recs
+	}
+	var want []string
+	for _, r := range records(patched) {
+		if i := strings.Index(r, "import_ns="); i >= 0 && !strings.Contains(r[:i], "=") {
+			want = append(want, r[i:])
+		}
+	}
+	if diff := cmp.Diff(want, records(out)); diff != "" {
+		t.Errorf(".modinfo records (-want +got):\n%s", diff)
+	}
+}
+
 func TestCorpus(t *testing.T) {
 	for _, c := range loadCorpus(t) {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,6 +183,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("write: %v", werr)
 			}
 			checkWellFormed(t, out)
+			checkDebugInfo(t, c.patched, out)
 			g, rerr := elfobj.Read("out", out)
 			if rerr != nil {
 				t.Fatalf("re-read output: %v", rerr)
@@ -147,7 +207,9 @@ func TestCorpus(t *testing.T) {
 				kind, rest, _ := strings.Cut(l, " ")
 				got[kind] = append(got[kind], rest)
 			}
-			for _, kind := range []string{"kfunc", "krela", "callback"} {
+			checkModinfo(t, c.patched, g)
+			got["section"] = sectionNames(g)
+			for _, kind := range []string{"kfunc", "krela", "callback", "section"} {
 				if diff := cmp.Diff(c.expect[kind], got[kind]); diff != "" {
 					t.Errorf("%s records (-want +got):\n%s", kind, diff)
 				}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // correlate pairs the sections and symbols of ORIG and PATCHED. Pairing is
@@ -309,15 +311,15 @@ func (d *differ) correlateStaticLocals() error {
 				if f := relaOwner(rs); f != nil {
 					owner = f.Name
 				}
-				return d.fatalf(o.Name, "keep the static local variable referenced from the function, or give the new variable a different name", "reference to static local variable %s in %s was removed", o.Name, owner)
+				return d.refuse(refusal.StaticLocalRemoved, o.Name, o.Name, owner)
 			}
 			ob := o.sec != nil && o.sec.bundled == o
 			pb := p.sec != nil && p.sec.bundled == p
 			if ob != pb {
-				return d.errorf(o.Name, "", "bundle mismatch for symbol %s", o.Name)
+				return d.refuse(refusal.BundleMismatch, o.Name, o.Name)
 			}
 			if !ob && o.sec != nil && o.sec.twin != p.sec {
-				return d.errorf(o.Name, "", "sections %s and %s aren't correlated for symbol %s", o.sec.Name, p.sec.Name, o.Name)
+				return d.refuse(refusal.SectionsNotCorrelated, o.Name, o.sec.Name, p.sec.Name, o.Name)
 			}
 			d.twinSymbols(o, p)
 			if ob {
@@ -347,10 +349,10 @@ func (d *differ) correlateStaticLocals() error {
 				owner = f.Name
 			}
 			if o.twin == nil {
-				return d.fatalf(o.Name, "keep the static local variable referenced from the function", "reference to static local variable %s in %s was removed", o.Name, owner)
+				return d.refuse(refusal.StaticLocalRemoved, o.Name, o.Name, owner)
 			}
 			if !hasStaticRef(prs, o.twin) {
-				return d.fatalf(o.Name, "", "static local %s has been correlated with %s, but patched %s is missing a reference to it", o.Name, o.twin.Name, owner)
+				return d.refuse(refusal.StaticLocalUnreferenced, o.Name, o.Name, o.twin.Name, owner)
 			}
 		}
 	}

@@ -19,10 +19,7 @@ import (
 //
 // the same format as the kpatch unit-object records.
 func Describe(f *elfobj.File) []string {
-	var bo binary.ByteOrder = binary.LittleEndian
-	if f.Data == elf.ELFDATA2MSB {
-		bo = binary.BigEndian
-	}
+	bo := byteOrder(f.Data)
 	strs := f.SectionByName(".kpatch.strings")
 	relAt := func(sec *elfobj.Section) map[uint64]elfobj.Reloc {
 		m := map[uint64]elfobj.Reloc{}
@@ -119,4 +116,12 @@ func FuncSymbols(f *elfobj.File) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// byteOrder is the byte order of an object's data encoding.
+func byteOrder(d elf.Data) binary.ByteOrder {
+	if d == elf.ELFDATA2MSB {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
 }

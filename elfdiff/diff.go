@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/sections"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -110,9 +111,9 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 				res = &Result{Report: &Report{Object: ObjectName(orig.Name)}}
 			}
 			res.Output = nil
-			err = &Error{Code: ExitError, Object: ObjectName(orig.Name), Msg: fmt.Sprintf("internal error: %v (please report this with both objects)", r)}
+			err = newError(ObjectName(orig.Name), refusal.Internal, "", r)
 			res.Report.Exit = ExitError
-			res.Report.Refusal = &Refusal{Message: err.Error()}
+			res.Report.Refusal = &Refusal{Key: refusal.Internal, Message: err.Error(), Hint: refusal.Lookup(refusal.Internal).Hint}
 		}
 	}()
 	if opts.Parent == "" {
@@ -126,7 +127,7 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			d.report.Refusal = &Refusal{Element: e.Element, Message: e.Msg, Hint: e.Hint}
+			d.report.Refusal = &Refusal{Key: e.Key, Element: e.Element, Message: e.Msg, Hint: e.Hint}
 		} else if !errors.Is(err, ErrNoChange) {
 			d.report.Refusal = &Refusal{Message: err.Error()}
 		}
@@ -138,14 +139,17 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 
 func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
-		return nil, d.errorf("", "build both objects with the same compiler and target", "%s and %s are for different machines (%v, %v)", orig.Name, patched.Name, orig.Machine, patched.Machine)
+		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
+	}
+	if orig.Machine != elf.EM_X86_64 {
+		return nil, d.refuse(refusal.MachineUnsupported, "", orig.Machine)
 	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
-		return nil, d.fatalf("", "", "ELF contains program header")
+		return nil, d.refuse(refusal.ProgramHeader, "")
 	}
 	if orig.Data != patched.Data || orig.OSABI != patched.OSABI || orig.ABIVersion != patched.ABIVersion ||
 		orig.Type != patched.Type || orig.Version != patched.Version || orig.Entry != patched.Entry || orig.Flags != patched.Flags {
-		return nil, d.fatalf("", "", "ELF headers differ")
+		return nil, d.refuse(refusal.ELFHeader, "")
 	}
 	d.orig = newObject(orig, d.objName)
 	d.patched = newObject(patched, d.objName)
@@ -194,6 +198,7 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if err := d.regenerateSpecial(); err != nil {
 		return nil, err
 	}
+	d.keepDebugRelocs()
 	d.printChanges()
 	if err := d.verifyPatchability(); err != nil {
 		return nil, err
@@ -234,7 +239,7 @@ func (d *differ) buildLookup() error {
 	}
 	l, err := symtab.NewLookup(d.opts.Parent, d.opts.Table, d.opts.Symvers, blocks)
 	if err != nil {
-		return d.errorf("", "the symbol table must come from the kernel (or module) the original object was built into", "%v", err)
+		return d.refuseLookup("", err)
 	}
 	d.lookup = l
 	return nil

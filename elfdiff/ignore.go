@@ -4,7 +4,32 @@ import (
 	"bytes"
 	"debug/elf"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
+
+// importNamespaces returns the import_ns= records of a .modinfo section's
+// data, in the form a module carries them ("import_ns=NS"). A .modinfo
+// entry is "KEY=VALUE" in an object built as a module, and
+// "MODNAME.KEY=VALUE" in an object built into vmlinux (kbuild prefixes
+// the key with KBUILD_MODNAME there); the livepatch module is a module,
+// so the prefix is dropped.
+func importNamespaces(data []byte) []string {
+	var out []string
+	for _, f := range bytes.Split(data, []byte{0}) {
+		key, value, ok := bytes.Cut(f, []byte("="))
+		if !ok {
+			continue
+		}
+		if i := bytes.LastIndexByte(key, '.'); i >= 0 {
+			key = key[i+1:]
+		}
+		if string(key) == "import_ns" {
+			out = append(out, "import_ns="+string(value))
+		}
+	}
+	return out
+}
 
 // markIgnoredSections flags sections that are never part of a patch and
 // applies KPATCH_IGNORE_SECTION markers.
@@ -16,11 +41,7 @@ func (d *differ) markIgnoredSections() error {
 			strings.HasPrefix(n, ".llvm_addrsig"), strings.HasPrefix(n, ".llvm."):
 			s.ignore = true
 		case n == ".modinfo":
-			for _, f := range bytes.Split(s.Data, []byte{0}) {
-				if bytes.HasPrefix(f, []byte("import_ns=")) {
-					d.importNS = append(d.importNS, string(f))
-				}
-			}
+			d.importNS = append(d.importNS, importNamespaces(s.Data)...)
 			s.ignore = true
 		case d.machine == elf.EM_X86_64 && (n == "__patchable_function_entries" || n == ".rela__patchable_function_entries"):
 			s.ignore = true
@@ -32,14 +53,14 @@ func (d *differ) markIgnoredSections() error {
 	}
 	for _, r := range rs.relas {
 		if !r.hasStr {
-			return d.errorf(".kpatch.ignore.sections", "", "KPATCH_IGNORE_SECTION: entry at %#x does not point to a string", r.off)
+			return d.refuse(refusal.IgnoreSectionEntry, ".kpatch.ignore.sections", r.off)
 		}
 		strsec := r.sym.sec
 		strsec.status = Changed
 		d.includeSection(strsec, "string of KPATCH_IGNORE_SECTION")
 		target := d.patched.section(r.str)
 		if target == nil {
-			return d.errorf(r.str, "", "KPATCH_IGNORE_SECTION: can't find %s", r.str)
+			return d.refuse(refusal.IgnoreSectionMissing, r.str, r.str)
 		}
 		if target.isRela() && target.base != nil {
 			target = target.base
@@ -62,10 +83,10 @@ func (d *differ) markIgnoredFunctionsSame() error {
 	for _, r := range rs.relas {
 		f := r.sym
 		if !f.isFunc() {
-			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected function symbol: %s", f.Name)
+			return d.refuse(refusal.IgnoreFunctionType, f.Name, f.Name)
 		}
 		if f.sec == nil || f.sec.bundled != f {
-			return d.errorf(f.Name, "", "KPATCH_IGNORE_FUNCTION: expected bundled symbol: %s", f.Name)
+			return d.refuse(refusal.IgnoreFunctionBundle, f.Name, f.Name)
 		}
 		d.logf("ignoring function: %s", f.Name)
 		if f.status != Changed {
@@ -138,8 +159,7 @@ func (d *differ) checkProfiling() error {
 		}
 	}
 	if len(bad) > 0 {
-		return d.fatalf(strings.Join(bad, ", "), "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead",
-			"%d function(s) can not be patched", len(bad))
+		return d.refuse(refusal.NoFentry, strings.Join(bad, ", "), len(bad))
 	}
 	return nil
 }

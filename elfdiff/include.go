@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"fmt"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // owner names the function or section a section's relocations belong to,
@@ -146,6 +148,9 @@ func (d *differ) includeNewGlobals() {
 	}
 }
 
+// includeDebug includes every debug section whole (DWARF is not split
+// per function). Which of their relocations stay is decided by
+// keepDebugRelocs, once everything else is included.
 func (d *differ) includeDebug() {
 	for _, s := range d.patched.secs {
 		if !s.isDebug() {
@@ -155,18 +160,74 @@ func (d *differ) includeDebug() {
 		if s.secsym != nil {
 			s.secsym.include = true
 		}
-		if !s.isRela() {
+	}
+}
+
+// keepDebugRelocs keeps the relocations of the debug sections whose
+// target is in the output: the other debug sections (names in .debug_str,
+// abbreviations, line tables, ...) and the included code and data; one to
+// a symbol the output leaves out, in an included section, goes through
+// that section's symbol. It
+// runs after every section is included, special sections too, and before
+// the output is built, so no debug relocation is left dangling and none
+// that the output can resolve is lost.
+//
+// A relocation to code or data left out of the output is dropped, and its
+// field keeps the value a linker gives a reference into a discarded
+// section (the "tombstone"): 0, which DWARF consumers read as "not
+// present"; but 1 in the DWARF 4 range and location lists (.debug_ranges,
+// .debug_loc), where a 0,0 pair would end the list early and hide the
+// entries of the included functions that follow it.
+func (d *differ) keepDebugRelocs() {
+	for _, s := range d.patched.secs {
+		if !s.include || !s.isRela() || !s.isDebug() || s.base == nil {
 			continue
 		}
 		kept := s.relas[:0]
+		var tomb []*rela
 		for _, r := range s.relas {
-			if r.sym.sec != nil && r.sym.sec.include {
-				kept = append(kept, r)
-				r.sym.include = true
+			sym := r.sym
+			if sym.sec == nil || !sym.sec.include {
+				tomb = append(tomb, r)
+				continue
 			}
+			if sym.strip {
+				// A helper symbol the output leaves out (a
+				// KPATCH_FORCE_UNSAFE marker, a callback's record):
+				// the same place through its section's symbol.
+				ss := sym.sec.secsym
+				if ss == nil || ss.strip {
+					tomb = append(tomb, r)
+					continue
+				}
+				r.sym, r.addend = ss, r.addend+int64(sym.Value)
+				sym = ss
+			}
+			kept = append(kept, r)
+			sym.include = true
 		}
 		s.relas = kept
+		// (A compressed section, -gz, cannot be written in place; its
+		// dropped relocations leave 0.)
+		if base := s.base.Name; len(tomb) > 0 && (base == ".debug_ranges" || base == ".debug_loc") && s.base.Flags&elf.SHF_COMPRESSED == 0 {
+			d.writeTombstones(s.base, tomb)
+		}
 	}
+}
+
+// writeTombstones writes 1 into the 64-bit address fields of sec that the
+// dropped relocations rs pointed at (a copy of the data: the input object
+// stays as it was read).
+func (d *differ) writeTombstones(sec *section, rs []*rela) {
+	data := append([]byte(nil), sec.Data...)
+	bo := byteOrder(d.patched.file.Data)
+	abs := absRelocType(d.machine)
+	for _, r := range rs {
+		if r.typ == abs && len(data) >= 8 && r.off <= uint64(len(data)-8) {
+			bo.PutUint64(data[r.off:], 1)
+		}
+	}
+	sec.Data = data
 }
 
 // printChanges records the changed and new functions in symbol-table order.
@@ -208,18 +269,17 @@ func (d *differ) verifyPatchability() error {
 	for _, s := range d.patched.secs {
 		if s.status == Changed && !s.include && !s.ignore {
 			if !(s.isRela() && s.base != nil && s.base.include) {
-				note(d.fatalf(s.Name, hintNotSelected(s.Name), "changed section %s not selected for inclusion", s.Name))
+				note(d.refuse(keyNotSelected(s.Name), s.Name, s.Name))
 			}
 		}
 		if s.status != Same && s.grouped && s.include {
-			note(d.fatalf(s.Name, "", "changed section %s is part of a section group", s.Name))
+			note(d.refuse(refusal.GroupMember, s.Name, s.Name))
 		}
 		if s.Type == elf.SHT_GROUP && s.status == New {
-			note(d.fatalf(s.Name, "", "new/changed group sections are not supported"))
+			note(d.refuse(refusal.NewGroup, s.Name))
 		}
 		if s.include && s.status != New && (strings.HasPrefix(s.Name, ".data") || strings.HasPrefix(s.Name, ".bss")) && !isOnceData(s.Name) {
-			note(d.fatalf(s.Name, "a live patch cannot change or add data in an existing data section; use a shadow variable (klp_shadow_alloc) or a new static inside the patched function",
-				"data section %s selected for inclusion", s.Name))
+			note(d.refuse(refusal.DataSection, s.Name, s.Name))
 		}
 	}
 	if errs > 0 {
@@ -232,12 +292,14 @@ func (d *differ) verifyPatchability() error {
 	return nil
 }
 
-func hintNotSelected(n string) string {
+// keyNotSelected is the refusal of changed section n that no changed
+// function needs, chosen by what the section holds.
+func keyNotSelected(n string) refusal.Key {
 	switch {
 	case strings.HasPrefix(n, ".init") || strings.HasPrefix(n, ".rela.init"):
-		return "init code has already run (Linux frees it after boot); a change to an __init function cannot be live patched (use KPATCH_IGNORE_SECTION if the change is harmless)"
+		return refusal.InitChanged
 	case strings.HasPrefix(n, ".data") || strings.HasPrefix(n, ".bss") || strings.HasPrefix(n, ".rela.data"):
-		return "changed initial values of existing data are not applied to the running kernel; change the data at patch time in a callback, or use a shadow variable"
+		return refusal.DataChanged
 	}
-	return "no changed function uses this section; if the change is intended, make a patched function reference it"
+	return refusal.NotSelected
 }

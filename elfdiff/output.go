@@ -2,11 +2,11 @@ package elfdiff
 
 import (
 	"debug/elf"
-	"encoding/binary"
 	"sort"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -43,7 +43,7 @@ func (d *differ) findSymbol(sym *symbol) (symtab.Result, bool, error) {
 	}
 	r, ok, err := d.lookup.Find(sym.Name, block)
 	if err != nil {
-		return r, ok, d.errorf(sym.Name, "", "%v", err)
+		return r, ok, d.refuseLookup(sym.Name, err)
 	}
 	return r, ok, nil
 }
@@ -81,7 +81,7 @@ func (d *differ) needKLP(rs *section, r *rela) (bool, symtab.Result, error) {
 	}
 	if sym.isLocal() {
 		if res.Global {
-			return false, none, d.errorf(sym.Name, "", "can't find local symbol '%s' in symbol table", sym.Name)
+			return false, none, d.refuse(refusal.LocalNotFound, sym.Name, sym.Name)
 		}
 		return true, res, nil
 	}
@@ -142,7 +142,7 @@ func (d *differ) buildOutput() (*elfobj.File, error) {
 				continue
 			}
 			if d.opts.Parent != "vmlinux" && d.isSpecialSection(rs.base.Name) {
-				return nil, d.errorf(r.sym.Name, "", "unsupported klp relocation reference to symbol '%s' in module-specific special section '%s'", r.sym.Name, rs.base.Name)
+				return nil, d.refuse(refusal.ModuleSpecialKlp, r.sym.Name, r.sym.Name, rs.base.Name)
 			}
 			k := &klpReloc{base: rs.base, off: r.off, typ: r.typ, addend: r.addend, sym: r.sym, res: res,
 				ext: d.opts.Parent != "vmlinux" && res.Exported}
@@ -276,8 +276,11 @@ func (b *outBuilder) relaFor(s *elfobj.Section) *elfobj.Section {
 	return r
 }
 
-func (b *outBuilder) absType() uint32 {
-	switch b.d.machine {
+func (b *outBuilder) absType() uint32 { return absRelocType(b.d.machine) }
+
+// absRelocType is the machine's 64-bit absolute relocation type.
+func absRelocType(m elf.Machine) uint32 {
+	switch m {
 	case elf.EM_PPC64:
 		return uint32(elf.R_PPC64_ADDR64)
 	case elf.EM_S390:
@@ -290,10 +293,7 @@ func (b *outBuilder) absType() uint32 {
 
 func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	d := b.d
-	bo := binary.ByteOrder(binary.LittleEndian)
-	if d.patched.file.Data == elf.ELFDATA2MSB {
-		bo = binary.BigEndian
-	}
+	bo := byteOrder(d.patched.file.Data)
 	abs := b.absType()
 	if len(d.importNS) > 0 {
 		var data []byte
@@ -324,10 +324,10 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 			return err
 		}
 		if !ok {
-			return d.errorf(f.Name, "", "can't find symbol '%s' in symbol table", f.Name)
+			return d.refuse(refusal.SymbolNotFound, f.Name, f.Name)
 		}
 		if f.origBind() == elf.STB_LOCAL && res.Global {
-			return d.errorf(f.Name, "", "can't find local symbol '%s' in symbol table", f.Name)
+			return d.refuse(refusal.LocalNotFound, f.Name, f.Name)
 		}
 		base := i * kpatchFuncSize
 		bo.PutUint64(fdata[base+8:], f.Size)
@@ -479,7 +479,7 @@ func (b *outBuilder) finish() error {
 	for _, s := range out.Sections {
 		for _, r := range s.Relocs {
 			if !emitted[r.Sym] {
-				return d.errorf(r.Sym.Name, "", "%s+%#x: relocation references %s, which is not part of the output", s.Name, r.Offset, r.Sym.Name)
+				return d.refuse(refusal.RelocNotInOutput, r.Sym.Name, s.Name, r.Offset, r.Sym.Name)
 			}
 		}
 	}
@@ -503,7 +503,7 @@ func (b *outBuilder) finish() error {
 			}
 			v := int64(r.sym.Value) + off
 			if v < 0 || v > int64(t.Size) {
-				return d.errorf(s.base.Name, "", "%s+%#x: out-of-range relocation %s+%d", s.base.Name, r.off, r.sym.Name, r.addend)
+				return d.refuse(refusal.RelocOutOfRange, s.base.Name, s.base.Name, r.off, r.sym.Name, r.addend)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
@@ -41,7 +42,7 @@ func (d *differ) linkPrefixes(o *object) error {
 			}
 		}
 		if !found {
-			return d.errorf(pfx.Name, "", "missing func for %s", pfx.Name)
+			return d.refuse(refusal.PrefixFunction, pfx.Name, pfx.Name)
 		}
 		pfx.isPfx = true
 	}
@@ -87,11 +88,11 @@ func (d *differ) targetOffset(base *section, r *rela) (int64, error) {
 	}
 	in, err := base.text()
 	if err != nil {
-		return 0, d.errorf(base.Name, "", "section %s: %v", base.Name, err)
+		return 0, d.refuse(refusal.TextSection, base.Name, base.Name, err)
 	}
 	off, err := relocs.X86TargetOffset(in, r.typ, r.off, r.addend)
 	if err != nil {
-		return 0, d.errorf(base.Name, "", "%s+%#x: %v", base.Name, r.off, err)
+		return 0, d.refuse(refusal.TargetOffset, base.Name, base.Name, r.off, err)
 	}
 	return off, nil
 }
@@ -163,7 +164,7 @@ func (d *differ) bundle(o *object) error {
 			if strings.Contains(sym.Name, ".cold") {
 				continue
 			}
-			return d.errorf(sym.Name, "", "symbol %s at offset %d within section %s, expected %d", sym.Name, sym.Value, sym.sec.Name, want)
+			return d.refuse(refusal.SymbolOffset, sym.Name, sym.Name, sym.Value, sym.sec.Name, want)
 		}
 		if sym.sec.bundled == nil {
 			sym.sec.bundled = sym
@@ -188,7 +189,7 @@ func (d *differ) detectChildren(o *object) error {
 		if i := strings.Index(sym.Name, ".cold"); i > 0 {
 			p := byName[sym.Name[:i]]
 			if p == nil {
-				return d.errorf(sym.Name, "", "failed to find parent function for %s", sym.Name)
+				return d.refuse(refusal.ParentFunction, sym.Name, sym.Name)
 			}
 			sym.parent = p
 			p.children = append(p.children, sym)
@@ -256,7 +257,7 @@ func (d *differ) replaceSectionSymbols(o *object) error {
 				continue
 			}
 			if !found && !ts.isString() && !strings.HasPrefix(ts.Name, ".rodata") && !isClangUnnamed(ts.Name) {
-				return d.errorf(rs.base.Name, "", "%s+%#x: can't find replacement symbol for %s+%d reference", rs.base.Name, r.off, ts.Name, toff)
+				return d.refuse(refusal.ReplacementSymbol, rs.base.Name, rs.base.Name, r.off, ts.Name, toff)
 			}
 		}
 	}

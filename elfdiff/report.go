@@ -7,6 +7,7 @@ import (
 
 	"github.com/ianlancetaylor/demangle"
 
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -69,9 +70,10 @@ type KLP struct {
 
 // Refusal is why a patch was refused, with a hint for its author.
 type Refusal struct {
-	Element string `json:"element,omitempty"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	Key     refusal.Key `json:"key,omitempty"` // the entry of package refusal's table
+	Element string      `json:"element,omitempty"`
+	Message string      `json:"message"`
+	Hint    string      `json:"hint,omitempty"`
 }
 
 // Demangle returns the Rust (legacy or v0) or C++ name a mangled symbol

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/sections"
 )
 
@@ -13,11 +14,11 @@ import (
 func (d *differ) entrySize(env string) (int, error) {
 	v, ok := d.opts.getenv(env)
 	if !ok || v == "" {
-		return 0, d.errorf(env, "set it to sizeof the kernel's struct (kpatch-build finds it in vmlinux's debug information)", "%s not set", env)
+		return 0, d.refuse(refusal.StructSizeUnset, env, env)
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
-		return 0, d.errorf(env, "", "%s=%q is not a positive size", env, v)
+		return 0, d.refuse(refusal.StructSizeInvalid, env, env, v)
 	}
 	return n, nil
 }
@@ -48,7 +49,7 @@ func (d *differ) groups(rule *sections.Rule, s *section) ([]group, error) {
 	if rule.Grouping == sections.FixupGroups {
 		ex := d.patched.section(".rela__ex_table")
 		if ex == nil {
-			return nil, d.errorf(s.Name, "", "missing .rela__ex_table section")
+			return nil, d.refuse(refusal.ExTableRela, s.Name)
 		}
 		var offs []uint64
 		for _, r := range ex.relas {
@@ -63,7 +64,7 @@ func (d *differ) groups(rule *sections.Rule, s *section) ([]group, error) {
 		}
 		for start := uint64(0); start < s.Size; {
 			if !set[start] {
-				return nil, d.errorf(s.Name, "", "can't find .fixup rela group at offset %d", start)
+				return nil, d.refuse(refusal.FixupGroup, s.Name, start)
 			}
 			i := sort.Search(len(offs), func(i int) bool { return offs[i] > start })
 			end := s.Size
@@ -119,7 +120,7 @@ func (d *differ) regenerateOne(rule *sections.Rule, s *section) error {
 			continue
 		}
 		if rule.Relocs > 0 && len(rs) != rule.Relocs {
-			return d.errorf(s.Name, "", "BUG: %s has an unexpected format", s.Name)
+			return d.refuse(refusal.SpecialFormat, s.Name, s.Name)
 		}
 		switch rule.Filter {
 		case sections.JumpLabel:
@@ -162,12 +163,10 @@ func (d *differ) regenerateOne(rule *sections.Rule, s *section) error {
 		}
 	}
 	if badJump > 0 {
-		return d.errorf(s.Name, "use static_key_enabled() instead of a static branch on a key defined in a module",
-			"Found %d unsupported jump label(s) in the patched code. Use static_key_enabled() instead.", badJump)
+		return d.refuse(refusal.JumpLabels, s.Name, badJump)
 	}
 	if badCall > 0 {
-		return d.errorf(s.Name, "use KPATCH_STATIC_CALL() for static calls whose key is defined in a module",
-			"Found %d unsupported static call(s) in the patched code. Use KPATCH_STATIC_CALL() instead.", badCall)
+		return d.refuse(refusal.StaticCalls, s.Name, badCall)
 	}
 	if rule.Grouping == sections.FixupGroups {
 		d.fixupShift = moved
@@ -244,7 +243,7 @@ func (d *differ) keyInModule(key *symbol) (bool, error) {
 	}
 	res, ok, err := d.lookup.Find(key.Name, key.file)
 	if err != nil {
-		return false, d.errorf(key.Name, "", "%v", err)
+		return false, d.refuseLookup(key.Name, err)
 	}
 	return ok && res.ObjName != "vmlinux", nil
 }
@@ -252,7 +251,7 @@ func (d *differ) keyInModule(key *symbol) (bool, error) {
 func (d *differ) jumpLabelOK(s *section, g group, rs []*rela) (keep, bad bool, err error) {
 	code, key := relaAt(rs, g.start), relaAt(rs, g.start+8)
 	if code == nil || key == nil {
-		return false, false, d.errorf(s.Name, "", "BUG: %s has an unexpected format", s.Name)
+		return false, false, d.refuse(refusal.SpecialFormat, s.Name, s.Name)
 	}
 	tracepoint := strings.HasPrefix(key.sym.Name, "__tracepoint_")
 	dyndbg := isDyndbgKey(key.sym)
@@ -277,7 +276,7 @@ func (d *differ) jumpLabelOK(s *section, g group, rs []*rela) (keep, bad bool, e
 func (d *differ) staticCallOK(s *section, g group, rs []*rela) (keep, bad bool, err error) {
 	site, key := relaAt(rs, g.start), relaAt(rs, g.start+4)
 	if site == nil || key == nil {
-		return false, false, d.errorf(s.Name, "", "BUG: %s has an unexpected format", s.Name)
+		return false, false, d.refuse(refusal.SpecialFormat, s.Name, s.Name)
 	}
 	inMod, err := d.keyInModule(key.sym)
 	if err != nil {
@@ -310,11 +309,11 @@ func (d *differ) regenerateORC() error {
 		return err
 	}
 	if orc.Size%uint64(size) != 0 {
-		return d.errorf(orc.Name, "", "bad .orc_unwind size")
+		return d.refuse(refusal.OrcSize, orc.Name)
 	}
 	n := orc.Size / uint64(size)
 	if ip.Size != n*4 {
-		return d.errorf(ip.Name, "", ".orc_unwind/.orc_unwind_ip size mismatch")
+		return d.refuse(refusal.OrcMismatch, ip.Name)
 	}
 	var data []byte
 	var relas []*rela
@@ -324,7 +323,7 @@ func (d *differ) regenerateORC() error {
 		}
 		idx := r.off / 4
 		if idx >= n {
-			return d.errorf(ip.Name, "", "relocation at %#x outside .orc_unwind_ip", r.off)
+			return d.refuse(refusal.OrcReloc, ip.Name, r.off)
 		}
 		if orc.Type != elf.SHT_NOBITS {
 			data = append(data, orc.Data[idx*uint64(size):(idx+1)*uint64(size)]...)

@@ -44,9 +44,9 @@ func TestRoundTripCorpus(t *testing.T) {
 	dir := testutil.CorpusDir(t)
 	objs, _ := filepath.Glob(filepath.Join(dir, "*.o"))
 	if len(objs) == 0 {
-		t.Skip("no objects in corpus")
+		t.Fatalf("no objects in the corpus %s", dir)
 	}
-	readelf, _ := exec.LookPath("readelf")
+	readelf := testutil.NeedTool(t, "readelf")
 	for _, path := range objs {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			f, err := elfobj.Open(path)
@@ -78,16 +78,14 @@ func TestRoundTripCorpus(t *testing.T) {
 			if !bytes.Equal(out, out2) {
 				t.Errorf("second write differs")
 			}
-			if readelf != "" {
-				tmp := filepath.Join(t.TempDir(), "o.o")
-				os.WriteFile(tmp, out, 0o644)
-				cmd := exec.Command(readelf, "-a", "--wide", tmp)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				cmd.Stdout = nil
-				if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-					t.Errorf("readelf: %v %s", err, stderr.String())
-				}
+			tmp := filepath.Join(t.TempDir(), "o.o")
+			os.WriteFile(tmp, out, 0o644)
+			cmd := exec.Command(readelf, "-a", "--wide", tmp)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.Stdout = nil
+			if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+				t.Errorf("readelf: %v %s", err, stderr.String())
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package module
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -22,6 +23,31 @@ type Listing struct {
 	Problems  []string // what makes the module malformed
 }
 
+// MaxNameLen is the longest module name the kernel accepts: struct
+// module's name field is MODULE_NAME_LEN (64 - sizeof(unsigned long) = 56
+// on 64-bit) bytes with the terminating NUL, and modpost refuses longer
+// names.
+const MaxNameLen = 55
+
+// CheckName checks that name can name a module: 1 to MaxNameLen
+// characters from [A-Za-z0-9_-] ('-' becomes '_' in the module's own
+// name). Anything else could not be loaded, or, as a file name, could
+// point outside the output directory.
+func CheckName(name string) error {
+	if name == "" {
+		return errors.New("a module name cannot be empty")
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+	}); i >= 0 {
+		return fmt.Errorf("character %q is not allowed in a module name (only A-Z, a-z, 0-9, '_' and '-')", []rune(name[i:])[0])
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("a module name has at most %d characters, this one %d", MaxNameLen, len(name))
+	}
+	return nil
+}
+
 var klpSymRE = regexp.MustCompile(`^\.klp\.sym\.([^.]+)\.(.+),(\d+)$`)
 
 // Inspect lists a patch module and checks it is well formed.
@@ -33,6 +59,18 @@ func Inspect(f *elfobj.File) *Listing {
 				l.Modinfo = append(l.Modinfo, string(s))
 			}
 		}
+	}
+	named := false
+	for _, kv := range l.Modinfo {
+		if name, ok := strings.CutPrefix(kv, "name="); ok {
+			named = true
+			if err := CheckName(name); err != nil {
+				l.Problems = append(l.Problems, fmt.Sprintf(".modinfo name %q: %v", name, err))
+			}
+		}
+	}
+	if !named {
+		l.Problems = append(l.Problems, "no name= in .modinfo: the module has no name")
 	}
 	for _, line := range elfdiff.Describe(f) {
 		switch {

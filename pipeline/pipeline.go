@@ -24,6 +24,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -61,14 +62,9 @@ type Result struct {
 	Build   *build.Result
 }
 
-// Error is a refusal or failure of the pipeline with a hint.
-type Error struct {
-	Msg  string
-	Hint string
-}
-
-// Error returns the message (the hint is separate).
-func (e *Error) Error() string { return e.Msg }
+// Error is a refusal of the pipeline: an entry of package refusal's table
+// with its hint.
+type Error = refusal.Error
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -84,30 +80,18 @@ func (o *Options) logf(format string, args ...any) {
 func refusePatch(p *build.Patch, dir string) error {
 	if dir != "" {
 		if err := p.CheckTree(dir); err != nil {
-			return withHint(err)
+			return err
 		}
 	}
 	for _, f := range p.Paths() {
 		if strings.HasPrefix(f.Path, "lib/") {
-			return &Error{Msg: fmt.Sprintf("%s:%d: changes to lib/ are not supported (%s)", p.Path, f.Line, f.Path),
-				Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"}
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
 		}
 		if strings.HasSuffix(f.Path, ".S") {
-			return &Error{Msg: fmt.Sprintf("%s:%d: changes to assembly files are not supported (%s)", p.Path, f.Line, f.Path),
-				Hint: "assembly has no per-function sections or ftrace call sites; move the change into C"}
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.AsmChange, f.Path)}
 		}
 	}
 	return nil
-}
-
-// withHint gives a patch error that has a hint to the user as an Error
-// with that hint; other errors are returned as they are.
-func withHint(err error) error {
-	var pe *build.PatchError
-	if errors.As(err, &pe) && pe.Hint != "" {
-		return &Error{Msg: err.Error(), Hint: pe.Hint}
-	}
-	return err
 }
 
 // Run builds a patch module.
@@ -119,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
 		if err != nil {
-			return nil, withHint(err)
+			return nil, err
 		}
 		if err := refusePatch(bp, o.SourceDir); err != nil {
 			return nil, err
@@ -128,6 +112,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Name == "" {
 		o.Name = module.NameFromPatches(o.Patches)
+	}
+	if err := module.CheckName(o.Name); err != nil {
+		return nil, fmt.Errorf("module name %q: %w", o.Name, err)
 	}
 	res := &Result{Report: &Report{}}
 	// The running kernel.
@@ -156,11 +143,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if br != nil && !o.KeepWork {
 		defer os.RemoveAll(filepath.Dir(br.WorkDir))
 	}
+	if err == nil {
+		err = ctx.Err() // interrupted: no diffs, no module
+	}
 	if err != nil {
-		return res, withHint(err)
+		return res, err
 	}
 	if len(br.Changed)+len(br.New) == 0 {
-		return res, &Error{Msg: "no changed objects found", Hint: "the patch changed nothing that the build compiles"}
+		return res, refusal.New(refusal.NoChangedObjects)
 	}
 	// Diff each changed object.
 	symversPath := o.Symvers
@@ -244,6 +234,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	wg.Wait()
 	var objs []string
 	var errs []string
+	var causes []error
 	for _, j := range jobs {
 		if j.report != nil {
 			res.Report.Objects = append(res.Report.Objects, j.report)
@@ -258,22 +249,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				msg += "\n  hint: " + e.Hint
 			}
 			errs = append(errs, msg)
+			causes = append(causes, j.err)
 		default:
 			objs = append(objs, j.out)
 		}
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
-		return res, &Error{Msg: fmt.Sprintf("%d error(s) encountered:\n%s", len(errs), strings.Join(errs, "\n"))}
+		e := refusal.New(refusal.ObjectErrors, len(errs), strings.Join(errs, "\n"))
+		e.Err = errors.Join(causes...)
+		return res, e
 	}
 	if len(objs) == 0 && len(br.New) == 0 {
-		return res, &Error{Msg: "no functional changes found", Hint: "the patch changes only line numbers or nothing the running code uses"}
+		return res, refusal.New(refusal.NoFunctionalChange)
 	}
 	var newObjs []string
 	for _, n := range br.New {
 		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
 	}
 	// The module.
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	flags, err := treeCFlags(o.SourceDir)
 	if err != nil {
 		return res, err
@@ -308,9 +305,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(missing) > 0 {
 		os.Remove(ko)
-		return res, &Error{Msg: fmt.Sprintf("patch module %s: undefined symbols: %s", filepath.Base(ko), strings.Join(missing, " ")),
-			Hint: "the patched code uses symbols that are neither exported by the running kernel nor in the patch; " +
-				"a module can only call exported functions, so export them or keep the change inside vmlinux"}
+		return res, refusal.New(refusal.UndefinedSymbols, filepath.Base(ko), strings.Join(missing, " "))
 	}
 	res.Module = ko
 	res.Report.Module = ko
@@ -354,7 +349,7 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("running kernel build: %v\n%s", err, out)
+		return "", fmt.Errorf("running kernel build: %w\n%s", err, out)
 	}
 	if err := build.Publish(tmp, dir, ".kpatch-complete"); err != nil {
 		return "", err
@@ -370,9 +365,7 @@ func treeCFlags(tree string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	flags, err := cmd.Output()
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("%s: 'make print-cflags' failed (%v): %s", tree, err, strings.TrimSpace(stderr.String())),
-			Hint: "the tree's Makefile must print its compile flags with 'make print-cflags' (the bundled kernel does); " +
-				"building modules for a real Linux tree through kbuild is not supported yet"}
+		return nil, refusal.New(refusal.PrintCFlags, tree, err, strings.TrimSpace(stderr.String()))
 	}
 	return flags, nil
 }
@@ -405,7 +398,7 @@ func compilerComment(path string) (string, error) {
 func checkCompiler(vmlinux, cc string) error {
 	want, err := compilerComment(vmlinux)
 	if err != nil {
-		return &Error{Msg: fmt.Sprintf("compiler check: %v", err), Hint: "use --skip-compiler-check if you are sure the compilers match"}
+		return refusal.New(refusal.CompilerCheck, err)
 	}
 	dir, err := os.MkdirTemp("", "kpatch-cc-check-")
 	if err != nil {
@@ -415,15 +408,14 @@ func checkCompiler(vmlinux, cc string) error {
 	src := filepath.Join(dir, "empty.c")
 	os.WriteFile(src, []byte("int kpatch_compiler_check;\n"), 0o644)
 	if out, err := exec.Command(cc, "-c", "-o", filepath.Join(dir, "empty.o"), src).CombinedOutput(); err != nil {
-		return fmt.Errorf("compiler check: %s: %v\n%s", cc, err, out)
+		return fmt.Errorf("compiler check: %s: %w\n%s", cc, err, out)
 	}
 	got, err := compilerComment(filepath.Join(dir, "empty.o"))
 	if err != nil {
 		return err
 	}
 	if got != want {
-		return &Error{Msg: fmt.Sprintf("compiler mismatch: the kernel was built with %q, %s is %q", want, cc, got),
-			Hint: "build the patch with the compiler that built the running kernel, or use --skip-compiler-check"}
+		return refusal.New(refusal.CompilerMismatch, want, cc, got)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func DecodeText(text []byte) (*Insns, error) {
 		n, err := insnLen(text[pc:])
 		if err != nil {
 			end := min(pc+8, len(text))
-			return nil, fmt.Errorf("can't decode instruction at offset %#x (% x): %v", pc, text[pc:end], err)
+			return nil, fmt.Errorf("can't decode instruction at offset %#x (% x): %w", pc, text[pc:end], err)
 		}
 		pc += n
 	}

@@ -18,7 +18,7 @@ func TestFastLenMatchesX86asm(t *testing.T) {
 	var paths []string
 	own, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(), "testdata", "diffcases", "*", "*.o"))
 	paths = append(paths, own...)
-	if dir, ok := testutil.CorpusPath(); ok {
+	if dir, ok := testutil.OptionalCorpus(t); ok {
 		c, _ := filepath.Glob(filepath.Join(dir, "*.o"))
 		paths = append(paths, c...)
 	}

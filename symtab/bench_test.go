@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 var (
@@ -72,10 +74,10 @@ func BenchmarkParseReadelf(b *testing.B) {
 }
 
 func BenchmarkParseELF(b *testing.B) {
-	p := "/work/shared/kpatch-unit-objs/x86_64/unique-id-pr-1314.ORIG.o"
+	p := testutil.CorpusFile(b, "unique-id-pr-1314.ORIG.o")
 	data, err := os.ReadFile(p)
 	if err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // checkTable verifies the invariants of a parsed table and exercises the
@@ -91,10 +93,14 @@ func FuzzParseSymvers(f *testing.F) {
 }
 
 func FuzzParseELF(f *testing.F) {
-	if objs, _ := filepath.Glob("/work/shared/kpatch-unit-objs/x86_64/meminfo-string.ORIG.o"); len(objs) > 0 {
-		if data, err := os.ReadFile(objs[0]); err == nil {
-			f.Add(data)
+	// A real object as seed when the corpus is there (always in CI); the
+	// fuzz target itself needs nothing outside the repository.
+	if dir, ok := testutil.OptionalCorpus(f); ok {
+		data, err := os.ReadFile(filepath.Join(dir, "meminfo-string.ORIG.o"))
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(data)
 	}
 	f.Add([]byte("\x7fELF\x02\x01\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -57,7 +57,7 @@ func ParseReadelf(path string, data []byte) (*Table, error) {
 		}
 		e, name, keep, err := parseSymLine(f[:nf])
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v: %q", path, lineNo, err, bytes.TrimSpace(line))
+			return nil, fmt.Errorf("%s:%d: %w: %q", path, lineNo, err, bytes.TrimSpace(line))
 		}
 		if !keep {
 			continue

@@ -7,20 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-)
 
-// unitObjDir returns the kpatch unit object directory or skips the test.
-func unitObjDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("KPATCH_UNIT_OBJS")
-	if dir == "" {
-		dir = "/work/shared/kpatch-unit-objs/x86_64"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("kpatch unit objects not available (%s): %v", dir, err)
-	}
-	return dir
-}
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+)
 
 func readelfSymbols(t testing.TB, path string) []byte {
 	t.Helper()
@@ -31,24 +20,17 @@ func readelfSymbols(t testing.TB, path string) []byte {
 	return out
 }
 
-func needTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not available", name)
-	}
-}
-
 // TestUnitObjects loads each ORIG object of the kpatch unit corpus both as
 // ELF and as readelf text, checks the two agree, and runs FILE-block
 // matching of the object against its own symbol table (which is how the
 // unit tests invoke create-diff-object); every local FUNC/OBJECT of a block
 // must then resolve, as a local, to itself.
 func TestUnitObjects(t *testing.T) {
-	dir := unitObjDir(t)
-	needTool(t, "readelf")
+	dir := testutil.CorpusDir(t)
+	testutil.NeedTool(t, "readelf")
 	objs, _ := filepath.Glob(filepath.Join(dir, "*.ORIG.o"))
 	if len(objs) == 0 {
-		t.Skipf("no *.ORIG.o in %s", dir)
+		t.Fatalf("no *.ORIG.o in the corpus %s", dir)
 	}
 	for _, obj := range objs {
 		t.Run(filepath.Base(obj), func(t *testing.T) {
@@ -112,9 +94,9 @@ func TestUnitObjects(t *testing.T) {
 // function, links them with "ld -r" and checks each file's static is found
 // in its own block with sympos 1 and 2 by address.
 func TestSameStaticTwoFiles(t *testing.T) {
-	needTool(t, "gcc")
-	needTool(t, "ld")
-	needTool(t, "readelf")
+	testutil.NeedTool(t, "gcc")
+	testutil.NeedTool(t, "ld")
+	testutil.NeedTool(t, "readelf")
 	dir := t.TempDir()
 	src := map[string]string{
 		"one.c": "static int counter;\nstatic int helper(int x) { return x + counter++; }\nint one(int x) { return helper(x) * 3; }\n",
@@ -128,7 +110,7 @@ func TestSameStaticTwoFiles(t *testing.T) {
 		}
 		o := c[:len(c)-2] + ".o"
 		if out, err := exec.Command("gcc", "-O1", "-fno-inline", "-c", "-o", o, c).CombinedOutput(); err != nil {
-			t.Skipf("gcc failed: %v\n%s", err, out)
+			testutil.Missing(t, "gcc failed: %v\n%s", err, out)
 		}
 		objs = append(objs, o)
 	}
@@ -138,7 +120,7 @@ func TestSameStaticTwoFiles(t *testing.T) {
 	}
 	linked := filepath.Join(dir, "linked.o")
 	if out, err := exec.Command("ld", "-r", "-o", linked, objs[0], objs[1]).CombinedOutput(); err != nil {
-		t.Skipf("ld -r failed: %v\n%s", err, out)
+		testutil.Missing(t, "ld -r failed: %v\n%s", err, out)
 	}
 	text := readelfSymbols(t, linked)
 	tab, err := ParseReadelf("linked.symtab", text)
@@ -190,8 +172,8 @@ func TestSameStaticTwoFiles(t *testing.T) {
 // linked executable, which has a .dynsym (skipped in the text form) and
 // versioned undefined names.
 func TestLinkedExecutableForms(t *testing.T) {
-	needTool(t, "gcc")
-	needTool(t, "readelf")
+	testutil.NeedTool(t, "gcc")
+	testutil.NeedTool(t, "readelf")
 	dir := t.TempDir()
 	c := filepath.Join(dir, "p.c")
 	exe := filepath.Join(dir, "p")
@@ -200,7 +182,7 @@ func TestLinkedExecutableForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("gcc", "-o", exe, c).CombinedOutput(); err != nil {
-		t.Skipf("gcc failed: %v\n%s", err, out)
+		testutil.Missing(t, "gcc failed: %v\n%s", err, out)
 	}
 	text := readelfSymbols(t, exe)
 	if !bytes.Contains(text, []byte(".dynsym")) {

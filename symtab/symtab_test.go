@@ -180,12 +180,29 @@ func TestParseSymvers(t *testing.T) {
 		{
 			name: "namespace last, symbol starting with vmlinux",
 			text: "0x1\tvmlinux_build_id\tvmlinux\tEXPORT_SYMBOL_GPL\t\r\n" +
-				"0x2\tusb_foo\tdrivers/usb/core/usbcore\tEXPORT_SYMBOL_GPL\tUSB_STORAGE\n" +
-				"garbage line\n",
+				"0x2\tusb_foo\tdrivers/usb/core/usbcore\tEXPORT_SYMBOL_GPL\tUSB_STORAGE\n\n",
 			want: []Export{
 				{"vmlinux_build_id", "vmlinux", "vmlinux"},
 				{"usb_foo", "drivers/usb/core/usbcore", "usbcore"},
 			},
+		},
+		{
+			name: "a line that does not parse",
+			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
+				"garbage line\n",
+			err: "sym.txt:2: not a Module.symvers line (1 tab-separated fields, want at least 3): \"garbage line\"",
+		},
+		{
+			name: "a CRC that is not hex",
+			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
+				"0xzz\tfoo\tvmlinux\tEXPORT_SYMBOL\n",
+			err: "sym.txt:2: not a Module.symvers line (the first field is not a 0x-prefixed CRC)",
+		},
+		{
+			name: "no module field",
+			text: "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\n" +
+				"0x2\tfoo\t\tEXPORT_SYMBOL\n",
+			err: "sym.txt:2: not a Module.symvers line (empty module field)",
 		},
 		{
 			name: "no vmlinux column",
@@ -481,5 +498,44 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := Open("vmlinux", filepath.Join(dir, "missing"), sv, blocks); err == nil {
 		t.Errorf("Open with missing symtab succeeded")
+	}
+}
+
+// TestLoadNotASymbolTable: a file that is neither ELF nor readelf text
+// is an error naming the file, not an empty table.
+func TestLoadNotASymbolTable(t *testing.T) {
+	dir := t.TempDir()
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(i*7919 + i>>3)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"random.bin", random, "neither an ELF file nor 'readelf -s --wide' text (binary data"},
+		{"lib.a", []byte("!<arch>\n/               0           0     0     0       4         `\n\x00\x00\x00\x00"), "an ar archive is not a symbol table"},
+		{"notes.txt", []byte("hello\nworld\n"), "no \"Symbol table\" title and no symbol line"},
+		{"empty", nil, "neither an ELF file nor"},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, err := Load(p)
+		if err == nil {
+			t.Errorf("%s: loaded as a table of %d entries", tc.name, tab.Len())
+			continue
+		}
+		if !strings.Contains(err.Error(), p+": ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q, want the path and %q", tc.name, err, tc.want)
+		}
+	}
+	// readelf text still loads.
+	p := filepath.Join(dir, "good.symtab")
+	os.WriteFile(p, []byte(readelfText("0 0 FILE LOCAL ABS a.c", "10 4 FUNC GLOBAL 1 f")), 0o644)
+	if tab, err := Load(p); err != nil || tab.Len() == 0 {
+		t.Errorf("readelf text: %v", err)
 	}
 }

@@ -47,8 +47,9 @@ func LoadSymvers(path string) (*Symvers, error) {
 // column is found by looking for "vmlinux": it is, on the first line that
 // has one, the (last) column from the third on whose field starts with
 // "vmlinux". A non-empty file without such a column is an error ("invalid
-// format"). Lines lacking a symbol or a module field are ignored. Empty
-// input means no exports.
+// format"). Every other non-empty line must parse: a 0x-prefixed hex CRC,
+// a symbol and a module field, else the error names the line. Empty input
+// means no exports.
 func ParseSymvers(name string, data []byte) (*Symvers, error) {
 	sv := &Symvers{Path: name}
 	if len(data) == 0 {
@@ -77,9 +78,16 @@ func ParseSymvers(name string, data []byte) (*Symvers, error) {
 			Msg: fmt.Sprintf("%s: Module.symvers: invalid format (no column starting with vmlinux)", name)}
 	}
 	objNames := make(map[string]string)
-	for rest := data; len(rest) > 0; {
+	for rest, lineNo := data, 1; len(rest) > 0; lineNo++ {
 		var line []byte
 		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			continue
+		}
+		if err := checkSymversLine(line, modCol); err != "" {
+			return nil, &Error{Kind: ErrInvalidSymvers,
+				Msg: fmt.Sprintf("%s:%d: not a Module.symvers line (%s): %q", name, lineNo, err, line)}
+		}
 		var sym, mod []byte
 		col := 0
 		for len(line) > 0 && col <= modCol {
@@ -98,7 +106,7 @@ func ParseSymvers(name string, data []byte) (*Symvers, error) {
 			col++
 		}
 		if len(sym) == 0 || len(mod) == 0 {
-			continue
+			continue // not reached: checkSymversLine saw both
 		}
 		m := string(mod)
 		obj, ok := objNames[m]
@@ -110,6 +118,30 @@ func ParseSymvers(name string, data []byte) (*Symvers, error) {
 	}
 	sv.index()
 	return sv, nil
+}
+
+// checkSymversLine returns what is wrong with a Module.symvers line, or "".
+func checkSymversLine(line []byte, modCol int) string {
+	fields := bytes.Split(line, []byte{'\t'})
+	if len(fields) <= modCol {
+		return fmt.Sprintf("%d tab-separated fields, want at least %d", len(fields), modCol+1)
+	}
+	crc, ok := bytes.CutPrefix(fields[0], []byte("0x"))
+	if !ok || len(crc) == 0 || len(crc) > 16 {
+		return "the first field is not a 0x-prefixed CRC"
+	}
+	for _, c := range crc {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return "the first field is not a 0x-prefixed CRC"
+		}
+	}
+	if len(fields[1]) == 0 || bytes.ContainsAny(fields[1], " \x00") {
+		return "bad symbol field"
+	}
+	if len(fields[modCol]) == 0 {
+		return "empty module field"
+	}
+	return ""
 }
 
 // nextLine splits off the first line of data, without its "\n" or "\r\n".

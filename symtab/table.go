@@ -69,7 +69,33 @@ func Load(path string) (*Table, error) {
 	if IsELF(data) {
 		return ParseELF(path, bytes.NewReader(data))
 	}
+	if err := checkReadelfText(path, data); err != nil {
+		return nil, err
+	}
 	return ParseReadelf(path, data)
+}
+
+// checkReadelfText refuses a file that is neither ELF nor the output of
+// "readelf -s --wide" (an archive, a binary, other text), which the
+// lenient line parser would read as an empty table.
+func checkReadelfText(path string, data []byte) error {
+	const arMagic = "!<arch>\n"
+	if bytes.HasPrefix(data, []byte(arMagic)) || bytes.HasPrefix(data, []byte("!<thin>\n")) {
+		return fmt.Errorf("%s: an ar archive is not a symbol table: give the linked ELF file (vmlinux or a .ko) or its 'readelf -s --wide' output", path)
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return fmt.Errorf("%s: neither an ELF file nor 'readelf -s --wide' text (binary data: a NUL byte at offset %d)", path, i)
+	}
+	var f [maxFields][]byte
+	for rest := data; len(rest) > 0; {
+		var line []byte
+		line, rest = nextLine(rest)
+		nf := splitFields(line, &f)
+		if nf > 1 && string(f[0]) == "Symbol" && string(f[1]) == "table" || nf > 0 && isNumField(f[0]) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: neither an ELF file nor 'readelf -s --wide' text (no \"Symbol table\" title and no symbol line)", path)
 }
 
 // IsELF reports whether data starts with the ELF magic number.

@@ -72,7 +72,7 @@ func gccObject(t *testing.T, flags ...string) []byte {
 	out := filepath.Join(dir, "tiny.out")
 	args := append(append([]string{}, flags...), "-o", out, src)
 	if msg, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-		t.Skipf("gcc %s: %v\n%s", strings.Join(flags, " "), err, msg)
+		testutil.Missing(t, "gcc %s: %v\n%s", strings.Join(flags, " "), err, msg)
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {

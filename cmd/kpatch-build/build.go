@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/target/kernel"
 )
@@ -77,47 +76,129 @@ func bundledTree(cache string) (string, error) {
 	return dir, nil
 }
 
+// checkBuildFlags refuses flag values that cannot be right before
+// anything is built; every error is a usage error naming the flag.
+func checkBuildFlags(f *buildFlags) error {
+	if f.jobs < 1 {
+		return usagef("-j/--jobs %d: must be at least 1", f.jobs)
+	}
+	if f.name != "" {
+		if err := module.CheckName(f.name); err != nil {
+			return usagef("-n/--name %q: %w", f.name, err)
+		}
+	}
+	if f.report != "" {
+		if err := checkWritable(f.report); err != nil {
+			return usagef("--report %s: %w", f.report, err)
+		}
+	}
+	if f.config != "" && f.sourceDir == "" {
+		return usagef("--config: the bundled kernel has no configuration (use it with -s/--sourcedir)")
+	}
+	if f.verify && f.sourceDir != "" {
+		return usagef("--verify works with the bundled kernel only (drop -s/--sourcedir)")
+	}
+	return nil
+}
+
+// checkWritable checks that a file can be written at path: its directory
+// exists and takes a new file, and path is not a directory. It creates and
+// removes a probe file; the error names no temporary file.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("directory %s: %w", dir, bareError(err))
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return errors.New("is a directory")
+	}
+	probe, err := os.CreateTemp(dir, ".kpatch-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot create a file in %s: %w", dir, bareError(err))
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
+}
+
+// bareError strips the path from a *PathError (which may name a temporary
+// file the user never chose), keeping the cause.
+func bareError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// writeReport writes the JSON report (a variable for the tests).
+var writeReport = elfobj.WriteFileAtomic
+
 func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if err := checkBuildFlags(f); err != nil {
+		return err
+	}
+	ctx, sig, stop := interruptContext()
 	defer stop()
 	if f.cacheDir == "" {
 		f.cacheDir = defaultCacheDir()
-	}
-	src := f.sourceDir
-	bundled := src == ""
-	if bundled {
-		var err error
-		if src, err = bundledTree(f.cacheDir); err != nil {
-			return fmt.Errorf("bundled kernel: %w", err)
-		}
-	}
-	if f.config != "" && bundled {
-		return &exitError{code: 1, err: errors.New("--config: the bundled kernel has no configuration")}
-	}
-	if f.verify && !bundled {
-		return &exitError{code: 1, err: errors.New("--verify works with the bundled kernel only")}
 	}
 	start := time.Now()
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
+	unlock, err := lockCache(f.cacheDir, progress)
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", f.cacheDir, err)
+	}
+	defer unlock()
+	src := f.sourceDir
+	if src == "" {
+		if src, err = bundledTree(f.cacheDir); err != nil {
+			return fmt.Errorf("bundled kernel: %w", err)
+		}
+	}
+	keep := log.Level >= 5
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
 		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck,
-		KeepWork: log.Level >= 5, Targets: f.targets, Log: progress})
+		KeepWork: keep, Targets: f.targets, Log: progress})
+	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
+		work := filepath.Dir(res.Build.WorkDir)
+		os.WriteFile(filepath.Join(work, keptMarker), nil, 0o644)
+		progress("kept the work tree: %s", work)
+	}
+	if s := sig(); s != nil {
+		// Interrupted: whatever the pipeline made of its killed
+		// commands, one line and no module.
+		if res != nil && res.Module != "" {
+			os.Remove(res.Module)
+		}
+		return &exitError{code: 128 + int(s.(syscall.Signal)), err: fmt.Errorf("interrupted by %s", signalName(s))}
+	}
 	if f.report != "" && res != nil {
 		if err != nil {
 			res.Report.Error = err.Error()
 		}
-		if werr := elfobj.WriteFileAtomic(f.report, res.Report.JSON(), 0o644); werr != nil {
-			return werr
+		if werr := writeReport(f.report, res.Report.JSON(), 0o644); werr != nil {
+			if err != nil {
+				// The build's own error comes first; the report's after.
+				fmt.Fprintf(cmd.ErrOrStderr(), "kpatch-build: --report %s: %v\n", f.report, bareError(werr))
+			} else {
+				// Exit 0 promises the module; without its report it
+				// is not kept.
+				if res.Module != "" {
+					os.Remove(res.Module)
+				}
+				return &exitError{code: exitFailure, err: fmt.Errorf("--report %s: %w (the module %s was removed)",
+					f.report, bareError(werr), filepath.Base(res.Module))}
+			}
 		}
 	}
 	if err != nil {
-		var pe *pipeline.Error
-		if errors.As(err, &pe) && pe.Hint != "" {
-			return fmt.Errorf("%v\nhint: %s", err, pe.Hint)
-		}
-		return err
+		return err // run prints a refusal's hint
 	}
 	progress("SUCCESS: %s", res.Module)
 	if f.verify {

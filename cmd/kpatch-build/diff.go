@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -45,16 +46,27 @@ Exit status: 0 output written; 1 error or hard refusal; 2 unreconcilable
 difference; 3 no functional change (no output written).`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 && len(args) != 7 {
-				return fmt.Errorf("diff takes 2 arguments (with -o) or create-diff-object's 7, got %d", len(args))
+				return fmt.Errorf("takes 2 arguments (with -o) or create-diff-object's 7, got %d", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 7 {
 				f.parent, f.symtab, f.symvers, f.output = args[2], args[3], args[4], args[6]
+				if err := notAnInput(f.output, "OUTPUT (7th argument)", args[0], args[1]); err != nil {
+					return err
+				}
 				args = args[:2]
-			} else if f.output == "" {
-				return &exitError{code: 1, err: errors.New("diff: -o OUTPUT is required")}
+			} else {
+				if f.output == "" {
+					return usagef("diff: -o/--output OUTPUT is required")
+				}
+				if f.symtab == "" {
+					return usagef("diff: --symtab PARENT_SYMTAB is required (the parent's 'readelf -s --wide' text or ELF file)")
+				}
+				if err := notAnInput(f.output, "-o/--output", args[0], args[1]); err != nil {
+					return err
+				}
 			}
 			return runDiff(cmd, &f, args[0], args[1])
 		},
@@ -67,6 +79,25 @@ difference; 3 no functional change (no output written).`,
 	fl.StringVar(&f.report, "report", "", "write a JSON report of the diff to `FILE`")
 	fl.BoolVarP(&f.klpArch, "klp-arch", "a", false, "pre-5.8 .klp.arch mode (not supported)")
 	return cmd
+}
+
+// notAnInput refuses an output path that names one of the input objects
+// (the same path once cleaned, or the same file through another name):
+// writing it would destroy the input.
+func notAnInput(out, what string, inputs ...string) error {
+	ost, oerr := os.Stat(out)
+	for _, in := range inputs {
+		same := filepath.Clean(out) == filepath.Clean(in)
+		if !same && oerr == nil {
+			if ist, err := os.Stat(in); err == nil {
+				same = os.SameFile(ost, ist)
+			}
+		}
+		if same {
+			return usagef("diff: %s %s is the input object %s: it would be overwritten", what, out, in)
+		}
+	}
+	return nil
 }
 
 func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) error {
@@ -125,9 +156,9 @@ func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) err
 	case derr != nil:
 		var e *elfdiff.Error
 		if errors.As(derr, &e) && e.Hint != "" {
-			return &exitError{code: code, err: fmt.Errorf("ERROR: %v\nhint: %s", derr, e.Hint)}
+			return &exitError{code: code, err: fmt.Errorf("ERROR: %w\nhint: %s", derr, e.Hint)}
 		}
-		return &exitError{code: code, err: fmt.Errorf("ERROR: %v", derr)}
+		return &exitError{code: code, err: fmt.Errorf("ERROR: %w", derr)}
 	}
 	if err := res.Output.WriteFile(f.output); err != nil {
 		return fail(fmt.Errorf("%s: %w", f.output, err))

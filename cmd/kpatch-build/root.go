@@ -7,6 +7,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // exitError carries a specific exit status out of a command.
@@ -27,6 +29,55 @@ func (e *exitError) Error() string {
 // Unwrap returns the wrapped error.
 func (e *exitError) Unwrap() error { return e.err }
 
+// Exit statuses of the main command (the diff command keeps
+// create-diff-object's own, see diff.go).
+const (
+	exitFailure = 1 // refusal or error
+	exitUsage   = 2 // wrong command line
+)
+
+// usageError is a command line that cannot be right: a bad flag value, a
+// missing argument. It exits with status 2 (1 under diff, whose 2 means an
+// unreconcilable difference).
+type usageError struct{ err error }
+
+// Error returns the message.
+func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error; the message names the flag or argument.
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// usageArgs wraps a cobra argument validator so that its errors are usage
+// errors.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			if cmd.HasParent() {
+				err = fmt.Errorf("%s: %w", cmd.Name(), err)
+			}
+			return &usageError{err: err}
+		}
+		return nil
+	}
+}
+
+// markUsage makes every flag parse error and argument count error of cmd
+// and its subcommands a usage error.
+func markUsage(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	if cmd.Args != nil {
+		cmd.Args = usageArgs(cmd.Args)
+	}
+	for _, c := range cmd.Commands() {
+		markUsage(c)
+	}
+}
+
 var log = logrus.New()
 
 func newRootCmd() *cobra.Command {
@@ -38,11 +89,13 @@ func newRootCmd() *cobra.Command {
 		Long: `kpatch-build turns kernel source patches into a live-patch module in the
 upstream livepatch format. With no --sourcedir it patches the bundled
 target kernel, and --verify loads the result in the emulated target.`,
-		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return cmd.Help()
+				return errors.New("no PATCH given (usage: kpatch-build [flags] PATCH...; see --help)")
 			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd, &bf, args)
 		},
 		SilenceUsage:  true,
@@ -60,6 +113,7 @@ target kernel, and --verify loads the result in the emulated target.`,
 	root.AddCommand(newDiffCmd())
 	root.AddCommand(newInspectCmd())
 	root.AddCommand(newTargetCmd())
+	markUsage(root)
 	return root
 }
 
@@ -67,9 +121,17 @@ target kernel, and --verify loads the result in the emulated target.`,
 func run(args []string) int {
 	root := newRootCmd()
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return 0
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "kpatch-build: %v\n", err)
+		if cmd != nil && (cmd.Name() == "diff" || cmd.HasParent() && cmd.Parent().Name() == "diff") {
+			return exitFailure
+		}
+		return exitUsage
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -79,5 +141,9 @@ func run(args []string) int {
 		return ee.code
 	}
 	fmt.Fprintf(os.Stderr, "kpatch-build: %v\n", err)
-	return 1
+	var re *refusal.Error
+	if errors.As(err, &re) && re.Hint != "" {
+		fmt.Fprintf(os.Stderr, "hint: %s\n", re.Hint)
+	}
+	return exitFailure
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
+	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
 
@@ -62,9 +63,9 @@ Commands (one per line in a script, or with -e, or at the prompt):
 		},
 	}
 	f := run.Flags()
-	f.IntVar(&tf.cpus, "cpus", 1, "number of virtual CPUs (1-8)")
+	f.IntVar(&tf.cpus, "cpus", 1, fmt.Sprintf("number of virtual CPUs (1-%d)", machine.NrCPUs))
 	f.Int64Var(&tf.seed, "seed", 1, "scheduler seed")
-	f.Uint64Var(&tf.quantum, "quantum", 0, "instructions per CPU per scheduling round (0: default)")
+	f.Uint64Var(&tf.quantum, "quantum", 0, fmt.Sprintf("instructions per CPU per scheduling round (at least %d; 0: the default, %d)", machine.MinQuantum, machine.DefaultQuantum))
 	f.StringSliceVar(&tf.features, "features", nil, "extra CPU features (popcnt, sse4_2)")
 	f.StringArrayVarP(&tf.workloads, "workload", "w", nil, "workload started when the kernel has booted (repeatable)")
 	f.StringVar(&tf.src, "kernel-src", "", "kernel source tree (default: target/kernel of this checkout)")
@@ -96,6 +97,12 @@ type targetSession struct {
 }
 
 func runTarget(cmd *cobra.Command, tf *targetFlags) error {
+	if tf.cpus < 1 || tf.cpus > machine.NrCPUs {
+		return usagef("--cpus %d: must be 1 to %d", tf.cpus, machine.NrCPUs)
+	}
+	if tf.quantum != 0 && tf.quantum < machine.MinQuantum {
+		return usagef("--quantum %d: must be at least %d instructions (0: the default, %d)", tf.quantum, machine.MinQuantum, machine.DefaultQuantum)
+	}
 	out := cmd.OutOrStdout()
 	var bits []int
 	for _, f := range tf.features {
@@ -105,12 +112,12 @@ func runTarget(cmd *cobra.Command, tf *targetFlags) error {
 		case "sse4_2", "sse4.2":
 			bits = append(bits, boot.FeatureXMM4_2)
 		default:
-			return fmt.Errorf("unknown CPU feature %q (have popcnt, sse4_2)", f)
+			return usagef("--features: unknown CPU feature %q (have popcnt, sse4_2)", f)
 		}
 	}
 	for _, w := range tf.workloads {
 		if _, err := workload.Get(w); err != nil {
-			return err
+			return usagef("-w/--workload: %w", err)
 		}
 	}
 	b, err := boot.BuildKernel(boot.BuildOptions{Src: tf.src})

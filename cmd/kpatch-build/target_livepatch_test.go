@@ -14,7 +14,7 @@ import (
 // enable the disabled patch again, unload it.
 func TestTargetLivepatchCLI(t *testing.T) {
 	if !boot.HaveToolchain() {
-		t.Skip("gcc, ld or make not installed: cannot build the target kernel")
+		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
 	mod := filepath.Join(testutil.RepoRoot(), "target", "livepatch", "testdata", "modules", "test_klp_livepatch")
 	b, err := boot.BuildKernel(boot.BuildOptions{ExtraModules: []string{mod}})

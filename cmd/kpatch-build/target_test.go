@@ -16,7 +16,7 @@ import (
 func runTargetCLI(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
 	if !boot.HaveToolchain() {
-		t.Skip("gcc, ld or make not installed: cannot build the target kernel")
+		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
 	root := newRootCmd()
 	var out bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpatchgo/kpatch-build/pipeline"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
 )
 
@@ -78,16 +79,16 @@ func init() {
 			if rep != nil && rep.Console != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "target console:\n%s", rep.Console)
 			}
-			return err
+			return refusal.New(refusal.VerifyFailed, err)
 		}
 		fmt.Fprint(cmd.OutOrStdout(), rep.Summary())
 		for _, c := range own {
 			n := name(c.syscall)
 			if !strings.Contains(rep.Patched[n], c.text) {
-				return fmt.Errorf("verify: with the patch, %s does not contain %q:\n%s", n, c.text, rep.Patched[n])
+				return refusal.New(refusal.VerifyMissing, n, c.text, rep.Patched[n])
 			}
 			if strings.Contains(rep.Before[n], c.text) || strings.Contains(rep.After[n], c.text) {
-				return fmt.Errorf("verify: %s contains %q without the patch too", n, c.text)
+				return refusal.New(refusal.VerifyUnpatched, n, c.text)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "  check %s: %q appears with the patch only\n", n, c.text)
 		}

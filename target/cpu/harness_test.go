@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/mem"
 )
 
@@ -32,13 +33,8 @@ const (
 
 func needTools(t testing.TB) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not found; skipping tests that compile C")
-	}
-	if _, err := exec.LookPath("ld"); err != nil {
-		t.Skip("ld not found; skipping tests that link C")
-	}
+	gcc := testutil.NeedTool(t, "gcc")
+	testutil.NeedTool(t, "ld")
 	return gcc
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
 	"github.com/kpatchgo/kpatch-build/target/machine"
@@ -59,7 +60,7 @@ func modulesDir() string { return filepath.Join("testdata", "modules") }
 func kernelBuild(t testing.TB) *boot.Build {
 	t.Helper()
 	if !boot.HaveToolchain() {
-		t.Skip("gcc, ld or make not installed: cannot build the target kernel")
+		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
 	buildOnce.Do(func() {
 		tmp, err := os.MkdirTemp("", "lp-variants-")

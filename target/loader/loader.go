@@ -171,6 +171,16 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 			}
 		}
 	}
+	// Like Linux (ENOEXEC, "No module found in object"), a plain
+	// relocatable object is not a module: one needs its module
+	// information (.modinfo with name=, which the bundled kernel's modules
+	// carry) or Linux's struct module (.gnu.linkonce.this_module).
+	if info["name"] == "" && f.Section(".gnu.linkonce.this_module") == nil {
+		if f.Section(".modinfo") == nil {
+			return fail("not a kernel module: no .modinfo section and no .gnu.linkonce.this_module (a plain relocatable object?)")
+		}
+		return fail("not a kernel module: .modinfo has no name= and there is no .gnu.linkonce.this_module")
+	}
 	if n := info["name"]; n != "" {
 		name = n
 	}

@@ -4,11 +4,14 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/mem"
@@ -155,6 +158,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"truncated", ko[:len(ko)*3/4], []string{"module hello", "not a valid ELF"}},
 		{"section past the end", growSection(t, ko, ".text"), []string{"module hello", "section .text: truncated"}},
 		{"truncated headers", ko[:40], []string{"module hello", "not a valid ELF"}},
+		{"plain relocatable object", plainObject(t), []string{"module hello", "not a kernel module", "no .modinfo section", "no .gnu.linkonce.this_module"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := snapshot(k)
@@ -200,4 +204,25 @@ func growSection(t *testing.T, ko []byte, name string) []byte {
 	}
 	t.Fatalf("no section %s", name)
 	return nil
+}
+
+// plainObject compiles a C file into a relocatable object that is not a
+// module: it has an init_module but no .modinfo.
+func plainObject(t *testing.T) []byte {
+	t.Helper()
+	gcc := testutil.NeedTool(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "plain.c")
+	if err := os.WriteFile(src, []byte("int init_module(void) { return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obj := filepath.Join(dir, "plain.o")
+	if out, err := exec.Command(gcc, "-c", "-O2", "-fno-pic", "-mcmodel=kernel", "-o", obj, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

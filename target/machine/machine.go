@@ -42,7 +42,7 @@ type Config struct {
 	// Seed seeds the scheduler's random source.
 	Seed int64
 	// Quantum is the number of instructions each CPU runs per round;
-	// 0 means DefaultQuantum.
+	// 0 means DefaultQuantum, otherwise at least MinQuantum.
 	Quantum uint64
 	// CPUID is the emulated CPU's cpuid; nil means cpu.DefaultCPUID.
 	CPUID cpu.CPUIDFunc
@@ -52,6 +52,11 @@ type Config struct {
 
 // DefaultQuantum is the default scheduling quantum in instructions.
 const DefaultQuantum = 2000
+
+// MinQuantum is the smallest quantum New accepts. Any quantum from it up
+// works; below it the scheduler's cost per round dominates (at quantum 10
+// virtual time already runs about 35 times slower than at the default).
+const MinQuantum = 10
 
 // KernelSymbols are the kernel addresses the machine needs to start
 // tasks and switch them. Boot fills them in from vmlinux.
@@ -151,6 +156,9 @@ func New(cfg Config) (*Machine, error) {
 	}
 	if cfg.Quantum == 0 {
 		cfg.Quantum = DefaultQuantum
+	}
+	if cfg.Quantum < MinQuantum {
+		return nil, fmt.Errorf("machine: quantum %d: must be at least %d instructions", cfg.Quantum, MinQuantum)
 	}
 	if cfg.CPUID == nil {
 		cfg.CPUID = cpu.DefaultCPUID
@@ -416,10 +424,11 @@ func (m *Machine) fireTimers() {
 	}
 }
 
-// newSlice draws a time slice: Quantum/2 plus up to Quantum instructions.
+// newSlice draws a time slice: Quantum/2 plus up to Quantum instructions,
+// and at least one (a slice of 0 would never let its task run).
 func (m *Machine) newSlice() uint64 {
 	q := m.cfg.Quantum
-	return q/2 + uint64(m.rng.Int63n(int64(q)))
+	return max(1, q/2+uint64(m.rng.Int63n(int64(q))))
 }
 
 // pick returns the next task for v: the head of the run queue, else v's

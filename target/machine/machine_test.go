@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/machine"
@@ -284,5 +285,35 @@ func TestPerCPUCounters(t *testing.T) {
 	total := regexp.MustCompile(`(?m)^syscalls (\d+)$`).FindStringSubmatch(text)
 	if total == nil || total[1] != strconv.FormatUint(sum, 10) {
 		t.Errorf("total %v, sum of CPUs %d:\n%s", total, sum, text)
+	}
+}
+
+// TestSmallQuantum: every quantum from MinQuantum up runs (a slice of 0
+// instructions once made the scheduler spin forever), and a smaller one
+// is refused.
+func TestSmallQuantum(t *testing.T) {
+	if _, err := machine.New(machine.Config{Quantum: machine.MinQuantum - 1}); err == nil || !strings.Contains(err.Error(), "quantum 9: must be at least 10") {
+		t.Errorf("quantum %d: error %v", machine.MinQuantum-1, err)
+	}
+	for _, q := range []uint64{machine.MinQuantum, machine.MinQuantum + 1, 777} {
+		done := make(chan error, 1)
+		var k *boot.Kernel
+		go func() {
+			k = targettest.Boot(t, boot.Options{CPUs: 2, Seed: 5, Quantum: q, OnBootDone: func(k *boot.Kernel) {
+				workload.Start(k.M, "mixed")
+			}})
+			done <- k.M.RunFor(5_000_000)
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("quantum %d: %v", q, err)
+			}
+			if k.M.Now() < 5_000_000 {
+				t.Errorf("quantum %d: virtual time %d after running 5ms", q, k.M.Now())
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("quantum %d: 5ms of virtual time did not pass in 2 minutes", q)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 )
 
@@ -30,7 +31,7 @@ func ModulesDir() string {
 func Build(t testing.TB) *boot.Build {
 	t.Helper()
 	if !boot.HaveToolchain() {
-		t.Skip("gcc, ld or make not installed: cannot build the target kernel")
+		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
 	once.Do(func() {
 		var extra []string

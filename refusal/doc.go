@@ -1,0 +1,10 @@
+// Package refusal is the one table of the refusals a user can meet: every
+// message the diff engine (kpatch-build diff) or the main command prints
+// when it will not build a patch, with the exit status it carries and a
+// hint for the patch author.
+//
+// Code refuses by key: elfdiff and pipeline build their errors from an
+// Entry (message, exit status, hint), so a message, its code and its hint
+// are written once, here. The README's refusal tables are generated from
+// this table (go test ./refusal -update) and a test fails when they drift.
+package refusal

@@ -1,0 +1,189 @@
+package refusal_test
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/refusal"
+)
+
+// TestTable checks each entry: a unique key, an exit status the command
+// can have, a hint, one README name per verb.
+func TestTable(t *testing.T) {
+	seen := map[refusal.Key]bool{}
+	for _, e := range refusal.All() {
+		if e.Key == "" || seen[e.Key] {
+			t.Errorf("%q: empty or duplicate key", e.Key)
+		}
+		seen[e.Key] = true
+		if e.Code != refusal.ExitError && (e.Code != refusal.ExitFatal || e.Cmd != refusal.Diff) {
+			t.Errorf("%s: exit status %d", e.Key, e.Code)
+		}
+		if strings.TrimSpace(e.Hint) == "" {
+			t.Errorf("%s: no hint", e.Key)
+		}
+		if e.Verbs() != len(e.Args) {
+			t.Errorf("%s: %d verbs in %q, %d names", e.Key, e.Verbs(), e.Format, len(e.Args))
+		}
+		if strings.Contains(e.Shown(), "?") && !strings.Contains(e.Format, "?") {
+			t.Errorf("%s: shown as %q", e.Key, e.Shown())
+		}
+	}
+	for _, k := range keyConstants(t) {
+		if !seen[k] {
+			t.Errorf("key %s has no entry", k)
+		}
+	}
+}
+
+// TestMessage checks formatting and the cause a %w message wraps.
+func TestMessage(t *testing.T) {
+	e := refusal.New(refusal.ObjectSize, "jiffies")
+	if e.Msg != "object size mismatch: jiffies" || e.Code != 2 || e.Err != nil || e.Hint == "" {
+		t.Errorf("New(ObjectSize) = %+v", e)
+	}
+	_, err := os.Open(filepath.Join(t.TempDir(), "missing"))
+	e = refusal.New(refusal.CompilerCheck, err)
+	if !errors.Is(e, os.ErrNotExist) {
+		t.Errorf("%v: errors.Is(os.ErrNotExist) is false", e)
+	}
+	if !strings.HasPrefix(e.Error(), "compiler check: open ") {
+		t.Errorf("message %q", e.Error())
+	}
+	if got := refusal.Lookup(refusal.StaticLocalRemoved).Shown(); got != "reference to static local variable X in F was removed" {
+		t.Errorf("Shown = %q", got)
+	}
+}
+
+// pending are keys whose call sites are on another branch.
+var pending = map[refusal.Key]bool{}
+
+// TestUses reads the project's code: every key is used, and every call
+// that refuses by a literal key passes as many arguments as its format
+// has verbs (go vet cannot check these formats).
+func TestUses(t *testing.T) {
+	root := testutil.RepoRoot()
+	used := map[refusal.Key]bool{}
+	byName := map[string]refusal.Entry{}
+	for _, e := range refusal.All() {
+		byName[keyName(t, e.Key)] = e
+	}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == filepath.Join(root, "refusal") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "refusal" {
+					if e, ok := byName[sel.Sel.Name]; ok {
+						used[e.Key] = true
+					}
+				}
+			}
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			var fn string
+			switch f := call.Fun.(type) {
+			case *ast.SelectorExpr:
+				fn = f.Sel.Name
+			case *ast.Ident:
+				fn = f.Name
+			}
+			extra := map[string]int{"New": 0, "refuse": 1}[fn]
+			if fn != "New" && fn != "refuse" {
+				return true
+			}
+			sel, ok := call.Args[0].(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			e, ok := byName[sel.Sel.Name]
+			if !ok {
+				return true
+			}
+			if got := len(call.Args) - 1 - extra; got != e.Verbs() && call.Ellipsis == token.NoPos {
+				t.Errorf("%s: %s(%s) with %d arguments, its format %q has %d verbs", fset.Position(call.Pos()), fn, sel.Sel.Name, got, e.Format, e.Verbs())
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range refusal.All() {
+		if !used[e.Key] && !pending[e.Key] {
+			t.Errorf("key %s (%q) is used nowhere", e.Key, e.Shown())
+		}
+	}
+	if len(used) < 60 {
+		t.Errorf("only %d keys used: is the walk reading the code?", len(used))
+	}
+}
+
+// keyConstants returns the Key constants refusal.go declares.
+func keyConstants(t *testing.T) []refusal.Key {
+	var keys []refusal.Key
+	for _, c := range constants(t) {
+		keys = append(keys, refusal.Key(c[1]))
+	}
+	return keys
+}
+
+// keyName returns the Go name of key k.
+func keyName(t *testing.T, k refusal.Key) string {
+	for _, c := range constants(t) {
+		if c[1] == string(k) {
+			return c[0]
+		}
+	}
+	t.Fatalf("no constant for key %q", k)
+	return ""
+}
+
+// constants returns the name and value of each Key constant of refusal.go.
+func constants(t *testing.T) [][2]string {
+	f, err := parser.ParseFile(token.NewFileSet(), "refusal.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			v := s.(*ast.ValueSpec)
+			if id, ok := v.Type.(*ast.Ident); !ok || id.Name != "Key" {
+				continue
+			}
+			for i, n := range v.Names {
+				lit := v.Values[i].(*ast.BasicLit)
+				out = append(out, [2]string{n.Name, strings.Trim(lit.Value, `"`)})
+			}
+		}
+	}
+	return out
+}
