@@ -209,7 +209,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, p := range opts.Patches {
 		opts.logf("applying %s", filepath.Base(p.Path))
-		if err := p.Apply(res.WorkDir); err != nil {
+		if err := p.ApplyTo(res.WorkDir, opts.logf); err != nil {
 			return res, err
 		}
 	}

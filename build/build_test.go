@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,74 @@ func TestBuildOnePatch(t *testing.T) {
 	if after := testutil.TreeDigest(t, src); after != before {
 		t.Errorf("the source tree changed")
 	}
+	// A git rename with changes, as git format-patch writes it, at an
+	// offset: the build compiles the new file, not the old one.
+	rename := filepath.Join(t.TempDir(), "0001-rename.patch")
+	os.WriteFile(rename, []byte(renamePatch), 0o644)
+	p3, err := build.ReadPatch(rename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	opts.Patches = []*build.Patch{p3}
+	opts.Log = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+	res3, err := build.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res3.New, []string{"fs/proc/meminfo_show.o"}) || slices.Contains(res3.Changed, "fs/proc/meminfo.o") {
+		t.Errorf("rename: changed %v new %v, want the new fs/proc/meminfo_show.o", res3.Changed, res3.New)
+	}
+	if _, err := os.Stat(filepath.Join(res3.WorkDir, "fs/proc/meminfo.c")); err == nil {
+		t.Errorf("rename: the old file is still in the work tree")
+	}
+	if out, _ := exec.Command("strings", filepath.Join(res3.WorkDir, "fs/proc/meminfo_show.o")).Output(); !strings.Contains(string(out), "VMALLOCCHUNK") {
+		t.Errorf("rename: the new object does not have the change")
+	}
+	if !slices.Contains(logs, "Makefile: hunk #1 succeeded at 72 (offset 1 line)") {
+		t.Errorf("rename: the offset is not reported: %q", logs)
+	}
+	if after := testutil.TreeDigest(t, src); after != before {
+		t.Errorf("the source tree changed")
+	}
 }
+
+// renamePatch renames fs/proc/meminfo.c with a change; its Makefile hunk
+// says line 71 for lines that are at 72.
+const renamePatch = `From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001
+From: A Developer <dev@example.com>
+Subject: [PATCH] proc: rename meminfo.c and shout VmallocChunk
+
+---
+ Makefile                                  | 2 +-
+ fs/proc/{meminfo.c => meminfo_show.c}     | 2 +-
+ 2 files changed, 2 insertions(+), 2 deletions(-)
+ rename fs/proc/{meminfo.c => meminfo_show.c} (95%)
+
+diff --git a/Makefile b/Makefile
+index 1111111..2222222 100644
+--- a/Makefile
++++ b/Makefile
+@@ -71,3 +71,3 @@ core-y := \
+ 	fs/proc/generic.o \
+-	fs/proc/meminfo.o \
++	fs/proc/meminfo_show.o \
+ 	fs/proc/cmdline.o \
+diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo_show.c
+similarity index 95%
+rename from fs/proc/meminfo.c
+rename to fs/proc/meminfo_show.c
+index 3333333..4444444 100644
+--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo_show.c
+@@ -38,3 +38,3 @@
+ 	show_val_kb(m, "VmallocUsed:    ", 0);
+-	show_val_kb(m, "VmallocChunk:   ", 0);
++	show_val_kb(m, "VMALLOCCHUNK:   ", 0);
+ 	show_val_kb(m, "Percpu:         ", percpu);
+-- 
+2.39.2
+`
 
 func TestPatchDoesNotApply(t *testing.T) {
 	src := testutil.KernelTree(t)

@@ -3,7 +3,12 @@
 // source files are hard links, and every file a patch touches is replaced
 // by a new file, not edited), builds it with -ffunction-sections
 // -fdata-sections through a compiler wrapper that records each object it
-// compiles and keeps the original object aside, applies the patches
-// strictly, rebuilds, and returns the original and patched object of
-// every object the patch made the build recompile.
+// compiles and keeps the original object aside, applies the patches,
+// rebuilds, and returns the original and patched object of every object
+// the patch made the build recompile.
+//
+// Patches are untrusted input, read by our own parser and applier
+// (patch*.go): every path is checked to stay in the tree before anything
+// is written, hunks apply exactly or at an offset but never with fuzz, and
+// every refusal of a patch, with its hint, is in one table (patcherr.go).
 package build

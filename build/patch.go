@@ -1,131 +1,110 @@
 package build
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/bluekeyes/go-gitdiff/gitdiff"
 )
 
-// Patch is a parsed source patch.
+// Patch is a parsed source patch whose paths are checked: every path is
+// relative to the source tree, cleaned, with its first directory stripped
+// (patch -p1) and without "..".
 type Patch struct {
-	Path  string
-	Files []*gitdiff.File
+	Path  string        // the patch file, as given
+	Files []*FileChange // the files it changes, in order
+	CRLF  bool          // the patch had CRLF line endings (the CRs are stripped, as GNU patch does)
 }
 
-// ReadPatch parses a unified or git diff.
+// FileChange is the change of one file in a patch.
+type FileChange struct {
+	Line     int         // line of the patch where the file's header starts
+	OldName  string      // the old name as the patch writes it ("/dev/null" for a new file)
+	NewName  string      // the new name as the patch writes it ("/dev/null" for a deletion)
+	Old      string      // the tree-relative path read, "" for a new file
+	New      string      // the tree-relative path written, "" for a deletion
+	IsNew    bool        // the file is created
+	IsDelete bool        // the file is removed
+	IsRename bool        // git rename: Old is removed, New written
+	IsCopy   bool        // git copy: Old is kept, New written
+	NewMode  fs.FileMode // the file's new permissions, 0 when unchanged
+	Hunks    []*Hunk
+}
+
+// Hunk is one hunk of a unified diff.
+type Hunk struct {
+	Line     int      // line of the patch of its @@ header
+	OldPos   int      // the old range's first line (1-based; 0 for an empty file)
+	OldLines int      // the old range's line count
+	NewPos   int      // the new range's first line
+	NewLines int      // the new range's line count
+	Old      []string // the lines it expects (context and removed), each with its newline unless at the end of a file without one
+	New      []string // the lines it leaves (context and added)
+	lead     int      // context lines before the first change
+	trail    int      // context lines after the last change
+}
+
+// header returns the hunk's @@ line as a patch writes it.
+func (h *Hunk) header() string {
+	return fmt.Sprintf("@@ -%d,%d +%d,%d @@", h.OldPos, h.OldLines, h.NewPos, h.NewLines)
+}
+
+// ReadPatch reads and parses a unified or git diff (see ParsePatch).
 func ReadPatch(path string) (*Patch, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("patch: %w", err)
 	}
-	files, _, err := gitdiff.Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: no file changes found in the patch", path)
-	}
-	return &Patch{Path: path, Files: files}, nil
+	return ParsePatch(path, b)
 }
 
-// stripName removes the a/ or b/ prefix of a patch path (patch -p1).
-func stripName(n string) string {
-	if i := strings.IndexByte(n, '/'); i >= 0 && (strings.HasPrefix(n, "a/") || strings.HasPrefix(n, "b/")) {
-		return n[i+1:]
-	}
-	return n
+// TreePath is a tree-relative path a patch reads, writes or removes, with
+// the line of the patch where its file's header is.
+type TreePath struct {
+	Path string
+	Line int
 }
 
-// Touched returns the tree-relative paths the patch modifies or creates.
-func (p *Patch) Touched() []string {
-	var out []string
+// Paths returns every tree-relative path the patch reads, writes or
+// removes (for a rename, both names), cleaned and checked to stay in the
+// tree, in the order of the patch, each once.
+func (p *Patch) Paths() []TreePath {
+	var out []TreePath
+	seen := map[string]bool{}
 	for _, f := range p.Files {
-		if f.NewName != "" {
-			out = append(out, stripName(f.NewName))
-		} else if f.OldName != "" {
-			out = append(out, stripName(f.OldName))
+		for _, n := range []string{f.Old, f.New} {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				out = append(out, TreePath{Path: n, Line: f.Line})
+			}
 		}
 	}
 	return out
 }
 
-// Apply applies the patch to the tree at dir strictly: any hunk that does
-// not apply exactly is an error naming the file and the hunk, and nothing
-// is written unless every file applies. Changed files are written as new
-// files, so hard links to the user's tree are never written through.
-func (p *Patch) Apply(dir string) error {
-	type result struct {
-		path    string
-		data    []byte
-		perm    fs.FileMode
-		remove  string
-		deleted bool
-	}
-	var results []result
+// Touched returns the tree-relative paths the patch modifies or creates
+// (for a deletion, the removed path; for a rename, the new name).
+func (p *Patch) Touched() []string {
+	var out []string
 	for _, f := range p.Files {
-		if f.IsBinary {
-			return fmt.Errorf("%s: binary changes are not supported (%s)", p.Path, f.NewName)
-		}
-		oldRel, newRel := stripName(f.OldName), stripName(f.NewName)
-		var src []byte
-		perm := fs.FileMode(0o644)
-		if !f.IsNew {
-			path := filepath.Join(dir, oldRel)
-			info, err := os.Stat(path)
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", p.Path, oldRel, err)
-			}
-			perm = info.Mode().Perm()
-			if src, err = os.ReadFile(path); err != nil {
-				return fmt.Errorf("%s: %s: %w", p.Path, oldRel, err)
-			}
-		}
-		var out bytes.Buffer
-		if err := gitdiff.Apply(&out, bytes.NewReader(src), f); err != nil {
-			var ae *gitdiff.ApplyError
-			if errors.As(err, &ae) && ae.Fragment > 0 && ae.Fragment <= len(f.TextFragments) {
-				fr := f.TextFragments[ae.Fragment-1]
-				return fmt.Errorf("%s: %s: hunk #%d (@@ -%d,%d +%d,%d @@) does not apply: %v", p.Path, oldRel, ae.Fragment,
-					fr.OldPosition, fr.OldLines, fr.NewPosition, fr.NewLines, ae.Unwrap())
-			}
-			return fmt.Errorf("%s: %s: %w", p.Path, oldRel, err)
-		}
-		if f.NewMode != 0 {
-			perm = f.NewMode.Perm()
-		}
-		r := result{path: newRel, data: out.Bytes(), perm: perm, deleted: f.IsDelete}
-		if f.IsDelete {
-			r.path = oldRel
-		} else if f.IsRename && oldRel != newRel {
-			r.remove = oldRel
-		}
-		results = append(results, r)
-	}
-	for _, r := range results {
-		path := filepath.Join(dir, r.path)
-		if r.deleted {
-			if err := os.Remove(path); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := replaceFile(path, r.data, r.perm); err != nil {
-			return fmt.Errorf("%s: %s: %w", p.Path, r.path, err)
-		}
-		if r.remove != "" {
-			if err := os.Remove(filepath.Join(dir, r.remove)); err != nil {
-				return err
-			}
+		if f.New != "" {
+			out = append(out, f.New)
+		} else if f.Old != "" {
+			out = append(out, f.Old)
 		}
 	}
-	return nil
+	return out
+}
+
+// Renames returns the files the patch renames (git renames with changes),
+// from their old tree-relative path to their new one, so that the object
+// built from the new name can be paired with the original object of the
+// old name.
+func (p *Patch) Renames() map[string]string {
+	out := map[string]string{}
+	for _, f := range p.Files {
+		if f.IsRename && f.Old != f.New {
+			out[f.Old] = f.New
+		}
+	}
+	return out
 }

@@ -99,9 +99,23 @@ func copyFile(src, dst string) error {
 // over it), so that a hard link to the user's tree at path is replaced,
 // never written through.
 func replaceFile(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".kpatch-replace-*")
+	name, err := stageFile(filepath.Dir(path), data, perm)
 	if err != nil {
 		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return nil
+}
+
+// stageFile writes data as a new temporary file of mode perm in dir and
+// returns its path, for a rename into place.
+func stageFile(dir string, data []byte, perm fs.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".kpatch-replace-*")
+	if err != nil {
+		return "", err
 	}
 	name := tmp.Name()
 	_, werr := tmp.Write(data)
@@ -112,13 +126,11 @@ func replaceFile(path string, data []byte, perm fs.FileMode) error {
 	if werr == nil {
 		werr = os.Chmod(name, perm)
 	}
-	if werr == nil {
-		werr = os.Rename(name, path)
-	}
 	if werr != nil {
 		os.Remove(name)
+		return "", werr
 	}
-	return werr
+	return name, nil
 }
 
 // Publish makes the finished directory tmp available as final, marked

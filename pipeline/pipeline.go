@@ -72,16 +72,23 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// refusePatch refuses what kpatch-build refuses before building: changes
-// to lib/ (linked into vmlinux as archives, not patchable per object) and
-// assembly files.
-func refusePatch(p *build.Patch) error {
-	for _, f := range p.Touched() {
-		if strings.HasPrefix(f, "lib/") {
-			return refusal.New(refusal.LibChange, p.Path, f)
+// refusePatch refuses what kpatch-build refuses before building: a patch
+// whose paths leave the source tree at dir (through a symlink: the rest
+// is refused when the patch is read), changes to lib/ (linked into
+// vmlinux as archives, not patchable per object) and assembly files. The
+// paths are the patch's cleaned ones, so fs/../lib/x.c is lib/x.c.
+func refusePatch(p *build.Patch, dir string) error {
+	if dir != "" {
+		if err := p.CheckTree(dir); err != nil {
+			return err
 		}
-		if strings.HasSuffix(f, ".S") {
-			return refusal.New(refusal.AsmChange, p.Path, f)
+	}
+	for _, f := range p.Paths() {
+		if strings.HasPrefix(f.Path, "lib/") {
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
+		}
+		if strings.HasSuffix(f.Path, ".S") {
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.AsmChange, f.Path)}
 		}
 	}
 	return nil
@@ -98,7 +105,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := refusePatch(bp); err != nil {
+		if err := refusePatch(bp, o.SourceDir); err != nil {
 			return nil, err
 		}
 		patches = append(patches, bp)

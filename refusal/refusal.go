@@ -35,6 +35,10 @@ const hintMalformed = "the object is malformed or not built by a supported compi
 // that does not describe the running kernel.
 const hintSymtab = "the symbol table must be the running kernel's (or module's): the one the original object was built into"
 
+// patchPrefix is the note of the refusals of a patch: what their message
+// follows.
+const patchPrefix = "(after `PATCH:LINE:` and the path, if any)"
+
 // hintBuildFlags is the hint of the refusals caused by objects built in
 // two different ways.
 const hintBuildFlags = "build both objects with the same compiler, flags and configuration"
@@ -116,7 +120,19 @@ const (
 
 	LibChange          Key = "lib-change"
 	AsmChange          Key = "asm-change"
+	PatchAbsolute      Key = "patch-absolute"
+	PatchOutside       Key = "patch-outside"
+	PatchSymlinkOut    Key = "patch-symlink-out"
+	PatchSymlinkBroken Key = "patch-symlink-broken"
+	PatchNoPrefix      Key = "patch-no-prefix"
+	PatchNamesDiffer   Key = "patch-names-differ"
+	PatchPureRename    Key = "patch-pure-rename"
+	PatchBinary        Key = "patch-binary"
+	PatchSpecialFile   Key = "patch-special-file"
+	PatchMalformed     Key = "patch-malformed"
+	PatchTreeMismatch  Key = "patch-tree-mismatch"
 	HunkFails          Key = "hunk-fails"
+	HunkAnchor         Key = "hunk-anchor"
 	PatchedBuild       Key = "patched-build"
 	CompilerCheck      Key = "compiler-check"
 	CompilerMismatch   Key = "compiler-mismatch"
@@ -224,12 +240,39 @@ var table = []Entry{
 		Hint: "this is a bug of the diff engine, not of the patch: report it with both objects"},
 
 	// The main command (exit 1).
-	{Key: LibChange, Cmd: Build, Format: "%s: changes to lib/ are not supported (%s)", Args: []string{"PATCH", "FILE"}, Code: ExitError,
+	// The main command's refusals of a patch, before anything is written:
+	// each message follows "PATCH:LINE: PATH: " (the patch file, the line of
+	// the file's header or the hunk, the path as the patch writes it).
+	{Key: LibChange, Cmd: Build, Format: "changes to lib/ are not supported (%s)", Args: []string{"FILE"}, Note: patchPrefix, Code: ExitError,
 		Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"},
-	{Key: AsmChange, Cmd: Build, Format: "%s: changes to assembly files are not supported (%s)", Args: []string{"PATCH", "FILE"}, Code: ExitError,
+	{Key: AsmChange, Cmd: Build, Format: "changes to assembly files are not supported (%s)", Args: []string{"FILE"}, Note: patchPrefix, Code: ExitError,
 		Hint: "assembly has no per-function sections or ftrace call sites; move the change into C"},
-	{Key: HunkFails, Cmd: Build, Format: "%s: %s: hunk #%d (@@ -%d,%d +%d,%d @@) does not apply: %w", Args: []string{"PATCH", "FILE", "N", "A", "B", "C", "D", "ERR"}, Code: ExitError,
-		Hint: "rebase the patch on the kernel's source tree"},
+	{Key: PatchAbsolute, Cmd: Build, Format: "absolute path: the paths of a patch are relative to the source tree", Note: patchPrefix, Code: ExitError,
+		Hint: "make the patch inside the tree (git diff, or diff -u a/FILE b/FILE from the tree's parent)"},
+	{Key: PatchOutside, Cmd: Build, Format: "the path leaves the source tree (%s after cleaning)", Args: []string{"CLEANED"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a patch may only change files inside the source tree"},
+	{Key: PatchSymlinkOut, Cmd: Build, Format: "the path goes through the symlink %s, which points outside the source tree (to %s)", Args: []string{"LINK", "TARGET"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a patch may only change files inside the source tree; patch the file the link points to in its own tree"},
+	{Key: PatchSymlinkBroken, Cmd: Build, Format: "the path goes through the symlink %s, which does not resolve", Args: []string{"LINK"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a patch may only change files inside the source tree"},
+	{Key: PatchNoPrefix, Cmd: Build, Format: "the path has no first directory to strip (kpatch-build applies patches like patch -p1)", Note: patchPrefix, Code: ExitError,
+		Hint: "make the patch with git diff, or with diff -u a/FILE b/FILE from the tree's parent directory"},
+	{Key: PatchNamesDiffer, Cmd: Build, Format: "the old and new names differ (%s and %s) in a diff that is not a git diff, which cannot rename", Args: []string{"OLD", "NEW"}, Note: patchPrefix, Code: ExitError,
+		Hint: "make the patch with git diff (it records renames), or give both names the same path after the first directory"},
+	{Key: PatchPureRename, Cmd: Build, Format: "a pure rename of %s to %s (no changes): a live patch replaces functions of the running kernel, renaming a source file changes nothing in it", Args: []string{"OLD", "NEW"}, Note: patchPrefix, Code: ExitError,
+		Hint: "drop the rename from the patch; a rename that also changes the file is applied (its changes are built from the new name)"},
+	{Key: PatchBinary, Cmd: Build, Format: "binary changes are not supported", Note: patchPrefix, Code: ExitError,
+		Hint: "a live patch is built from source changes only"},
+	{Key: PatchSpecialFile, Cmd: Build, Format: "the patch makes a file of mode %06o, not a regular file (a symlink, a submodule), which a live patch cannot contain", Args: []string{"MODE"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a live patch is built from changes to regular source files only"},
+	{Key: PatchMalformed, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: patchPrefix + ": a hunk whose line counts do not match its lines, or cut short, or without a file header; a file name that cannot be read or is too long; no file changes at all", Code: ExitError,
+		Hint: "the patch is damaged (a mailer or an editor may have changed it): make it again with git format-patch or diff -u"},
+	{Key: PatchTreeMismatch, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: patchPrefix + ": no such file in the source tree, a new file that already exists, a deletion that does not remove the whole file, a file where the tree has a directory or the reverse", Code: ExitError,
+		Hint: "the patch was made against another tree: refresh it against the running kernel's source tree"},
+	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset (kpatch-build applies hunks at an offset, never with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE"}, Note: patchPrefix, Code: ExitError,
+		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
+	{Key: HunkAnchor, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are in %s, but not at the %s of the file, where its shorter context after or before its change says it is (kpatch-build never applies with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "start|end"}, Note: patchPrefix, Code: ExitError,
+		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
 	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"make ..."}, Note: "with the compiler's messages", Code: ExitError,
 		Hint: "fix the patch so that the kernel compiles with it"},
 	{Key: CompilerCheck, Cmd: Build, Format: "compiler check: %w", Args: []string{"ERR"}, Code: ExitError,
