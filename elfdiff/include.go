@@ -147,6 +147,8 @@ func (d *differ) includeNewGlobals() {
 }
 
 func (d *differ) includeDebug() {
+	// All debug sections first: a .rela.debug_info comes before the
+	// .debug_str, .debug_abbrev and .debug_line its relocations point to.
 	for _, s := range d.patched.secs {
 		if !s.isDebug() {
 			continue
@@ -155,7 +157,9 @@ func (d *differ) includeDebug() {
 		if s.secsym != nil {
 			s.secsym.include = true
 		}
-		if !s.isRela() {
+	}
+	for _, s := range d.patched.secs {
+		if !s.isDebug() || !s.isRela() {
 			continue
 		}
 		kept := s.relas[:0]
