@@ -1,11 +1,10 @@
 package kerneltree
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,17 +13,20 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
 // PrepareOptions describe a prepared tree.
 type PrepareOptions struct {
 	// SourceDir is the user's extracted kernel source; it is only read.
 	SourceDir string
-	// Config is the running kernel's configuration.
-	Config string
+	// Config is the running kernel's configuration, Symvers its
+	// Module.symvers (copied into the tree for module builds).
+	Config, Symvers string
 	// Release (KERNELRELEASE) and CC (the compiler) are the running
 	// kernel's (see Running).
 	Release, CC string
@@ -47,9 +49,6 @@ type Tree struct {
 	Release string // KERNELRELEASE
 	CC      string // the compiler
 	Cached  bool   // the tree came from the cache
-	// generated lists the files the preparation wrote (tree-relative):
-	// clones copy them, so a rebuild never writes through a link.
-	generated map[string]bool
 }
 
 // prepareVersion changes when the preparation's steps change.
@@ -57,11 +56,10 @@ const prepareVersion = "1"
 
 // Marker files of the prepared tree (not part of the tree).
 const (
-	completeMarker  = ".kpatch-complete"
-	generatedList   = ".kpatch-generated"
-	prepareLogName  = ".kpatch-prepare.log"
-	prefixPrepared  = "prepared-"
-	prefixTmpPrepar = "tmp-prepared-"
+	completeMarker = ".kpatch-complete"
+	stateName      = ".kpatch-state"
+	prepareLogName = ".kpatch-prepare.log"
+	prefixPrepared = "prepared-"
 )
 
 // sourceFiles lists the files of the user's tree a work copy takes: the
@@ -97,21 +95,26 @@ func sourceFiles(src string) ([]string, error) {
 // paths, modes, sizes and modification times (what make itself trusts;
 // hashing 1.4 GB of sources would cost more than the preparation saves),
 // the configuration by its contents, the compiler by its version.
-func TreeKey(o *PrepareOptions) (string, []string, error) {
+func TreeKey(o *PrepareOptions) (string, error) {
 	files, err := sourceFiles(o.SourceDir)
 	if err != nil {
-		return "", nil, fmt.Errorf("source tree %s: %w", o.SourceDir, err)
+		return "", fmt.Errorf("source tree %s: %w", o.SourceDir, err)
 	}
 	cfg, err := os.ReadFile(o.Config)
 	if err != nil {
-		return "", nil, fmt.Errorf("config: %w", err)
+		return "", fmt.Errorf("config: %w", err)
+	}
+	symvers, err := os.ReadFile(o.Symvers)
+	if err != nil {
+		return "", fmt.Errorf("Module.symvers: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\n", prepareVersion, o.Release, compilerVersion(o.CC), sha256.Sum256(cfg))
+	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, compilerVersion(o.CC),
+		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\n", f)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:20], files, nil
+	return hex.EncodeToString(h.Sum(nil))[:20], nil
 }
 
 // compilerVersion is the compiler's path and first --version line.
@@ -128,9 +131,7 @@ func compilerVersion(cc string) string {
 	return path + " " + line
 }
 
-// Prepare returns the prepared tree for o, from the cache or made now
-// (published atomically: a killed run leaves only a temporary directory,
-// which a later run removes when it is older than a day).
+// Prepare returns the prepared tree for o, from the cache or made now.
 func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 1
@@ -146,7 +147,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if _, err := os.Stat(filepath.Join(o.SourceDir, "Makefile")); err != nil {
 		return nil, fmt.Errorf("%s is not a kernel source tree: %w", o.SourceDir, err)
 	}
-	key, files, err := TreeKey(&o)
+	key, err := TreeKey(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -154,16 +155,30 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
 		t.Cached = true
 		logf("using the prepared tree %s", key)
-		return t, t.loadGenerated()
+		return t, nil
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
-	removeStale(o.CacheDir, prefixTmpPrepar)
-	tmp, err := os.MkdirTemp(o.CacheDir, prefixTmpPrepar)
+	// The tree is prepared where it stays, and objects are built in it
+	// (BuildObjects): the tools kbuild builds (objtool, resolve_btfids)
+	// record absolute paths, so a copy elsewhere would rebuild them. A
+	// lock keeps concurrent runs out; a run killed halfway leaves no
+	// marker, and the next run starts over.
+	unlock, err := lockFile(t.Dir + ".lock")
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
+		t.Cached = true
+		logf("using the prepared tree %s", key)
+		return t, nil
+	}
+	if err := os.RemoveAll(t.Dir); err != nil {
+		return nil, err
+	}
+	tmp := t.Dir
 	fail := func(err error) (*Tree, error) {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -182,6 +197,14 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err := os.WriteFile(filepath.Join(tmp, ".config"), cfg, 0o644); err != nil {
 		return fail(err)
 	}
+	symvers, err := os.ReadFile(o.Symvers)
+	if err == nil {
+		os.Remove(filepath.Join(tmp, "Module.symvers"))
+		err = os.WriteFile(filepath.Join(tmp, "Module.symvers"), symvers, 0o644)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("Module.symvers: %w", err))
+	}
 	logFile, err := os.Create(filepath.Join(tmp, prepareLogName))
 	if err != nil {
 		return fail(err)
@@ -191,7 +214,9 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if o.BuildLog != nil {
 		w = io.MultiWriter(logFile, o.BuildLog)
 	}
-	args := MakeArgs(tmp, o.Jobs, o.CC, o.Release)
+	// The objects' flags, so that single-object builds in clones find
+	// everything prepare built up to date.
+	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+KCFLAGS)
 	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w); err != nil {
 		return fail(err)
 	}
@@ -206,35 +231,18 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w); err != nil {
 		return fail(err)
 	}
-	// What the preparation wrote: every file that is not a link to the
-	// user's tree.
-	src := map[string]bool{}
-	for _, f := range files {
-		rel, _, _ := strings.Cut(f, "\x00")
-		src[rel] = true
-	}
-	var gen bytes.Buffer
-	err = filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(tmp, p)
-		if !src[rel] {
-			gen.WriteString(rel + "\n")
-		}
-		return nil
-	})
+	st, err := t.state()
 	if err == nil {
-		err = os.WriteFile(filepath.Join(tmp, generatedList), gen.Bytes(), 0o644)
+		err = os.WriteFile(filepath.Join(tmp, stateName), []byte(st), 0o644)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if err := build.Publish(tmp, t.Dir, completeMarker); err != nil {
-		return nil, err
+	if err := elfobj.WriteFileAtomic(filepath.Join(t.Dir, completeMarker), nil, 0o644); err != nil {
+		return fail(err)
 	}
 	logf("prepared the tree in %.1fs", time.Since(start).Seconds())
-	return t, t.loadGenerated()
+	return t, nil
 }
 
 // MakeArgs are the arguments of every make run in a tree: the running
@@ -244,36 +252,52 @@ func MakeArgs(dir string, jobs int, cc, release string) []string {
 	return []string{"-C", dir, fmt.Sprintf("-j%d", jobs), "CC=" + cc, "HOSTCC=" + cc, "KERNELRELEASE=" + release}
 }
 
-func (t *Tree) loadGenerated() error {
-	f, err := os.Open(filepath.Join(t.Dir, generatedList))
-	if err != nil {
-		return fmt.Errorf("prepared tree %s: %w", t.Dir, err)
+// stateFiles are the preparation's outputs every object depends on
+// (relative paths; directories count with their files): a patched build
+// that rewrote one (a header patch that changes asm-offsets) leaves the
+// tree unusable for the next run.
+var stateFiles = []string{".config", "include/config/auto.conf", "include/generated", "arch/x86/include/generated", "Module.symvers"}
+
+// state describes the stateFiles: path, size and modification time.
+func (t *Tree) state() (string, error) {
+	var b strings.Builder
+	for _, f := range stateFiles {
+		err := filepath.WalkDir(filepath.Join(t.Dir, f), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(t.Dir, p)
+			fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
 	}
-	defer f.Close()
-	t.generated = map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		t.generated[sc.Text()] = true
-	}
-	return sc.Err()
+	return b.String(), nil
 }
 
-// Clone makes dst a private copy of the prepared tree to build in: the
-// user's sources as hard links (never written: patches replace files,
-// kbuild writes only outputs), everything the preparation wrote as real
-// copies (kbuild may rewrite those in place).
-func (t *Tree) Clone(dst string) error {
-	return build.LinkTree(t.Dir, dst, func(rel string, d fs.DirEntry) build.Action {
-		switch {
-		case d.IsDir():
-			return build.Link
-		case rel == completeMarker || rel == generatedList || rel == prepareLogName:
-			return build.Skip
-		case t.generated[rel] || build.IsBuildOutput(d.Name()):
-			return build.Copy
-		}
-		return build.Link
-	})
+// checkState compares the tree's state with the one recorded when it was
+// prepared; a changed tree loses its completion marker, so the next run
+// prepares it again.
+func (t *Tree) checkState() error {
+	want, err := os.ReadFile(filepath.Join(t.Dir, stateName))
+	if err != nil {
+		return err
+	}
+	got, err := t.state()
+	if err != nil {
+		return err
+	}
+	if got != string(want) {
+		os.Remove(filepath.Join(t.Dir, completeMarker))
+		return fmt.Errorf("the patched build changed the prepared tree %s (generated files); it will be prepared again on the next run", t.Dir)
+	}
+	return nil
 }
 
 // configDiff describes the options whose values differ between two
@@ -321,4 +345,17 @@ func removeStale(dir, prefix string) {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// lockFile takes an exclusive lock on path (created), waiting for it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -22,7 +22,7 @@ func debianTree(t *testing.T) (*Tree, *Running) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	tree, err := Prepare(context.Background(), PrepareOptions{SourceDir: src, Config: debianConfig, Release: r.Release, CC: r.CC,
+	tree, err := Prepare(context.Background(), PrepareOptions{SourceDir: src, Config: debianConfig, Symvers: r.Symvers, Release: r.Release, CC: r.CC,
 		CacheDir: cache, Jobs: 2, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -49,11 +49,11 @@ func TestPrepareDebian(t *testing.T) {
 	if d := configDiff(want, got); d != "" {
 		t.Errorf("olddefconfig changed the configuration: %s", d)
 	}
-	if !tree.generated["include/generated/autoconf.h"] || tree.generated["Makefile"] {
-		t.Errorf("generated list wrong: autoconf.h %v, Makefile %v", tree.generated["include/generated/autoconf.h"], tree.generated["Makefile"])
+	if err := tree.checkState(); err != nil {
+		t.Error(err)
 	}
 	// A second preparation is the cached tree.
-	again, err := Prepare(context.Background(), PrepareOptions{SourceDir: testutil.LinuxSource(t), Config: debianConfig, Release: r.Release,
+	again, err := Prepare(context.Background(), PrepareOptions{SourceDir: testutil.LinuxSource(t), Config: debianConfig, Symvers: r.Symvers, Release: r.Release,
 		CC: r.CC, CacheDir: testutil.CacheDir(t)})
 	if err != nil || !again.Cached || again.Dir != tree.Dir {
 		t.Errorf("second preparation: %+v, %v", again, err)
