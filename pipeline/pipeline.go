@@ -32,7 +32,10 @@ type Options struct {
 	SourceDir         string   // -s: the kernel tree
 	Config            string   // -c: the kernel configuration (copied into the work trees)
 	Vmlinux           string   // -v: the running kernel's vmlinux (default: built from the tree)
-	Symvers           string   // Module.symvers (default: beside vmlinux)
+	Symvers           string   // Module.symvers (default: beside vmlinux; real trees: /lib/modules/KVER/build)
+	Release           string   // real trees: KVER (default: from the vmlinux)
+	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
+	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
 	Patches           []string // the source patches
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
@@ -57,8 +60,11 @@ type Report struct {
 type Result struct {
 	Module  string // path of the .ko
 	Report  *Report
-	Running string // the running kernel's tree (vmlinux, modules)
+	Running string // the running kernel's tree (vmlinux, modules), or the prepared tree
 	Build   *build.Result
+	// DiffObjects are the diff outputs the module is made of (real
+	// trees; they are removed with the work directory unless KeepWork).
+	DiffObjects []string
 }
 
 // Error is a refusal or failure of the pipeline with a hint.
@@ -93,11 +99,29 @@ func refusePatch(p *build.Patch) error {
 	return nil
 }
 
-// Run builds a patch module.
+// Run builds a patch module: for a Linux tree (a distribution kernel's
+// source) along the real-kernel path, for any other tree (the bundled
+// kernel) along the full-build path. Both share the stages that read the
+// patches, diff the objects and check the module.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 1
 	}
+	patches, err := o.readPatches()
+	if err != nil {
+		return nil, err
+	}
+	if o.Name == "" {
+		o.Name = module.NameFromPatches(o.Patches)
+	}
+	if IsLinuxTree(o.SourceDir) {
+		return o.runReal(ctx, patches)
+	}
+	return o.runBundled(ctx, patches)
+}
+
+// readPatches parses the patches and refuses what cannot be patched.
+func (o *Options) readPatches() ([]*build.Patch, error) {
 	var patches []*build.Patch
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
@@ -109,11 +133,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		patches = append(patches, bp)
 	}
-	if o.Name == "" {
-		o.Name = module.NameFromPatches(o.Patches)
-	}
+	return patches, nil
+}
+
+// runBundled is the path of the bundled kernel: the running kernel and
+// the original tree are built whole (cached), the patched tree rebuilt.
+func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Result, error) {
 	res := &Result{Report: &Report{}}
-	// The running kernel.
 	running, err := o.runningKernel(ctx)
 	if err != nil {
 		return res, err
@@ -132,7 +158,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	// The original and patched builds.
 	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
 		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
 	res.Build = br
@@ -145,7 +170,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(br.Changed)+len(br.New) == 0 {
 		return res, &Error{Msg: "no changed objects found", Hint: "the patch changed nothing that the build compiles"}
 	}
-	// Diff each changed object.
 	symversPath := o.Symvers
 	if symversPath == "" {
 		symversPath = filepath.Join(filepath.Dir(vmlinux), "Module.symvers")
@@ -154,51 +178,97 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
-	os.MkdirAll(diffDir, 0o755)
-	type job struct {
-		obj    string
-		parent string
-		symtab string
-		out    string
-		report *elfdiff.Report
-		err    error
-		code   int
-	}
-	var jobs []*job
+	var jobs []*diffJob
 	for _, obj := range br.Changed {
-		parent, symPath := "vmlinux", vmlinux
+		j := &diffJob{obj: obj, parent: "vmlinux", symtab: vmlinux, orig: filepath.Join(br.SavedDir, obj), patched: filepath.Join(br.WorkDir, obj)}
 		if m := moduleOf(obj); m != "" {
-			parent = module.ModName(m)
-			symPath = filepath.Join(running, "modules", m, m+".ko")
+			j.parent = module.ModName(m)
+			j.symtab = filepath.Join(running, "modules", m, m+".ko")
 		}
-		jobs = append(jobs, &job{obj: obj, parent: parent, symtab: symPath, out: filepath.Join(diffDir, strings.ReplaceAll(obj, "/", "__"))})
+		jobs = append(jobs, j)
+	}
+	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
+	objs, err := o.diffObjects(jobs, sv, sizes, diffDir, res.Report)
+	if err != nil {
+		return res, err
+	}
+	if len(objs) == 0 && len(br.New) == 0 {
+		return res, errNoFunctionalChange
+	}
+	var newObjs []string
+	for _, n := range br.New {
+		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
+	}
+	flags, err := treeCFlags(o.SourceDir)
+	if err != nil {
+		return res, err
+	}
+	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return res, err
+	}
+	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
+	if _, err := os.Stat(script); err != nil {
+		script = ""
+	}
+	o.logf("building patch module %s", filepath.Base(ko))
+	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
+		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
+		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
+	if err != nil {
+		return res, err
+	}
+	return res, finishModule(res, ko, sv)
+}
+
+var errNoFunctionalChange = &Error{Msg: "no functional changes found", Hint: "the patch changes only line numbers or nothing the running code uses"}
+
+// diffJob is one object to diff against its parent.
+type diffJob struct {
+	obj           string // tree-relative object
+	parent        string // vmlinux or the module's name
+	symtab        string // the parent's binary with symbols
+	orig, patched string // the two builds of the object
+	out           string
+	report        *elfdiff.Report
+	err           error
+	code          int
+}
+
+// diffObjects diffs each object against its parent's symbols, in
+// parallel, writing the outputs into dir; it returns the outputs of the
+// objects that changed.
+func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	tables := map[string]*symtab.Table{}
 	for _, j := range jobs {
+		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
 		if tables[j.symtab] == nil {
 			t, err := symtab.Load(j.symtab)
 			if err != nil {
-				return res, err
+				return nil, fmt.Errorf("symbols of %s: %w", j.parent, err)
 			}
 			tables[j.symtab] = t
 		}
 	}
-	o.logf("diffing %d changed object(s)", len(jobs))
+	o.logf("diffing %d object(s)", len(jobs))
 	sem := make(chan struct{}, o.Jobs)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(j *job) {
+		go func(j *diffJob) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			orig, err := elfobj.Open(filepath.Join(br.SavedDir, j.obj))
+			orig, err := elfobj.Open(j.orig)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
 			}
-			patched, err := elfobj.Open(filepath.Join(br.WorkDir, j.obj))
+			patched, err := elfobj.Open(j.patched)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
@@ -229,7 +299,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var errs []string
 	for _, j := range jobs {
 		if j.report != nil {
-			res.Report.Objects = append(res.Report.Objects, j.report)
+			report.Objects = append(report.Objects, j.report)
 		}
 		switch {
 		case j.code == elfdiff.ExitNoChange:
@@ -247,41 +317,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
-		return res, &Error{Msg: fmt.Sprintf("%d error(s) encountered:\n%s", len(errs), strings.Join(errs, "\n"))}
+		return nil, &Error{Msg: fmt.Sprintf("%d error(s) encountered:\n%s", len(errs), strings.Join(errs, "\n"))}
 	}
-	if len(objs) == 0 && len(br.New) == 0 {
-		return res, &Error{Msg: "no functional changes found", Hint: "the patch changes only line numbers or nothing the running code uses"}
-	}
-	var newObjs []string
-	for _, n := range br.New {
-		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
-	}
-	// The module.
-	flags, err := treeCFlags(o.SourceDir)
-	if err != nil {
-		return res, err
-	}
-	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
-	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
-		return res, err
-	}
-	ko := filepath.Join(o.OutputDir, o.Name+".ko")
-	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
-	if _, err := os.Stat(script); err != nil {
-		script = ""
-	}
-	o.logf("building patch module %s", filepath.Base(ko))
-	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
-		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
-		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
-	if err != nil {
-		return res, err
-	}
-	// Every symbol the module leaves to the module loader must be
-	// exported: the loader resolves nothing else.
+	return objs, nil
+}
+
+// finishModule checks the linked module: every symbol it leaves to the
+// module loader must be exported (the loader resolves nothing else).
+func finishModule(res *Result, ko string, sv *symtab.Symvers) error {
 	f, err := elfobj.Open(ko)
 	if err != nil {
-		return res, err
+		return err
 	}
 	var missing []string
 	for _, name := range module.Inspect(f).Undefined {
@@ -291,13 +337,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(missing) > 0 {
 		os.Remove(ko)
-		return res, &Error{Msg: fmt.Sprintf("patch module %s: undefined symbols: %s", filepath.Base(ko), strings.Join(missing, " ")),
+		return &Error{Msg: fmt.Sprintf("patch module %s: undefined symbols: %s", filepath.Base(ko), strings.Join(missing, " ")),
 			Hint: "the patched code uses symbols that are neither exported by the running kernel nor in the patch; " +
 				"a module can only call exported functions, so export them or keep the change inside vmlinux"}
 	}
 	res.Module = ko
 	res.Report.Module = ko
-	return res, nil
+	return nil
 }
 
 // moduleOf returns the module an object belongs to in the bundled

@@ -57,8 +57,9 @@ func CacheDir(t testing.TB) string {
 }
 
 // LinuxSource returns an extracted linux-source-6.1 tree, extracted once
-// into CacheDir (about 10 s) and shared by the tests, which must never
-// write it (copy it first, or check it with TreeDigest).
+// into CacheDir (about 10 s) and shared by the tests, read-only (chmod -R
+// a-w, as a user's tree may be; root still can write, so tests check it
+// with TreeDigest).
 func LinuxSource(t testing.TB) string {
 	t.Helper()
 	NeedDebianKernel(t)
@@ -79,7 +80,11 @@ func LinuxSource(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("tar", "-xf", DebianSourceTarball, "-C", tmp).CombinedOutput(); err != nil {
+	out, err := exec.Command("tar", "-xf", DebianSourceTarball, "-C", tmp).CombinedOutput()
+	if err == nil {
+		out, err = exec.Command("chmod", "-R", "a-w", filepath.Join(tmp, "linux-source-6.1")).CombinedOutput()
+	}
+	if err != nil {
 		os.RemoveAll(tmp)
 		t.Fatalf("extract %s: %v\n%s", DebianSourceTarball, err, out)
 	}
