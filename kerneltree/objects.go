@@ -182,16 +182,13 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, out string)
 	return moveObjects(t.Dir, out, o.Objects)
 }
 
-// patchedFiles are the tree-relative files a patch writes or removes
-// (-p1: the first path component dropped).
+// patchedFiles are the tree-relative files a patch writes or removes.
+// A rename's old name must be among them for the journal to restore it:
+// build.Patch.Touched names it once the patch reader reports renames.
 func patchedFiles(p *build.Patch) []string {
 	var out []string
-	for _, f := range p.Files {
-		for _, n := range []string{f.OldName, f.NewName} {
-			if _, rel, ok := strings.Cut(n, "/"); ok && n != "" {
-				out = append(out, filepath.Clean(rel))
-			}
-		}
+	for _, f := range p.Touched() {
+		out = append(out, filepath.Clean(f))
 	}
 	return out
 }

@@ -15,8 +15,8 @@ import (
 
 // Patches against linux-source-6.1 for the real-kernel path.
 const (
-	realMeminfoPatch = `--- src.orig/fs/proc/meminfo.c
-+++ src/fs/proc/meminfo.c
+	realMeminfoPatch = `--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo.c
 @@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
  	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
  	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
