@@ -264,15 +264,18 @@ func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []stri
 	args := []string{"-C", dir, fmt.Sprintf("-j%d", opts.Jobs), "CC=" + wrapper, "KCFLAGS=" + FunctionSections}
 	args = append(args, opts.Targets...)
 	env = append(append([]string{"KPATCH_CC=" + opts.CC}, opts.Env...), env...)
-	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog)
+	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil)
 }
 
 // Make runs make with args, the environment plus env, its output copied
-// to log (when not nil). A failure's error starts with what and ends with
+// to log (when not nil); make and the commands it runs inherit files
+// (e.g. a lock, so it stays held until the last of them exits, even when
+// the caller is killed). A failure's error starts with what and ends with
 // make's last 20 lines.
-func Make(ctx context.Context, what string, args, env []string, log io.Writer) error {
+func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File) error {
 	cmd := exec.CommandContext(ctx, "make", args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = files
 	var out bytes.Buffer
 	w := io.Writer(&out)
 	if log != nil {

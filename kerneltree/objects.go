@@ -111,11 +111,12 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 			missing = append(missing, obj)
 		}
 	}
-	unlock, err := lockFile(t.Dir + ".lock")
+	lock, err := lockFile(t.Dir + ".lock")
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer lock.Close()
+	t.lock = lock
 	if err := t.recover(); err != nil {
 		return nil, err
 	}
@@ -305,7 +306,7 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	if len(sorted) > 4 {
 		desc = fmt.Sprintf("%s: make %s ... (%d objects)", what, strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := build.Make(ctx, desc, args, nil, o.BuildLog); err != nil {
+	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}); err != nil {
 		return err
 	}
 	for _, obj := range objs {

@@ -49,6 +49,8 @@ type Tree struct {
 	Release string // KERNELRELEASE
 	CC      string // the compiler
 	Cached  bool   // the tree came from the cache
+
+	lock *os.File // held while objects are built
 }
 
 // prepareVersion changes when the preparation's steps change.
@@ -165,11 +167,11 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// record absolute paths, so a copy elsewhere would rebuild them. A
 	// lock keeps concurrent runs out; a run killed halfway leaves no
 	// marker, and the next run starts over.
-	unlock, err := lockFile(t.Dir + ".lock")
+	lock, err := lockFile(t.Dir + ".lock")
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer lock.Close()
 	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
 		t.Cached = true
 		logf("using the prepared tree %s", key)
@@ -217,7 +219,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// The objects' flags, so that single-object builds in clones find
 	// everything prepare built up to date.
 	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+KCFLAGS)
-	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w); err != nil {
+	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}); err != nil {
 		return fail(err)
 	}
 	newCfg, err := os.ReadFile(filepath.Join(tmp, ".config"))
@@ -228,7 +230,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
 	}
 	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
-	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w); err != nil {
+	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}); err != nil {
 		return fail(err)
 	}
 	st, err := t.state()
@@ -333,9 +335,9 @@ func configDiff(a, b []byte) string {
 	return strings.Join(diffs, ", ")
 }
 
-// removeStale removes temporary directories with the prefix that are
+// RemoveStale removes the directories of dir with the prefix that are
 // older than a day: leftovers of killed runs (a running one is younger).
-func removeStale(dir, prefix string) {
+func RemoveStale(dir, prefix string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
@@ -348,7 +350,10 @@ func removeStale(dir, prefix string) {
 }
 
 // lockFile takes an exclusive lock on path (created), waiting for it.
-func lockFile(path string) (func(), error) {
+// The lock is the open file: processes that inherit it (make and its
+// compilers) hold it until they exit, so a run killed while make runs
+// keeps the next run out until its orphaned compilers are done.
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -357,5 +362,5 @@ func lockFile(path string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
 }

@@ -51,6 +51,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if err != nil {
 		return res, err
 	}
+	kerneltree.RemoveStale(o.CacheDir, "work-")
 	work, err := os.MkdirTemp(o.CacheDir, "work-")
 	if err != nil {
 		return res, err

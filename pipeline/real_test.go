@@ -1,9 +1,12 @@
 package pipeline_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,7 +80,7 @@ func TestRealKernel(t *testing.T) {
 		start := time.Now()
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: config, Vmlinux: vmlinux,
 			Patches: []string{patch}, OutputDir: filepath.Join(dir, "out"), CacheDir: cache, Jobs: 2, KeepWork: true,
-			Log: func(f string, a ...any) { t.Logf(f, a...) }})
+			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
 		return res, err, time.Since(start)
 	}
 	meminfo := write("meminfo.patch", realMeminfoPatch)
@@ -128,7 +131,71 @@ func TestRealKernel(t *testing.T) {
 			t.Fatalf("got %v, want the patched build's failure", err)
 		}
 	})
+	t.Run("sigkill", func(t *testing.T) {
+		// Killed while the patch is applied and objects build, while the
+		// objects are diffed, while the module builds: the next run
+		// undoes what the killed one left and succeeds.
+		for _, point := range []string{"applying meminfo.patch", "diffing 1 object", "building patch module"} {
+			killAt(t, meminfo, point)
+		}
+		res, err, d := run(meminfo, testutil.DebianVmlinux)
+		if err != nil {
+			t.Fatalf("after the kills: %v", err)
+		}
+		t.Logf("run after the kills: %v", d)
+		os.RemoveAll(filepath.Dir(filepath.Dir(res.DiffObjects[0])))
+	})
 	if after := testutil.TreeDigest(t, src); after != before {
 		t.Errorf("the source tree %s changed", src)
+	}
+}
+
+// killAt runs the one-file patch in a child process (TestRealKernelChild)
+// and kills it (SIGKILL) once it logs point.
+func killAt(t *testing.T, patch, point string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRealKernelChild$")
+	cmd.Env = append(os.Environ(), "KPATCH_REAL_CHILD="+patch)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	killed := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), point) {
+			cmd.Process.Kill()
+			killed = true
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	cmd.Wait()
+	if !killed {
+		t.Errorf("the child never logged %q", point)
+	} else {
+		t.Logf("killed at %q", point)
+	}
+}
+
+// TestRealKernelChild is the child process of killAt.
+func TestRealKernelChild(t *testing.T) {
+	patch := os.Getenv("KPATCH_REAL_CHILD")
+	if patch == "" {
+		t.Skip("child process of TestRealKernel")
+	}
+	out := t.TempDir()
+	_, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: testutil.LinuxSource(t),
+		Config: "/lib/modules/" + testutil.DebianKVER + "/build/.config", Vmlinux: testutil.DebianVmlinux,
+		Patches: []string{patch}, OutputDir: out, CacheDir: testutil.CacheDir(t), Jobs: 2,
+		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
