@@ -47,3 +47,31 @@ func TestIndexDebian(t *testing.T) {
 		t.Error("module xfs not indexed")
 	}
 }
+
+func TestHeaderUsersDebian(t *testing.T) {
+	tree, r := debianTree(t)
+	ix, err := LoadIndex(r, testutil.CacheDir(t), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	users, err := ix.HeaderUsers(tree.Dir, "include/linux/irqflags.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := len(ix.ObjectsOf("include/linux/irqflags.h"))
+	t.Logf("irqflags.h: %d objects by includes (%v), %d by line tables", len(users), time.Since(start), lines)
+	// A macro header: the line tables name a few objects, the includes
+	// most of the kernel.
+	if len(users) < 5000 || len(users) <= lines {
+		t.Errorf("irqflags.h: %d users by includes, %d by line tables", len(users), lines)
+	}
+	users, err = ix.HeaderUsers(tree.Dir, "include/linux/count_zeros.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) < len(ix.ObjectsOf("include/linux/count_zeros.h")) {
+		t.Errorf("count_zeros.h: %d users, fewer than the line tables' %d", len(users), len(ix.ObjectsOf("include/linux/count_zeros.h")))
+	}
+	t.Logf("count_zeros.h: %d objects by includes", len(users))
+}

@@ -47,7 +47,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if err != nil {
 		return res, err
 	}
-	objects, err := affectedObjects(ix, patches)
+	objects, err := affectedObjects(ix, tree.Dir, patches)
 	if err != nil {
 		return res, err
 	}
@@ -137,22 +137,29 @@ func (o *Options) realKernel() (*kerneltree.Running, error) {
 
 // affectedObjects are the objects of the running kernel a patch can
 // change: a C file's object, a header's every includer (in vmlinux and
-// in modules).
-func affectedObjects(ix *kerneltree.Index, patches []*build.Patch) ([]*kerneltree.Object, error) {
+// in modules, through the prepared tree's include lines).
+func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) ([]*kerneltree.Object, error) {
 	seen := map[*kerneltree.Object]bool{}
 	var out []*kerneltree.Object
 	for _, p := range patches {
 		for _, f := range p.Touched() {
 			var objs []*kerneltree.Object
+			if strings.HasSuffix(f, ".h") {
+				users, err := ix.HeaderUsers(tree, f)
+				if err != nil {
+					return nil, fmt.Errorf("objects including %s: %w", f, err)
+				}
+				objs = users
+			}
 			for _, obj := range ix.ObjectsOf(f) {
-				if strings.HasSuffix(f, ".h") || ix.Source(obj) == f {
+				if ix.Source(obj) == f {
 					objs = append(objs, obj)
 				}
 			}
 			if len(objs) == 0 {
 				if strings.HasSuffix(f, ".c") || strings.HasSuffix(f, ".h") {
 					return nil, &Error{Msg: fmt.Sprintf("%s: %s: no object of the running kernel is built from it", p.Path, f),
-						Hint: "the file is not compiled with the running kernel's configuration (or, for a header, no object's debug info refers to it)"}
+						Hint: "the file is not compiled with the running kernel's configuration (for a header: no compiled file includes it)"}
 				}
 				continue // Makefiles, documentation: nothing to diff
 			}
