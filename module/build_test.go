@@ -49,23 +49,8 @@ func TestBuildModule(t *testing.T) {
 	env := map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16", "ALT_STRUCT_SIZE": "12"}
 	var diffs []string
 	for _, obj := range res.Changed {
-		orig, err := elfobj.Open(filepath.Join(res.SavedDir, obj))
-		if err != nil {
-			t.Fatal(err)
-		}
-		patched, err := elfobj.Open(filepath.Join(res.WorkDir, obj))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := elfdiff.Diff(orig, patched, elfdiff.Options{Parent: "vmlinux", Table: tab, Symvers: sv,
-			Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-		if err != nil {
-			t.Fatalf("%s: %v", obj, err)
-		}
 		out := filepath.Join(tmp, strings.ReplaceAll(obj, "/", "_"))
-		if err := d.Output.WriteFile(out); err != nil {
-			t.Fatal(err)
-		}
+		diffFiles(t, filepath.Join(res.SavedDir, obj), filepath.Join(res.WorkDir, obj), out, tab, sv, env)
 		diffs = append(diffs, out)
 	}
 	flags, err := exec.Command("make", "-s", "-C", src, "print-cflags").Output()
@@ -114,4 +99,27 @@ func TestBuildModule(t *testing.T) {
 		t.Errorf("inspect: %v", l.Problems)
 	}
 	testutil.Golden(t, filepath.Join("testdata", "meminfo-string.listing.golden"), l.String())
+}
+
+// diffFiles diffs two objects of a vmlinux object against the parent's
+// symbols tab and exports sv (env gives the special-section struct sizes)
+// and writes the diff object to out.
+func diffFiles(t *testing.T, origPath, patchedPath, out string, tab *symtab.Table, sv *symtab.Symvers, env map[string]string) {
+	t.Helper()
+	orig, err := elfobj.Open(origPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched, err := elfobj.Open(patchedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := elfdiff.Diff(orig, patched, elfdiff.Options{Parent: "vmlinux", Table: tab, Symvers: sv,
+		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatalf("diff %s: %v", patchedPath, err)
+	}
+	if err := d.Output.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
 }

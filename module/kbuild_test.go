@@ -1,0 +1,341 @@
+package module_test
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// realKernel is the Debian 12 kernel the real-kernel tests are pinned to
+// (KPATCHGO_KVER overrides it; the goldens are for this one).
+const realKernel = "6.1.0-56-amd64"
+
+// realEnv is what a real-kernel module test needs from the Debian packages.
+type realEnv struct {
+	kver, build, vmlinux string
+}
+
+// needReal returns the installed Debian kernel packages (headers, gcc-12,
+// and the debug vmlinux when withVmlinux), or skips the test when they are
+// absent (fails instead when CI=true, where they are installed).
+func needReal(t *testing.T, withVmlinux bool) realEnv {
+	t.Helper()
+	kver := os.Getenv("KPATCHGO_KVER")
+	if kver == "" {
+		kver = realKernel
+	}
+	e := realEnv{kver: kver, build: filepath.Join("/lib/modules", kver, "build"),
+		vmlinux: filepath.Join("/usr/lib/debug/boot", "vmlinux-"+kver)}
+	missing := func(what string) {
+		t.Helper()
+		msg := what + " missing: install Debian's linux-headers-" + kver + ", linux-image-" + kver + "-dbg and gcc-12 (tools/realkernel-setup.sh)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	need := []string{filepath.Join(e.build, ".config"), filepath.Join(e.build, "Module.symvers"),
+		filepath.Join(e.build, "scripts", "mod", "modpost")}
+	if withVmlinux {
+		need = append(need, e.vmlinux)
+	}
+	for _, p := range need {
+		if _, err := os.Stat(p); err != nil {
+			missing(p)
+		}
+	}
+	for _, tool := range []string{"gcc-12", "make"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(tool)
+		}
+	}
+	return e
+}
+
+// compileObject builds the C file src in dir as kbuild would (with
+// function and data sections and kpatch-macros.h on the include path)
+// against the installed headers, and returns the object.
+func compileObject(t *testing.T, e realEnv, src, dir, include string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := strings.TrimSuffix(filepath.Base(src), ".c") + ".o"
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Kbuild"), []byte("obj-m := "+obj+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "-s", "-C", e.build, "M="+dir, "CC=gcc-12", "KERNELRELEASE="+e.kver,
+		"KCFLAGS=-ffunction-sections -fdata-sections -I"+include, obj)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("compile %s: %v\n%s", src, err, out)
+	}
+	return filepath.Join(dir, obj)
+}
+
+// writeMacros puts kpatch-macros.h in dir/include and returns that
+// directory.
+func writeMacros(t *testing.T, dir string) string {
+	t.Helper()
+	include := filepath.Join(dir, "include")
+	if err := os.MkdirAll(include, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(include, "kpatch-macros.h"), module.MacrosHeader, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return include
+}
+
+// TestMacrosHeader compiles every macro of kpatch-macros.h against the
+// real kernel's headers and checks the records land in the sections the
+// diff engine reads, pointing at the right functions.
+func TestMacrosHeader(t *testing.T) {
+	e := needReal(t, false)
+	tmp := t.TempDir()
+	obj := compileObject(t, e, filepath.Join("testdata", "kbuild", "macros.c"), filepath.Join(tmp, "obj"), writeMacros(t, tmp))
+	f, err := elfobj.Open(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		".kpatch.callbacks.pre_patch":    "kpg_macros_pre_patch",
+		".kpatch.callbacks.post_patch":   "__kpatch_load_hook_kpg_macros_load",
+		".kpatch.callbacks.pre_unpatch":  "__kpatch_unload_hook_kpg_macros_unload",
+		".kpatch.callbacks.post_unpatch": "kpg_macros_post_unpatch",
+		".kpatch.force":                  "kpg_macros_show",
+		".kpatch.ignore.functions":       "kpg_macros_noisy",
+		".kpatch.ignore.sections":        ".text.kpg_macros_unused",
+	}
+	for name, target := range want {
+		s := f.SectionByName(name)
+		if s == nil {
+			t.Errorf("no section %s", name)
+			continue
+		}
+		size := uint64(8)
+		if strings.HasPrefix(name, ".kpatch.callbacks.") {
+			size = 16 // { fn, objname }, objname NULL until the diff
+		}
+		if s.Size != size || s.Rela == nil || len(s.Rela.Relocs) != 1 || s.Rela.Relocs[0].Offset != 0 {
+			t.Errorf("%s: size %d, relocations %v; want one %d-byte record", name, s.Size, s.Rela, size)
+			continue
+		}
+		r := s.Rela.Relocs[0]
+		got := r.Sym.Name
+		switch {
+		case name == ".kpatch.ignore.sections" && r.Sym.Section != nil:
+			// A pointer to the string naming the section.
+			d := r.Sym.Section.Data[r.Sym.Value+uint64(r.Addend):]
+			got, _, _ = strings.Cut(string(d), "\x00")
+		case r.Sym.Type == elf.STT_SECTION:
+			// gcc points at a local function through its section.
+			for _, fn := range f.Symbols {
+				if fn.Type == elf.STT_FUNC && fn.Section == r.Sym.Section && int64(fn.Value) == r.Addend {
+					got = fn.Name
+				}
+			}
+		}
+		if got != target {
+			t.Errorf("%s points to %q, want %q", name, got, target)
+		}
+	}
+}
+
+// realDiff builds the checked-in orig and patched cmdline.c and diffs them
+// against the debug vmlinux, as kpatch-build diff does.
+func realDiff(t *testing.T, e realEnv, tmp string) string {
+	t.Helper()
+	include := writeMacros(t, tmp)
+	origPath := compileObject(t, e, filepath.Join("testdata", "kbuild", "orig", "cmdline.c"), filepath.Join(tmp, "orig"), include)
+	patchedPath := compileObject(t, e, filepath.Join("testdata", "kbuild", "patched", "cmdline.c"), filepath.Join(tmp, "patched"), include)
+	tab, err := symtab.Load(e.vmlinux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := symtab.LoadSymvers(filepath.Join(e.build, "Module.symvers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16",
+		"ALT_STRUCT_SIZE": "12", "PARA_STRUCT_SIZE": "16", "STATIC_CALL_STRUCT_SIZE": "8", "ORC_STRUCT_SIZE": "6"}
+	out := filepath.Join(tmp, "cmdline-diff.o")
+	diffFiles(t, origPath, patchedPath, out, tab, sv, sizes)
+	return out
+}
+
+func modinfo(f *elfobj.File) map[string]string {
+	m := map[string]string{}
+	if s := f.SectionByName(".modinfo"); s != nil {
+		for _, kv := range bytes.Split(s.Data, []byte{0}) {
+			if k, v, ok := strings.Cut(string(kv), "="); ok {
+				m[k] = v
+			}
+		}
+	}
+	return m
+}
+
+// TestBuildKbuild builds a real live-patch module for the Debian kernel:
+// real gcc-12 objects from checked-in sources, diffed against the debug
+// vmlinux, linked by the installed headers' kbuild. (Loading it under qemu
+// is the pipeline's real-kernel test.)
+func TestBuildKbuild(t *testing.T) {
+	e := needReal(t, true)
+	tmp := t.TempDir()
+	diff := realDiff(t, e, tmp)
+	ko := filepath.Join(tmp, "out", "livepatch-kbuild-test.ko")
+	if err := os.MkdirAll(filepath.Dir(ko), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	err := module.BuildKbuild(context.Background(), module.KbuildOptions{Name: "livepatch-kbuild-test", TreeDir: e.build,
+		Objects: []string{diff}, Release: e.kver, CC: "gcc-12", Jobs: 2, WorkDir: filepath.Join(tmp, "mod"), Output: ko,
+		Log: func(f string, a ...any) { log = append(log, f) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) == 0 {
+		t.Errorf("no progress logged")
+	}
+	f, err := elfobj.Open(ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Modinfo: a live patch, with the vermagic of the kernel's own modules.
+	mi := modinfo(f)
+	xfs, err := elfobj.Open(filepath.Join("/lib/modules", e.kver, "kernel", "fs", "xfs", "xfs.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := modinfo(xfs)["vermagic"]; mi["vermagic"] != want || want == "" {
+		t.Errorf("vermagic %q, the kernel's modules have %q", mi["vermagic"], want)
+	}
+	if mi["livepatch"] != "Y" || mi["name"] != "livepatch_kbuild_test" || mi["license"] != "GPL" {
+		t.Errorf("modinfo %v", mi)
+	}
+
+	// The klp tables became livepatch relocations; the symbols they
+	// replaced are gone from the symbol table.
+	for _, n := range []string{".kpatch.relocations", ".kpatch.symbols", ".rela.kpatch.relocations", ".rela.kpatch.symbols"} {
+		if f.SectionByName(n) != nil {
+			t.Errorf("intermediate section %s left in the module", n)
+		}
+	}
+	for _, s := range f.Symbols {
+		if s.Name == "saved_command_line" {
+			t.Errorf("symbol saved_command_line left in the module (section %v, shndx %v)", s.Section, s.Shndx)
+		}
+	}
+	if f.SymbolByName(".klp.sym.vmlinux.saved_command_line,0") == nil {
+		t.Errorf("no klp symbol for saved_command_line")
+	}
+	for _, n := range []string{"__kpatch_funcs", "__kpatch_funcs_end", "__kpatch_callbacks_pre_patch", "init_module", "cleanup_module"} {
+		if f.SymbolByName(n) == nil {
+			t.Errorf("module has no %s", n)
+		}
+	}
+
+	l := module.Inspect(f)
+	if len(l.Problems) > 0 {
+		t.Errorf("inspect: %v", l.Problems)
+	}
+	testutil.Golden(t, filepath.Join("testdata", "kbuild", "cmdline.listing.golden"), l.String())
+
+	// readelf finds nothing wrong with the ELF or its DWARF.
+	if _, err := exec.LookPath("readelf"); err == nil {
+		cmd := exec.Command("readelf", "-a", "--debug-dump=info,abbrev,line,str,frames", ko)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = nil, &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Errorf("readelf: %v\n%s", err, tail(stderr.String()))
+		}
+	}
+
+	// -R, in the same work directory: the hook is built without atomic
+	// replace.
+	ko2 := filepath.Join(tmp, "out", "livepatch-kbuild-test-r.ko")
+	err = module.BuildKbuild(context.Background(), module.KbuildOptions{Name: "livepatch-kbuild-test-r", TreeDir: e.build,
+		Objects: []string{diff}, Release: e.kver, CC: "gcc-12", NonReplace: true, Jobs: 2,
+		WorkDir: filepath.Join(tmp, "mod"), Output: ko2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdFile, err := os.ReadFile(filepath.Join(tmp, "mod", ".patch-hook.o.cmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(cmdFile, []byte("-DKLP_REPLACE_ENABLE=false")) {
+		t.Errorf("NonReplace: patch-hook.o was not compiled with -DKLP_REPLACE_ENABLE=false")
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
+}
+
+// TestBuildKbuildRefuses checks the clear errors for a tree that is not
+// prepared, the wrong release, an object that is not ELF and a work
+// directory that is not BuildKbuild's; none leaves an output behind.
+func TestBuildKbuildRefuses(t *testing.T) {
+	tmp := t.TempDir()
+	obj := filepath.Join(tmp, "x.o")
+	if err := os.WriteFile(obj, []byte("not an object"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out.ko")
+	base := module.KbuildOptions{Name: "livepatch-x", TreeDir: tmp, Objects: []string{obj}, Release: realKernel,
+		CC: "gcc-12", WorkDir: filepath.Join(tmp, "work"), Output: out}
+	type refusal struct {
+		name string
+		edit func(o *module.KbuildOptions)
+		want string
+	}
+	cases := []refusal{
+		{"unprepared tree", func(o *module.KbuildOptions) {}, "is not prepared"},
+		{"no objects", func(o *module.KbuildOptions) { o.Objects = nil }, "no objects"},
+		{"bad name", func(o *module.KbuildOptions) { o.Name = "live patch" }, "bad module name"},
+	}
+	// With the installed headers: a release mismatch, and an object that
+	// is not ELF.
+	build := filepath.Join("/lib/modules", realKernel, "build")
+	if _, err := os.Stat(filepath.Join(build, "include", "generated", "utsrelease.h")); err == nil {
+		cases = append(cases,
+			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-1-amd64" }, `prepared for release "` + realKernel + `", not "6.1.0-1-amd64"`},
+			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj},
+			refusal{"foreign work directory", func(o *module.KbuildOptions) { o.TreeDir = build; o.WorkDir = tmp }, "not emptying it"})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := base
+			c.edit(&o)
+			err := module.BuildKbuild(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("output written after an error")
+			}
+		})
+	}
+}
