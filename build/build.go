@@ -163,19 +163,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source tree %s: %w", opts.SourceDir, err)
 	}
-	res := &Result{OrigDir: filepath.Join(opts.CacheDir, "orig-"+key)}
-	if _, err := os.Stat(filepath.Join(res.OrigDir, ".kpatch-complete")); err == nil {
-		res.Cached = true
-		opts.logf("using the cached original build (%s)", key)
-	} else {
+	res := &Result{}
+	res.OrigDir, res.Cached, err = Cached(opts.CacheDir, "orig-"+key, func(tmp string) error {
 		opts.logf("building the original tree")
-		tmp, err := os.MkdirTemp(opts.CacheDir, "tmp-orig-")
-		if err != nil {
-			return nil, err
-		}
 		if err := CopyTree(opts.SourceDir, tmp); err != nil {
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("copy %s: %w", opts.SourceDir, err)
+			return fmt.Errorf("copy %s: %w", opts.SourceDir, err)
 		}
 		if opts.Config != "" {
 			b, err := os.ReadFile(opts.Config)
@@ -183,17 +175,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 				err = replaceFile(filepath.Join(tmp, ".config"), b, 0o644)
 			}
 			if err != nil {
-				os.RemoveAll(tmp)
-				return nil, fmt.Errorf("config: %w", err)
+				return fmt.Errorf("config: %w", err)
 			}
 		}
 		if err := runMake(ctx, &opts, tmp, wrapper, nil); err != nil {
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("original build: %w", err)
+			return fmt.Errorf("original build: %w", err)
 		}
-		if err := Publish(tmp, res.OrigDir, ".kpatch-complete"); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Cached {
+		opts.logf("using the cached original build (%s)", key)
 	}
 
 	work, err := os.MkdirTemp(opts.CacheDir, "work-")
@@ -251,7 +245,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 func cloneBuilt(src, dst string) error {
 	return LinkTree(src, dst, func(rel string, d fs.DirEntry) Action {
 		switch {
-		case d.Name() == ".kpatch-complete":
+		case d.Name() == Complete:
 			return Skip
 		case IsBuildOutput(d.Name()):
 			return Copy

@@ -178,3 +178,34 @@ func Publish(tmp, final, marker string) error {
 	}
 	return nil
 }
+
+// Complete is the marker file of a complete cache directory.
+const Complete = ".kpatch-complete"
+
+// Cached is the one way kpatch-build caches a build (the bundled tree's
+// original build, the running kernel it is diffed against, the emulated
+// target's kernel): the directory name under cacheDir, made by fill in a
+// temporary directory and published atomically (Publish) unless a
+// complete one is there already. Each user computes its own key into
+// name. It reports whether the directory came from the cache.
+func Cached(cacheDir, name string, fill func(tmp string) error) (dir string, hit bool, err error) {
+	dir = filepath.Join(cacheDir, name)
+	if _, err := os.Stat(filepath.Join(dir, Complete)); err == nil {
+		return dir, true, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", false, err
+	}
+	tmp, err := os.MkdirTemp(cacheDir, "tmp-"+name+"-")
+	if err != nil {
+		return "", false, err
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", false, err
+	}
+	if err := Publish(tmp, dir, Complete); err != nil {
+		return "", false, err
+	}
+	return dir, false, nil
+}

@@ -1,9 +1,23 @@
 // Package pipeline is kpatch-build's main job: from a kernel source tree
-// and source patches to a live-patch module. It builds the running
-// kernel's reference (or takes the user's vmlinux), checks the compiler,
-// builds the original and patched trees (package build), diffs every
-// changed object against its parent's symbols (package elfdiff, in
-// parallel) and links the patch module (package module).
+// and source patches to a live-patch module, in named stages.
+//
+// For a real Linux tree (runReal): realKernel reads the running kernel's
+// facts from the -v vmlinux (package kerneltree: release, compiler,
+// struct sizes, Module.symvers, debug modules), the tree is prepared once
+// (olddefconfig, modules_prepare; cached), affectedObjects finds the
+// objects the patches can change from the debug info index and the
+// include lines, kerneltree builds only those (original and patched),
+// diffObjects diffs them against their parents (vmlinux or a debug
+// module, in parallel; package elfdiff) and the module is built by the
+// tree's kbuild (module.BuildKbuild). The kernel is never built whole
+// and the user's tree never written.
+//
+// For the bundled kernel (runBundled): the running kernel and the
+// original tree are built whole (cached), the patched tree rebuilt
+// (package build), then the same diff stage and module.Build.
+//
+// Both end with finishModule, which checks the module's undefined
+// symbols against Module.symvers.
 package pipeline
 
 import (
@@ -364,31 +378,18 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(o.CacheDir, "running-"+key)
-	if _, err := os.Stat(filepath.Join(dir, ".kpatch-complete")); err == nil {
-		return dir, nil
-	}
-	o.logf("building the running kernel")
-	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(o.CacheDir, "tmp-running-")
-	if err != nil {
-		return "", err
-	}
-	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("running kernel build: %v\n%s", err, out)
-	}
-	if err := build.Publish(tmp, dir, ".kpatch-complete"); err != nil {
-		return "", err
-	}
-	return dir, nil
+	dir, _, err := build.Cached(o.CacheDir, "running-"+key, func(tmp string) error {
+		o.logf("building the running kernel")
+		if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("running kernel build: %v\n%s", err, out)
+		}
+		return nil
+	})
+	return dir, err
 }
 
 // treeCFlags asks the tree for the flags an out-of-tree object is compiled
