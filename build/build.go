@@ -165,19 +165,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source tree %s: %w", opts.SourceDir, err)
 	}
-	res := &Result{OrigDir: filepath.Join(opts.CacheDir, "orig-"+key)}
-	if _, err := os.Stat(filepath.Join(res.OrigDir, ".kpatch-complete")); err == nil {
-		res.Cached = true
-		opts.logf("using the cached original build (%s)", key)
-	} else {
+	res := &Result{}
+	res.OrigDir, res.Cached, err = Cached(opts.CacheDir, "orig-"+key, func(tmp string) error {
 		opts.logf("building the original tree")
-		tmp, err := os.MkdirTemp(opts.CacheDir, "tmp-orig-")
-		if err != nil {
-			return nil, err
-		}
 		if err := CopyTree(opts.SourceDir, tmp); err != nil {
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("copy %s: %w", opts.SourceDir, err)
+			return fmt.Errorf("copy %s: %w", opts.SourceDir, err)
 		}
 		if opts.Config != "" {
 			b, err := os.ReadFile(opts.Config)
@@ -185,17 +177,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 				err = replaceFile(filepath.Join(tmp, ".config"), b, 0o644)
 			}
 			if err != nil {
-				os.RemoveAll(tmp)
-				return nil, fmt.Errorf("config: %w", err)
+				return fmt.Errorf("config: %w", err)
 			}
 		}
 		if err := runMake(ctx, &opts, tmp, wrapper, nil); err != nil {
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("original build: %w", err)
+			return fmt.Errorf("original build: %w", err)
 		}
-		if err := Publish(tmp, res.OrigDir, ".kpatch-complete"); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Cached {
+		opts.logf("using the cached original build (%s)", key)
 	}
 
 	work, err := os.MkdirTemp(opts.CacheDir, "work-")
@@ -251,48 +245,44 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // build writes them in place), modification times kept so make rebuilds
 // only what a patch touches.
 func cloneBuilt(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	return LinkTree(src, dst, func(rel string, d fs.DirEntry) Action {
+		switch {
+		case d.Name() == Complete:
+			return Skip
+		case IsBuildOutput(d.Name()):
+			return Copy
 		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		}
-		if !d.Type().IsRegular() || d.Name() == ".kpatch-complete" {
-			return nil
-		}
-		if !IsBuildOutput(d.Name()) {
-			if err := os.Link(p, target); err == nil {
-				return nil
-			}
-		}
-		return copyFile(p, target)
+		return Link
 	})
 }
 
 func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []string) error {
 	args := []string{"-C", dir, fmt.Sprintf("-j%d", opts.Jobs), "CC=" + wrapper, "KCFLAGS=" + FunctionSections}
 	args = append(args, opts.Targets...)
+	env = append(append([]string{"KPATCH_CC=" + opts.CC}, opts.Env...), env...)
+	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil)
+}
+
+// Make runs make with args, the environment plus env, its output copied
+// to log (when not nil); make and the commands it runs inherit files
+// (e.g. a lock, so it stays held until the last of them exits, even when
+// the caller is killed). A failure's error starts with what and ends with
+// make's last 20 lines.
+func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File) error {
 	cmd := exec.CommandContext(ctx, "make", args...)
-	cmd.Env = append(append(os.Environ(), "KPATCH_CC="+opts.CC), opts.Env...)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.ExtraFiles = files
 	var out bytes.Buffer
 	w := io.Writer(&out)
-	if opts.BuildLog != nil {
-		w = io.MultiWriter(&out, opts.BuildLog)
+	if log != nil {
+		w = io.MultiWriter(&out, log)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w\n%s", strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), err, tail(out.String(), 20))
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+		return fmt.Errorf("%s: %w\n%s", what, err, tail(out.String(), 20))
 	}
 	return nil
 }

@@ -30,6 +30,34 @@ func IsBuildOutput(name string) bool {
 // possible) and build outputs are left out. Version-control directories
 // are skipped.
 func CopyTree(src, dst string) error {
+	return LinkTree(src, dst, func(rel string, d fs.DirEntry) Action {
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
+			return Skip
+		}
+		if IsBuildOutput(d.Name()) {
+			return Skip
+		}
+		return Link
+	})
+}
+
+// Action is what LinkTree does with one entry of the tree.
+type Action int
+
+// LinkTree's actions: hard-link a file (copy it when linking is not
+// possible), copy it, or leave it (or a whole directory) out.
+const (
+	Link Action = iota
+	Copy
+	Skip
+)
+
+// LinkTree makes dst a copy of the tree src whose files are hard links or
+// copies as decide says (directories: Skip leaves them out, anything else
+// creates them). Symbolic links are recreated; other special files are
+// left out. Copies keep their mode and modification time, so make sees
+// the copy as up to date as the original.
+func LinkTree(src, dst string, decide func(rel string, d fs.DirEntry) Action) error {
 	src = filepath.Clean(src)
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -40,8 +68,12 @@ func CopyTree(src, dst string) error {
 			return err
 		}
 		target := filepath.Join(dst, rel)
+		action := Link
+		if rel != "." {
+			action = decide(rel, d)
+		}
 		if d.IsDir() {
-			if d.Name() == ".git" || d.Name() == ".svn" {
+			if action == Skip {
 				return filepath.SkipDir
 			}
 			info, err := d.Info()
@@ -50,7 +82,7 @@ func CopyTree(src, dst string) error {
 			}
 			return os.MkdirAll(target, info.Mode().Perm()|0o700)
 		}
-		if IsBuildOutput(d.Name()) {
+		if action == Skip {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -63,8 +95,10 @@ func CopyTree(src, dst string) error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		if err := os.Link(p, target); err == nil {
-			return nil
+		if action == Link {
+			if err := os.Link(p, target); err == nil {
+				return nil
+			}
 		}
 		return copyFile(p, target)
 	})
@@ -155,4 +189,35 @@ func Publish(tmp, final, marker string) error {
 		return err
 	}
 	return nil
+}
+
+// Complete is the marker file of a complete cache directory.
+const Complete = ".kpatch-complete"
+
+// Cached is the one way kpatch-build caches a build (the bundled tree's
+// original build, the running kernel it is diffed against, the emulated
+// target's kernel): the directory name under cacheDir, made by fill in a
+// temporary directory and published atomically (Publish) unless a
+// complete one is there already. Each user computes its own key into
+// name. It reports whether the directory came from the cache.
+func Cached(cacheDir, name string, fill func(tmp string) error) (dir string, hit bool, err error) {
+	dir = filepath.Join(cacheDir, name)
+	if _, err := os.Stat(filepath.Join(dir, Complete)); err == nil {
+		return dir, true, nil
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", false, err
+	}
+	tmp, err := os.MkdirTemp(cacheDir, "tmp-"+name+"-")
+	if err != nil {
+		return "", false, err
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", false, err
+	}
+	if err := Publish(tmp, dir, Complete); err != nil {
+		return "", false, err
+	}
+	return dir, false, nil
 }

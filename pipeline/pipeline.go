@@ -1,9 +1,23 @@
 // Package pipeline is kpatch-build's main job: from a kernel source tree
-// and source patches to a live-patch module. It builds the running
-// kernel's reference (or takes the user's vmlinux), checks the compiler,
-// builds the original and patched trees (package build), diffs every
-// changed object against its parent's symbols (package elfdiff, in
-// parallel) and links the patch module (package module).
+// and source patches to a live-patch module, in named stages.
+//
+// For a real Linux tree (runReal): realKernel reads the running kernel's
+// facts from the -v vmlinux (package kerneltree: release, compiler,
+// struct sizes, Module.symvers, debug modules), the tree is prepared once
+// (olddefconfig, modules_prepare; cached), affectedObjects finds the
+// objects the patches can change from the debug info index and the
+// include lines, kerneltree builds only those (original and patched),
+// diffObjects diffs them against their parents (vmlinux or a debug
+// module, in parallel; package elfdiff) and the module is built by the
+// tree's kbuild (module.BuildKbuild). The kernel is never built whole
+// and the user's tree never written.
+//
+// For the bundled kernel (runBundled): the running kernel and the
+// original tree are built whole (cached), the patched tree rebuilt
+// (package build), then the same diff stage and module.Build.
+//
+// Both end with finishModule, which checks the module's undefined
+// symbols against Module.symvers.
 package pipeline
 
 import (
@@ -33,7 +47,10 @@ type Options struct {
 	SourceDir         string   // -s: the kernel tree
 	Config            string   // -c: the kernel configuration (copied into the work trees)
 	Vmlinux           string   // -v: the running kernel's vmlinux (default: built from the tree)
-	Symvers           string   // Module.symvers (default: beside vmlinux)
+	Symvers           string   // Module.symvers (default: beside vmlinux; real trees: /lib/modules/KVER/build)
+	Release           string   // real trees: KVER (default: from the vmlinux)
+	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
+	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
 	Patches           []string // the source patches
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
@@ -58,8 +75,11 @@ type Report struct {
 type Result struct {
 	Module  string // path of the .ko
 	Report  *Report
-	Running string // the running kernel's tree (vmlinux, modules)
+	Running string // the running kernel's tree (vmlinux, modules), or the prepared tree
 	Build   *build.Result
+	// DiffObjects are the diff outputs the module is made of (real
+	// trees; they are removed with the work directory unless KeepWork).
+	DiffObjects []string
 }
 
 // Error is a refusal of the pipeline: an entry of package refusal's table
@@ -94,11 +114,32 @@ func refusePatch(p *build.Patch, dir string) error {
 	return nil
 }
 
-// Run builds a patch module.
+// Run builds a patch module: for a Linux tree (a distribution kernel's
+// source) along the real-kernel path, for any other tree (the bundled
+// kernel) along the full-build path. Both share the stages that read the
+// patches, diff the objects and check the module.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 1
 	}
+	patches, err := o.readPatches()
+	if err != nil {
+		return nil, err
+	}
+	if o.Name == "" {
+		o.Name = module.NameFromPatches(o.Patches)
+	}
+	if err := module.CheckName(o.Name); err != nil {
+		return nil, fmt.Errorf("module name %q: %w", o.Name, err)
+	}
+	if IsLinuxTree(o.SourceDir) {
+		return o.runReal(ctx, patches)
+	}
+	return o.runBundled(ctx, patches)
+}
+
+// readPatches parses the patches and refuses what cannot be patched.
+func (o *Options) readPatches() ([]*build.Patch, error) {
 	var patches []*build.Patch
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
@@ -110,14 +151,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		patches = append(patches, bp)
 	}
-	if o.Name == "" {
-		o.Name = module.NameFromPatches(o.Patches)
-	}
-	if err := module.CheckName(o.Name); err != nil {
-		return nil, fmt.Errorf("module name %q: %w", o.Name, err)
-	}
+	return patches, nil
+}
+
+// runBundled is the path of the bundled kernel: the running kernel and
+// the original tree are built whole (cached), the patched tree rebuilt.
+func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Result, error) {
 	res := &Result{Report: &Report{}}
-	// The running kernel.
 	running, err := o.runningKernel(ctx)
 	if err != nil {
 		return res, err
@@ -136,7 +176,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	// The original and patched builds.
 	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
 		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
 	res.Build = br
@@ -152,7 +191,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(br.Changed)+len(br.New) == 0 {
 		return res, refusal.New(refusal.NoChangedObjects)
 	}
-	// Diff each changed object.
 	symversPath := o.Symvers
 	if symversPath == "" {
 		symversPath = filepath.Join(filepath.Dir(vmlinux), "Module.symvers")
@@ -161,51 +199,129 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
-	os.MkdirAll(diffDir, 0o755)
-	type job struct {
-		obj    string
-		parent string
-		symtab string
-		out    string
-		report *elfdiff.Report
-		err    error
-		code   int
-	}
-	var jobs []*job
+	jobs, newObjects := renamedObjects(patches, br)
 	for _, obj := range br.Changed {
-		parent, symPath := "vmlinux", vmlinux
-		if m := moduleOf(obj); m != "" {
-			parent = module.ModName(m)
-			symPath = filepath.Join(running, "modules", m, m+".ko")
+		jobs = append(jobs, &diffJob{obj: obj, orig: filepath.Join(br.SavedDir, obj), patched: filepath.Join(br.WorkDir, obj)})
+	}
+	for _, j := range jobs {
+		j.parent, j.symtab = "vmlinux", vmlinux
+		if m := moduleOf(j.obj); m != "" {
+			j.parent = module.ModName(m)
+			j.symtab = filepath.Join(running, "modules", m, m+".ko")
 		}
-		jobs = append(jobs, &job{obj: obj, parent: parent, symtab: symPath, out: filepath.Join(diffDir, strings.ReplaceAll(obj, "/", "__"))})
+	}
+	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
+	objs, err := o.diffObjects(jobs, sv, sizes, diffDir, res.Report)
+	if err != nil {
+		return res, err
+	}
+	if len(objs) == 0 && len(newObjects) == 0 {
+		return res, refusal.New(refusal.NoFunctionalChange)
+	}
+	var newObjs []string
+	for _, n := range newObjects {
+		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	flags, err := treeCFlags(o.SourceDir)
+	if err != nil {
+		return res, err
+	}
+	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return res, err
+	}
+	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
+	if _, err := os.Stat(script); err != nil {
+		script = ""
+	}
+	o.logf("building patch module %s", filepath.Base(ko))
+	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
+		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
+		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
+	if err != nil {
+		return res, err
+	}
+	return res, finishModule(res, ko, sv)
+}
+
+// renamedObjects pairs the objects of files the patches rename (git
+// renames with changes) with their originals: the object of the new name
+// is diffed against the original build's object of the old name, as one
+// changed object. It returns those diff jobs and the objects that are
+// really new.
+func renamedObjects(patches []*build.Patch, br *build.Result) ([]*diffJob, []string) {
+	objOf := func(src string) string { return strings.TrimSuffix(src, filepath.Ext(src)) + ".o" }
+	from := map[string]string{} // new object -> old object
+	for _, p := range patches {
+		for old, nw := range p.Renames() {
+			if strings.HasSuffix(old, ".c") && strings.HasSuffix(nw, ".c") {
+				from[objOf(nw)] = objOf(old)
+			}
+		}
+	}
+	var jobs []*diffJob
+	var fresh []string
+	for _, n := range br.New {
+		old, ok := from[n]
+		orig := filepath.Join(br.OrigDir, old)
+		if _, err := os.Stat(orig); !ok || err != nil {
+			fresh = append(fresh, n)
+			continue
+		}
+		jobs = append(jobs, &diffJob{obj: n, orig: orig, patched: filepath.Join(br.WorkDir, n)})
+	}
+	return jobs, fresh
+}
+
+// diffJob is one object to diff against its parent.
+type diffJob struct {
+	obj           string // tree-relative object
+	parent        string // vmlinux or the module's name
+	symtab        string // the parent's binary with symbols
+	orig, patched string // the two builds of the object
+	out           string
+	report        *elfdiff.Report
+	err           error
+	code          int
+}
+
+// diffObjects diffs each object against its parent's symbols, in
+// parallel, writing the outputs into dir; it returns the outputs of the
+// objects that changed.
+func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	tables := map[string]*symtab.Table{}
 	for _, j := range jobs {
+		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
 		if tables[j.symtab] == nil {
 			t, err := symtab.Load(j.symtab)
 			if err != nil {
-				return res, err
+				return nil, fmt.Errorf("symbols of %s: %w", j.parent, err)
 			}
 			tables[j.symtab] = t
 		}
 	}
-	o.logf("diffing %d changed object(s)", len(jobs))
+	o.logf("diffing %d object(s)", len(jobs))
 	sem := make(chan struct{}, o.Jobs)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(j *job) {
+		go func(j *diffJob) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			orig, err := elfobj.Open(filepath.Join(br.SavedDir, j.obj))
+			orig, err := elfobj.Open(j.orig)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
 			}
-			patched, err := elfobj.Open(filepath.Join(br.WorkDir, j.obj))
+			patched, err := elfobj.Open(j.patched)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
@@ -237,7 +353,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var causes []error
 	for _, j := range jobs {
 		if j.report != nil {
-			res.Report.Objects = append(res.Report.Objects, j.report)
+			report.Objects = append(report.Objects, j.report)
 		}
 		switch {
 		case j.code == elfdiff.ExitNoChange:
@@ -258,44 +374,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		sort.Strings(errs)
 		e := refusal.New(refusal.ObjectErrors, len(errs), strings.Join(errs, "\n"))
 		e.Err = errors.Join(causes...)
-		return res, e
+		return nil, e
 	}
-	if len(objs) == 0 && len(br.New) == 0 {
-		return res, refusal.New(refusal.NoFunctionalChange)
-	}
-	var newObjs []string
-	for _, n := range br.New {
-		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
-	}
-	// The module.
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	flags, err := treeCFlags(o.SourceDir)
-	if err != nil {
-		return res, err
-	}
-	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
-	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
-		return res, err
-	}
-	ko := filepath.Join(o.OutputDir, o.Name+".ko")
-	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
-	if _, err := os.Stat(script); err != nil {
-		script = ""
-	}
-	o.logf("building patch module %s", filepath.Base(ko))
-	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
-		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
-		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
-	if err != nil {
-		return res, err
-	}
-	// Every symbol the module leaves to the module loader must be
-	// exported: the loader resolves nothing else.
+	return objs, nil
+}
+
+// finishModule checks the linked module: every symbol it leaves to the
+// module loader must be exported (the loader resolves nothing else).
+func finishModule(res *Result, ko string, sv *symtab.Symvers) error {
 	f, err := elfobj.Open(ko)
 	if err != nil {
-		return res, err
+		return err
 	}
 	var missing []string
 	for _, name := range module.Inspect(f).Undefined {
@@ -305,11 +394,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(missing) > 0 {
 		os.Remove(ko)
-		return res, refusal.New(refusal.UndefinedSymbols, filepath.Base(ko), strings.Join(missing, " "))
+		return refusal.New(refusal.UndefinedSymbols, filepath.Base(ko), strings.Join(missing, " "))
 	}
 	res.Module = ko
 	res.Report.Module = ko
-	return res, nil
+	return nil
 }
 
 // moduleOf returns the module an object belongs to in the bundled
@@ -330,31 +419,18 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(o.CacheDir, "running-"+key)
-	if _, err := os.Stat(filepath.Join(dir, ".kpatch-complete")); err == nil {
-		return dir, nil
-	}
-	o.logf("building the running kernel")
-	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(o.CacheDir, "tmp-running-")
-	if err != nil {
-		return "", err
-	}
-	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("running kernel build: %w\n%s", err, out)
-	}
-	if err := build.Publish(tmp, dir, ".kpatch-complete"); err != nil {
-		return "", err
-	}
-	return dir, nil
+	dir, _, err := build.Cached(o.CacheDir, "running-"+key, func(tmp string) error {
+		o.logf("building the running kernel")
+		if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("running kernel build: %w\n%s", err, out)
+		}
+		return nil
+	})
+	return dir, err
 }
 
 // treeCFlags asks the tree for the flags an out-of-tree object is compiled

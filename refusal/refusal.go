@@ -137,6 +137,11 @@ const (
 	CompilerCheck      Key = "compiler-check"
 	CompilerMismatch   Key = "compiler-mismatch"
 	NoChangedObjects   Key = "no-changed-objects"
+	NeedVmlinux        Key = "need-vmlinux"
+	CompilerMissing    Key = "compiler-missing"
+	NoConfig           Key = "no-config"
+	NotCompiled        Key = "not-compiled"
+	NoCSource          Key = "no-c-source"
 	ObjectErrors       Key = "object-errors"
 	NoFunctionalChange Key = "no-functional-change"
 	PrintCFlags        Key = "print-cflags"
@@ -279,6 +284,16 @@ var table = []Entry{
 		Hint: "use --skip-compiler-check if you are sure the compilers match"},
 	{Key: CompilerMismatch, Cmd: Build, Format: "compiler mismatch: the kernel was built with %q, %s is %q", Args: []string{"V1", "CC", "V2"}, Code: ExitError,
 		Hint: "build the patch with the compiler that built the running kernel, or use --skip-compiler-check"},
+	{Key: NeedVmlinux, Cmd: Build, Format: "%s is a Linux source tree: -v VMLINUX is required (kpatch-build never builds the whole kernel)", Args: []string{"SRCDIR"}, Code: ExitError,
+		Hint: "give the running kernel's vmlinux with symbols: Debian's linux-image-KVER-dbg package installs it as /usr/lib/debug/boot/vmlinux-KVER"},
+	{Key: CompilerMissing, Cmd: Build, Format: "%w", Args: []string{"compiler check: CC is not the compiler that built the kernel"}, Code: ExitError,
+		Hint: "install the compiler that built the kernel (Debian: gcc-12), or use --skip-compiler-check"},
+	{Key: NoConfig, Cmd: Build, Format: "no kernel configuration: give it with -c CONFIG", Code: ExitError,
+		Hint: "the running kernel's configuration is /lib/modules/KVER/build/.config (linux-headers-KVER) or /boot/config-KVER"},
+	{Key: NotCompiled, Cmd: Build, Format: "no object of the running kernel is built from it", Note: patchPrefix, Code: ExitError,
+		Hint: "the file is not compiled with the running kernel's configuration (for a header: no compiled file includes it)"},
+	{Key: NoCSource, Cmd: Build, Format: "the patches change no C file or header", Code: ExitError,
+		Hint: "kpatch-build patches functions of C files"},
 	{Key: NoChangedObjects, Cmd: Build, Format: "no changed objects found", Code: ExitError,
 		Hint: "the patch changed nothing that the build compiles"},
 	{Key: ObjectErrors, Cmd: Build, Format: "%d error(s) encountered:\n%s", Args: []string{"N", "ERRORS"}, Note: "(one line per refused object, with its hint)", Code: ExitError,

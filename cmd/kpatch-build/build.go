@@ -19,6 +19,7 @@ import (
 
 type buildFlags struct {
 	sourceDir, config, vmlinux, name, output, cacheDir, report string
+	symvers, debugModules, release, cc                         string // real trees: overrides of what -v finds
 	targets                                                    []string
 	jobs                                                       int
 	nonReplace, skipCompilerCheck, verify                      bool
@@ -39,6 +40,10 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.MarkHidden("skip-gcc-check")
 	fl.StringVar(&f.cacheDir, "cachedir", "", "cache of builds (default: the user cache directory)")
 	fl.StringVar(&f.report, "report", "", "write a JSON report to `FILE`")
+	fl.StringVar(&f.symvers, "symvers", "", "Module.symvers (default: /lib/modules/KVER/build/Module.symvers for a Linux tree)")
+	fl.StringVar(&f.debugModules, "debug-modules", "", "directory of the debug modules (default: /usr/lib/debug/lib/modules/KVER)")
+	fl.StringVar(&f.release, "kernel-release", "", "the running kernel's release KVER (default: read from the vmlinux)")
+	fl.StringVar(&f.cc, "cc", "", "compiler for a Linux tree (default: the one named by the vmlinux's .comment, e.g. gcc-12)")
 	fl.BoolVar(&f.verify, "verify", false, "load the module in the emulated target and check it (bundled kernel only)")
 }
 
@@ -163,6 +168,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	}
 	keep := log.Level >= 5
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
+		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck,
 		KeepWork: keep, Targets: f.targets, Log: progress})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {

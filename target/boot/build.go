@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // BuildOptions says what to build.
@@ -165,41 +167,28 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		}
 		cache = filepath.Join(uc, "kpatchgo-target")
 	}
-	final := filepath.Join(cache, key)
-	if b, err := open(final); err == nil {
-		return b, nil
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(cache, "build-")
+	final, _, err := build.Cached(cache, key, func(tmp string) error {
+		for _, f := range files {
+			dst := filepath.Join(tmp, f.rel)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := copyFile(f.abs, dst); err != nil {
+				return err
+			}
+		}
+		args := []string{"-C", tmp, fmt.Sprintf("-j%d", runtime.NumCPU()), "all"}
+		if opts.KCFLAGS != "" {
+			args = append(args, "KCFLAGS="+opts.KCFLAGS)
+		}
+		cmd := exec.Command("make", args...)
+		cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building the target kernel: %v\n%s", err, out)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	for _, f := range files {
-		dst := filepath.Join(tmp, f.rel)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		if err := copyFile(f.abs, dst); err != nil {
-			return nil, err
-		}
-	}
-	args := []string{"-C", tmp, fmt.Sprintf("-j%d", runtime.NumCPU()), "all"}
-	if opts.KCFLAGS != "" {
-		args = append(args, "KCFLAGS="+opts.KCFLAGS)
-	}
-	cmd := exec.Command("make", args...)
-	cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the target kernel: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		// Another process won the race: use its build.
-		if b, err2 := open(final); err2 == nil {
-			return b, nil
-		}
 		return nil, err
 	}
 	return open(final)

@@ -1,0 +1,28 @@
+// Package kerneltree prepares a real Linux kernel tree for kbuild and
+// builds single objects in it, the way kpatch-build needs them for a
+// distribution kernel, without ever building the whole kernel and without
+// writing the user's source tree:
+//
+//   - FindRunning reads the facts of the running kernel from its vmlinux
+//     (release, compiler, special-section struct sizes) and finds the
+//     files that go with it (Module.symvers, debug modules), cached by the
+//     vmlinux's build-id;
+//   - Prepare makes a cached work copy of the source tree with the
+//     kernel's configuration and runs olddefconfig and modules_prepare in
+//     it;
+//   - LoadIndex maps each source file and header to the objects built
+//     from it and each object to its parent (vmlinux or a module), from
+//     the compile units and line tables of the debug vmlinux and modules;
+//   - Index.HeaderUsers adds, for a header, the objects that reach it
+//     through #include lines (the line tables miss objects that use only
+//     a header's macros);
+//   - BuildObjects compiles named objects through kbuild's single-object
+//     targets in the prepared tree itself (one run at a time, the patches
+//     undone from a journal, even after a kill), original objects cached.
+//
+// Measured on 2 shared cores (Debian 12, 6.1.0-56-amd64): FindRunning
+// 4 s cold, 1 ms cached; Prepare 28 s cold on a quiet machine (55-150 s
+// under load), 1 s cached (the key walks the tree's file list); the index
+// 42 s to build (vmlinux and 4,023 debug modules), 1 s cached;
+// HeaderUsers 4 s.
+package kerneltree

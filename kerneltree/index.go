@@ -1,0 +1,336 @@
+package kerneltree
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/gob"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kpatchgo/kpatch-build/elfobj"
+)
+
+// Index maps the running kernel's sources to its objects, from the
+// compile units of the debug vmlinux and debug modules: each C compile
+// unit is one object (its name with .o), the files of its line table are
+// the sources and headers it was built from (every file that holds code
+// or a declaration the debug info refers to: a header that only defines
+// macros the object uses is not listed), and the binary it was found in
+// is its parent. Only objects linked into vmlinux or a module appear:
+// kbuild's helper objects (scripts/, *.mod.o, the vDSO, the boot code)
+// never do.
+type Index struct {
+	// Files are the tree-relative source paths.
+	Files []string
+	// Objects are the kernel's C objects.
+	Objects []Object
+	// Modules maps each module name to its debug .ko.
+	Modules map[string]string
+
+	byFile map[string][]int
+	byPath map[string][]int
+}
+
+// Object is one object file of the kernel.
+type Object struct {
+	Path   string  // tree-relative, e.g. fs/proc/meminfo.o
+	Parent string  // "vmlinux" or the module's name (xfs, nf_conntrack, ...)
+	Files  []int32 // indexes into Index.Files, the compile unit's first
+}
+
+// Vmlinux is the parent name of objects linked into the kernel image.
+const Vmlinux = "vmlinux"
+
+// Source returns the tree-relative C file the object was compiled from.
+func (ix *Index) Source(o *Object) string { return ix.Files[o.Files[0]] }
+
+// ObjectsOf returns the objects built from the tree-relative file (a C
+// file: its object, in vmlinux or a module, or both when kbuild builds
+// it twice; a header: every object that includes it).
+func (ix *Index) ObjectsOf(file string) []*Object {
+	var out []*Object
+	for _, i := range ix.byFile[path.Clean(filepath.ToSlash(file))] {
+		out = append(out, &ix.Objects[i])
+	}
+	return out
+}
+
+// Object returns the objects with the tree-relative path (one, or one
+// per parent when the path is linked twice), or nil.
+func (ix *Index) Object(p string) []*Object {
+	var out []*Object
+	for _, i := range ix.byPath[path.Clean(p)] {
+		out = append(out, &ix.Objects[i])
+	}
+	return out
+}
+
+func (ix *Index) finish() {
+	ix.byFile = map[string][]int{}
+	ix.byPath = map[string][]int{}
+	for i, o := range ix.Objects {
+		ix.byPath[o.Path] = append(ix.byPath[o.Path], i)
+		seen := map[int32]bool{}
+		for _, f := range o.Files {
+			if !seen[f] {
+				seen[f] = true
+				ix.byFile[ix.Files[f]] = append(ix.byFile[ix.Files[f]], i)
+			}
+		}
+	}
+}
+
+// indexVersion changes when the index's format or meaning changes.
+const indexVersion = "1"
+
+// LoadIndex returns the index of the running kernel, cached under
+// cacheDir by the vmlinux's build-id and the debug modules' listing
+// (paths, sizes, modification times), built when not cached (about a
+// minute on two cores for Debian's 4,000 modules).
+func LoadIndex(r *Running, cacheDir string, logf func(string, ...any)) (*Index, error) {
+	mods, listing, err := debugModules(r.DebugModules)
+	if err != nil {
+		return nil, err
+	}
+	key := sha256.Sum256([]byte(indexVersion + "\n" + r.BuildID + "\n" + listing))
+	cache := filepath.Join(cacheDir, "index-"+hex.EncodeToString(key[:])[:20]+".gob")
+	if b, err := os.ReadFile(cache); err == nil {
+		ix := &Index{}
+		if gob.NewDecoder(bytes.NewReader(b)).Decode(ix) == nil {
+			ix.finish()
+			return ix, nil
+		}
+	}
+	if logf != nil {
+		logf("indexing the kernel's objects (vmlinux and %d debug modules)", len(mods))
+	}
+	ix, err := BuildIndex(r.Vmlinux, mods)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(ix); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := elfobj.WriteFileAtomic(cache, buf.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// debugModules lists the debug modules under dir/kernel (and dir/updates,
+// dir/extra), with a listing for the cache key.
+func debugModules(dir string) ([]string, string, error) {
+	var mods []string
+	var listing strings.Builder
+	for _, sub := range []string{"kernel", "updates", "extra"} {
+		root := filepath.Join(dir, sub)
+		if _, err := os.Stat(root); err != nil {
+			continue
+		}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".ko") {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			mods = append(mods, p)
+			fmt.Fprintf(&listing, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
+			return nil
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("debug modules: %w", err)
+		}
+	}
+	if len(mods) == 0 {
+		return nil, "", fmt.Errorf("debug modules: no .ko under %s/kernel", dir)
+	}
+	return mods, listing.String(), nil
+}
+
+// unit is one C compile unit as read from a binary.
+type unit struct {
+	name, compDir string
+	files         []string
+}
+
+// readUnits reads the compile units of an ELF file with DWARF.
+func readUnits(file string) ([]unit, error) {
+	f, err := elf.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	d, err := f.DWARF()
+	if err != nil {
+		return nil, fmt.Errorf("%s: DWARF: %w", file, err)
+	}
+	var units []unit
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%s: DWARF: %w", file, err)
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag != dwarf.TagCompileUnit {
+			r.SkipChildren()
+			continue
+		}
+		u := unit{}
+		u.name, _ = e.Val(dwarf.AttrName).(string)
+		u.compDir, _ = e.Val(dwarf.AttrCompDir).(string)
+		if lr, err := d.LineReader(e); err == nil && lr != nil {
+			for _, lf := range lr.Files() {
+				if lf != nil {
+					u.files = append(u.files, lf.Name)
+				}
+			}
+		}
+		r.SkipChildren()
+		units = append(units, u)
+	}
+	return units, nil
+}
+
+// BuildIndex reads the compile units of vmlinux and of every debug
+// module, in parallel.
+func BuildIndex(vmlinux string, modules []string) (*Index, error) {
+	type result struct {
+		units []unit
+		err   error
+	}
+	all := append([]string{vmlinux}, modules...)
+	results := make([]result, len(all))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i].units, results[i].err = readUnits(all[i])
+			}
+		}()
+	}
+	for i := range all {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	n := newNormalizer(results[0].units)
+	ix := &Index{Modules: map[string]string{}}
+	fileID := map[string]int32{}
+	id := func(f string) int32 {
+		if i, ok := fileID[f]; ok {
+			return i
+		}
+		fileID[f] = int32(len(ix.Files))
+		ix.Files = append(ix.Files, f)
+		return fileID[f]
+	}
+	for i, r := range results {
+		parent := Vmlinux
+		if i > 0 {
+			parent = ModuleName(all[i])
+			ix.Modules[parent] = all[i]
+		}
+		for _, u := range r.units {
+			src := n.rel(u.name)
+			if src == "" || !strings.HasSuffix(src, ".c") || strings.HasSuffix(src, ".mod.c") {
+				continue // assembly, generated and kbuild's own units
+			}
+			o := Object{Path: strings.TrimSuffix(src, ".c") + ".o", Parent: parent, Files: []int32{id(src)}}
+			for _, f := range u.files {
+				if rel := n.rel(f); rel != "" && rel != src {
+					o.Files = append(o.Files, id(rel))
+				}
+			}
+			ix.Objects = append(ix.Objects, o)
+		}
+	}
+	sort.SliceStable(ix.Objects, func(a, b int) bool {
+		if ix.Objects[a].Path != ix.Objects[b].Path {
+			return ix.Objects[a].Path < ix.Objects[b].Path
+		}
+		return ix.Objects[a].Parent < ix.Objects[b].Parent
+	})
+	ix.finish()
+	return ix, nil
+}
+
+// ModuleName is a module's name from its file: the base name without
+// .ko, dashes as underscores (as the kernel names it).
+func ModuleName(ko string) string {
+	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(ko), ".ko"), "-", "_")
+}
+
+// normalizer turns the file names of the debug info into tree-relative
+// paths. Kbuild names sources relative to the source tree; files the
+// build generated sit under the build directory (the units' comp_dir);
+// assembly units and some headers carry the absolute source directory,
+// found from the top-level directories relative names start with.
+type normalizer struct {
+	top     map[string]bool // first components of relative unit names
+	compDir map[string]bool
+}
+
+func newNormalizer(units []unit) *normalizer {
+	n := &normalizer{top: map[string]bool{}, compDir: map[string]bool{}}
+	for _, u := range units {
+		if u.compDir != "" {
+			n.compDir[path.Clean(u.compDir)] = true
+		}
+		if u.name != "" && !path.IsAbs(u.name) {
+			first, _, _ := strings.Cut(path.Clean(u.name), "/")
+			n.top[first] = true
+		}
+	}
+	return n
+}
+
+// rel returns the tree-relative path of a debug-info file name, or "" for
+// a file outside the source tree (compiler headers, generated files).
+func (n *normalizer) rel(name string) string {
+	name = path.Clean(name)
+	for d := range n.compDir {
+		if strings.HasPrefix(name, d+"/") {
+			return "" // generated in the build directory
+		}
+	}
+	if !path.IsAbs(name) {
+		if name == ".." || strings.HasPrefix(name, "../") {
+			return ""
+		}
+		return name
+	}
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts)-1; i++ {
+		if n.top[parts[i]] {
+			return strings.Join(parts[i:], "/")
+		}
+	}
+	return ""
+}

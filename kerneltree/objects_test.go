@@ -1,0 +1,83 @@
+package kerneltree
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
+)
+
+// meminfoPatch changes a /proc/meminfo label of linux-source-6.1.
+const meminfoPatch = `--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo.c
+@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
+ 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+ 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
+ 
+-	show_val_kb(m, "MemTotal:       ", i.totalram);
++	show_val_kb(m, "MemTotal (kpatched): ", i.totalram);
+ 	show_val_kb(m, "MemFree:        ", i.freeram);
+ 	show_val_kb(m, "MemAvailable:   ", available);
+ 	show_val_kb(m, "Buffers:        ", i.bufferram);
+`
+
+func TestBuildObjectsDebian(t *testing.T) {
+	tree, _ := debianTree(t)
+	dir := t.TempDir()
+	patch := filepath.Join(dir, "meminfo.patch")
+	os.WriteFile(patch, []byte(meminfoPatch), 0o644)
+	p, err := build.ReadPatch(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o", "fs/xfs/xfs_stats.o"}
+	start := time.Now()
+	res, err := tree.BuildObjects(context.Background(), ObjectsOptions{Objects: objs, Patches: []*build.Patch{p}, MacrosHeader: module.MacrosHeader,
+		CacheDir: t.TempDir(), WorkDir: filepath.Join(dir, "work"), Jobs: 2, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built in %v", time.Since(start))
+	for _, obj := range objs {
+		orig, err := os.ReadFile(filepath.Join(res.OrigDir, obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		patched, err := os.ReadFile(filepath.Join(res.PatchedDir, obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := bytes.Equal(orig, patched)
+		if same != (obj != "fs/proc/meminfo.o") {
+			t.Errorf("%s: original and patched identical: %v", obj, same)
+		}
+		f, err := elfobj.Open(filepath.Join(res.PatchedDir, obj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj == "fs/proc/meminfo.o" && f.SectionByName(".text.meminfo_proc_show") == nil {
+			t.Errorf("%s: no .text.meminfo_proc_show: built without -ffunction-sections?", obj)
+		}
+	}
+	// The prepared tree is back as it was: the user's file, no journal.
+	a, err1 := os.Stat(filepath.Join(tree.Dir, "fs/proc/meminfo.c"))
+	b, err2 := os.Stat(filepath.Join(testutil.LinuxSource(t), "fs/proc/meminfo.c"))
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		t.Errorf("fs/proc/meminfo.c not restored in the prepared tree: %v %v", err1, err2)
+	}
+	if _, err := os.Stat(filepath.Join(tree.Dir, journalName)); err == nil {
+		t.Error("journal left behind")
+	}
+	cmd, err := os.ReadFile(filepath.Join(tree.Dir, "fs/xfs/.xfs_stats.o.cmd"))
+	if err != nil || !strings.Contains(string(cmd), "-DMODULE") || !strings.Contains(string(cmd), "KBUILD_MODNAME") {
+		t.Errorf("fs/xfs/xfs_stats.o not built as a module object: %v", err)
+	}
+}

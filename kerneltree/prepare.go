@@ -1,0 +1,366 @@
+package kerneltree
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+)
+
+// PrepareOptions describe a prepared tree.
+type PrepareOptions struct {
+	// SourceDir is the user's extracted kernel source; it is only read.
+	SourceDir string
+	// Config is the running kernel's configuration, Symvers its
+	// Module.symvers (copied into the tree for module builds).
+	Config, Symvers string
+	// Release (KERNELRELEASE) and CC (the compiler) are the running
+	// kernel's (see Running).
+	Release, CC string
+	// CacheDir holds the prepared trees.
+	CacheDir string
+	// Jobs is make's -j.
+	Jobs int
+	// Log receives progress lines; BuildLog receives make's output.
+	Log      func(format string, args ...any)
+	BuildLog io.Writer
+}
+
+// Tree is a prepared kernel tree: a work copy of the user's sources (hard
+// links) with the kernel's configuration, after make olddefconfig and
+// make modules_prepare. It is shared by every run with the same key and
+// never written once published: builds happen in clones (Clone).
+type Tree struct {
+	Dir     string // the prepared tree (read only)
+	Key     string // the cache key: sources, configuration, compiler, release
+	Release string // KERNELRELEASE
+	CC      string // the compiler
+	Cached  bool   // the tree came from the cache
+
+	lock *os.File // held while objects are built
+}
+
+// prepareVersion changes when the preparation's steps change.
+const prepareVersion = "1"
+
+// Marker files of the prepared tree (not part of the tree).
+const (
+	completeMarker = ".kpatch-complete"
+	stateName      = ".kpatch-state"
+	prepareLogName = ".kpatch-prepare.log"
+	prefixPrepared = "prepared-"
+)
+
+// sourceFiles lists the files of the user's tree a work copy takes: the
+// tree-relative path with mode, size and modification time of each.
+func sourceFiles(src string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" || d.Name() == ".svn" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if build.IsBuildOutput(d.Name()) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		files = append(files, fmt.Sprintf("%s\x00%v\x00%d\x00%d", rel, info.Mode(), info.Size(), info.ModTime().UnixNano()))
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// TreeKey is the cache key of a prepared tree. The sources count by their
+// paths, modes, sizes and modification times (what make itself trusts;
+// hashing 1.4 GB of sources would cost more than the preparation saves),
+// the configuration by its contents, the compiler by its version.
+func TreeKey(o *PrepareOptions) (string, error) {
+	files, err := sourceFiles(o.SourceDir)
+	if err != nil {
+		return "", fmt.Errorf("source tree %s: %w", o.SourceDir, err)
+	}
+	cfg, err := os.ReadFile(o.Config)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	symvers, err := os.ReadFile(o.Symvers)
+	if err != nil {
+		return "", fmt.Errorf("Module.symvers: %w", err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, compilerVersion(o.CC),
+		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\n", f)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20], nil
+}
+
+// compilerVersion is the compiler's path and first --version line.
+func compilerVersion(cc string) string {
+	path, err := exec.LookPath(cc)
+	if err != nil {
+		return cc
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return path
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return path + " " + line
+}
+
+// Prepare returns the prepared tree for o, from the cache or made now.
+func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
+	if o.Jobs <= 0 {
+		o.Jobs = 1
+	}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			o.Log(format, args...)
+		}
+	}
+	if o.Release == "" || o.CC == "" {
+		return nil, fmt.Errorf("prepare %s: the kernel release and the compiler are required", o.SourceDir)
+	}
+	if _, err := os.Stat(filepath.Join(o.SourceDir, "Makefile")); err != nil {
+		return nil, fmt.Errorf("%s is not a kernel source tree: %w", o.SourceDir, err)
+	}
+	key, err := TreeKey(&o)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tree{Dir: filepath.Join(o.CacheDir, prefixPrepared+key), Key: key, Release: o.Release, CC: o.CC}
+	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
+		t.Cached = true
+		logf("using the prepared tree %s", key)
+		return t, nil
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	// The tree is prepared where it stays, and objects are built in it
+	// (BuildObjects): the tools kbuild builds (objtool, resolve_btfids)
+	// record absolute paths, so a copy elsewhere would rebuild them. A
+	// lock keeps concurrent runs out; a run killed halfway leaves no
+	// marker, and the next run starts over.
+	lock, err := lockFile(t.Dir + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
+		t.Cached = true
+		logf("using the prepared tree %s", key)
+		return t, nil
+	}
+	if err := os.RemoveAll(t.Dir); err != nil {
+		return nil, err
+	}
+	tmp := t.Dir
+	fail := func(err error) (*Tree, error) {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	logf("preparing the tree %s (olddefconfig, modules_prepare)", key)
+	start := time.Now()
+	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+		return fail(fmt.Errorf("copy %s: %w", o.SourceDir, err))
+	}
+	cfg, err := os.ReadFile(o.Config)
+	if err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	// A new file: the copy's .config, if any, is a link to the user's.
+	os.Remove(filepath.Join(tmp, ".config"))
+	if err := os.WriteFile(filepath.Join(tmp, ".config"), cfg, 0o644); err != nil {
+		return fail(err)
+	}
+	symvers, err := os.ReadFile(o.Symvers)
+	if err == nil {
+		os.Remove(filepath.Join(tmp, "Module.symvers"))
+		err = os.WriteFile(filepath.Join(tmp, "Module.symvers"), symvers, 0o644)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("Module.symvers: %w", err))
+	}
+	logFile, err := os.Create(filepath.Join(tmp, prepareLogName))
+	if err != nil {
+		return fail(err)
+	}
+	defer logFile.Close()
+	w := io.Writer(logFile)
+	if o.BuildLog != nil {
+		w = io.MultiWriter(logFile, o.BuildLog)
+	}
+	// The objects' flags, so that single-object builds in clones find
+	// everything prepare built up to date.
+	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+KCFLAGS)
+	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}); err != nil {
+		return fail(err)
+	}
+	newCfg, err := os.ReadFile(filepath.Join(tmp, ".config"))
+	if err != nil {
+		return fail(err)
+	}
+	if d := configDiff(cfg, newCfg); d != "" {
+		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
+	}
+	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
+	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}); err != nil {
+		return fail(err)
+	}
+	st, err := t.state()
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, stateName), []byte(st), 0o644)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := elfobj.WriteFileAtomic(filepath.Join(t.Dir, completeMarker), nil, 0o644); err != nil {
+		return fail(err)
+	}
+	logf("prepared the tree in %.1fs", time.Since(start).Seconds())
+	return t, nil
+}
+
+// MakeArgs are the arguments of every make run in a tree: the running
+// kernel's compiler and release, so nothing the kernel was built with
+// differs.
+func MakeArgs(dir string, jobs int, cc, release string) []string {
+	return []string{"-C", dir, fmt.Sprintf("-j%d", jobs), "CC=" + cc, "HOSTCC=" + cc, "KERNELRELEASE=" + release}
+}
+
+// stateFiles are the preparation's outputs every object depends on
+// (relative paths; directories count with their files): a patched build
+// that rewrote one (a header patch that changes asm-offsets) leaves the
+// tree unusable for the next run.
+var stateFiles = []string{".config", "include/config/auto.conf", "include/generated", "arch/x86/include/generated", "Module.symvers"}
+
+// state describes the stateFiles: path, size and modification time.
+func (t *Tree) state() (string, error) {
+	var b strings.Builder
+	for _, f := range stateFiles {
+		err := filepath.WalkDir(filepath.Join(t.Dir, f), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(t.Dir, p)
+			fmt.Fprintf(&b, "%s %d %d\n", rel, info.Size(), info.ModTime().UnixNano())
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	return b.String(), nil
+}
+
+// checkState compares the tree's state with the one recorded when it was
+// prepared; a changed tree loses its completion marker, so the next run
+// prepares it again.
+func (t *Tree) checkState() error {
+	want, err := os.ReadFile(filepath.Join(t.Dir, stateName))
+	if err != nil {
+		return err
+	}
+	got, err := t.state()
+	if err != nil {
+		return err
+	}
+	if got != string(want) {
+		os.Remove(filepath.Join(t.Dir, completeMarker))
+		return fmt.Errorf("the patched build changed the prepared tree %s (generated files); it will be prepared again on the next run", t.Dir)
+	}
+	return nil
+}
+
+// configDiff describes the options whose values differ between two
+// configurations (comments ignored), or "" when none do.
+func configDiff(a, b []byte) string {
+	parse := func(b []byte) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+				m[k] = v
+			} else if strings.HasPrefix(line, "# CONFIG_") && strings.HasSuffix(line, " is not set") {
+				m[strings.Fields(line)[1]] = "n"
+			}
+		}
+		return m
+	}
+	ma, mb := parse(a), parse(b)
+	var diffs []string
+	for k, v := range ma {
+		if mb[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s %s -> %s", k, v, mb[k]))
+		}
+	}
+	for k, v := range mb {
+		if _, ok := ma[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s (new) %s", k, v))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 10 {
+		diffs = append(diffs[:10], fmt.Sprintf("and %d more", len(diffs)-10))
+	}
+	return strings.Join(diffs, ", ")
+}
+
+// RemoveStale removes the directories of dir with the prefix that are
+// older than a day: leftovers of killed runs (a running one is younger).
+func RemoveStale(dir, prefix string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// lockFile takes an exclusive lock on path (created), waiting for it.
+// The lock is the open file: processes that inherit it (make and its
+// compilers) hold it until they exit, so a run killed while make runs
+// keeps the next run out until its orphaned compilers are done.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,58 @@
+package kerneltree
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+)
+
+func TestFindRunningDebian(t *testing.T) {
+	testutil.NeedDebianKernel(t)
+	cache := t.TempDir()
+	start := time.Now()
+	r, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, Getenv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cold: %v", time.Since(start))
+	if r.Release != testutil.DebianKVER {
+		t.Errorf("release %q, want %q", r.Release, testutil.DebianKVER)
+	}
+	if r.CC != "gcc-12" {
+		t.Errorf("compiler %q, want gcc-12 (comment %q)", r.CC, r.Compiler)
+	}
+	want := map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16", "ALT_STRUCT_SIZE": "12",
+		"PARA_STRUCT_SIZE": "16", "STATIC_CALL_STRUCT_SIZE": "8", "ORC_STRUCT_SIZE": "6"}
+	if d := cmp.Diff(want, r.StructSizes); d != "" {
+		t.Errorf("struct sizes (-want +got):\n%s", d)
+	}
+	if r.Symvers != "/lib/modules/"+testutil.DebianKVER+"/build/Module.symvers" {
+		t.Errorf("symvers %s", r.Symvers)
+	}
+	start = time.Now()
+	r2, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, Release: "1.2.3", Symvers: "/x/Module.symvers", DebugModules: "/x",
+		CC: "gcc", SkipCompilerCheck: true, Getenv: func(k string) (string, bool) { return "7", k == "BUG_STRUCT_SIZE" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cached: %v", time.Since(start))
+	if r2.Release != "1.2.3" || r2.Symvers != "/x/Module.symvers" || r2.CC != "gcc" || r2.StructSizes["BUG_STRUCT_SIZE"] != "7" || r2.StructSizes["JUMP_STRUCT_SIZE"] != "16" {
+		t.Errorf("overrides not applied: %+v", r2)
+	}
+	if _, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, CC: "gcc-12", Getenv: func(k string) (string, bool) { return "x", k == "ORC_STRUCT_SIZE" }}); err == nil {
+		t.Error("a non-numeric struct size was accepted")
+	}
+}
+
+func TestFindCompilerMismatch(t *testing.T) {
+	testutil.NeedTool(t, "gcc")
+	_, err := findCompiler("GCC: (Nowhere 1.0) 1.0", "gcc", false)
+	var ce *CompilerError
+	if err == nil || !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a CompilerError", err)
+	}
+}

@@ -1,0 +1,215 @@
+package pipeline
+
+import (
+	"github.com/kpatchgo/kpatch-build/refusal"
+
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/kerneltree"
+	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/symtab"
+)
+
+// IsLinuxTree reports whether dir is a Linux kernel source tree (kbuild's
+// top-level files), as opposed to the bundled kernel.
+func IsLinuxTree(dir string) bool {
+	for _, f := range []string{"Kbuild", "Kconfig", "scripts/Makefile.build"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runReal is the path of a real kernel: the facts of the running kernel
+// from its vmlinux, a prepared work tree (cached), only the objects the
+// patch can affect built (original ones cached), diffed against their
+// parents, and the module built by the tree's kbuild. The kernel is never
+// built whole and the user's tree never written.
+func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result, error) {
+	res := &Result{Report: &Report{}}
+	r, err := o.realKernel()
+	if err != nil {
+		return res, err
+	}
+	tree, err := kerneltree.Prepare(ctx, kerneltree.PrepareOptions{SourceDir: o.SourceDir, Config: o.Config, Symvers: r.Symvers,
+		Release: r.Release, CC: r.CC, CacheDir: o.CacheDir, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog})
+	if err != nil {
+		return res, err
+	}
+	res.Running = tree.Dir
+	ix, err := kerneltree.LoadIndex(r, o.CacheDir, o.Log)
+	if err != nil {
+		return res, err
+	}
+	objects, err := affectedObjects(ix, tree.Dir, patches)
+	if err != nil {
+		return res, err
+	}
+	kerneltree.RemoveStale(o.CacheDir, "work-")
+	work, err := os.MkdirTemp(o.CacheDir, "work-")
+	if err != nil {
+		return res, err
+	}
+	if !o.KeepWork {
+		defer os.RemoveAll(work)
+	} else {
+		o.logf("work directory: %s", work)
+	}
+	var paths []string
+	for _, obj := range objects {
+		paths = append(paths, obj.Path)
+	}
+	paths = uniq(paths)
+	o.logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
+	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, MacrosHeader: module.MacrosHeader,
+		CacheDir: o.CacheDir, WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog})
+	if err != nil {
+		return res, err
+	}
+	sv, err := symtab.LoadSymvers(r.Symvers)
+	if err != nil {
+		return res, err
+	}
+	var jobs []*diffJob
+	for _, obj := range objects {
+		j := &diffJob{obj: obj.Path, parent: obj.Parent, symtab: r.Vmlinux,
+			orig: filepath.Join(built.OrigDir, obj.Path), patched: filepath.Join(built.PatchedDir, obj.Path)}
+		if obj.Parent != kerneltree.Vmlinux {
+			j.symtab = ix.Modules[obj.Parent]
+			j.obj = obj.Parent + ":" + obj.Path
+		}
+		jobs = append(jobs, j)
+	}
+	objs, err := o.diffObjects(jobs, sv, r.StructSizes, filepath.Join(work, "diff"), res.Report)
+	if err != nil {
+		return res, err
+	}
+	res.DiffObjects = objs
+	if len(objs) == 0 {
+		return res, refusal.New(refusal.NoFunctionalChange)
+	}
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return res, err
+	}
+	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	o.logf("building patch module %s", filepath.Base(ko))
+	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC,
+		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log})
+	if err != nil {
+		return res, err
+	}
+	return res, finishModule(res, ko, sv)
+}
+
+// realKernel finds the running kernel's facts; a real tree needs its
+// vmlinux (the kernel is never built here).
+func (o *Options) realKernel() (*kerneltree.Running, error) {
+	if o.Vmlinux == "" {
+		return nil, refusal.New(refusal.NeedVmlinux, o.SourceDir)
+	}
+	r, err := kerneltree.FindRunning(o.Vmlinux, kerneltree.Overrides{Release: o.Release, Symvers: o.Symvers, DebugModules: o.DebugModules,
+		CC: o.CC, SkipCompilerCheck: o.SkipCompilerCheck, CacheDir: o.CacheDir})
+	if err != nil {
+		var ce *kerneltree.CompilerError
+		if errors.As(err, &ce) {
+			return nil, refusal.New(refusal.CompilerMissing, err)
+		}
+		return nil, err
+	}
+	if o.Config == "" {
+		o.Config = filepath.Join("/lib/modules", r.Release, "build", ".config")
+		if _, err := os.Stat(o.Config); err != nil {
+			return nil, refusal.New(refusal.NoConfig)
+		}
+	}
+	o.logf("running kernel %s (%s, %s)", r.Release, r.CC, filepath.Base(r.Vmlinux))
+	return r, nil
+}
+
+// lineOf returns the line of the patch's header for the tree path f.
+func lineOf(p *build.Patch, f string) int {
+	for _, tp := range p.Paths() {
+		if tp.Path == f {
+			return tp.Line
+		}
+	}
+	return 0
+}
+
+// affectedObjects are the objects of the running kernel a patch can
+// change: a C file's object, a header's every includer (in vmlinux and
+// in modules, through the prepared tree's include lines).
+func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) ([]*kerneltree.Object, error) {
+	seen := map[*kerneltree.Object]bool{}
+	var out []*kerneltree.Object
+	for _, p := range patches {
+		for _, f := range p.Touched() {
+			var objs []*kerneltree.Object
+			if strings.HasSuffix(f, ".h") {
+				users, err := ix.HeaderUsers(tree, f)
+				if err != nil {
+					return nil, fmt.Errorf("objects including %s: %w", f, err)
+				}
+				objs = users
+			}
+			for _, obj := range ix.ObjectsOf(f) {
+				if ix.Source(obj) == f {
+					objs = append(objs, obj)
+				}
+			}
+			if len(objs) == 0 {
+				if strings.HasSuffix(f, ".c") || strings.HasSuffix(f, ".h") {
+					return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, f), Path: f, Err: refusal.New(refusal.NotCompiled)}
+				}
+				continue // Makefiles, documentation: nothing to diff
+			}
+			for _, obj := range objs {
+				if !seen[obj] {
+					seen[obj] = true
+					out = append(out, obj)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, refusal.New(refusal.NoCSource)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Path != out[b].Path {
+			return out[a].Path < out[b].Path
+		}
+		return out[a].Parent < out[b].Parent
+	})
+	return out, nil
+}
+
+func uniq(s []string) []string {
+	sort.Strings(s)
+	var out []string
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// abbreviate lists up to n items and counts the rest.
+func abbreviate(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, " ")
+	}
+	return fmt.Sprintf("%s ... (%d more)", strings.Join(s[:n], " "), len(s)-n)
+}
+
+func asCompilerError(err error, target **kerneltree.CompilerError) bool {
+	return errors.As(err, target)
+}

@@ -1,0 +1,201 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/pipeline"
+)
+
+// Patches against linux-source-6.1 for the real-kernel path.
+const (
+	realMeminfoPatch = `--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo.c
+@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
+ 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+ 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
+ 
+-	show_val_kb(m, "MemTotal:       ", i.totalram);
++	show_val_kb(m, "MemTotal (kpatched): ", i.totalram);
+ 	show_val_kb(m, "MemFree:        ", i.freeram);
+ 	show_val_kb(m, "MemAvailable:   ", available);
+ 	show_val_kb(m, "Buffers:        ", i.bufferram);
+`
+	realHeaderPatch = `--- a/include/linux/count_zeros.h
++++ b/include/linux/count_zeros.h
+@@ -25,7 +25,7 @@ static inline int count_leading_zeros(unsigned long x)
+ 	if (sizeof(x) == 4)
+ 		return BITS_PER_LONG - fls(x);
+ 	else
+-		return BITS_PER_LONG - fls64(x);
++		return x ? BITS_PER_LONG - fls64(x) : BITS_PER_LONG;
+ }
+ 
+ #define COUNT_LEADING_ZEROS_0 BITS_PER_LONG
+`
+	realBrokenPatch = `--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo.c
+@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
+ 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+ 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
+ 
+-	show_val_kb(m, "MemTotal:       ", i.totalram);
++	show_val_kb(m, "MemTotal:       ", i.totalram) this does not compile;
+ 	show_val_kb(m, "MemFree:        ", i.freeram);
+ 	show_val_kb(m, "MemAvailable:   ", available);
+ 	show_val_kb(m, "Buffers:        ", i.bufferram);
+`
+)
+
+// TestRealKernel runs the real-kernel path on linux-source-6.1 (a
+// read-only tree) against the installed Debian kernel: a refusal, a
+// one-file patch and a header patch to their modules, a failed build;
+// the source tree stays identical (contents, modes, modification times).
+func TestRealKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kernel objects (minutes cold)")
+	}
+	src := testutil.LinuxSource(t)
+	cache := testutil.CacheDir(t)
+	before := testutil.TreeDigest(t, src)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	config := "/lib/modules/" + testutil.DebianKVER + "/build/.config"
+	run := func(patch string, vmlinux string) (*pipeline.Result, error, time.Duration) {
+		start := time.Now()
+		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: config, Vmlinux: vmlinux,
+			Patches: []string{patch}, OutputDir: filepath.Join(dir, "out"), CacheDir: cache, Jobs: 2, KeepWork: true,
+			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+		return res, err, time.Since(start)
+	}
+	meminfo := write("meminfo.patch", realMeminfoPatch)
+
+	t.Run("refuse-without-vmlinux", func(t *testing.T) {
+		_, err, _ := run(meminfo, "")
+		var pe *pipeline.Error
+		if !errors.As(err, &pe) || !strings.Contains(pe.Hint, "/usr/lib/debug/boot/vmlinux-") || !strings.Contains(pe.Hint, "-dbg") {
+			t.Fatalf("got %v, want a refusal naming the -dbg vmlinux", err)
+		}
+	})
+	t.Run("one-file", func(t *testing.T) {
+		res, err, d := run(meminfo, testutil.DebianVmlinux)
+		t.Logf("one-file patch: %v", d)
+		if res != nil && len(res.DiffObjects) > 0 {
+			defer os.RemoveAll(filepath.Dir(filepath.Dir(res.DiffObjects[0])))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.DiffObjects) != 1 || !strings.HasSuffix(res.DiffObjects[0], "fs__proc__meminfo.o") {
+			t.Errorf("diff objects %v, want fs/proc/meminfo.o's", res.DiffObjects)
+		}
+		if _, err := os.Stat(res.Module); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("header", func(t *testing.T) {
+		res, err, d := run(write("count-zeros.patch", realHeaderPatch), testutil.DebianVmlinux)
+		n := 0
+		if res != nil {
+			n = len(res.Report.Objects)
+			if len(res.DiffObjects) > 0 {
+				defer os.RemoveAll(filepath.Dir(filepath.Dir(res.DiffObjects[0])))
+			}
+		}
+		t.Logf("header patch: %v, %d objects diffed, %d changed", d, n, len(res.DiffObjects))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 6 {
+			t.Errorf("%d objects diffed, want at least the 6 whose debug info names count_zeros.h", n)
+		}
+	})
+	t.Run("failed-build", func(t *testing.T) {
+		_, err, _ := run(write("broken.patch", realBrokenPatch), testutil.DebianVmlinux)
+		if err == nil || !strings.Contains(err.Error(), "patched build") {
+			t.Fatalf("got %v, want the patched build's failure", err)
+		}
+	})
+	t.Run("sigkill", func(t *testing.T) {
+		// Killed while the patch is applied and objects build, while the
+		// objects are diffed, while the module builds: the next run
+		// undoes what the killed one left and succeeds.
+		for _, point := range []string{"applying meminfo.patch", "diffing 1 object", "building patch module"} {
+			killAt(t, meminfo, point)
+		}
+		res, err, d := run(meminfo, testutil.DebianVmlinux)
+		if err != nil {
+			t.Fatalf("after the kills: %v", err)
+		}
+		t.Logf("run after the kills: %v", d)
+		os.RemoveAll(filepath.Dir(filepath.Dir(res.DiffObjects[0])))
+	})
+	if after := testutil.TreeDigest(t, src); after != before {
+		t.Errorf("the source tree %s changed", src)
+	}
+}
+
+// killAt runs the one-file patch in a child process (TestRealKernelChild)
+// and kills it (SIGKILL) once it logs point.
+func killAt(t *testing.T, patch, point string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRealKernelChild$")
+	cmd.Env = append(os.Environ(), "KPATCH_REAL_CHILD="+patch)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	killed := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), point) {
+			cmd.Process.Kill()
+			killed = true
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	cmd.Wait()
+	if !killed {
+		t.Errorf("the child never logged %q", point)
+	} else {
+		t.Logf("killed at %q", point)
+	}
+}
+
+// TestRealKernelChild is the child process of killAt.
+func TestRealKernelChild(t *testing.T) {
+	patch := os.Getenv("KPATCH_REAL_CHILD")
+	if patch == "" {
+		t.Skip("child process of TestRealKernel")
+	}
+	out := t.TempDir()
+	_, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: testutil.LinuxSource(t),
+		Config: "/lib/modules/" + testutil.DebianKVER + "/build/.config", Vmlinux: testutil.DebianVmlinux,
+		Patches: []string{patch}, OutputDir: out, CacheDir: testutil.CacheDir(t), Jobs: 2,
+		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
