@@ -80,6 +80,10 @@ type Result struct {
 	// DiffObjects are the diff outputs the module is made of (real
 	// trees; they are removed with the work directory unless KeepWork).
 	DiffObjects []string
+	// Release is the running kernel's release and Parents the modules
+	// (by name) the patch changes (real trees).
+	Release string
+	Parents []string
 }
 
 // Error is a refusal of the pipeline: an entry of package refusal's table

@@ -93,6 +93,17 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 		return res, err
 	}
 	res.DiffObjects = objs
+	res.Release = r.Release
+	changed := map[string]bool{}
+	for _, out := range objs {
+		changed[out] = true
+	}
+	for _, j := range jobs {
+		if changed[j.out] && j.parent != kerneltree.Vmlinux {
+			res.Parents = append(res.Parents, j.parent)
+		}
+	}
+	res.Parents = uniq(res.Parents)
 	if len(objs) == 0 {
 		return res, refusal.New(refusal.NoFunctionalChange)
 	}

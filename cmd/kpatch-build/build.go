@@ -22,7 +22,7 @@ type buildFlags struct {
 	symvers, debugModules, release, cc                         string // real trees: overrides of what -v finds
 	targets                                                    []string
 	jobs                                                       int
-	nonReplace, skipCompilerCheck, verify                      bool
+	nonReplace, skipCompilerCheck, verify, kvm                 bool
 }
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
@@ -44,7 +44,8 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringVar(&f.debugModules, "debug-modules", "", "directory of the debug modules (default: /usr/lib/debug/lib/modules/KVER)")
 	fl.StringVar(&f.release, "kernel-release", "", "the running kernel's release KVER (default: read from the vmlinux)")
 	fl.StringVar(&f.cc, "cc", "", "compiler for a Linux tree (default: the one named by the vmlinux's .comment, e.g. gcc-12)")
-	fl.BoolVar(&f.verify, "verify", false, "load the module in the emulated target and check it (bundled kernel only)")
+	fl.BoolVar(&f.verify, "verify", false, "prove the module: in the emulated target (bundled kernel) or under qemu with the running kernel (Linux trees)")
+	fl.BoolVar(&f.kvm, "kvm", false, "with --verify on a Linux tree: boot qemu with KVM instead of TCG")
 }
 
 func defaultCacheDir() string {
@@ -100,8 +101,8 @@ func checkBuildFlags(f *buildFlags) error {
 	if f.config != "" && f.sourceDir == "" {
 		return usagef("--config: the bundled kernel has no configuration (use it with -s/--sourcedir)")
 	}
-	if f.verify && f.sourceDir != "" {
-		return usagef("--verify works with the bundled kernel only (drop -s/--sourcedir)")
+	if f.verify && f.sourceDir != "" && !pipeline.IsLinuxTree(f.sourceDir) {
+		return usagef("--verify works with the bundled kernel and with Linux trees (%s is neither)", f.sourceDir)
 	}
 	return nil
 }
@@ -208,6 +209,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	}
 	progress("SUCCESS: %s", res.Module)
 	if f.verify {
+		if res.Release != "" {
+			return verifyReal(ctx, cmd, res, patches, f.kvm, progress)
+		}
 		return verifyModule(cmd, res, patches)
 	}
 	return nil
