@@ -206,7 +206,11 @@ func compileCheck(i int, which, re string) (*regexp.Regexp, error) {
 // guestFunctions are the shell helpers of the verification script. The
 // guest only runs steps and prints marked output; the host judges.
 const guestFunctions = `say() { echo "$M $*"; }
-kmsg() { say dmesg-begin "$1"; dmesg -c; say dmesg-end "$1"; }
+kmsg() {
+	dmesg >/tmp/kmsg
+	say dmesg-begin "$1"; tail -n +$((SEEN + 1)) /tmp/kmsg; say dmesg-end "$1"
+	SEEN=$(wc -l </tmp/kmsg)
+}
 check() {
 	sh /guest/check-$2.sh >/tmp/check.out 2>&1 </dev/null
 	rc=$?
@@ -240,7 +244,9 @@ finish() { kmsg end; say done; exit 0; }
 func (p *verifyPlan) script() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "M='%s'\nLPWAIT=%d\nP=%s\n%s", p.marker, transitionWait, p.patch, guestFunctions)
-	b.WriteString("dmesg -c >/tmp/boot.log\nsay dmesg-begin boot\n")
+	// The kernel log is never cleared (a check may read it): each phase
+	// prints the lines after those already seen.
+	b.WriteString("dmesg >/tmp/boot.log\nSEEN=$(wc -l </tmp/boot.log)\nsay dmesg-begin boot\n")
 	fmt.Fprintf(&b, "grep -E -A 20 '%s' /tmp/boot.log\nsay dmesg-end boot\n", failPatterns)
 	loads := func() {
 		for _, m := range p.preload {

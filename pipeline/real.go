@@ -171,10 +171,23 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 				}
 				objs = users
 			}
+			own := 0
 			for _, obj := range ix.ObjectsOf(f) {
 				if ix.Source(obj) == f {
 					objs = append(objs, obj)
+					own++
 				}
+			}
+			if own == 0 && strings.HasSuffix(f, ".c") {
+				// A C file with no object of its own is #included
+				// by others (kernel/sched/stats.c by
+				// build_utility.c): their line tables name it.
+				objs = append(objs, ix.ObjectsOf(f)...)
+				users, err := ix.HeaderUsers(tree, f)
+				if err != nil {
+					return nil, fmt.Errorf("objects including %s: %w", f, err)
+				}
+				objs = append(objs, users...)
 			}
 			if len(objs) == 0 {
 				if strings.HasSuffix(f, ".c") || strings.HasSuffix(f, ".h") {
