@@ -183,13 +183,13 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, out string)
 	return moveObjects(t.Dir, out, o.Objects)
 }
 
-// patchedFiles are the tree-relative files a patch writes or removes.
-// A rename's old name must be among them for the journal to restore it:
-// build.Patch.Touched names it once the patch reader reports renames.
+// patchedFiles are the tree-relative files a patch writes or removes,
+// old and new names alike (a rename removes its old name: the journal
+// must restore it).
 func patchedFiles(p *build.Patch) []string {
 	var out []string
-	for _, f := range p.Touched() {
-		out = append(out, filepath.Clean(f))
+	for _, f := range p.Paths() {
+		out = append(out, filepath.Clean(f.Path))
 	}
 	return out
 }

@@ -162,6 +162,11 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 	seen := map[*kerneltree.Object]bool{}
 	var out []*kerneltree.Object
 	for _, p := range patches {
+		for old, nw := range p.Renames() {
+			if strings.HasSuffix(old, ".c") || strings.HasSuffix(old, ".h") {
+				return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, old), Err: refusal.New(refusal.RealRename, old, nw)}
+			}
+		}
 		for _, f := range p.Touched() {
 			var objs []*kerneltree.Object
 			if strings.HasSuffix(f, ".h") {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/pipeline"
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // Patches against linux-source-6.1 for the real-kernel path.
@@ -123,6 +124,15 @@ func TestRealKernel(t *testing.T) {
 		}
 		if n < 6 {
 			t.Errorf("%d objects diffed, want at least the 6 whose debug info names count_zeros.h", n)
+		}
+	})
+	t.Run("rename-refused", func(t *testing.T) {
+		rename := "diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo2.c\nsimilarity index 99%\nrename from fs/proc/meminfo.c\nrename to fs/proc/meminfo2.c\n" +
+			strings.Replace(strings.Replace(realMeminfoPatch, "+++ b/fs/proc/meminfo.c", "+++ b/fs/proc/meminfo2.c", 1), "MemTotal (kpatched)", "MemTotal (renamed)", 1)
+		_, err, _ := run(write("rename.patch", rename), testutil.DebianVmlinux)
+		var pe *pipeline.Error
+		if !errors.As(err, &pe) || pe.Key != refusal.RealRename || !strings.Contains(err.Error(), "rename.patch:1: renames fs/proc/meminfo.c to fs/proc/meminfo2.c") {
+			t.Fatalf("got %v, want the rename refusal naming the patch, line and file", err)
 		}
 	})
 	t.Run("failed-build", func(t *testing.T) {

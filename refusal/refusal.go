@@ -142,6 +142,7 @@ const (
 	NoConfig           Key = "no-config"
 	NotCompiled        Key = "not-compiled"
 	NoCSource          Key = "no-c-source"
+	RealRename         Key = "real-rename"
 	ObjectErrors       Key = "object-errors"
 	NoFunctionalChange Key = "no-functional-change"
 	PrintCFlags        Key = "print-cflags"
@@ -292,6 +293,8 @@ var table = []Entry{
 		Hint: "the running kernel's configuration is /lib/modules/KVER/build/.config (linux-headers-KVER) or /boot/config-KVER"},
 	{Key: NotCompiled, Cmd: Build, Format: "no object of the running kernel is built from it", Note: patchPrefix, Code: ExitError,
 		Hint: "the file is not compiled with the running kernel's configuration (for a header: no compiled file includes it)"},
+	{Key: RealRename, Cmd: Build, Format: "renames %s to %s: the running kernel's object keeps the old name", Args: []string{"OLD", "NEW"}, Note: patchPrefix, Code: ExitError,
+		Hint: "keep the file's name in a live patch (rename it in the next kernel release)"},
 	{Key: NoCSource, Cmd: Build, Format: "the patches change no C file or header", Code: ExitError,
 		Hint: "kpatch-build patches functions of C files"},
 	{Key: NoChangedObjects, Cmd: Build, Format: "no changed objects found", Code: ExitError,

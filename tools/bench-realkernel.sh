@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Measures kpatch-build on Debian 12's kernel (tools/realkernel-setup.sh
+# first): cold (empty cache, from the extracted tree) to the module, a
+# one-.c-file patch with the prepared tree cached, and a header patch
+# (its object count). Boots are excluded (no --verify). Prints one line per
+# measurement. Usage: tools/bench-realkernel.sh [WORKDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-$(mktemp -d)}
+kver=$(ls /boot/vmlinuz-* | sed 's|^/boot/vmlinuz-||' | sort -V | tail -1)
+go build -o "$work/kpatch-build" ./cmd/kpatch-build
+if [ ! -e "$work/src/Makefile" ]; then
+  mkdir -p "$work/src"
+  tar -xf /usr/src/linux-source-6.1.tar.xz -C "$work/src" --strip-components=1
+  chmod -R a-w "$work/src"
+fi
+rm -rf "$work/cache"
+run() { # NAME PATCH
+  local t0 t1 log=$work/$1.log
+  t0=$(date +%s.%N)
+  "$work/kpatch-build" -s "$work/src" -c "/lib/modules/$kver/build/.config" -v "/usr/lib/debug/boot/vmlinux-$kver" \
+    --cachedir "$work/cache" -o "$work/out" "$2" >"$log" 2>&1
+  t1=$(date +%s.%N)
+  printf '%-34s %6.1f s  %s\n' "$1" "$(echo "$t1 - $t0" | bc)" "$(grep -o '[0-9]* object(s) to build' "$log")"
+}
+run "cold (empty cache)" testdata/realpatches/proc-devices-text.patch
+run "one .c file, prepared tree cached" testdata/realpatches/new-function.patch
+run "header patch" testdata/realpatches/header-inline.patch
