@@ -208,12 +208,12 @@ func checkWellFormed(t *testing.T, out []byte) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(testutil.NeedTool(t, "readelf"), "-a", "--wide", p)
+	cmd := exec.Command(toolFor(t, out, "readelf"), "-a", "--wide", p)
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
 		t.Errorf("readelf -a: %v: %s", err, stderr.String())
 	}
-	if b, err := exec.Command(testutil.NeedTool(t, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+	if b, err := exec.Command(toolFor(t, out, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
 		t.Errorf("ld -r: %v: %s", err, b)
 	}
 	for _, args := range [][]string{

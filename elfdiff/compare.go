@@ -90,6 +90,9 @@ func (d *differ) relaEqual(a, b *rela) bool {
 	if a.sym.sec != nil && b.sym.sec != nil && a.sym.sec.Name == ".altinstr_aux" && b.sym.sec.Name == ".altinstr_aux" {
 		return true
 	}
+	if a.viaTOC || b.viaTOC {
+		return tocRelaEqual(a, b)
+	}
 	if a.hasStr && b.hasStr {
 		return a.str == b.str
 	}
@@ -119,6 +122,9 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 	}
 	if s.rela == nil || s.rela.status != Same {
 		return false, nil
+	}
+	if d.ppc64() {
+		return d.ppcLineMacroChangeOnly(s)
 	}
 	pi, err := s.text()
 	if err != nil {
@@ -166,10 +172,15 @@ func (d *differ) lineMacroCallFollows(rs *section, end uint64) bool {
 		if r.off < end {
 			continue
 		}
-		if r.hasStr {
+		// On ppc64le strings and statics are reached through .toc.
+		t := r.target()
+		if t == nil {
+			t = r
+		}
+		if r.hasStr || t.hasStr {
 			continue
 		}
-		n := r.sym.Name
+		n := t.sym.Name
 		if strings.HasPrefix(n, "__warned.") || strings.HasPrefix(n, "__already_done.") || strings.HasPrefix(n, "__func__.") {
 			continue
 		}

@@ -225,7 +225,11 @@ func findStaticRefIn(rs *section, o *symbol, seen map[*section]bool) *symbol {
 	}
 	seen[rs] = true
 	for _, r := range rs.relas {
-		s := r.sym
+		t := r.target()
+		if t == nil {
+			continue // a .toc constant
+		}
+		s := t.sym
 		if s.twin != nil || s.Type != o.Type || s.Bind != o.Bind {
 			continue
 		}
@@ -294,7 +298,11 @@ func (d *differ) correlateStaticLocals() error {
 			continue
 		}
 		for _, r := range rs.relas {
-			o := r.sym
+			t := r.target()
+			if t == nil {
+				continue // a .toc constant
+			}
+			o := t.sym
 			if !isNormalStaticLocal(o) || o.twin != nil {
 				continue
 			}

@@ -141,7 +141,7 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
 		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
-	if orig.Machine != elf.EM_X86_64 {
+	if orig.Machine != elf.EM_X86_64 && orig.Machine != elf.EM_PPC64 {
 		return nil, d.refuse(refusal.MachineUnsupported, "", orig.Machine)
 	}
 	if orig.PhNum > 0 || patched.PhNum > 0 {
@@ -206,6 +206,11 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if d.numChanged == 0 && d.newGlobals == 0 && !d.hasCallbacks {
 		d.debugf("no changed functions were found")
 		return nil, ErrNoChange
+	}
+	if d.ppc64() {
+		if err := d.ppcNoSiblingCalls(); err != nil {
+			return nil, err
+		}
 	}
 	out, err := d.buildOutput()
 	if err != nil {

@@ -71,6 +71,12 @@ type rela struct {
 	hasStr bool
 	// klp is set when the relocation becomes a livepatch relocation.
 	klp *klpReloc
+	// ppc64le: viaTOC marks a load through a .toc entry; toc is that
+	// entry's relocation (nil for a constant entry, whose value is
+	// tocConst); forceKLP makes a .toc entry a livepatch relocation.
+	viaTOC, forceKLP bool
+	toc              *rela
+	tocConst         uint64
 }
 
 type symbol struct {
@@ -81,10 +87,12 @@ type symbol struct {
 	include   bool
 	strip     bool
 	hasFentry bool
-	isPfx     bool
-	pfx       *symbol
-	parent    *symbol
-	children  []*symbol
+	// localEntry (ppc64le): the function follows a TOC offset word.
+	localEntry bool
+	isPfx      bool
+	pfx        *symbol
+	parent     *symbol
+	children   []*symbol
 	// file is the index of the FILE block (in the ORIG object's symbol
 	// table) this symbol belongs to, for parent symbol lookup; -1 when
 	// unknown (new symbols).

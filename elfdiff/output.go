@@ -54,7 +54,14 @@ func (d *differ) needKLP(rs *section, r *rela) (bool, symtab.Result, error) {
 	if rs.isDebug() {
 		return false, none, nil
 	}
+	if d.ppc64() && relocs.PPC64LoaderOnly(elf.R_PPC64(r.typ), rs.base.Name) {
+		return false, none, nil
+	}
 	sym := r.sym
+	if r.forceKLP {
+		res, ok, err := d.findSymbol(sym)
+		return ok && err == nil, res, err
+	}
 	switch sym.Name {
 	case "kpatch_shadow_alloc", "kpatch_shadow_free", "kpatch_shadow_get":
 		return false, none, nil
@@ -86,7 +93,9 @@ func (d *differ) needKLP(rs *section, r *rela) (bool, symtab.Result, error) {
 		return true, res, nil
 	}
 	if res.Exported {
-		return res.ObjName != "vmlinux", res, nil
+		// A global function of this object called at its local entry
+		// (ppc64le) needs the livepatch core to resolve it.
+		return res.ObjName != "vmlinux" || sym.localEntry, res, nil
 	}
 	return true, res, nil
 }
@@ -126,6 +135,9 @@ func (d *differ) buildOutput() (*elfobj.File, error) {
 	}
 
 	// Decide klp relocations.
+	if d.ppc64() {
+		d.ppcMarkFunctionPointers(secs)
+	}
 	var klps []*klpReloc
 	for _, rs := range secs {
 		if !rs.isRela() || rs.base.Name == ".kpatch.funcs" {
@@ -144,7 +156,7 @@ func (d *differ) buildOutput() (*elfobj.File, error) {
 			if d.opts.Parent != "vmlinux" && d.isSpecialSection(rs.base.Name) {
 				return nil, d.refuse(refusal.ModuleSpecialKlp, r.sym.Name, r.sym.Name, rs.base.Name)
 			}
-			k := &klpReloc{base: rs.base, off: r.off, typ: r.typ, addend: r.addend, sym: r.sym, res: res,
+			k := &klpReloc{base: rs.base, off: r.off, typ: r.typ, addend: ppcKLPAddend(r.sym, r.addend), sym: r.sym, res: res,
 				ext: d.opts.Parent != "vmlinux" && res.Exported}
 			r.klp = k
 			klps = append(klps, k)
@@ -405,6 +417,11 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	b.secSym(msec)
 	mrela := b.relaFor(msec)
 	for i, f := range mfuncs {
+		if d.ppc64() {
+			site := int64(mcountSite(f).off) - int64(f.Value)
+			mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
+			continue
+		}
 		first := f.sec.rela.relas[0]
 		if d.machine == elf.EM_X86_64 && elf.R_X86_64(first.typ) == elf.R_X86_64_NONE {
 			// An old nop'ed mcount site: make it a call again.

@@ -17,7 +17,12 @@ func (d *differ) prepare(o *object) error {
 	if err := d.relaStrings(o); err != nil {
 		return err
 	}
-	d.findProfiling(o)
+	if d.ppc64() {
+		d.ppcPrepare(o)
+		d.ppcFindProfiling(o)
+	} else {
+		d.findProfiling(o)
+	}
 	if err := d.bundle(o); err != nil {
 		return err
 	}
@@ -157,6 +162,9 @@ func (d *differ) bundle(o *object) error {
 		want := uint64(0)
 		if sym.pfx != nil {
 			want = sym.pfx.Size
+		}
+		if sym.localEntry {
+			want = sym.Value
 		}
 		if sym.Value != want {
 			// A .cold child sharing its parent's unlikely section is

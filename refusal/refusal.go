@@ -116,6 +116,7 @@ const (
 	ReplacementSymbol       Key = "replacement-symbol"
 	RelocNotInOutput        Key = "reloc-not-in-output"
 	RelocOutOfRange         Key = "reloc-out-of-range"
+	SiblingCall             Key = "sibling-call"
 	Internal                Key = "internal"
 
 	LibChange          Key = "lib-change"
@@ -242,6 +243,8 @@ var table = []Entry{
 	{Key: ReplacementSymbol, Format: "%s+%#x: can't find replacement symbol for %s+%d reference", Args: []string{"S", "OFF", "X", "ADDEND"}, Code: ExitError, Hint: hintMalformed},
 	{Key: RelocNotInOutput, Format: "%s+%#x: relocation references %s, which is not part of the output", Args: []string{"S", "OFF", "X"}, Code: ExitError, Hint: hintMalformed},
 	{Key: RelocOutOfRange, Format: "%s+%#x: out-of-range relocation %s+%d", Args: []string{"S", "OFF", "X", "ADDEND"}, Code: ExitError, Hint: hintMalformed},
+	{Key: SiblingCall, Format: "Found an unsupported sibling call at %s()+%#x; keep %s from tail-calling", Args: []string{"F", "OFF", "F"}, Code: ExitError,
+		Hint: "on ppc64le a patched function must not end in a tail call: mark the function __attribute__((optimize(\"-fno-optimize-sibling-calls\"))) in the patch"},
 	{Key: Internal, Format: "internal error: %v (please report this with both objects)", Args: []string{"PANIC"}, Code: ExitError,
 		Hint: "this is a bug of the diff engine, not of the patch: report it with both objects"},
 
