@@ -89,10 +89,12 @@ type symbol struct {
 	hasFentry bool
 	// localEntry (ppc64le): the function follows a TOC offset word.
 	localEntry bool
-	isPfx      bool
-	pfx        *symbol
-	parent     *symbol
-	children   []*symbol
+	// mcount (ppc64le) is the relocation of the function's _mcount call.
+	mcount   *rela
+	isPfx    bool
+	pfx      *symbol
+	parent   *symbol
+	children []*symbol
 	// file is the index of the FILE block (in the ORIG object's symbol
 	// table) this symbol belongs to, for parent symbol lookup; -1 when
 	// unknown (new symbols).

@@ -418,7 +418,7 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	mrela := b.relaFor(msec)
 	for i, f := range mfuncs {
 		if d.ppc64() {
-			site := int64(mcountSite(f).off) - int64(f.Value)
+			site := int64(f.mcount.off) - int64(f.Value)
 			mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
 			continue
 		}

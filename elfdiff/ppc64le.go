@@ -96,8 +96,9 @@ func tocRelaEqual(a, b *rela) bool {
 // entry).
 func (d *differ) ppcFindProfiling(o *object) {
 	for _, sym := range o.syms {
-		if sym.isFunc() && sym.sec != nil && sym.sec.rela != nil && mcountSite(sym) != nil {
-			sym.hasFentry = true
+		if sym.isFunc() && sym.sec != nil && sym.sec.rela != nil {
+			sym.mcount = mcountSite(sym)
+			sym.hasFentry = sym.mcount != nil
 		}
 	}
 }

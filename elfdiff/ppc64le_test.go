@@ -1,0 +1,117 @@
+package elfdiff_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/refusal"
+)
+
+// ppcBase is a translation unit in the shape of ppc64le kernel code: data
+// reached through .toc (-mcmodel=large, as kpatch-build compiles on
+// ppc64le), -mprofile-kernel entries, local entry points.
+const ppcBase = `extern int _printk(const char *fmt, ...);
+static int counter;
+static int other;
+int shared_val;
+static int __attribute__((noinline)) helper(int x) { return x * 3 + counter; }
+int use_counter(int x) { counter += x; return counter; }
+int use_other(int x) { other += x; _printk("other %d\n", __LINE__); return other; }
+int tail(int x) { return helper(x + 1); }
+int (*get_fp(void))(int) { return use_counter; }
+`
+
+// ppcCompile builds src with the ppc64le cross compiler and kernel-like
+// flags.
+func ppcCompile(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	gcc := testutil.NeedTool(t, "powerpc64le-linux-gnu-gcc-12")
+	c := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := filepath.Join(dir, name+".o")
+	cmd := exec.Command(gcc, "-O2", "-mcmodel=large", "-ffunction-sections", "-fdata-sections",
+		"-pg", "-mprofile-kernel", "-fno-asynchronous-unwind-tables", "-c", c, "-o", o)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+	}
+	return o
+}
+
+// TestPPC64LEObjects diffs real ppc64le objects, each pair showing one rule
+// of the architecture.
+func TestPPC64LEObjects(t *testing.T) {
+	env := map[string]string{"BUG_STRUCT_SIZE": "24", "EX_STRUCT_SIZE": "8", "FIXUP_STRUCT_SIZE": "48", "JUMP_STRUCT_SIZE": "24"}
+	for _, tc := range []struct {
+		name, patched string
+		exit          int
+		key           refusal.Key
+		changes       []string
+		krelas        []string // substrings of krela records that must be present
+	}{
+		// An object diffed against itself has no change.
+		{name: "self", patched: ppcBase, exit: elfdiff.ExitNoChange},
+		// A new .toc entry shifts the others: only the function whose
+		// loads changed is changed, and its data stays the running
+		// kernel's (livepatch relocations on the .toc entries).
+		{name: "toc-shift",
+			patched: strings.Replace(ppcBase, "counter += x; return counter;", "counter += x + shared_val; return counter;", 1),
+			exit:    elfdiff.ExitOK, changes: []string{"changed use_counter"},
+			krelas: []string{"sym=counter symobj=vmlinux pos=1 bind=0 type=1", "sym=shared_val symobj=vmlinux pos=0 bind=1 type=1"}},
+		// Only __LINE__ moved: the li r4 that passes it is not a change.
+		{name: "line-only", patched: strings.Replace(ppcBase, "int use_other", "\nint use_other", 1), exit: elfdiff.ExitNoChange},
+		// A changed function that tail-calls is refused.
+		{name: "sibling-call", patched: strings.Replace(ppcBase, "helper(x + 1)", "helper(x + 2)", 1),
+			exit: 1, key: refusal.SiblingCall},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			orig := ppcCompile(t, dir, "orig", ppcBase)
+			patched := ppcCompile(t, dir, "patched", tc.patched)
+			res, err := diffPaths(t, orig, patched, nil, nil, env)
+			if got := elfdiff.ExitCode(err); got != tc.exit {
+				t.Fatalf("exit %d (%v), want %d", got, err, tc.exit)
+			}
+			if tc.key != "" {
+				var e *elfdiff.Error
+				if !errors.As(err, &e) || e.Key != tc.key {
+					t.Fatalf("error %v, want refusal %s", err, tc.key)
+				}
+			}
+			if tc.exit != elfdiff.ExitOK {
+				return
+			}
+			var changes []string
+			for _, ch := range res.Report.Changes {
+				changes = append(changes, ch.Kind+" "+ch.Function)
+			}
+			if d := cmp.Diff(tc.changes, changes); d != "" {
+				t.Errorf("changes (-want +got):\n%s", d)
+			}
+			out, err := res.Output.Write()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWellFormed(t, out)
+			g, err := elfobj.Read("out", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := strings.Join(elfdiff.Describe(g), "\n")
+			for _, k := range tc.krelas {
+				if !strings.Contains(desc, "krela .toc+") || !strings.Contains(desc, k) {
+					t.Errorf("no .toc krela with %q in:\n%s", k, desc)
+				}
+			}
+		})
+	}
+}
