@@ -113,21 +113,35 @@ func mcountSite(sym *symbol) *rela {
 	return nil
 }
 
-// ppcLineMacroChangeOnly is lineMacroChangeOnly for POWER text: every
-// differing instruction must load a line number into r4 or r5 ahead of a
-// call to a WARN-style function.
+// ppcLineMacroChangeOnly is lineMacroChangeOnly for POWER text (4-byte
+// instructions, 8 for prefixed ones): every differing instruction must
+// load a line number into r4 or r5 ahead of a call to a WARN-style
+// function.
 func (d *differ) ppcLineMacroChangeOnly(s *section) (bool, error) {
-	a, b := s.Data, s.twin.Data
+	pi, err := relocs.DecodePPC64(s.Data)
+	if err != nil {
+		return false, d.refuse(refusal.Decode, s.Name, s.Name, err)
+	}
+	oi, err := relocs.DecodePPC64(s.twin.Data)
+	if err != nil {
+		return false, d.refuse(refusal.Decode, s.Name, s.twin.Name, err)
+	}
+	if pi.Len() != oi.Len() {
+		return false, nil
+	}
 	found := false
-	for off := 0; off+4 <= len(a) && off+4 <= len(b); off += 4 {
-		if bytes.Equal(a[off:off+4], b[off:off+4]) {
+	for i := 0; i < pi.Len(); i++ {
+		ps, pe := pi.At(i)
+		os, oe := oi.At(i)
+		if ps != os || pe != oe {
+			return false, nil
+		}
+		a, b := s.Data[ps:pe], s.twin.Data[os:oe]
+		if bytes.Equal(a, b) {
 			continue
 		}
 		found = true
-		if !relocs.PPC64LineArgLoad(a[off:off+4]) || !relocs.PPC64LineArgLoad(b[off:off+4]) {
-			return false, nil
-		}
-		if !d.lineMacroCallFollows(s.rela, uint64(off+4)) {
+		if !relocs.PPC64LineArgLoad(a) || !relocs.PPC64LineArgLoad(b) || !d.lineMacroCallFollows(s.rela, uint64(pe)) {
 			return false, nil
 		}
 	}
@@ -186,10 +200,18 @@ func (d *differ) ppcNoSiblingCalls() error {
 				relocAt[r.off] = true
 			}
 		}
-		for off := uint64(0); off+4 <= uint64(len(sym.sec.Data)); off += 4 {
-			w, _ := relocs.PPC64Word(sym.sec.Data, off)
-			if relocs.PPC64UnlinkedBranch(w) && relocAt[off] {
-				return d.refuse(refusal.SiblingCall, sym.Name, sym.Name, sym.Value+off, sym.Name)
+		in, err := relocs.DecodePPC64(sym.sec.Data)
+		if err != nil {
+			return d.refuse(refusal.Decode, sym.sec.Name, sym.sec.Name, err)
+		}
+		for i := 0; i < in.Len(); i++ {
+			start, end := in.At(i)
+			if end-start != 4 {
+				continue
+			}
+			w, _ := relocs.PPC64Word(sym.sec.Data, uint64(start))
+			if relocs.PPC64UnlinkedBranch(w) && relocAt[uint64(start)] {
+				return d.refuse(refusal.SiblingCall, sym.Name, sym.Name, sym.Value+uint64(start), sym.Name)
 			}
 		}
 	}
