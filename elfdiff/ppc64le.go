@@ -1,7 +1,6 @@
 package elfdiff
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"strings"
@@ -111,44 +110,6 @@ func mcountSite(sym *symbol) *rela {
 		}
 	}
 	return nil
-}
-
-// ppcLineMacroChangeOnly is lineMacroChangeOnly for POWER text (4-byte
-// instructions, 8 for prefixed ones): every differing instruction must
-// load a line number into r4 or r5 ahead of a call to a WARN-style
-// function.
-func (d *differ) ppcLineMacroChangeOnly(s *section) (bool, error) {
-	pi, err := relocs.DecodePPC64(s.Data)
-	if err != nil {
-		return false, d.refuse(refusal.Decode, s.Name, s.Name, err)
-	}
-	oi, err := relocs.DecodePPC64(s.twin.Data)
-	if err != nil {
-		return false, d.refuse(refusal.Decode, s.Name, s.twin.Name, err)
-	}
-	if pi.Len() != oi.Len() {
-		return false, nil
-	}
-	found := false
-	for i := 0; i < pi.Len(); i++ {
-		ps, pe := pi.At(i)
-		os, oe := oi.At(i)
-		if ps != os || pe != oe {
-			return false, nil
-		}
-		a, b := s.Data[ps:pe], s.twin.Data[os:oe]
-		if bytes.Equal(a, b) {
-			continue
-		}
-		found = true
-		if !relocs.PPC64LineArgLoad(a) || !relocs.PPC64LineArgLoad(b) || !d.lineMacroCallFollows(s.rela, uint64(pe)) {
-			return false, nil
-		}
-	}
-	if !found {
-		return false, d.refuse(refusal.NoInstructionChange, s.Name, s.Name)
-	}
-	return true, nil
 }
 
 // ppcMarkFunctionPointers forces a livepatch relocation on each .toc entry

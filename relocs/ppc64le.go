@@ -23,6 +23,60 @@ import (
 // resolves this indirection wherever it compares or classifies what a
 // function references.
 
+// ppc64le is the 64-bit little-endian POWER architecture (ELFv2).
+var ppc64le = Arch{
+	Name:    "ppc64le",
+	Machine: elf.EM_PPC64,
+	PtrSize: 8,
+	Abs64:   ppc(elf.R_PPC64_ADDR64),
+	Types:   ppc64Types(),
+	// -mprofile-kernel: "mflr r0; bl _mcount" after the local entry. The
+	// call is not the section's first relocation (the TOC setup of the
+	// global entry comes first): the engine looks for it anywhere in the
+	// function's section, and the site is the bl itself.
+	Entry:       Entry{Kind: EntryCall, Symbol: "_mcount", Types: []uint32{ppc(elf.R_PPC64_REL24), ppc(elf.R_PPC64_REL24_NOTOC)}},
+	InsnLen:     4,
+	Decode:      DecodePPC64,
+	LineArgLoad: PPC64LineArgLoad,
+}
+
+func ppc(t elf.R_PPC64) uint32 { return uint32(t) }
+
+// ppc64Types is the relocation table: every type the assembler emits in
+// kernel code. KLP marks the types the kernel's module loader (and so the
+// livepatch core) applies; no type needs the instruction layout, since
+// every PC-relative place is the start of the instruction or field.
+func ppc64Types() map[uint32]Reloc {
+	t := map[uint32]Reloc{}
+	add := func(r Reloc, types ...elf.R_PPC64) {
+		for _, ty := range types {
+			r.Name = ty.String()
+			t[ppc(ty)] = r
+		}
+	}
+	add(Reloc{}, elf.R_PPC64_NONE)
+	add(Reloc{Size: 8, Absolute: true, KLP: true}, elf.R_PPC64_ADDR64, elf.R_PPC64_TOC)
+	add(Reloc{Size: 4, Absolute: true, KLP: true}, elf.R_PPC64_ADDR32)
+	add(Reloc{Size: 2, Absolute: true, KLP: true}, elf.R_PPC64_ADDR16_LO, elf.R_PPC64_ADDR16_HI, elf.R_PPC64_ADDR16_HA,
+		elf.R_PPC64_TOC16, elf.R_PPC64_TOC16_LO, elf.R_PPC64_TOC16_HI, elf.R_PPC64_TOC16_HA,
+		elf.R_PPC64_TOC16_DS, elf.R_PPC64_TOC16_LO_DS)
+	add(Reloc{Size: 2, Absolute: true}, elf.R_PPC64_ADDR16, elf.R_PPC64_ADDR16_DS, elf.R_PPC64_ADDR16_LO_DS,
+		elf.R_PPC64_ADDR16_HIGH, elf.R_PPC64_ADDR16_HIGHA, elf.R_PPC64_ADDR16_HIGHER, elf.R_PPC64_ADDR16_HIGHERA,
+		elf.R_PPC64_ADDR16_HIGHEST, elf.R_PPC64_ADDR16_HIGHESTA)
+	add(Reloc{Size: 4, Absolute: true}, elf.R_PPC64_ADDR24, elf.R_PPC64_ADDR14, elf.R_PPC64_ADDR14_BRTAKEN,
+		elf.R_PPC64_ADDR14_BRNTAKEN, elf.R_PPC64_UADDR32)
+	add(Reloc{Size: 8, Absolute: true}, elf.R_PPC64_UADDR64)
+	add(Reloc{Size: 4, PCRel: true, KLP: true}, elf.R_PPC64_REL24, elf.R_PPC64_REL24_NOTOC, elf.R_PPC64_REL32)
+	add(Reloc{Size: 4, PCRel: true}, elf.R_PPC64_REL14, elf.R_PPC64_REL14_BRTAKEN, elf.R_PPC64_REL14_BRNTAKEN)
+	add(Reloc{Size: 8, PCRel: true, KLP: true}, elf.R_PPC64_REL64, elf.R_PPC64_PCREL34, elf.R_PPC64_GOT_PCREL34)
+	add(Reloc{Size: 2, PCRel: true, KLP: true}, elf.R_PPC64_REL16_HA, elf.R_PPC64_REL16_LO)
+	add(Reloc{Size: 2, PCRel: true}, elf.R_PPC64_REL16, elf.R_PPC64_REL16_HI)
+	add(Reloc{Size: 0, KLP: true}, elf.R_PPC64_ENTRY, elf.R_PPC64_TOCSAVE)
+	add(Reloc{Size: 2}, elf.R_PPC64_GOT16, elf.R_PPC64_GOT16_LO, elf.R_PPC64_GOT16_HI, elf.R_PPC64_GOT16_HA,
+		elf.R_PPC64_GOT16_DS, elf.R_PPC64_GOT16_LO_DS)
+	return t
+}
+
 // PPC64LocalEntry returns the distance from a function's global entry to
 // its local entry, encoded in bits 5-7 of st_other (ELFv2): 0 and 1 mean
 // none, 2..6 mean 1<<n bytes (4..64), 7 is reserved.
