@@ -46,6 +46,12 @@ type Arch struct {
 	// mark code and data within a section and are never correlated or
 	// used as relocation targets.
 	MappingSymbols []string
+	// FoldLocalLabels is set when relocations reference local NOTYPE
+	// labels the assembler kept (.LC0, .LPFE1 on loongarch): each such
+	// reference is folded into the label's section symbol plus the
+	// label's offset, and the labels are dropped, so relocations compare
+	// and are replaced like section-symbol references.
+	FoldLocalLabels bool
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
