@@ -147,7 +147,11 @@ func ForMachine(m elf.Machine) (*Arch, error) {
 			return a, nil
 		}
 	}
-	return nil, fmt.Errorf("machine %v (e_machine %d) is not a livepatch architecture (x86_64, aarch64, loongarch64, ppc64le, s390x)", m, uint16(m))
+	names := make([]string, len(arches))
+	for i, a := range arches {
+		names[i] = a.Name
+	}
+	return nil, fmt.Errorf("machine %v (e_machine %d) is not one the diff engine knows (%s)", m, uint16(m), strings.Join(names, ", "))
 }
 
 // TypeName returns the ELF name of relocation type t, or the number when
