@@ -90,11 +90,14 @@ type symbol struct {
 	// localEntry (ppc64le): the function follows a TOC offset word.
 	localEntry bool
 	// mcount (ppc64le) is the relocation of the function's _mcount call.
-	mcount   *rela
-	isPfx    bool
-	pfx      *symbol
-	parent   *symbol
-	children []*symbol
+	mcount *rela
+	// entrySite is the section offset of the function's first patchable
+	// NOP (EntryPatchable architectures, when hasFentry).
+	entrySite uint64
+	isPfx     bool
+	pfx       *symbol
+	parent    *symbol
+	children  []*symbol
 	// file is the index of the FILE block (in the ORIG object's symbol
 	// table) this symbol belongs to, for parent symbol lookup; -1 when
 	// unknown (new symbols).

@@ -6,11 +6,15 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
+	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
 // prepare runs the per-object steps that precede correlation: prefix
 // symbols, relocation strings, fentry detection, bundling and children.
 func (d *differ) prepare(o *object) error {
+	if d.arch.FoldLocalLabels {
+		foldLocalLabels(o)
+	}
 	if err := d.linkPrefixes(o); err != nil {
 		return err
 	}
@@ -20,6 +24,8 @@ func (d *differ) prepare(o *object) error {
 	if d.ppc64() {
 		d.ppcPrepare(o)
 		d.ppcFindProfiling(o)
+	} else if d.arch.Entry.Kind == relocs.EntryPatchable {
+		d.findPatchableEntries(o)
 	} else {
 		d.findProfiling(o)
 	}
@@ -157,6 +163,11 @@ func (d *differ) bundle(o *object) error {
 		if sym.localEntry {
 			want = sym.Value
 		}
+		// Patchable-entry NOPs before the symbol (arm64 CALL_OPS, ppc64le
+		// global entry) start where the symbol would otherwise.
+		if d.arch.Entry.Kind == relocs.EntryPatchable && sym.hasFentry && sym.entrySite < sym.Value {
+			want += sym.Value - sym.entrySite
+		}
 		if sym.Value != want {
 			// A .cold child sharing its parent's unlikely section is
 			// not that section's symbol.
@@ -239,7 +250,7 @@ func (d *differ) replaceSectionSymbols(o *object) error {
 					repl = s
 					break
 				}
-				if s.Size == 0 && toff == start {
+				if s.Size == 0 && toff == start && !d.arch.IsMapping(s.Name) {
 					repl = s
 					break
 				}

@@ -3,6 +3,7 @@ package relocs
 import (
 	"debug/elf"
 	"fmt"
+	"strings"
 )
 
 // Arch is everything the diff engine and the module writer need to know
@@ -13,6 +14,8 @@ type Arch struct {
 	Name string
 	// Machine is the ELF e_machine the architecture's objects carry.
 	Machine elf.Machine
+	// Data is the byte order of the architecture's kernel objects.
+	Data elf.Data
 	// PtrSize is the size of a pointer in bytes.
 	PtrSize int
 	// Abs64 is the relocation type of a 64-bit absolute pointer, used for
@@ -37,6 +40,20 @@ type Arch struct {
 	// immediate into a WARN-style macro's line-number argument register,
 	// so a change of __LINE__ alone is recognized. Nil: never.
 	LineArgLoad func(insn []byte) bool
+	// LineMacroFuncs, when set, are the only functions whose line-number
+	// argument may change alone (nil: the engine's default list).
+	LineMacroFuncs []string
+	// MappingSymbols are the names of the architecture's mapping symbols
+	// (arm64 $x and $d, optionally followed by "." and a suffix), which
+	// mark code and data within a section and are never correlated or
+	// used as relocation targets.
+	MappingSymbols []string
+	// FoldLocalLabels is set when relocations reference local NOTYPE
+	// labels the assembler kept (.LC0, .LPFE1 on loongarch): each such
+	// reference is folded into the label's section symbol plus the
+	// label's offset, and the labels are dropped, so relocations compare
+	// and are replaced like section-symbol references.
+	FoldLocalLabels bool
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
@@ -107,8 +124,14 @@ type Entry struct {
 	// SiteBefore is how many bytes the call instruction starts before the
 	// relocated field (EntryCall).
 	SiteBefore int
-	// Section is the section listing the sites (EntryPatchable).
+	// Section is the section listing the sites (EntryPatchable). Each
+	// relocation in it designates one function's first patchable NOP,
+	// which lies before the function's symbol or at it.
 	Section string
+	// Nop is the architecture's NOP instruction, the padding a
+	// patchable entry may put before a function's symbol
+	// (EntryPatchable).
+	Nop []byte
 }
 
 // arches are the architectures the engine knows, supported or not.
@@ -126,7 +149,21 @@ func ForMachine(m elf.Machine) (*Arch, error) {
 			return a, nil
 		}
 	}
-	return nil, fmt.Errorf("machine %v (e_machine %d) is not a livepatch architecture (x86_64, aarch64, loongarch64, ppc64le, s390x)", m, uint16(m))
+	names := make([]string, len(arches))
+	for i, a := range arches {
+		names[i] = a.Name
+	}
+	return nil, fmt.Errorf("machine %v (e_machine %d) is not one the diff engine knows (%s)", m, uint16(m), strings.Join(names, ", "))
+}
+
+// CheckData returns an error when objects of byte order d are not the
+// architecture's (an aarch64_be object, say): the tables hold
+// little-endian instruction encodings.
+func (a *Arch) CheckData(d elf.Data) error {
+	if d != a.Data {
+		return fmt.Errorf("%s objects in %v byte order are not supported (%s kernels are %v)", a.Name, d, a.Name, a.Data)
+	}
+	return nil
 }
 
 // TypeName returns the ELF name of relocation type t, or the number when
@@ -200,4 +237,40 @@ func (a *Arch) DecodeText(text []byte) (*Insns, error) {
 // filled in yet.
 func notSupported(name string, m elf.Machine) error {
 	return fmt.Errorf("machine %v (%s) is not supported yet", m, name)
+}
+
+// nameTypes fills in the Name of every entry of a relocation table from
+// the ELF package's names and returns the table.
+func nameTypes(name func(uint32) string, types map[uint32]Reloc) map[uint32]Reloc {
+	for t, r := range types {
+		r.Name = name(t)
+		types[t] = r
+	}
+	return types
+}
+
+// fixedLen returns a decoder for an instruction set whose instructions
+// all have n bytes. A text whose size is not a multiple of n is an error.
+func fixedLen(n int) func([]byte) (*Insns, error) {
+	return func(text []byte) (*Insns, error) {
+		if len(text)%n != 0 {
+			return nil, fmt.Errorf("text of %d bytes is not a whole number of %d-byte instructions", len(text), n)
+		}
+		in := &Insns{size: uint32(len(text)), starts: make([]uint32, 0, len(text)/n)}
+		for pc := 0; pc < len(text); pc += n {
+			in.starts = append(in.starts, uint32(pc))
+		}
+		return in, nil
+	}
+}
+
+// IsMapping reports whether name is one of the architecture's mapping
+// symbols ($x, $d, $x.42, ...).
+func (a *Arch) IsMapping(name string) bool {
+	for _, m := range a.MappingSymbols {
+		if name == m || strings.HasPrefix(name, m+".") {
+			return true
+		}
+	}
+	return false
 }

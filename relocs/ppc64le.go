@@ -27,6 +27,7 @@ import (
 var ppc64le = Arch{
 	Name:    "ppc64le",
 	Machine: elf.EM_PPC64,
+	Data:    elf.ELFDATA2LSB,
 	PtrSize: 8,
 	Abs64:   ppc(elf.R_PPC64_ADDR64),
 	Types:   ppc64Types(),

@@ -7,6 +7,7 @@ import "debug/elf"
 var s390x = Arch{
 	Name:        "s390x",
 	Machine:     elf.EM_S390,
+	Data:        elf.ELFDATA2MSB,
 	PtrSize:     8,
 	unsupported: notSupported("s390x", elf.EM_S390),
 }
