@@ -16,15 +16,16 @@ func (d *differ) ppc64() bool { return d.machine == elf.EM_PPC64 }
 // ppcPrepare runs the ppc64le steps of per-object preparation: it marks
 // the functions whose symbol follows a TOC offset word (local entry
 // point) and links every TOC-relative relocation to the .rela.toc entry
-// of the doubleword it loads.
-func (d *differ) ppcPrepare(o *object) {
+// of the doubleword it loads. A load of a doubleword that is not inside
+// .toc is refused.
+func (d *differ) ppcPrepare(o *object) error {
 	for _, sym := range o.syms {
 		sym.localEntry = sym.isFunc() && sym.sec != nil && relocs.PPC64LocalEntry(sym.Other) != 0 &&
 			sym.Value == relocs.PPC64TOCOffset
 	}
 	toc := o.section(".toc")
 	if toc == nil {
-		return
+		return nil
 	}
 	byOff := map[uint64]*rela{}
 	if toc.rela != nil {
@@ -42,24 +43,17 @@ func (d *differ) ppcPrepare(o *object) {
 			if r.sym.Type != elf.STT_SECTION || r.sym.sec != toc || !relocs.PPC64TOCRelative(elf.R_PPC64(r.typ)) {
 				continue
 			}
-			r.viaTOC = true
-			if r.addend >= 0 {
-				r.toc = byOff[uint64(r.addend)]
+			if r.addend < 0 || r.addend+8 > int64(len(toc.Data)) {
+				return d.refuse(refusal.RelocOutOfRange, rs.base.Name, rs.base.Name, r.off, toc.Name, r.addend)
 			}
+			r.viaTOC = true
+			r.toc = byOff[uint64(r.addend)]
 			if r.toc == nil {
-				r.tocConst = tocWord(toc, r.addend)
+				r.tocConst = binary.LittleEndian.Uint64(toc.Data[r.addend:])
 			}
 		}
 	}
-}
-
-// tocWord is the constant doubleword at off in .toc (a .toc entry with no
-// relocation), or 0 when off is outside the section.
-func tocWord(toc *section, off int64) uint64 {
-	if off < 0 || off+8 > int64(len(toc.Data)) {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(toc.Data[off:])
+	return nil
 }
 
 // target is the relocation that names what r designates: r itself, or for

@@ -133,3 +133,78 @@ func TestPPC64LEObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestPPC64LEBadTOC gives the engine objects whose .toc indirection is
+// broken (loads beyond .toc, negative offsets, a .toc cut short with no
+// relocations): each is refused as an out-of-range relocation naming the
+// function's section, exit 1, no output.
+func TestPPC64LEBadTOC(t *testing.T) {
+	dir := t.TempDir()
+	origPath := ppcCompile(t, dir, "orig", ppcBase, ppcTOC)
+	patchedPath := ppcCompile(t, dir, "patched",
+		strings.Replace(ppcBase, "counter += x; return counter;", "counter += x + shared_val; return counter;", 1), ppcTOC)
+	env := map[string]string{"BUG_STRUCT_SIZE": "24", "EX_STRUCT_SIZE": "8", "FIXUP_STRUCT_SIZE": "48", "JUMP_STRUCT_SIZE": "24"}
+	for _, m := range []struct {
+		name   string
+		mutate func(f *elfobj.File)
+	}{
+		{"loads beyond .toc", func(f *elfobj.File) { setTOCAddends(f, 1<<40) }},
+		{"negative .toc offsets", func(f *elfobj.File) { setTOCAddends(f, -8) }},
+		{".toc cut short, no .rela.toc", func(f *elfobj.File) {
+			for _, s := range f.Sections {
+				switch s.Name {
+				case ".toc":
+					s.Data, s.Size = s.Data[:4], 4
+				case ".rela.toc":
+					s.Relocs = nil
+				}
+			}
+		}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			b, err := os.ReadFile(patchedPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := elfobj.Read(patchedPath, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.mutate(f)
+			bad, err := f.Write()
+			if err != nil {
+				t.Fatal(err)
+			}
+			badPath := filepath.Join(dir, "bad.o")
+			if err := os.WriteFile(badPath, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = diffPaths(t, origPath, badPath, nil, nil, env)
+			var e *elfdiff.Error
+			if !errors.As(err, &e) || e.Key != refusal.RelocOutOfRange || elfdiff.ExitCode(err) != 1 ||
+				!strings.Contains(err.Error(), ".text.") || !strings.Contains(err.Error(), ".toc") {
+				t.Fatalf("got %v, want an out-of-range relocation to .toc from a function's section", err)
+			}
+		})
+	}
+}
+
+// setTOCAddends points every relocation against .toc outside .rela.toc at
+// addend a; it panics when there is none (the test would prove nothing).
+func setTOCAddends(f *elfobj.File, a int64) {
+	n := 0
+	for _, s := range f.Sections {
+		if s.Name == ".rela.toc" {
+			continue
+		}
+		for i, r := range s.Relocs {
+			if r.Sym != nil && r.Sym.Section != nil && r.Sym.Section.Name == ".toc" {
+				s.Relocs[i].Addend = a
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		panic("no relocation against .toc")
+	}
+}

@@ -22,7 +22,9 @@ func (d *differ) prepare(o *object) error {
 		return err
 	}
 	if d.ppc64() {
-		d.ppcPrepare(o)
+		if err := d.ppcPrepare(o); err != nil {
+			return err
+		}
 		d.ppcFindProfiling(o)
 	} else if d.arch.Entry.Kind == relocs.EntryPatchable {
 		d.findPatchableEntries(o)

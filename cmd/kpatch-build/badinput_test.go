@@ -322,6 +322,7 @@ func TestBadInputPerArch(t *testing.T) {
 	}{
 		{"aarch64", "cmdline-patch", "EM_AARCH64", "aarch64 objects in ELFDATA2MSB byte order are not supported"},
 		{"loongarch64", "proc-version", "EM_LOONGARCH", "big-endian object for machine EM_LOONGARCH, which is little-endian only"},
+		{"ppc64le", "meminfo-string", "EM_PPC64", "ppc64le objects in ELFDATA2MSB byte order are not supported"},
 	} {
 		t.Run(c.arch, func(t *testing.T) {
 			dir := filepath.Join(filepath.Dir(corpus), c.arch)
