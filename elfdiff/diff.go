@@ -205,6 +205,9 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if err := d.regenerateSpecial(); err != nil {
 		return nil, err
 	}
+	if d.ppc64() {
+		d.ppcIncludeAlternatives()
+	}
 	d.keepDebugRelocs()
 	d.printChanges()
 	if err := d.verifyPatchability(); err != nil {

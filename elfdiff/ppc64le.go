@@ -172,3 +172,25 @@ func (d *differ) ppcNoSiblingCalls() error {
 	}
 	return nil
 }
+
+// ppcFeatureSections are the feature-fixup tables whose entries point at
+// alternative code in __ftr_alt_* sections.
+var ppcFeatureSections = []string{"__ftr_fixup", "__mmu_ftr_fixup", "__fw_ftr_fixup"}
+
+// ppcIncludeAlternatives includes the alternative code that the kept
+// feature-fixup entries point at (the __ftr_alt_* sections): the kernel
+// copies it over the patched function's default code at load time, so it
+// must be in the output with the entries.
+func (d *differ) ppcIncludeAlternatives() {
+	for _, name := range ppcFeatureSections {
+		s := d.patched.section(name)
+		if s == nil || !s.include || s.rela == nil {
+			continue
+		}
+		for _, r := range s.rela.relas {
+			if t := r.sym.sec; t != nil && strings.HasPrefix(t.Name, "__ftr_alt_") {
+				d.includeSection(t, "alternative code of "+name)
+			}
+		}
+	}
+}

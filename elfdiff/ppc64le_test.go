@@ -30,6 +30,19 @@ int (*get_fp(void))(int) { return use_counter; }
 void warn_here(void) { _printk("here %d\n", __LINE__); }
 `
 
+// ppcFixupBase has two functions with a CPU-feature alternative each, in
+// the layout of the kernel's feature sections: a 48-byte __ftr_fixup entry
+// (mask, value, then the default and alternative code ranges as offsets
+// from the entry) and the alternative code in __ftr_alt_97.
+const ppcFixupBase = `int g1, g2;
+#define FTR(x) asm volatile("97: nop\n98:\n" \
+	".pushsection __ftr_alt_97,\"a\"\n99: ori 0,0,0\n100:\n.popsection\n" \
+	".pushsection __ftr_fixup,\"a\"\n.align 3\n101: .8byte 0x1, " #x "\n" \
+	".8byte 97b-101b, 98b-101b, 99b-101b, 100b-101b\n.popsection\n")
+int fa(int x) { FTR(1); return x + g1; }
+int fb(int x) { FTR(2); return x * g2; }
+`
+
 // The code models of the cases: data through .toc (what kpatch-build
 // compiles with on ppc64le), and Power10 PC-relative code (prefixed
 // instructions, no TOC, no local entry).
@@ -63,11 +76,13 @@ func TestPPC64LEObjects(t *testing.T) {
 	env := map[string]string{"BUG_STRUCT_SIZE": "24", "EX_STRUCT_SIZE": "8", "FIXUP_STRUCT_SIZE": "48", "JUMP_STRUCT_SIZE": "24"}
 	for _, tc := range []struct {
 		name, patched string
+		base          string // ppcBase when empty
 		model         []string
 		exit          int
 		key           refusal.Key
 		changes       []string
 		krelas        []string // krela records must contain each of these
+		check         func(t *testing.T, out *elfobj.File)
 	}{
 		// An object diffed against itself has no change.
 		{name: "self", patched: ppcBase, model: ppcTOC, exit: elfdiff.ExitNoChange},
@@ -87,13 +102,32 @@ func TestPPC64LEObjects(t *testing.T) {
 		// Only __LINE__ moved: the li r4 that passes it is not a change.
 		{name: "line-only", patched: strings.Replace(ppcBase, "int use_other", "\nint use_other", 1), model: ppcTOC, exit: elfdiff.ExitNoChange},
 		{name: "line-only-pcrel", patched: strings.Replace(ppcBase, "void warn_here", "\nvoid warn_here", 1), model: ppcPCRel, exit: elfdiff.ExitNoChange},
+		// A kept feature-fixup entry brings the alternative code it
+		// points at; the other function's entry is dropped.
+		{name: "feature-fixup", base: ppcFixupBase, patched: strings.Replace(ppcFixupBase, "x + g1", "x - g1", 1),
+			model: ppcTOC, exit: elfdiff.ExitOK, changes: []string{"changed fa"},
+			check: func(t *testing.T, out *elfobj.File) {
+				fix, alt := out.SectionByName("__ftr_fixup"), out.SectionByName("__ftr_alt_97")
+				if fix == nil || alt == nil || fix.Size != 48 || fix.Rela == nil || len(fix.Rela.Relocs) != 4 {
+					t.Fatalf("want one 48-byte __ftr_fixup entry with 4 relocations and __ftr_alt_97 in the output")
+				}
+				for _, r := range fix.Rela.Relocs {
+					if r.Sym.Name != "fa" && r.Sym.Section != alt {
+						t.Errorf("__ftr_fixup relocation to %s, want fa or __ftr_alt_97", r.Sym.Name)
+					}
+				}
+			}},
 		// A changed function that tail-calls is refused.
 		{name: "sibling-call", patched: strings.Replace(ppcBase, "helper(x + 1)", "helper(x + 2)", 1),
 			model: ppcTOC, exit: 1, key: refusal.SiblingCall},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			orig := ppcCompile(t, dir, "orig", ppcBase, tc.model)
+			base := tc.base
+			if base == "" {
+				base = ppcBase
+			}
+			orig := ppcCompile(t, dir, "orig", base, tc.model)
 			patched := ppcCompile(t, dir, "patched", tc.patched, tc.model)
 			res, err := diffPaths(t, orig, patched, nil, nil, env)
 			if got := elfdiff.ExitCode(err); got != tc.exit {
@@ -123,6 +157,9 @@ func TestPPC64LEObjects(t *testing.T) {
 			g, err := elfobj.Read("out", out)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.check != nil {
+				tc.check(t, g)
 			}
 			desc := strings.Join(elfdiff.Describe(g), "\n")
 			for _, k := range tc.krelas {
