@@ -43,7 +43,7 @@ func (d *differ) ppcPrepare(o *object) error {
 			if r.sym.Type != elf.STT_SECTION || r.sym.sec != toc || !relocs.PPC64TOCRelative(elf.R_PPC64(r.typ)) {
 				continue
 			}
-			if r.addend < 0 || r.addend+8 > int64(len(toc.Data)) {
+			if r.addend < 0 || r.addend > int64(len(toc.Data))-8 {
 				return d.refuse(refusal.RelocOutOfRange, rs.base.Name, rs.base.Name, r.off, toc.Name, r.addend)
 			}
 			r.viaTOC = true

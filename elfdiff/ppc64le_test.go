@@ -2,6 +2,7 @@ package elfdiff_test
 
 import (
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,7 @@ func TestPPC64LEBadTOC(t *testing.T) {
 	}{
 		{"loads beyond .toc", func(f *elfobj.File) { setTOCAddends(f, 1<<40) }},
 		{"negative .toc offsets", func(f *elfobj.File) { setTOCAddends(f, -8) }},
+		{".toc offsets that overflow", func(f *elfobj.File) { setTOCAddends(f, math.MaxInt64-3) }},
 		{".toc cut short, no .rela.toc", func(f *elfobj.File) {
 			for _, s := range f.Sections {
 				switch s.Name {
