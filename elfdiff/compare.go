@@ -120,11 +120,14 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 	if s.rela == nil || s.rela.status != Same {
 		return false, nil
 	}
-	pi, err := s.text()
+	if d.arch.LineArgLoad == nil {
+		return false, nil
+	}
+	pi, err := s.text(d.arch)
 	if err != nil {
 		return false, d.refuse(refusal.Decode, s.Name, s.Name, err)
 	}
-	oi, err := s.twin.text()
+	oi, err := s.twin.text(d.arch)
 	if err != nil {
 		return false, d.refuse(refusal.Decode, s.Name, s.twin.Name, err)
 	}
@@ -142,7 +145,7 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 			continue
 		}
 		found = true
-		if !isLineArgLoad(s.Data[ps:pe]) || !isLineArgLoad(s.twin.Data[os:oe]) {
+		if !d.arch.LineArgLoad(s.Data[ps:pe]) || !d.arch.LineArgLoad(s.twin.Data[os:oe]) {
 			return false, nil
 		}
 		if !d.lineMacroCallFollows(s.rela, uint64(pe)) {
@@ -153,12 +156,6 @@ func (d *differ) lineMacroChangeOnly(s *section) (bool, error) {
 		return false, d.refuse(refusal.NoInstructionChange, s.Name, s.Name)
 	}
 	return true, nil
-}
-
-// isLineArgLoad reports whether insn loads an immediate into the second or
-// third argument register (mov $imm32, %esi / %edx).
-func isLineArgLoad(insn []byte) bool {
-	return len(insn) == 5 && (insn[0] == 0xbe || insn[0] == 0xba)
 }
 
 func (d *differ) lineMacroCallFollows(rs *section, end uint64) bool {

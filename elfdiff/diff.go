@@ -9,6 +9,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/refusal"
+	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/sections"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -57,6 +58,7 @@ type differ struct {
 	opts    Options
 	objName string
 	machine elf.Machine
+	arch    *relocs.Arch
 	orig    *object
 	patched *object
 	lookup  *symtab.Lookup
@@ -141,9 +143,11 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	if orig.Machine != patched.Machine {
 		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
-	if orig.Machine != elf.EM_X86_64 {
-		return nil, d.refuse(refusal.MachineUnsupported, "", orig.Machine)
+	a, err := relocs.ForMachine(orig.Machine)
+	if err != nil {
+		return nil, d.refuse(refusal.MachineUnsupported, "", err)
 	}
+	d.arch = a
 	if orig.PhNum > 0 || patched.PhNum > 0 {
 		return nil, d.refuse(refusal.ProgramHeader, "")
 	}

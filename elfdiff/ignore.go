@@ -3,6 +3,7 @@ package elfdiff
 import (
 	"bytes"
 	"debug/elf"
+	"slices"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
@@ -43,7 +44,7 @@ func (d *differ) markIgnoredSections() error {
 		case n == ".modinfo":
 			d.importNS = append(d.importNS, importNamespaces(s.Data)...)
 			s.ignore = true
-		case d.machine == elf.EM_X86_64 && (n == "__patchable_function_entries" || n == ".rela__patchable_function_entries"):
+		case slices.Contains(d.arch.IgnoredSections, n):
 			s.ignore = true
 		}
 	}

@@ -221,7 +221,7 @@ func (d *differ) keepDebugRelocs() {
 func (d *differ) writeTombstones(sec *section, rs []*rela) {
 	data := append([]byte(nil), sec.Data...)
 	bo := byteOrder(d.patched.file.Data)
-	abs := absRelocType(d.machine)
+	abs := d.arch.Abs64
 	for _, r := range rs {
 		if r.typ == abs && len(data) >= 8 && r.off <= uint64(len(data)-8) {
 			bo.PutUint64(data[r.off:], 1)

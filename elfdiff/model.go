@@ -186,7 +186,7 @@ func (o *object) symbol(name string) *symbol {
 }
 
 // insns returns the decoded instruction layout of a text section.
-func (s *section) text() (*relocs.Insns, error) {
+func (s *section) text(a *relocs.Arch) (*relocs.Insns, error) {
 	if s.decoded {
 		return s.insns, nil
 	}
@@ -194,7 +194,7 @@ func (s *section) text() (*relocs.Insns, error) {
 	if !s.isText() {
 		return nil, nil
 	}
-	in, err := relocs.DecodeText(s.Data)
+	in, err := a.DecodeText(s.Data)
 	if err != nil {
 		return nil, err
 	}

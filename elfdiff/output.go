@@ -62,7 +62,7 @@ func (d *differ) needKLP(rs *section, r *rela) (bool, symtab.Result, error) {
 	if sym.sec != nil && sym.sec.include {
 		// A pointer to an existing function must keep designating the
 		// original, which stays valid after the patch is unloaded.
-		if d.machine == elf.EM_X86_64 && elf.R_X86_64(r.typ) == elf.R_X86_64_32S && sym.isFunc() && sym.parent == nil &&
+		if t, _ := d.arch.Type(r.typ); t.KeepsOriginal && sym.isFunc() && sym.parent == nil &&
 			r.addend == int64(sym.Value) && sym.status != New && !strings.Contains(sym.Name, ".") {
 			res, ok, err := d.findSymbol(sym)
 			if err != nil || !ok {
@@ -143,6 +143,9 @@ func (d *differ) buildOutput() (*elfobj.File, error) {
 			}
 			if d.opts.Parent != "vmlinux" && d.isSpecialSection(rs.base.Name) {
 				return nil, d.refuse(refusal.ModuleSpecialKlp, r.sym.Name, r.sym.Name, rs.base.Name)
+			}
+			if t, ok := d.arch.Type(r.typ); !ok || !t.KLP {
+				return nil, d.refuse(refusal.KlpRelocType, rs.base.Name, rs.base.Name, r.off, d.arch.TypeName(r.typ), r.sym.Name)
 			}
 			k := &klpReloc{base: rs.base, off: r.off, typ: r.typ, addend: r.addend, sym: r.sym, res: res,
 				ext: d.opts.Parent != "vmlinux" && res.Exported}
@@ -276,20 +279,7 @@ func (b *outBuilder) relaFor(s *elfobj.Section) *elfobj.Section {
 	return r
 }
 
-func (b *outBuilder) absType() uint32 { return absRelocType(b.d.machine) }
-
-// absRelocType is the machine's 64-bit absolute relocation type.
-func absRelocType(m elf.Machine) uint32 {
-	switch m {
-	case elf.EM_PPC64:
-		return uint32(elf.R_PPC64_ADDR64)
-	case elf.EM_S390:
-		return uint32(elf.R_390_64)
-	case elf.EM_AARCH64:
-		return uint32(elf.R_AARCH64_ABS64)
-	}
-	return uint32(elf.R_X86_64_64)
-}
+func (b *outBuilder) absType() uint32 { return b.d.arch.Abs64 }
 
 func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	d := b.d
@@ -381,7 +371,7 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 		srela.Relocs = append(srela.Relocs,
 			elfobj.Reloc{Offset: uint64(so + 24), Type: abs, Sym: strSym, Addend: b.str(k.sym.Name)},
 			elfobj.Reloc{Offset: uint64(so + 32), Type: abs, Sym: strSym, Addend: b.str(k.res.ObjName)})
-		d.report.addKLP(k)
+		d.report.addKLP(d.arch, k)
 	}
 
 	// Callbacks: point each at the parent object name.
@@ -406,15 +396,15 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	mrela := b.relaFor(msec)
 	for i, f := range mfuncs {
 		first := f.sec.rela.relas[0]
-		if d.machine == elf.EM_X86_64 && elf.R_X86_64(first.typ) == elf.R_X86_64_NONE {
+		if d.arch.RestoreCall != nil {
 			// An old nop'ed mcount site: make it a call again.
 			data := append([]byte(nil), f.sec.Data...)
-			off := first.off - 1
-			copy(data[off:off+5], []byte{0xe8, 0, 0, 0, 0})
-			f.sec.Data = data
-			first.typ = uint32(elf.R_X86_64_PC32)
+			if t, ok := d.arch.RestoreCall(data, first.off, first.typ); ok {
+				f.sec.Data = data
+				first.typ = t
+			}
 		}
-		site := int64(first.off) - 1 - int64(f.Value)
+		site := int64(first.off) - int64(d.arch.Entry.SiteBefore) - int64(f.Value)
 		mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
 	}
 	b.strSec.Data = b.strData
@@ -495,10 +485,10 @@ func (b *outBuilder) finish() error {
 			}
 			var in *relocs.Insns
 			if s.base.isText() {
-				in, _ = s.base.text()
+				in, _ = s.base.text(d.arch)
 			}
-			off, err := relocs.X86TargetOffset(in, r.typ, r.off, r.addend)
-			if d.machine != elf.EM_X86_64 || err != nil {
+			off, err := d.arch.TargetOffset(in, r.typ, r.off, r.addend)
+			if err != nil {
 				off = r.addend
 			}
 			v := int64(r.sym.Value) + off

@@ -2,10 +2,10 @@ package elfdiff
 
 import (
 	"debug/elf"
+	"slices"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
-	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
 // prepare runs the per-object steps that precede correlation: prefix
@@ -27,11 +27,8 @@ func (d *differ) prepare(o *object) error {
 // linkPrefixes ties __pfx_/__cfi_ padding symbols to the functions they
 // precede.
 func (d *differ) linkPrefixes(o *object) error {
-	if o.file.Machine != elf.EM_X86_64 {
-		return nil
-	}
 	for _, pfx := range o.syms {
-		if !pfx.isFunc() || pfx.sec == nil || !(strings.HasPrefix(pfx.Name, "__pfx_") || strings.HasPrefix(pfx.Name, "__cfi_")) {
+		if !pfx.isFunc() || pfx.sec == nil || !slices.ContainsFunc(d.arch.PrefixSymbols, func(p string) bool { return strings.HasPrefix(pfx.Name, p) }) {
 			continue
 		}
 		found := false
@@ -81,16 +78,13 @@ func (d *differ) relaStrings(o *object) error {
 }
 
 // targetOffset is the offset within the relocation's symbol that it
-// designates (see relocs.X86TargetOffset).
+// designates (see relocs.Arch.TargetOffset).
 func (d *differ) targetOffset(base *section, r *rela) (int64, error) {
-	if d.machine != elf.EM_X86_64 {
-		return r.addend, nil
-	}
-	in, err := base.text()
+	in, err := base.text(d.arch)
 	if err != nil {
 		return 0, d.refuse(refusal.TextSection, base.Name, base.Name, err)
 	}
-	off, err := relocs.X86TargetOffset(in, r.typ, r.off, r.addend)
+	off, err := d.arch.TargetOffset(in, r.typ, r.off, r.addend)
 	if err != nil {
 		return 0, d.refuse(refusal.TargetOffset, base.Name, base.Name, r.off, err)
 	}
@@ -98,7 +92,7 @@ func (d *differ) targetOffset(base *section, r *rela) (int64, error) {
 }
 
 // findProfiling marks the functions that start with an ftrace call site
-// (call __fentry__ recorded by -mfentry).
+// (on x86-64, call __fentry__ recorded by -mfentry).
 func (d *differ) findProfiling(o *object) {
 	for _, sym := range o.syms {
 		if !sym.isFunc() || sym.sec == nil || sym.isPfx || sym.sec.rela == nil {
@@ -109,11 +103,8 @@ func (d *differ) findProfiling(o *object) {
 			continue
 		}
 		r := rs[0]
-		switch elf.R_X86_64(r.typ) {
-		case elf.R_X86_64_NONE, elf.R_X86_64_PC32, elf.R_X86_64_PLT32:
-			if r.sym.Name == "__fentry__" {
-				sym.hasFentry = true
-			}
+		if d.arch.IsEntryCall(r.typ, r.sym.Name) {
+			sym.hasFentry = true
 		}
 	}
 }
@@ -244,8 +235,7 @@ func (d *differ) replaceSectionSymbols(o *object) error {
 					repl = s
 					break
 				}
-				t := elf.R_X86_64(r.typ)
-				if rs.base.isText() && (t == elf.R_X86_64_32S || t == elf.R_X86_64_64) && r.addend == int64(ts.Size) && end == int64(ts.Size) {
+				if t, _ := d.arch.Type(r.typ); rs.base.isText() && t.SectionRef && r.addend == int64(ts.Size) && end == int64(ts.Size) {
 					repl = s
 					break
 				}

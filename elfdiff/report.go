@@ -8,6 +8,7 @@ import (
 	"github.com/ianlancetaylor/demangle"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
+	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -98,9 +99,9 @@ func (r *Report) addFunc(name, obj string, res symtab.Result, newSize uint64) {
 	r.Funcs = append(r.Funcs, Func{Name: name, Object: obj, Sympos: res.Sympos, OldAddr: res.Addr, OldSize: res.Size, NewSize: newSize})
 }
 
-func (r *Report) addKLP(k *klpReloc) {
+func (r *Report) addKLP(arch *relocs.Arch, k *klpReloc) {
 	name := k.base.Name
-	r.KLP = append(r.KLP, KLP{Section: name, Offset: k.off, Type: elf.R_X86_64(k.typ).String(), Addend: k.addend,
+	r.KLP = append(r.KLP, KLP{Section: name, Offset: k.off, Type: arch.TypeName(k.typ), Addend: k.addend,
 		Symbol: k.sym.Name, Object: k.res.ObjName, Sympos: k.res.Sympos, External: k.ext})
 }
 

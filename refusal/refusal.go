@@ -92,6 +92,7 @@ const (
 	JumpLabels              Key = "jump-labels"
 	StaticCalls             Key = "static-calls"
 	ModuleSpecialKlp        Key = "module-special-klp"
+	KlpRelocType            Key = "klp-reloc-type"
 	StructSizeUnset         Key = "struct-size-unset"
 	StructSizeInvalid       Key = "struct-size-invalid"
 	IgnoreSectionEntry      Key = "ignore-section-entry"
@@ -189,8 +190,8 @@ var table = []Entry{
 	// The diff engine: the inputs do not fit (exit 1).
 	{Key: Machine, Format: "%s and %s are for different machines (%v, %v)", Args: []string{"ORIG", "PATCHED", "M1", "M2"}, Code: ExitError,
 		Hint: "build both objects with the same compiler and target"},
-	{Key: MachineUnsupported, Format: "machine %v is not supported (x86-64 only)", Args: []string{"M"}, Code: ExitError,
-		Hint: "only x86-64 objects can be diffed today; other architectures are planned"},
+	{Key: MachineUnsupported, Format: "%v", Args: []string{"ERR"}, Code: ExitError,
+		Hint: "only the architectures package relocs has tables for can be diffed"},
 	{Key: SymbolNotFound, Format: "can't find symbol '%s' in symbol table", Args: []string{"X"}, Code: ExitError, Hint: hintSymtab},
 	{Key: LocalNotFound, Format: "can't find local symbol '%s' in symbol table", Args: []string{"X"}, Code: ExitError, Hint: hintSymtab},
 	{Key: FileNoMatch, Format: "%w", Args: []string{"couldn't find matching F local symbols in P symbol table"}, Code: ExitError, Hint: hintSymtab},
@@ -205,6 +206,8 @@ var table = []Entry{
 		Hint: "use KPATCH_STATIC_CALL() for static calls whose key is defined in a module"},
 	{Key: ModuleSpecialKlp, Format: "unsupported klp relocation reference to symbol '%s' in module-specific special section '%s'", Args: []string{"X", "S"}, Code: ExitError,
 		Hint: "the livepatch core resolves klp relocations after the module's special sections are applied; do not use a symbol of another module in a jump label, alternative or exception entry of the patched code"},
+	{Key: KlpRelocType, Format: "%s+%#x: relocation type %s to '%s' can't become a klp relocation on this architecture", Args: []string{"S", "OFF", "T", "X"}, Code: ExitError,
+		Hint: "reference the symbol another way (through a pointer or an exported function), or make the patched code not use it"},
 	{Key: StructSizeUnset, Format: "%s not set", Args: []string{"X_STRUCT_SIZE"}, Code: ExitError,
 		Hint: "set it to sizeof the kernel's struct (kpatch-build finds it in vmlinux's debug information)"},
 	{Key: StructSizeInvalid, Format: "%s=%q is not a positive size", Args: []string{"X_STRUCT_SIZE", "V"}, Code: ExitError,

@@ -173,7 +173,7 @@ func TestDiffUsageErrors(t *testing.T) {
 		{"Module.symvers line that does not parse", []string{"diff", orig, patched, "vmlinux", orig, symvers, "livepatch-x", out}, 1,
 			[]string{symvers + ":2: not a Module.symvers line (1 tab-separated fields, want at least 3): \"printk vmlinux EXPORT_SYMBOL\""}},
 		{"two EM_AARCH64 objects", []string{"diff", "--symtab", orig, "-o", out, armOrig, armPatched}, 1,
-			[]string{"ERROR: " + strings.TrimPrefix(armOrig, "/") + ": machine EM_AARCH64 is not supported (x86-64 only)"}},
+			[]string{"ERROR: " + strings.TrimPrefix(armOrig, "/") + ": machine EM_AARCH64 (aarch64) is not supported yet"}},
 	})
 }
 

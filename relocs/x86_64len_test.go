@@ -67,7 +67,7 @@ func TestFastLenMatchesX86asm(t *testing.T) {
 	}
 }
 
-func BenchmarkDecodeText(b *testing.B) {
+func BenchmarkDecodeX86(b *testing.B) {
 	p := filepath.Join(testutil.RepoRoot(), "testdata", "diffcases", "part-clone", "orig.o")
 	f, err := elfobj.Open(p)
 	if err != nil {
@@ -81,7 +81,7 @@ func BenchmarkDecodeText(b *testing.B) {
 	}
 	for b.Loop() {
 		for _, t := range texts {
-			DecodeText(t)
+			DecodeX86(t)
 		}
 	}
 }

@@ -1,0 +1,203 @@
+package relocs
+
+import (
+	"debug/elf"
+	"fmt"
+)
+
+// Arch is everything the diff engine and the module writer need to know
+// about one architecture, as tables and functions. ForMachine chooses it
+// from an object's e_machine; one file per architecture fills it in.
+type Arch struct {
+	// Name is the architecture's usual name (x86_64, aarch64, ...).
+	Name string
+	// Machine is the ELF e_machine the architecture's objects carry.
+	Machine elf.Machine
+	// PtrSize is the size of a pointer in bytes.
+	PtrSize int
+	// Abs64 is the relocation type of a 64-bit absolute pointer, used for
+	// every pointer the module writer emits (.kpatch.* records,
+	// __mcount_loc).
+	Abs64 uint32
+	// Types is the relocation table, by type number. A type missing from
+	// it is still carried through unchanged, but TargetOffset refuses it
+	// in text when the architecture needs the instruction layout.
+	Types map[uint32]Reloc
+	// Entry tells how a function's patchable (ftrace) entry is recognized.
+	Entry Entry
+	// InsnLen, when set, is the fixed instruction length in bytes (0 when
+	// lengths vary and Decode must be used).
+	InsnLen int
+	// Decode returns the instruction layout of a text section. It is nil
+	// when no relocation needs it (the addend of every PC-relative type
+	// already designates the target, because the place is the start of the
+	// instruction or of the field).
+	Decode func(text []byte) (*Insns, error)
+	// LineArgLoad, when set, reports whether an instruction only loads an
+	// immediate into a WARN-style macro's line-number argument register,
+	// so a change of __LINE__ alone is recognized. Nil: never.
+	LineArgLoad func(insn []byte) bool
+	// PrefixSymbols lists the name prefixes of padding symbols placed just
+	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
+	PrefixSymbols []string
+	// IgnoredSections are sections dropped from the comparison and the
+	// output because the architecture's output does not need them.
+	IgnoredSections []string
+	// RestoreCall, when set, turns a nop'ed entry call site back into a
+	// call: it is given the function's section data and its first
+	// relocation, and returns the new type, or ok=false to leave it.
+	RestoreCall func(data []byte, off uint64, typ uint32) (newType uint32, ok bool)
+
+	// unsupported is the error every use of a stub returns.
+	unsupported error
+}
+
+// Reloc describes one relocation type.
+type Reloc struct {
+	// Name is the ELF name of the type (R_X86_64_PC32).
+	Name string
+	// Size is the size in bytes of the field the relocation writes (0 for
+	// a type that writes nothing).
+	Size int
+	// PCRel is set when the value is relative to the place.
+	PCRel bool
+	// FromInsnEnd is set for PC-relative types whose target lies at the
+	// addend plus the distance from the field to the end of its
+	// instruction (x86-64's "call foo-4" designates foo+0).
+	FromInsnEnd bool
+	// Absolute is set when the field holds the target's address itself.
+	Absolute bool
+	// KLP is set when the type may become a livepatch relocation.
+	KLP bool
+	// SectionRef is set when a reference through a section symbol with
+	// this type must be rewritten into a reference to the symbol it lands
+	// in, even at the very end of that symbol (an end-of-function pointer
+	// held in text).
+	SectionRef bool
+	// Opaque is set when the addend does not designate a place within the
+	// symbol (GOT-relative and 64-bit PC-relative forms); TargetOffset
+	// refuses it in text.
+	Opaque bool
+	// KeepsOriginal is set when an absolute pointer to an existing function
+	// of this type must keep designating the running kernel's original
+	// (it becomes a livepatch relocation instead of pointing at the copy).
+	KeepsOriginal bool
+}
+
+// EntryKind is how an architecture marks a function's ftrace entry.
+type EntryKind int
+
+const (
+	// EntryCall is a call at the start of the function, found as the
+	// function's first relocation: one of Entry.Types to Entry.Symbol.
+	EntryCall EntryKind = iota
+	// EntryPatchable is -fpatchable-function-entry: NOPs around the
+	// function's start, each site recorded by a relocation in
+	// __patchable_function_entries.
+	EntryPatchable
+)
+
+// Entry tells how a function's patchable entry is recognized.
+type Entry struct {
+	Kind EntryKind
+	// Symbol is the called profiling function (EntryCall).
+	Symbol string
+	// Types are the relocation types of the call (EntryCall).
+	Types []uint32
+	// SiteBefore is how many bytes the call instruction starts before the
+	// relocated field (EntryCall).
+	SiteBefore int
+	// Section is the section listing the sites (EntryPatchable).
+	Section string
+}
+
+// arches are the architectures the engine knows, supported or not.
+var arches = []*Arch{&x86_64, &aarch64, &loongarch64, &ppc64le, &s390x}
+
+// ForMachine returns the architecture of e_machine m, or an error naming
+// the machine when the engine does not know it or does not support it
+// yet.
+func ForMachine(m elf.Machine) (*Arch, error) {
+	for _, a := range arches {
+		if a.Machine == m {
+			if a.unsupported != nil {
+				return nil, a.unsupported
+			}
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("machine %v (e_machine %d) is not a livepatch architecture (x86_64, aarch64, loongarch64, ppc64le, s390x)", m, uint16(m))
+}
+
+// TypeName returns the ELF name of relocation type t, or the number when
+// the table does not name it.
+func (a *Arch) TypeName(t uint32) string {
+	if r, ok := a.Types[t]; ok {
+		return r.Name
+	}
+	return fmt.Sprintf("R_%s_%d", a.Name, t)
+}
+
+// Type returns the table entry of relocation type t.
+func (a *Arch) Type(t uint32) (Reloc, bool) {
+	r, ok := a.Types[t]
+	return r, ok
+}
+
+// IsEntryCall reports whether a relocation of type t to symbol name is a
+// function's entry call (EntryCall architectures).
+func (a *Arch) IsEntryCall(t uint32, name string) bool {
+	if a.Entry.Kind != EntryCall || name != a.Entry.Symbol {
+		return false
+	}
+	for _, e := range a.Entry.Types {
+		if e == t {
+			return true
+		}
+	}
+	return false
+}
+
+// TargetOffset returns the offset within the referenced symbol that a
+// relocation designates: the addend, corrected for the types whose place
+// is not the start of the field (FromInsnEnd) by the distance from the
+// relocated field to the end of its instruction. So x86-64's "call foo-4"
+// designates foo+0, and a RIP-relative operand followed by an immediate is
+// mapped correctly.
+//
+// text is the decoded layout of the relocated section, or nil when the
+// section is not executable or the architecture needs no layout.
+func (a *Arch) TargetOffset(text *Insns, typ uint32, off uint64, addend int64) (int64, error) {
+	if text == nil {
+		return addend, nil
+	}
+	r, ok := a.Types[typ]
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("unhandled rela type %d (%s)", typ, a.TypeName(typ))
+	case r.Opaque:
+		return 0, fmt.Errorf("unhandled rela type %d (%s)", typ, a.TypeName(typ))
+	case r.FromInsnEnd:
+		end, ok := text.End(off)
+		if !ok {
+			return 0, fmt.Errorf("relocation at %#x is outside the decoded text", off)
+		}
+		return addend + int64(end-off), nil
+	}
+	return addend, nil
+}
+
+// DecodeText returns the instruction layout of text, or nil when the
+// architecture needs none.
+func (a *Arch) DecodeText(text []byte) (*Insns, error) {
+	if a.Decode == nil {
+		return nil, nil
+	}
+	return a.Decode(text)
+}
+
+// notSupported is the error of an architecture whose tables are not
+// filled in yet.
+func notSupported(name string, m elf.Machine) error {
+	return fmt.Errorf("machine %v (%s) is not supported yet", m, name)
+}
