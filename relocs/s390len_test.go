@@ -164,3 +164,65 @@ func TestS390InsnLen(t *testing.T) {
 		t.Errorf("truncated instruction: got %v", err)
 	}
 }
+
+// TestS390xArch checks the s390x table: the offset each relocation type
+// designates, the entry forms, the line-number loads and the expoline
+// thunks.
+func TestS390xArch(t *testing.T) {
+	a, err := ForMachine(elf.EM_S390)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := a.DecodeText([]byte{0xc0, 0xe5, 0, 0, 0, 0, 0x07, 0xfe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ    elf.R_390
+		addend int64
+		want   int64
+	}{
+		{elf.R_390_PLT32DBL, 2, 0}, // brasl %r14,foo
+		{elf.R_390_PC32DBL, 0x12, 0x10},
+		{elf.R_390_GOTENT, 2, 0},
+		{elf.R_390_64, 8, 8},
+		{elf.R_390_PC32, 4, 4},
+	} {
+		got, err := a.TargetOffset(text, uint32(tc.typ), 2, tc.addend)
+		if err != nil || got != tc.want {
+			t.Errorf("%v addend %d: %d, %v; want %d", tc.typ, tc.addend, got, err, tc.want)
+		}
+	}
+	if _, err := a.TargetOffset(text, 0xfe, 2, 0); err == nil {
+		t.Errorf("unknown type 0xfe: no error")
+	}
+	fn := []byte{0x07, 0x07, 0xc0, 0x04, 0, 0, 0, 0, 0xeb}
+	if !a.EntryNop(fn, 2) || a.EntryNop(fn, 0) || a.EntryNop(fn, 8) || a.EntryNop(fn, 100) {
+		t.Errorf("EntryNop: the jgnop is at offset 2 only")
+	}
+	if !a.IsEntryCall(uint32(elf.R_390_PLT32DBL), "__fentry__") || a.IsEntryCall(uint32(elf.R_390_64), "__fentry__") {
+		t.Errorf("IsEntryCall: brasl __fentry__ (PLT32DBL) only")
+	}
+	for _, tc := range []struct {
+		insn []byte
+		want bool
+	}{
+		{[]byte{0xa7, 0x39, 0, 10}, true},       // lghi %r3,10
+		{[]byte{0xa7, 0x48, 0, 10}, true},       // lhi %r4,10
+		{[]byte{0xc0, 0x41, 0, 0, 1, 0}, true},  // lgfi %r4,256
+		{[]byte{0xa7, 0x29, 0, 10}, false},      // lghi %r2: the first argument
+		{[]byte{0xa7, 0x3a, 0, 1}, false},       // aghi %r3,1: not a load
+		{[]byte{0xc0, 0x30, 0, 0, 0, 0}, false}, // larl %r3
+		{[]byte{0xb9, 0x04, 0x00, 0x3b}, false}, // lgr %r3,%r11
+	} {
+		if got := a.LineArgLoad(tc.insn); got != tc.want {
+			t.Errorf("LineArgLoad(% x) = %v, want %v", tc.insn, got, tc.want)
+		}
+	}
+	if !a.AlwaysNormal("__s390_indirect_jump_r14") || a.AlwaysNormal("foo") {
+		t.Errorf("AlwaysNormal: the expoline thunks only")
+	}
+	if a.Abs64 != uint32(elf.R_390_64) || a.TypeName(uint32(elf.R_390_GOTENT)) != "R_390_GOTENT" {
+		t.Errorf("Abs64 %d, GOTENT named %q", a.Abs64, a.TypeName(uint32(elf.R_390_GOTENT)))
+	}
+}

@@ -1,0 +1,172 @@
+package elfdiff_test
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kpatchgo/kpatch-build/elfdiff"
+	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+)
+
+// s390xEntries are the two ways gcc marks an s390x function's ftrace
+// entry: "brasl %r0,__fentry__" (-mfentry), and the 6-byte jgnop that
+// -mnop-mcount puts in its place, found through __mcount_loc.
+var s390xEntries = map[string][]string{
+	"brasl": {"-pg", "-mfentry", "-mrecord-mcount"},
+	"nop":   {"-pg", "-mfentry", "-mnop-mcount", "-mrecord-mcount"},
+}
+
+// s390xSource is a small kernel-style translation unit; line and inc are
+// what the patches vary.
+func s390xSource(blankLines int, inc int) string {
+	return fmt.Sprintf(`extern void __warn_printk(const char *fmt, ...);
+extern int g(int);
+%sint foo(int x)
+{
+	if (x > 3)
+		__warn_printk("%%s:%%d\n", "f.c", __LINE__);
+	return g(x) + %d;
+}
+int bar(int x) { return g(x + 7); }
+`, strings.Repeat("\n", blankLines), inc)
+}
+
+// buildS390x compiles src for s390x with the kernel's section flags and
+// the given entry flags.
+func buildS390x(t *testing.T, name, src string, flags []string) string {
+	t.Helper()
+	cc := testutil.NeedTool(t, "s390x-linux-gnu-gcc-12")
+	dir := t.TempDir()
+	c := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := filepath.Join(dir, name+".o")
+	args := append([]string{"-O2", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-c", "-o", o, c}, flags...)
+	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cc, err, out)
+	}
+	return o
+}
+
+// TestS390xCrossBuilt diffs s390x objects cross-built here, with both
+// entry forms: a change of __LINE__ alone (decoded on this host: lghi
+// into an argument register before __warn_printk) is no change, and a
+// real change is a changed function whose __mcount_loc entry points at
+// its first byte.
+func TestS390xCrossBuilt(t *testing.T) {
+	for form, flags := range s390xEntries {
+		t.Run(form, func(t *testing.T) {
+			orig := buildS390x(t, "orig", s390xSource(0, 1), flags)
+			f, err := elfobj.Open(orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Data != elf.ELFDATA2MSB || f.Machine != elf.EM_S390 {
+				t.Fatalf("%s is %v %v", orig, f.Data, f.Machine)
+			}
+
+			line := buildS390x(t, "line", s390xSource(2, 1), flags)
+			_, err = diffPaths(t, orig, line, nil, nil, nil)
+			if code := elfdiff.ExitCode(err); code != elfdiff.ExitNoChange {
+				t.Errorf("line-number change: exit %d (%v), want %d (no change)", code, err, elfdiff.ExitNoChange)
+			}
+
+			changed := buildS390x(t, "changed", s390xSource(0, 2), flags)
+			res, err := diffPaths(t, orig, changed, nil, nil, nil)
+			if err != nil {
+				t.Fatalf("real change: %v", err)
+			}
+			var changes []string
+			for _, ch := range res.Report.Changes {
+				changes = append(changes, ch.Kind+" "+ch.Function)
+			}
+			if got := strings.Join(changes, ","); got != "changed foo" {
+				t.Errorf("changes %q, want \"changed foo\"", got)
+			}
+			out, g := writeOutput(t, res)
+			if g.Data != elf.ELFDATA2MSB {
+				t.Errorf("output is %v, want big-endian", g.Data)
+			}
+			m := g.SectionByName(".rela__mcount_loc")
+			if m == nil || len(m.Relocs) != 1 {
+				t.Fatalf("__mcount_loc relocations: %v", m)
+			}
+			r := m.Relocs[0]
+			if elf.R_390(r.Type) != elf.R_390_64 || r.Sym.Name != "foo" || r.Addend != 0 {
+				t.Errorf("__mcount_loc entry %v %s%+d, want R_390_64 foo+0", elf.R_390(r.Type), r.Sym.Name, r.Addend)
+			}
+			checkS390xTools(t, out)
+		})
+	}
+}
+
+// writeOutput writes a diff's output and reads it back.
+func writeOutput(t *testing.T, res *elfdiff.Result) ([]byte, *elfobj.File) {
+	t.Helper()
+	out, err := res.Output.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := elfobj.Read("out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, g
+}
+
+// checkS390xTools checks an s390x output with the cross binutils: readelf
+// prints no warning and ld -r links it.
+func checkS390xTools(t *testing.T, out []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.o")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := exec.Command(testutil.NeedTool(t, "s390x-linux-gnu-readelf"), "-a", "--wide", p).CombinedOutput()
+	if err != nil || strings.Contains(string(b), "Warning") || strings.Contains(string(b), "Error") {
+		t.Errorf("readelf -a: %v\n%s", err, b)
+	}
+	if b, err := exec.Command(testutil.NeedTool(t, "s390x-linux-gnu-ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+		t.Errorf("ld -r: %v: %s", err, b)
+	}
+}
+
+// TestS390xFunctionPointer checks the s390x function-pointer rule on
+// cross-built objects: a changed function that loads the address of
+// another changed function through its GOT slot (lgrl, R_390_GOTENT, as
+// -fPIC code does) gets a livepatch relocation, so the pointer keeps
+// designating the running kernel's original function, while its call to
+// an external function stays a normal relocation.
+func TestS390xFunctionPointer(t *testing.T) {
+	src := `extern int g(int);
+int bar(int x) { return g(x + %d); }
+void *foo(int x) { g(x + %d); return bar; }
+`
+	flags := append([]string{"-fPIC"}, s390xEntries["nop"]...)
+	orig := buildS390x(t, "orig", fmt.Sprintf(src, 7, 0), flags)
+	patched := buildS390x(t, "patched", fmt.Sprintf(src, 8, 1), flags)
+	res, err := diffPaths(t, orig, patched, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, g := writeOutput(t, res)
+	var krelas []string
+	for _, l := range elfdiff.Describe(g) {
+		if strings.HasPrefix(l, "krela ") {
+			krelas = append(krelas, l)
+		}
+	}
+	if len(krelas) != 1 || !strings.Contains(krelas[0], "type=R_390_GOTENT") && !strings.Contains(krelas[0], fmt.Sprintf("type=%d", elf.R_390_GOTENT)) ||
+		!strings.Contains(krelas[0], "sym=bar ") || !strings.HasPrefix(krelas[0], "krela .text.foo+") {
+		t.Errorf("livepatch relocations %q, want one R_390_GOTENT in .text.foo to bar", krelas)
+	}
+	checkS390xTools(t, out)
+}
