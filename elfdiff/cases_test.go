@@ -3,6 +3,7 @@ package elfdiff_test
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -207,18 +208,21 @@ func checkWellFormed(t *testing.T, out []byte) {
 	if err := os.WriteFile(p, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	readelf, ld, objdump := binutilsFor(t, out)
 	var stderr bytes.Buffer
-	cmd := exec.Command(testutil.NeedTool(t, "readelf"), "-a", "--wide", p)
+	cmd := exec.Command(readelf, "-a", "--wide", p)
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
 		t.Errorf("readelf -a: %v: %s", err, stderr.String())
 	}
-	if b, err := exec.Command(testutil.NeedTool(t, "ld"), "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
-		t.Errorf("ld -r: %v: %s", err, b)
+	if ld != "" {
+		if b, err := exec.Command(ld, "-r", "-o", filepath.Join(dir, "linked.o"), p).CombinedOutput(); err != nil || len(b) > 0 {
+			t.Errorf("ld -r: %v: %s", err, b)
+		}
 	}
 	for _, args := range [][]string{
-		{testutil.NeedTool(t, "readelf"), "--debug-dump=info,line,abbrev,str,Ranges,loc,aranges,frames"},
-		{testutil.NeedTool(t, "objdump"), "--dwarf=info"},
+		{readelf, "--debug-dump=info,line,abbrev,str,Ranges,loc,aranges,frames"},
+		{objdump, "--dwarf=info"},
 	} {
 		b, err := exec.Command(args[0], append(args[1:], p)...).CombinedOutput()
 		if err != nil {
@@ -231,6 +235,39 @@ func checkWellFormed(t *testing.T, out []byte) {
 			}
 		}
 	}
+}
+
+// crossPrefix is the Debian binutils prefix of each non-x86 machine.
+var crossPrefix = map[elf.Machine]string{
+	elf.EM_AARCH64:   "aarch64-linux-gnu-",
+	elf.EM_PPC64:     "powerpc64le-linux-gnu-",
+	elf.EM_S390:      "s390x-linux-gnu-",
+	elf.EM_LOONGARCH: "loongarch64-linux-gnu-",
+}
+
+// noCrossBinutils are the machines Debian 12 ships no cross binutils for:
+// their outputs are read by the host's (multi-target) readelf and objdump
+// and not linked.
+var noCrossBinutils = map[elf.Machine]bool{elf.EM_LOONGARCH: true}
+
+// binutilsFor returns the readelf, ld and objdump for the machine of the
+// object out: the host's for x86-64, the cross binutils otherwise (ld is
+// "" when the machine has no cross binutils package).
+func binutilsFor(t *testing.T, out []byte) (readelf, ld, objdump string) {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("output is not ELF: %v", err)
+	}
+	prefix, ok := crossPrefix[f.Machine]
+	if !ok || noCrossBinutils[f.Machine] {
+		if ok {
+			t.Logf("%s: no cross binutils in Debian 12; ld -r not run, host readelf/objdump used", f.Machine)
+			return testutil.NeedTool(t, "readelf"), "", testutil.NeedTool(t, "objdump")
+		}
+		prefix = ""
+	}
+	return testutil.NeedTool(t, prefix+"readelf"), testutil.NeedTool(t, prefix+"ld"), testutil.NeedTool(t, prefix+"objdump")
 }
 
 // dwarfDump runs readelf --debug-dump=WHAT on an object file.

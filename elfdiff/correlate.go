@@ -160,7 +160,7 @@ func (d *differ) correlateSymbols() {
 		if o.twin != nil || isUBSAN(o.Name) || isSpecialStatic(o) {
 			continue
 		}
-		if o.Type == elf.STT_NOTYPE && strings.HasPrefix(o.Name, ".LC") {
+		if o.Type == elf.STT_NOTYPE && (strings.HasPrefix(o.Name, ".LC") || d.arch.IsMapping(o.Name)) {
 			continue
 		}
 		b := buckets[nameKey(o.Name)]

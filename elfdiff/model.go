@@ -81,6 +81,9 @@ type symbol struct {
 	include   bool
 	strip     bool
 	hasFentry bool
+	// entrySite is the section offset of the function's first patchable
+	// NOP (EntryPatchable architectures, when hasFentry).
+	entrySite uint64
 	isPfx     bool
 	pfx       *symbol
 	parent    *symbol

@@ -393,6 +393,12 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 			mfuncs = append(mfuncs, sym)
 		}
 	}
+	if d.arch.Entry.Kind == relocs.EntryPatchable {
+		b.patchableEntries(mfuncs)
+		b.strSec.Data = b.strData
+		b.strSec.Size = uint64(len(b.strData))
+		return nil
+	}
 	mdata := make([]byte, 8*len(mfuncs))
 	msec := b.newSection("__mcount_loc", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, 8, mdata)
 	b.secSym(msec)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
+	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
 // prepare runs the per-object steps that precede correlation: prefix
@@ -17,7 +18,11 @@ func (d *differ) prepare(o *object) error {
 	if err := d.relaStrings(o); err != nil {
 		return err
 	}
-	d.findProfiling(o)
+	if d.arch.Entry.Kind == relocs.EntryPatchable {
+		d.findPatchableEntries(o)
+	} else {
+		d.findProfiling(o)
+	}
 	if err := d.bundle(o); err != nil {
 		return err
 	}
@@ -153,6 +158,11 @@ func (d *differ) bundle(o *object) error {
 		if sym.pfx != nil {
 			want = sym.pfx.Size
 		}
+		// Patchable-entry NOPs before the symbol (arm64 CALL_OPS, ppc64le
+		// global entry) start where the symbol would otherwise.
+		if d.arch.Entry.Kind == relocs.EntryPatchable && sym.hasFentry && sym.entrySite < sym.Value {
+			want += sym.Value - sym.entrySite
+		}
 		if sym.Value != want {
 			// A .cold child sharing its parent's unlikely section is
 			// not that section's symbol.
@@ -235,7 +245,7 @@ func (d *differ) replaceSectionSymbols(o *object) error {
 					repl = s
 					break
 				}
-				if s.Size == 0 && toff == start {
+				if s.Size == 0 && toff == start && !d.arch.IsMapping(s.Name) {
 					repl = s
 					break
 				}

@@ -39,6 +39,14 @@ type Arch struct {
 	// immediate into a WARN-style macro's line-number argument register,
 	// so a change of __LINE__ alone is recognized. Nil: never.
 	LineArgLoad func(insn []byte) bool
+	// LineMacroFuncs, when set, are the only functions whose line-number
+	// argument may change alone (nil: the engine's default list).
+	LineMacroFuncs []string
+	// MappingSymbols are the names of the architecture's mapping symbols
+	// (arm64 $x and $d, optionally followed by "." and a suffix), which
+	// mark code and data within a section and are never correlated or
+	// used as relocation targets.
+	MappingSymbols []string
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
@@ -122,8 +130,14 @@ type Entry struct {
 	// SiteBefore is how many bytes the call instruction starts before the
 	// relocated field (EntryCall).
 	SiteBefore int
-	// Section is the section listing the sites (EntryPatchable).
+	// Section is the section listing the sites (EntryPatchable). Each
+	// relocation in it designates one function's first patchable NOP,
+	// which lies before the function's symbol or at it.
 	Section string
+	// Nop is the architecture's NOP instruction, the padding a
+	// patchable entry may put before a function's symbol
+	// (EntryPatchable).
+	Nop []byte
 }
 
 // EntryNop reports whether the function at value in a section's data
@@ -240,4 +254,40 @@ func (a *Arch) DecodeText(text []byte) (*Insns, error) {
 // filled in yet.
 func notSupported(name string, m elf.Machine) error {
 	return fmt.Errorf("machine %v (%s) is not supported yet", m, name)
+}
+
+// nameTypes fills in the Name of every entry of a relocation table from
+// the ELF package's names and returns the table.
+func nameTypes(name func(uint32) string, types map[uint32]Reloc) map[uint32]Reloc {
+	for t, r := range types {
+		r.Name = name(t)
+		types[t] = r
+	}
+	return types
+}
+
+// fixedLen returns a decoder for an instruction set whose instructions
+// all have n bytes. A text whose size is not a multiple of n is an error.
+func fixedLen(n int) func([]byte) (*Insns, error) {
+	return func(text []byte) (*Insns, error) {
+		if len(text)%n != 0 {
+			return nil, fmt.Errorf("text of %d bytes is not a whole number of %d-byte instructions", len(text), n)
+		}
+		in := &Insns{size: uint32(len(text)), starts: make([]uint32, 0, len(text)/n)}
+		for pc := 0; pc < len(text); pc += n {
+			in.starts = append(in.starts, uint32(pc))
+		}
+		return in, nil
+	}
+}
+
+// IsMapping reports whether name is one of the architecture's mapping
+// symbols ($x, $d, $x.42, ...).
+func (a *Arch) IsMapping(name string) bool {
+	for _, m := range a.MappingSymbols {
+		if name == m || strings.HasPrefix(name, m+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -16,7 +16,7 @@ var x86_64 = Arch{
 	Machine: elf.EM_X86_64,
 	PtrSize: 8,
 	Abs64:   uint32(elf.R_X86_64_64),
-	Types: map[uint32]Reloc{
+	Types: nameTypes(func(t uint32) string { return elf.R_X86_64(t).String() }, map[uint32]Reloc{
 		// NONE is what old kernels leave at a nop'ed mcount call.
 		x86(elf.R_X86_64_NONE):          {Size: 0, PCRel: true, FromInsnEnd: true, KLP: true},
 		x86(elf.R_X86_64_64):            {Size: 8, Absolute: true, KLP: true, SectionRef: true},
@@ -28,7 +28,7 @@ var x86_64 = Arch{
 		x86(elf.R_X86_64_GOTPCREL):      {Size: 4, PCRel: true, Opaque: true, KLP: true},
 		x86(elf.R_X86_64_GOTPCRELX):     {Size: 4, PCRel: true, Opaque: true, KLP: true},
 		x86(elf.R_X86_64_REX_GOTPCRELX): {Size: 4, PCRel: true, Opaque: true, KLP: true},
-	},
+	}),
 	Entry: Entry{
 		Kind:       EntryCall,
 		Symbol:     "__fentry__",
@@ -43,13 +43,6 @@ var x86_64 = Arch{
 }
 
 func x86(t elf.R_X86_64) uint32 { return uint32(t) }
-
-func init() {
-	for t, r := range x86_64.Types {
-		r.Name = elf.R_X86_64(t).String()
-		x86_64.Types[t] = r
-	}
-}
 
 // isX86LineArgLoad reports whether insn loads an immediate into the
 // second or third argument register (mov $imm32, %esi / %edx).
