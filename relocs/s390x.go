@@ -14,7 +14,7 @@ var s390x = Arch{
 	Machine: elf.EM_S390,
 	PtrSize: 8,
 	Abs64:   s390(elf.R_390_64),
-	Types: map[uint32]Reloc{
+	Types: nameTypes(func(t uint32) string { return elf.R_390(t).String() }, map[uint32]Reloc{
 		s390(elf.R_390_NONE):     {Size: 0},
 		s390(elf.R_390_8):        {Size: 1, Absolute: true, KLP: true},
 		s390(elf.R_390_16):       {Size: 2, Absolute: true, KLP: true},
@@ -32,7 +32,7 @@ var s390x = Arch{
 		s390(elf.R_390_GOTENT):    {Size: 4, PCRel: true, KLP: true, Bias: -2, KeepsOriginal: true},
 		s390(elf.R_390_GOTPLTENT): {Size: 4, PCRel: true, KLP: true, Bias: -2},
 		s390(elf.R_390_GOTPCDBL):  {Size: 4, PCRel: true, Bias: -2},
-	},
+	}),
 	Entry: Entry{
 		Kind:       EntryCall,
 		Symbol:     "__fentry__",
@@ -48,13 +48,6 @@ var s390x = Arch{
 }
 
 func s390(t elf.R_390) uint32 { return uint32(t) }
-
-func init() {
-	for t, r := range s390x.Types {
-		r.Name = elf.R_390(t).String()
-		s390x.Types[t] = r
-	}
-}
 
 // isS390LineArgLoad reports whether insn loads an immediate into %r3 or
 // %r4, the second and third argument registers: lhi/lghi (a7 r8/a7 r9,
