@@ -152,3 +152,28 @@ void *foo(int x) { g(x + %d); return bar; }
 	}
 	checkWellFormed(t, out)
 }
+
+// TestS390xBadPairs checks the refusals around big-endian input: an
+// s390x object against a ppc64le one (different machines, different byte
+// orders), and a truncated s390x object, each a clear error naming the
+// files.
+func TestS390xBadPairs(t *testing.T) {
+	s390 := filepath.Join(archCorpusDir(t, "s390x"), "cmdline-ubsan.ORIG.o")
+	ppc := filepath.Join(archCorpusDir(t, "ppc64le"), "cmdline-ubsan.ORIG.o")
+	_, err := diffPaths(t, s390, ppc, nil, nil, nil)
+	if code := elfdiff.ExitCode(err); code != elfdiff.ExitError || err == nil ||
+		!strings.Contains(err.Error(), "different machines") || !strings.Contains(err.Error(), "EM_S390") || !strings.Contains(err.Error(), "EM_PPC64") {
+		t.Errorf("s390x against ppc64le: exit %d, %v", code, err)
+	}
+	b, err := os.ReadFile(s390)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.o")
+	if err := os.WriteFile(cut, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := elfobj.Open(cut); err == nil || !strings.Contains(err.Error(), cut) || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated s390x object: %v", err)
+	}
+}
