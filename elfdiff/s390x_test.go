@@ -178,10 +178,10 @@ func TestS390xBadPairs(t *testing.T) {
 	}
 }
 
-// BenchmarkDiffLargestS390x diffs the largest s390x corpus pair (by the
+// BenchmarkS390xDiffLargest diffs the largest s390x corpus pair (by the
 // size of its objects), reading the objects and the symbol table each
 // time as the command does.
-func BenchmarkDiffLargestS390x(b *testing.B) {
+func BenchmarkS390xDiffLargest(b *testing.B) {
 	var c corpusCase
 	var size int64
 	for _, cc := range loadCorpusDir(b, archCorpusDir(b, "s390x")) {
