@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
@@ -90,11 +91,8 @@ func (d *differ) includeChanged() {
 	}
 }
 
-var callbackSections = []string{".kpatch.callbacks.pre_patch", ".kpatch.callbacks.post_patch",
-	".kpatch.callbacks.pre_unpatch", ".kpatch.callbacks.post_unpatch"}
-
 func (d *differ) includeCallbacks() {
-	for _, name := range callbackSections {
+	for _, name := range kpatchfmt.CallbackSections {
 		s := d.patched.section(name)
 		if s == nil {
 			continue
@@ -109,7 +107,7 @@ func (d *differ) includeCallbacks() {
 			if len(s.rela.relas) > 0 {
 				fn := s.rela.relas[0].sym
 				d.logf("found callback: %s", fn.Name)
-				d.includeSymbol(fn, "callback ("+strings.TrimPrefix(name, ".kpatch.callbacks.")+")")
+				d.includeSymbol(fn, "callback ("+strings.TrimPrefix(name, kpatchfmt.CallbackPrefix)+")")
 				d.callbacks = append(d.callbacks, callback{sec: name, fn: fn})
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/symtab"
@@ -23,13 +24,6 @@ type klpReloc struct {
 	res    symtab.Result
 	ext    bool
 }
-
-// The sizes of the intermediate tables on 64-bit machines.
-const (
-	kpatchFuncSize  = 56
-	kpatchRelocSize = 40
-	kpatchSymSize   = 40
-)
 
 // findSymbol resolves a symbol of the patched object in the parent's
 // symbol table, the way the reference's lookup_symbol does.
@@ -131,7 +125,7 @@ func (d *differ) buildOutput() (*elfobj.File, error) {
 	// Decide klp relocations.
 	var klps []*klpReloc
 	for _, rs := range secs {
-		if !rs.isRela() || rs.base.Name == ".kpatch.funcs" {
+		if !rs.isRela() || rs.base.Name == kpatchfmt.FuncsSection {
 			continue
 		}
 		kept := rs.relas[:0]
@@ -228,14 +222,11 @@ func (d *differ) isSpecialSection(n string) bool {
 }
 
 type outBuilder struct {
-	d       *differ
-	out     *elfobj.File
-	secs    []*section
-	syms    []*elfobj.Symbol
-	extra   []*elfobj.Section
-	strData []byte
-	strOff  map[string]uint64
-	strSec  *elfobj.Section
+	d     *differ
+	out   *elfobj.File
+	secs  []*section
+	syms  []*elfobj.Symbol
+	extra []*elfobj.Section
 }
 
 func (b *outBuilder) addSection(s *section) {
@@ -245,21 +236,6 @@ func (b *outBuilder) addSection(s *section) {
 
 func (b *outBuilder) addSymbol(s *symbol) {
 	b.syms = append(b.syms, s.Symbol)
-}
-
-// str returns the offset of s in .kpatch.strings, adding it once.
-func (b *outBuilder) str(s string) int64 {
-	if b.strOff == nil {
-		b.strOff = map[string]uint64{}
-	}
-	if o, ok := b.strOff[s]; ok {
-		return int64(o)
-	}
-	o := uint64(len(b.strData))
-	b.strData = append(b.strData, s...)
-	b.strData = append(b.strData, 0)
-	b.strOff[s] = o
-	return int64(o)
 }
 
 func (b *outBuilder) newSection(name string, typ elf.SectionType, flags elf.SectionFlag, align, entsize uint64, data []byte) *elfobj.Section {
@@ -286,7 +262,6 @@ func (b *outBuilder) absType() uint32 { return b.d.arch.Abs64 }
 
 func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	d := b.d
-	bo := byteOrder(d.patched.file.Data)
 	abs := b.absType()
 	if len(d.importNS) > 0 {
 		var data []byte
@@ -297,8 +272,17 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 		m := b.newSection(".modinfo", elf.SHT_PROGBITS, elf.SHF_ALLOC, 1, uint64(len(data)), data)
 		b.secSym(m)
 	}
-	b.strSec = b.newSection(".kpatch.strings", elf.SHT_PROGBITS, elf.SHF_ALLOC, 1, 1, nil)
-	strSym := b.secSym(b.strSec)
+	w := &kpatchfmt.Writer{Layout: kpatchfmt.For(d.patched.file), Abs: abs}
+	strSec := b.newSection(kpatchfmt.StringsSection, elf.SHT_PROGBITS, elf.SHF_ALLOC, 1, 1, nil)
+	w.StringsSym = b.secSym(strSec)
+	table := func(name string, size int) (*elfobj.Section, *elfobj.Section) {
+		s := b.newSection(name, elf.SHT_PROGBITS, elf.SHF_ALLOC, uint64(w.Layout.Align()), uint64(size), nil)
+		b.secSym(s)
+		return s, b.relaFor(s)
+	}
+	fill := func(s, rela *elfobj.Section, t kpatchfmt.Table) {
+		s.Data, s.Size, rela.Relocs = t.Data, uint64(len(t.Data)), t.Relocs
+	}
 
 	// .kpatch.funcs
 	var funcs []*symbol
@@ -307,11 +291,8 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 			funcs = append(funcs, sym)
 		}
 	}
-	fdata := make([]byte, len(funcs)*kpatchFuncSize)
-	fsec := b.newSection(".kpatch.funcs", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, kpatchFuncSize, fdata)
-	b.secSym(fsec)
-	frela := b.relaFor(fsec)
-	for i, f := range funcs {
+	fsec, frela := table(kpatchfmt.FuncsSection, w.Layout.FuncSize())
+	for _, f := range funcs {
 		res, ok, err := d.findSymbol(f)
 		if err != nil {
 			return err
@@ -322,66 +303,44 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 		if f.origBind() == elf.STB_LOCAL && res.Global {
 			return d.refuse(refusal.LocalNotFound, f.Name, f.Name)
 		}
-		base := i * kpatchFuncSize
-		bo.PutUint64(fdata[base+8:], f.Size)
-		bo.PutUint64(fdata[base+16:], res.Addr)
-		bo.PutUint64(fdata[base+24:], res.Size)
-		bo.PutUint64(fdata[base+32:], res.Sympos)
-		frela.Relocs = append(frela.Relocs,
-			elfobj.Reloc{Offset: uint64(base), Type: abs, Sym: f.Symbol},
-			elfobj.Reloc{Offset: uint64(base + 40), Type: abs, Sym: strSym, Addend: b.str(f.Name)},
-			elfobj.Reloc{Offset: uint64(base + 48), Type: abs, Sym: strSym, Addend: b.str(d.opts.Parent)})
+		w.AddFunc(kpatchfmt.Func{New: f.Symbol, NewSize: f.Size, OldAddr: res.Addr, OldSize: res.Size, Sympos: res.Sympos,
+			Name: f.Name, ObjName: d.opts.Parent})
 		d.report.addFunc(f.Name, d.opts.Parent, res, f.Size)
 	}
+	fill(fsec, frela, w.Funcs)
 
 	// .kpatch.relocations and .kpatch.symbols
-	rdata := make([]byte, len(klps)*kpatchRelocSize)
-	sdata := make([]byte, len(klps)*kpatchSymSize)
-	rsec := b.newSection(".kpatch.relocations", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, kpatchRelocSize, rdata)
-	b.secSym(rsec)
-	rrela := b.relaFor(rsec)
-	ssec := b.newSection(".kpatch.symbols", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, kpatchSymSize, sdata)
-	ssym := b.secSym(ssec)
-	srela := b.relaFor(ssec)
+	rsec, rrela := table(kpatchfmt.RelocationsSection, w.Layout.RelocSize())
+	ssec, srela := table(kpatchfmt.SymbolsSection, w.Layout.SymbolSize())
+	w.SymbolsSym = ssec.Sym
 	emitted := make(map[*elfobj.Symbol]bool, len(b.syms))
 	for _, s := range b.syms {
 		emitted[s] = true
 	}
-	for i, k := range klps {
+	for _, k := range klps {
 		// The destination is the section symbol of the relocated section;
 		// create one if the object has none or it was not kept.
-		dest := k.base.Sym
-		if dest == nil || !emitted[dest] {
-			dest = b.secSym(k.base.Section)
-			emitted[dest] = true
+		if dest := k.base.Sym; dest == nil || !emitted[dest] {
+			emitted[b.secSym(k.base.Section)] = true
 		}
-		ro := i * kpatchRelocSize
-		bo.PutUint32(rdata[ro+8:], k.typ)
-		if k.ext {
-			bo.PutUint32(rdata[ro+12:], 1)
+		err := w.AddRelocation(kpatchfmt.Relocation{Dest: k.base.Section, Offset: k.off, Type: k.typ, External: k.ext,
+			Addend: k.addend, ObjName: d.opts.Parent,
+			Sym: kpatchfmt.Symbol{Name: k.sym.Name, ObjName: k.res.ObjName, Sympos: k.res.Sympos,
+				Bind: k.sym.origBind(), Type: k.sym.Type, Src: k.res.Addr}})
+		if err != nil {
+			return err
 		}
-		bo.PutUint64(rdata[ro+16:], uint64(k.addend))
-		rrela.Relocs = append(rrela.Relocs,
-			elfobj.Reloc{Offset: uint64(ro), Type: abs, Sym: dest, Addend: int64(k.off)},
-			elfobj.Reloc{Offset: uint64(ro + 24), Type: abs, Sym: strSym, Addend: b.str(d.opts.Parent)},
-			elfobj.Reloc{Offset: uint64(ro + 32), Type: abs, Sym: ssym, Addend: int64(i * kpatchSymSize)})
-		so := i * kpatchSymSize
-		src := k.res.Addr
-		bo.PutUint64(sdata[so:], src)
-		bo.PutUint64(sdata[so+8:], k.res.Sympos)
-		sdata[so+16] = byte(k.sym.origBind())
-		sdata[so+17] = byte(k.sym.Type)
-		srela.Relocs = append(srela.Relocs,
-			elfobj.Reloc{Offset: uint64(so + 24), Type: abs, Sym: strSym, Addend: b.str(k.sym.Name)},
-			elfobj.Reloc{Offset: uint64(so + 32), Type: abs, Sym: strSym, Addend: b.str(k.res.ObjName)})
 		d.report.addKLP(d.arch, k)
 	}
+	fill(rsec, rrela, w.Relocations)
+	fill(ssec, srela, w.Symbols)
 
 	// Callbacks: point each at the parent object name.
 	for _, cb := range d.callbacks {
 		for _, s := range b.secs {
 			if s.Name == cb.sec && s.rela != nil {
-				s.rela.relas = append(s.rela.relas, &rela{off: 8, typ: abs, sym: &symbol{Symbol: strSym}, addend: b.str(d.opts.Parent)})
+				r := w.CallbackObjName(d.opts.Parent)
+				s.rela.relas = append(s.rela.relas, &rela{off: r.Offset, typ: r.Type, sym: &symbol{Symbol: r.Sym}, addend: r.Addend})
 			}
 		}
 	}
@@ -395,8 +354,8 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	}
 	if d.arch.Entry.Kind == relocs.EntryPatchable {
 		b.patchableEntries(mfuncs)
-		b.strSec.Data = b.strData
-		b.strSec.Size = uint64(len(b.strData))
+		strSec.Data = w.Strings
+		strSec.Size = uint64(len(w.Strings))
 		return nil
 	}
 	mdata := make([]byte, 8*len(mfuncs))
@@ -421,8 +380,8 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 		site := int64(first.off) - int64(d.arch.Entry.SiteBefore) - int64(f.Value)
 		mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
 	}
-	b.strSec.Data = b.strData
-	b.strSec.Size = uint64(len(b.strData))
+	strSec.Data = w.Strings
+	strSec.Size = uint64(len(w.Strings))
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 )
 
 // TestSelfDiffIsNoChange diffs every corpus object against itself: there
@@ -23,7 +24,7 @@ func TestSelfDiffIsNoChange(t *testing.T) {
 				}
 				want := elfdiff.ExitNoChange
 				for _, s := range a.Sections {
-					if strings.HasPrefix(s.Name, ".kpatch.callbacks.") {
+					if strings.HasPrefix(s.Name, kpatchfmt.CallbackPrefix) {
 						want = elfdiff.ExitOK
 					}
 				}

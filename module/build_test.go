@@ -11,6 +11,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -91,7 +92,7 @@ func TestBuildModule(t *testing.T) {
 			t.Errorf("module has no %s", name)
 		}
 	}
-	if f.SectionByName(".kpatch.relocations") != nil {
+	if f.SectionByName(kpatchfmt.RelocationsSection) != nil {
 		t.Errorf("intermediate section left in the module")
 	}
 	l := module.Inspect(f)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 )
 
 // Listing describes a patch module: what it patches and how.
@@ -112,10 +113,10 @@ func Inspect(f *elfobj.File) *Listing {
 		}
 	}
 	sort.Strings(l.Undefined)
-	if fs := f.SectionByName(".kpatch.funcs"); fs == nil {
-		l.Problems = append(l.Problems, "no .kpatch.funcs section: not a kpatch-build patch module")
-	} else if len(fs.Data)%56 != 0 {
-		l.Problems = append(l.Problems, fmt.Sprintf(".kpatch.funcs size %d is not a multiple of 56", len(fs.Data)))
+	if fs := f.SectionByName(kpatchfmt.FuncsSection); fs == nil {
+		l.Problems = append(l.Problems, "no "+kpatchfmt.FuncsSection+" section: not a kpatch-build patch module")
+	} else if n := kpatchfmt.For(f).FuncSize(); len(fs.Data)%n != 0 {
+		l.Problems = append(l.Problems, fmt.Sprintf("%s size %d is not a multiple of %d", kpatchfmt.FuncsSection, len(fs.Data), n))
 	}
 	if f.SymbolByName("init_module") == nil {
 		l.Problems = append(l.Problems, "no init_module")

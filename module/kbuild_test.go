@@ -12,6 +12,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -115,13 +116,13 @@ func TestMacrosHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		".kpatch.callbacks.pre_patch":    "kpg_macros_pre_patch",
-		".kpatch.callbacks.post_patch":   "__kpatch_load_hook_kpg_macros_load",
-		".kpatch.callbacks.pre_unpatch":  "__kpatch_unload_hook_kpg_macros_unload",
-		".kpatch.callbacks.post_unpatch": "kpg_macros_post_unpatch",
-		".kpatch.force":                  "kpg_macros_show",
-		".kpatch.ignore.functions":       "kpg_macros_noisy",
-		".kpatch.ignore.sections":        ".text.kpg_macros_unused",
+		kpatchfmt.CallbackPrefix + "pre_patch":    "kpg_macros_pre_patch",
+		kpatchfmt.CallbackPrefix + "post_patch":   "__kpatch_load_hook_kpg_macros_load",
+		kpatchfmt.CallbackPrefix + "pre_unpatch":  "__kpatch_unload_hook_kpg_macros_unload",
+		kpatchfmt.CallbackPrefix + "post_unpatch": "kpg_macros_post_unpatch",
+		".kpatch.force":            "kpg_macros_show",
+		".kpatch.ignore.functions": "kpg_macros_noisy",
+		".kpatch.ignore.sections":  ".text.kpg_macros_unused",
 	}
 	for name, target := range want {
 		s := f.SectionByName(name)
@@ -130,7 +131,7 @@ func TestMacrosHeader(t *testing.T) {
 			continue
 		}
 		size := uint64(8)
-		if strings.HasPrefix(name, ".kpatch.callbacks.") {
+		if strings.HasPrefix(name, kpatchfmt.CallbackPrefix) {
 			size = 16 // { fn, objname }, objname NULL until the diff
 		}
 		if s.Size != size || s.Rela == nil || len(s.Rela.Relocs) != 1 || s.Rela.Relocs[0].Offset != 0 {
@@ -234,7 +235,7 @@ func TestBuildKbuild(t *testing.T) {
 
 	// The klp tables became livepatch relocations; the symbols they
 	// replaced are gone from the symbol table.
-	for _, n := range []string{".kpatch.relocations", ".kpatch.symbols", ".rela.kpatch.relocations", ".rela.kpatch.symbols"} {
+	for _, n := range []string{kpatchfmt.RelocationsSection, kpatchfmt.SymbolsSection, ".rela" + kpatchfmt.RelocationsSection, ".rela" + kpatchfmt.SymbolsSection} {
 		if f.SectionByName(n) != nil {
 			t.Errorf("intermediate section %s left in the module", n)
 		}

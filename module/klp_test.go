@@ -10,6 +10,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -62,7 +63,7 @@ func TestConvertKLP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.SectionByName(".kpatch.relocations") != nil || g.SectionByName(".kpatch.symbols") != nil {
+	if g.SectionByName(kpatchfmt.RelocationsSection) != nil || g.SectionByName(kpatchfmt.SymbolsSection) != nil {
 		t.Error("intermediate sections left")
 	}
 	rs := g.SectionByName(".klp.rela.vmlinux..text.__reserve_bytes")

@@ -103,7 +103,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"--report is a directory", with("--report", root), 2, []string{"--report " + root + ": is a directory"}},
 		{"--report under a file", with("--report", filepath.Join(file, "r.json")), 2, []string{"--report " + filepath.Join(file, "r.json") + ": " + file + " is not a directory"}},
 		{"--config with the bundled kernel", with("--config", file), 2, []string{"--config: the bundled kernel has no configuration"}},
-		{"--verify with a source tree", with("--verify", "-s", root), 2, []string{"--verify works with the bundled kernel only"}},
+		{"--verify with a source tree", with("--verify", "-s", root), 2, []string{"--verify works with the bundled kernel and with Linux trees"}},
 	})
 	// The longest name the kernel takes passes the check (the run then
 	// fails later, on the tree given).
