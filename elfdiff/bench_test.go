@@ -12,24 +12,45 @@ import (
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
-// BenchmarkDiffLargest diffs the largest corpus pair (unique-id-pr-1314:
-// 3251 sections, 4601 symbols), reading the objects and the symbol table
-// each time as the command does.
+// BenchmarkDiffLargest diffs the largest pair of each architecture's
+// corpus folder (by the size of both objects; x86_64: unique-id-pr-1314,
+// 3251 sections, 4601 symbols), one sub-benchmark per architecture,
+// reading the objects and the symbol table each time as the command does.
+// An architecture whose tables are not filled in yet is skipped.
 func BenchmarkDiffLargest(b *testing.B) {
-	var c corpusCase
-	for _, cc := range loadCorpus(b) {
-		if cc.name == "unique-id-pr-1314" {
-			c = cc
-		}
+	for _, arch := range corpusArches {
+		b.Run(arch, func(b *testing.B) {
+			var c corpusCase
+			var largest int64
+			for _, cc := range loadCorpusDir(b, archCorpusDir(b, arch)) {
+				if n := fileSize(b, cc.orig) + fileSize(b, cc.patched); n > largest {
+					c, largest = cc, n
+				}
+			}
+			if c.name == "" {
+				b.Fatalf("no cases in the %s corpus", arch)
+			}
+			want := c.expect["exit"][0]
+			if _, err := runCase(b, c); fmt.Sprint(elfdiff.ExitCode(err)) != want {
+				if strings.Contains(fmt.Sprint(err), "not supported yet") {
+					b.Skipf("%s: %v", arch, err)
+				}
+				b.Fatalf("%s: exit %d (%v), want %s", c.name, elfdiff.ExitCode(err), err, want)
+			}
+			b.Logf("%s: %s (%d bytes)", arch, c.name, largest)
+			for b.Loop() {
+				runCase(b, c)
+			}
+		})
 	}
-	if c.name == "" {
-		b.Fatal("unique-id-pr-1314 not in the corpus")
+}
+
+func fileSize(b *testing.B, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
 	}
-	for b.Loop() {
-		if _, err := runCase(b, c); elfdiff.ExitCode(err) != 3 {
-			b.Fatal(err)
-		}
-	}
+	return fi.Size()
 }
 
 // BenchmarkDiffCorpus diffs every corpus case once per iteration.

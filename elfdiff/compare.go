@@ -3,6 +3,7 @@ package elfdiff
 import (
 	"bytes"
 	"debug/elf"
+	"slices"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
@@ -107,7 +108,12 @@ var lineMacroFuncs = map[string]bool{
 	"__btrfs_abort_transaction": true, "__btrfs_handle_fs_error": true, "__btrfs_panic": true,
 }
 
-func isLineMacroFunc(n string) bool {
+// isLineMacroFunc reports whether n is a function whose line-number
+// argument may change alone: the architecture's own list when it has one.
+func (d *differ) isLineMacroFunc(n string) bool {
+	if d.arch.LineMacroFuncs != nil {
+		return slices.Contains(d.arch.LineMacroFuncs, n)
+	}
 	return lineMacroFuncs[n] || strings.HasPrefix(n, "warn_slowpath_")
 }
 
@@ -170,7 +176,7 @@ func (d *differ) lineMacroCallFollows(rs *section, end uint64) bool {
 		if strings.HasPrefix(n, "__warned.") || strings.HasPrefix(n, "__already_done.") || strings.HasPrefix(n, "__func__.") {
 			continue
 		}
-		return isLineMacroFunc(n)
+		return d.isLineMacroFunc(n)
 	}
 	return false
 }

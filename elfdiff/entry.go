@@ -112,3 +112,39 @@ func (b *outBuilder) patchableEntries(funcs []*symbol) {
 		rela.Relocs = append(rela.Relocs, elfobj.Reloc{Type: d.arch.Abs64, Sym: f.Symbol, Addend: int64(f.entrySite) - int64(f.Value)})
 	}
 }
+
+// foldLocalLabels rewrites every relocation against a local NOTYPE label
+// (.LC0, .LPFE1, ...) into one against the label's section symbol, the
+// label's offset added to the addend, and drops the labels: they are the
+// assembler's names for places, which differ between builds and must not
+// be correlated or written. A label whose section has no section symbol
+// is kept as it is.
+func foldLocalLabels(o *object) {
+	isLabel := func(s *symbol) bool {
+		return s.Type == elf.STT_NOTYPE && s.Bind == elf.STB_LOCAL && s.sec != nil && s.sec.secsym != nil && s.Name != ""
+	}
+	for _, rs := range o.secs {
+		for _, r := range rs.relas {
+			if isLabel(r.sym) {
+				r.addend += int64(r.sym.Value)
+				r.sym = r.sym.sec.secsym
+			}
+		}
+	}
+	keep := o.syms[:0]
+	for _, s := range o.syms {
+		if !isLabel(s) {
+			keep = append(keep, s)
+		}
+	}
+	o.syms = keep
+	for sec, syms := range o.bySec {
+		k := syms[:0]
+		for _, s := range syms {
+			if !isLabel(s) {
+				k = append(k, s)
+			}
+		}
+		o.bySec[sec] = k
+	}
+}

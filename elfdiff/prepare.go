@@ -12,6 +12,9 @@ import (
 // prepare runs the per-object steps that precede correlation: prefix
 // symbols, relocation strings, fentry detection, bundling and children.
 func (d *differ) prepare(o *object) error {
+	if d.arch.FoldLocalLabels {
+		foldLocalLabels(o)
+	}
 	if err := d.linkPrefixes(o); err != nil {
 		return err
 	}

@@ -177,27 +177,3 @@ func TestS390xBadPairs(t *testing.T) {
 		t.Errorf("truncated s390x object: %v", err)
 	}
 }
-
-// BenchmarkS390xDiffLargest diffs the largest s390x corpus pair (by the
-// size of its objects), reading the objects and the symbol table each
-// time as the command does.
-func BenchmarkS390xDiffLargest(b *testing.B) {
-	var c corpusCase
-	var size int64
-	for _, cc := range loadCorpusDir(b, archCorpusDir(b, "s390x")) {
-		o, err1 := os.Stat(cc.orig)
-		p, err2 := os.Stat(cc.patched)
-		if err1 == nil && err2 == nil && o.Size()+p.Size() > size {
-			c, size = cc, o.Size()+p.Size()
-		}
-	}
-	if c.name == "" {
-		b.Fatal("no s390x case")
-	}
-	b.Logf("%s: %d bytes", c.name, size)
-	for b.Loop() {
-		if _, err := runCase(b, c); elfdiff.ExitCode(err) != 0 {
-			b.Fatal(err)
-		}
-	}
-}

@@ -47,6 +47,12 @@ type Arch struct {
 	// mark code and data within a section and are never correlated or
 	// used as relocation targets.
 	MappingSymbols []string
+	// FoldLocalLabels is set when relocations reference local NOTYPE
+	// labels the assembler kept (.LC0, .LPFE1 on loongarch): each such
+	// reference is folded into the label's section symbol plus the
+	// label's offset, and the labels are dropped, so relocations compare
+	// and are replaced like section-symbol references.
+	FoldLocalLabels bool
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
@@ -180,7 +186,11 @@ func ForMachine(m elf.Machine) (*Arch, error) {
 			return a, nil
 		}
 	}
-	return nil, fmt.Errorf("machine %v (e_machine %d) is not a livepatch architecture (x86_64, aarch64, loongarch64, ppc64le, s390x)", m, uint16(m))
+	names := make([]string, len(arches))
+	for i, a := range arches {
+		names[i] = a.Name
+	}
+	return nil, fmt.Errorf("machine %v (e_machine %d) is not one the diff engine knows (%s)", m, uint16(m), strings.Join(names, ", "))
 }
 
 // TypeName returns the ELF name of relocation type t, or the number when

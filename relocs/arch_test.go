@@ -21,7 +21,7 @@ func TestForMachine(t *testing.T) {
 		t.Errorf("TypeName(99) = %q", got)
 	}
 	_, err = ForMachine(elf.EM_SPARCV9)
-	if err == nil || !strings.Contains(err.Error(), "EM_SPARCV9") || !strings.Contains(err.Error(), "not a livepatch architecture") {
+	if err == nil || !strings.Contains(err.Error(), "EM_SPARCV9") || !strings.Contains(err.Error(), "not one the diff engine knows (x86_64, aarch64") {
 		t.Errorf("unknown machine: %v", err)
 	}
 	for _, a := range arches {
@@ -75,5 +75,78 @@ func TestX86TargetOffset(t *testing.T) {
 	// Outside text, the addend is the offset.
 	if got, err := a.TargetOffset(nil, uint32(elf.R_X86_64_PC32), 3, -4); err != nil || got != -4 {
 		t.Errorf("data PC32: %d, %v", got, err)
+	}
+}
+
+func TestA64LineArgLoad(t *testing.T) {
+	le := func(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+	for _, c := range []struct {
+		insn uint32
+		want bool
+		what string
+	}{
+		{0x52800542, true, "mov w2, #0x2a"},
+		{0x52a00022, true, "mov w2, #0x10000 (movz hw=1)"},
+		{0x52800541, false, "mov w1, #0x2a"},
+		{0xd2800542, false, "mov x2, #0x2a (64-bit)"},
+		{0x12800542, false, "movn w2, #0x2a"},
+		{0xd503201f, false, "nop"},
+	} {
+		if got := aarch64.LineArgLoad(le(c.insn)); got != c.want {
+			t.Errorf("%s (%#x): %v, want %v", c.what, c.insn, got, c.want)
+		}
+	}
+}
+
+func TestFixedLen(t *testing.T) {
+	in, err := aarch64.DecodeText(make([]byte, 12))
+	if err != nil || in.Len() != 3 {
+		t.Fatalf("12 bytes: %v, %v", in, err)
+	}
+	if s, e := in.At(2); s != 8 || e != 12 {
+		t.Errorf("At(2) = %d, %d", s, e)
+	}
+	if _, err := loongarch64.DecodeText(make([]byte, 10)); err == nil || !strings.Contains(err.Error(), "not a whole number of 4-byte instructions") {
+		t.Errorf("10 bytes: %v", err)
+	}
+	// The addend of a PC-relative aarch64 type designates the target.
+	if off, err := aarch64.TargetOffset(in, uint32(elf.R_AARCH64_CALL26), 4, 16); err != nil || off != 16 {
+		t.Errorf("CALL26: %d, %v", off, err)
+	}
+	if _, err := aarch64.TargetOffset(in, uint32(elf.R_AARCH64_ADR_GOT_PAGE), 4, 0); err == nil {
+		t.Error("ADR_GOT_PAGE in text: no error")
+	}
+}
+
+func TestMappingAndTables(t *testing.T) {
+	for _, n := range []string{"$x", "$d", "$x.12"} {
+		if !aarch64.IsMapping(n) {
+			t.Errorf("%s is not a mapping symbol", n)
+		}
+	}
+	for _, n := range []string{"$xyz", "x", ".LC0"} {
+		if aarch64.IsMapping(n) {
+			t.Errorf("%s is a mapping symbol", n)
+		}
+	}
+	if x86_64.IsMapping("$x") {
+		t.Error("x86_64 has mapping symbols")
+	}
+	for _, a := range arches {
+		if a.unsupported != nil {
+			continue
+		}
+		abs, ok := a.Type(a.Abs64)
+		if !ok || abs.Size != a.PtrSize || !abs.Absolute || !abs.KLP {
+			t.Errorf("%s: Abs64 %s is %+v", a.Name, a.TypeName(a.Abs64), abs)
+		}
+		for typ, r := range a.Types {
+			if r.Name == "" || strings.Contains(r.Name, "R_"+a.Name) {
+				t.Errorf("%s: type %d has no ELF name (%q)", a.Name, typ, r.Name)
+			}
+		}
+		if a.Entry.Kind == EntryPatchable && (a.Entry.Section == "" || len(a.Entry.Nop) != a.InsnLen) {
+			t.Errorf("%s: patchable entry without a section or a nop of the instruction length: %+v", a.Name, a.Entry)
+		}
 	}
 }

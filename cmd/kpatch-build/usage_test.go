@@ -144,14 +144,14 @@ func TestDiffUsageErrors(t *testing.T) {
 	}
 	symvers := filepath.Join(root, "Module.symvers")
 	os.WriteFile(symvers, []byte("0x12345678\tprintk\tvmlinux\tEXPORT_SYMBOL\t\nprintk vmlinux EXPORT_SYMBOL\n"), 0o644)
-	// Two objects of a machine the engine does not support.
-	armOrig, armPatched := filepath.Join(root, "arm-orig.o"), filepath.Join(root, "arm-patched.o")
-	for _, p := range [][2]string{{orig, armOrig}, {patched, armPatched}} {
+	// Two objects of a machine the engine does not know.
+	mipsOrig, mipsPatched := filepath.Join(root, "mips-orig.o"), filepath.Join(root, "mips-patched.o")
+	for _, p := range [][2]string{{orig, mipsOrig}, {patched, mipsPatched}} {
 		b, err := os.ReadFile(p[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		le.PutUint16(b[ehMachine:], uint16(elf.EM_AARCH64))
+		le.PutUint16(b[ehMachine:], uint16(elf.EM_MIPS))
 		os.WriteFile(p[1], b, 0o644)
 	}
 	out := filepath.Join(root, "out.o")
@@ -172,8 +172,8 @@ func TestDiffUsageErrors(t *testing.T) {
 			[]string{archive + ": an ar archive is not a symbol table"}},
 		{"Module.symvers line that does not parse", []string{"diff", orig, patched, "vmlinux", orig, symvers, "livepatch-x", out}, 1,
 			[]string{symvers + ":2: not a Module.symvers line (1 tab-separated fields, want at least 3): \"printk vmlinux EXPORT_SYMBOL\""}},
-		{"two EM_AARCH64 objects", []string{"diff", "--symtab", orig, "-o", out, armOrig, armPatched}, 1,
-			[]string{"ERROR: " + strings.TrimPrefix(armOrig, "/") + ": machine EM_AARCH64 (aarch64) is not supported yet"}},
+		{"two EM_MIPS objects", []string{"diff", "--symtab", orig, "-o", out, mipsOrig, mipsPatched}, 1,
+			[]string{"ERROR: " + strings.TrimPrefix(mipsOrig, "/") + ": machine EM_MIPS (e_machine 8) is not one the diff engine knows (x86_64, aarch64, loongarch64, ppc64le, s390x)"}},
 	})
 }
 
