@@ -22,19 +22,20 @@ var s390xEntries = map[string][]string{
 	"nop":   {"-pg", "-mfentry", "-mnop-mcount", "-mrecord-mcount"},
 }
 
-// s390xSource is a small kernel-style translation unit; line and inc are
-// what the patches vary.
-func s390xSource(blankLines int, inc int) string {
-	return fmt.Sprintf(`extern void __warn_printk(const char *fmt, ...);
+// s390xSource is a small kernel-style translation unit whose first line
+// is numbered line; line and inc are what the patches vary.
+func s390xSource(line int, inc int) string {
+	return fmt.Sprintf(`#line %d
+extern void __warn_printk(const char *fmt, ...);
 extern int g(int);
-%sint foo(int x)
+int foo(int x)
 {
 	if (x > 3)
 		__warn_printk("%%s:%%d\n", "f.c", __LINE__);
 	return g(x) + %d;
 }
 int bar(int x) { return g(x + 7); }
-`, strings.Repeat("\n", blankLines), inc)
+`, line, inc)
 }
 
 // buildS390x compiles src for s390x with the kernel's section flags and
@@ -63,7 +64,7 @@ func buildS390x(t *testing.T, name, src string, flags []string) string {
 func TestS390xCrossBuilt(t *testing.T) {
 	for form, flags := range s390xEntries {
 		t.Run(form, func(t *testing.T) {
-			orig := buildS390x(t, "orig", s390xSource(0, 1), flags)
+			orig := buildS390x(t, "orig", s390xSource(1, 1), flags)
 			f, err := elfobj.Open(orig)
 			if err != nil {
 				t.Fatal(err)
@@ -72,13 +73,18 @@ func TestS390xCrossBuilt(t *testing.T) {
 				t.Fatalf("%s is %v %v", orig, f.Data, f.Machine)
 			}
 
-			line := buildS390x(t, "line", s390xSource(2, 1), flags)
-			_, err = diffPaths(t, orig, line, nil, nil, nil)
-			if code := elfdiff.ExitCode(err); code != elfdiff.ExitNoChange {
-				t.Errorf("line-number change: exit %d (%v), want %d (no change)", code, err, elfdiff.ExitNoChange)
+			// gcc loads the line into %r4 with lghi, llill past 32767 and
+			// lgfi past 65535.
+			for _, first := range []int{1, 40000, 70000} {
+				o := buildS390x(t, "orig", s390xSource(first, 1), flags)
+				line := buildS390x(t, "line", s390xSource(first+2, 1), flags)
+				_, err = diffPaths(t, o, line, nil, nil, nil)
+				if code := elfdiff.ExitCode(err); code != elfdiff.ExitNoChange {
+					t.Errorf("line-number change from line %d: exit %d (%v), want %d (no change)", first, code, err, elfdiff.ExitNoChange)
+				}
 			}
 
-			changed := buildS390x(t, "changed", s390xSource(0, 2), flags)
+			changed := buildS390x(t, "changed", s390xSource(1, 2), flags)
 			res, err := diffPaths(t, orig, changed, nil, nil, nil)
 			if err != nil {
 				t.Fatalf("real change: %v", err)

@@ -207,13 +207,15 @@ func TestS390xArch(t *testing.T) {
 		insn []byte
 		want bool
 	}{
-		{[]byte{0xa7, 0x39, 0, 10}, true},       // lghi %r3,10
-		{[]byte{0xa7, 0x48, 0, 10}, true},       // lhi %r4,10
-		{[]byte{0xc0, 0x41, 0, 0, 1, 0}, true},  // lgfi %r4,256
-		{[]byte{0xa7, 0x29, 0, 10}, false},      // lghi %r2: the first argument
-		{[]byte{0xa7, 0x3a, 0, 1}, false},       // aghi %r3,1: not a load
-		{[]byte{0xc0, 0x30, 0, 0, 0, 0}, false}, // larl %r3
-		{[]byte{0xb9, 0x04, 0x00, 0x3b}, false}, // lgr %r3,%r11
+		{[]byte{0xa7, 0x39, 0, 10}, true},            // lghi %r3,10
+		{[]byte{0xa7, 0x48, 0, 10}, false},           // lhi %r4,10: gcc loads int constants with lghi
+		{[]byte{0xc0, 0x41, 0, 1, 0x11, 0x71}, true}, // lgfi %r4,70001
+		{[]byte{0xa5, 0x4f, 0x9c, 0x41}, true},       // llill %r4,40001
+		{[]byte{0xa5, 0x4e, 0x9c, 0x41}, false},      // llilh %r4: the high half
+		{[]byte{0xa7, 0x29, 0, 10}, false},           // lghi %r2: the first argument
+		{[]byte{0xa7, 0x3a, 0, 1}, false},            // aghi %r3,1: not a load
+		{[]byte{0xc0, 0x30, 0, 0, 0, 0}, false},      // larl %r3
+		{[]byte{0xb9, 0x04, 0x00, 0x3b}, false},      // lgr %r3,%r11
 	} {
 		if got := a.LineArgLoad(tc.insn); got != tc.want {
 			t.Errorf("LineArgLoad(% x) = %v, want %v", tc.insn, got, tc.want)

@@ -50,22 +50,24 @@ var s390x = Arch{
 func s390(t elf.R_390) uint32 { return uint32(t) }
 
 // isS390LineArgLoad reports whether insn loads an immediate into %r3 or
-// %r4, the second and third argument registers: lhi/lghi (a7 r8/a7 r9,
-// 16-bit immediate) or lgfi/iilf (c0 r1/c0 r9, 32-bit).
+// %r4, the second and third argument registers, the way gcc loads an int
+// constant such as __LINE__ there: lghi (a7 r9) up to 32767, llill (a5 rf)
+// up to 65535, lgfi (c0 r1) beyond.
 func isS390LineArgLoad(insn []byte) bool {
 	if len(insn) < 2 {
 		return false
 	}
-	r := insn[1] >> 4
-	if r != 3 && r != 4 {
+	if r := insn[1] >> 4; r != 3 && r != 4 {
 		return false
 	}
 	op := insn[1] & 0x0f
 	switch {
 	case len(insn) == 4 && insn[0] == 0xa7:
-		return op == 0x8 || op == 0x9
+		return op == 0x9
+	case len(insn) == 4 && insn[0] == 0xa5:
+		return op == 0xf
 	case len(insn) == 6 && insn[0] == 0xc0:
-		return op == 0x1 || op == 0x9
+		return op == 0x1
 	}
 	return false
 }
