@@ -3,6 +3,7 @@ package elfobj_test
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -93,6 +94,7 @@ func TestBigEndianEdit(t *testing.T) {
 			rela.Relocs = rela.Relocs[1:]
 			last := f.Symbols[len(f.Symbols)-1]
 			last.Value += 0x1234
+			last.Name += "_renamed"
 			// Drop the last section that nothing refers to by pointer.
 			comment := f.SectionByName(".comment")
 			if comment != nil && comment.Sym == nil {
@@ -117,8 +119,8 @@ func TestBigEndianEdit(t *testing.T) {
 				gr.Relocs[0].Addend != want.Addend || gr.Relocs[0].Sym.Name != want.Sym.Name {
 				t.Errorf("%s: relocations not kept: got %+v first, want %+v", rela.Name, gr.Relocs[0], want)
 			}
-			if got := g.Symbols[len(g.Symbols)-1].Value; got != last.Value {
-				t.Errorf("symbol %s value %#x, want %#x", last.Name, got, last.Value)
+			if got := g.Symbols[len(g.Symbols)-1]; got.Value != last.Value || got.Name != last.Name {
+				t.Errorf("last symbol %s value %#x, want %s %#x", got.Name, got.Value, last.Name, last.Value)
 			}
 			if comment != nil && g.SectionByName(".comment") != nil && comment.Sym == nil {
 				t.Errorf(".comment still there")
@@ -148,8 +150,7 @@ func TestTruncatedBigEndian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shoff := int(uint64(b[0x28])<<56 | uint64(b[0x29])<<48 | uint64(b[0x2a])<<40 | uint64(b[0x2b])<<32 |
-		uint64(b[0x2c])<<24 | uint64(b[0x2d])<<16 | uint64(b[0x2e])<<8 | uint64(b[0x2f]))
+	shoff := int(binary.BigEndian.Uint64(b[0x28:]))
 	for _, n := range []int{3, 40, shoff - 1, shoff + 100, len(b) - 1} {
 		_, err := elfobj.Read(path, b[:n])
 		var fe *elfobj.FormatError
@@ -161,4 +162,39 @@ func TestTruncatedBigEndian(t *testing.T) {
 			t.Errorf("cut at %d: %v: want the file name and \"truncated\"", n, err)
 		}
 	}
+}
+
+// TestKeptLayoutEdit changes one symbol's value in a big-endian object:
+// the layout still fits, so the output differs from the input in that
+// symbol's st_value only (8 bytes at offset 8 of its entry), written
+// big-endian.
+func TestKeptLayoutEdit(t *testing.T) {
+	path := archCorpus(t, "s390x")[0]
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elfobj.Read(path, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym := f.Symbols[len(f.Symbols)-1]
+	sym.Value = 0x0102030405060708
+	out, err := f.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	symtab := f.SectionByName(".symtab")
+	at := int(shdrOffset(b, symtab.Index)) + sym.Index*24 + 8
+	want := append([]byte(nil), b...)
+	copy(want[at:], []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	if i := firstDiff(want, out); i >= 0 {
+		t.Errorf("output differs from the input with the new value at byte %#x (the value is at %#x)", i, at)
+	}
+}
+
+// shdrOffset returns sh_offset of section i of a big-endian ELF64 object.
+func shdrOffset(b []byte, i int) uint64 {
+	be := binary.BigEndian
+	return be.Uint64(b[be.Uint64(b[0x28:])+uint64(i)*64+24:])
 }
