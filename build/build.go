@@ -98,7 +98,7 @@ exec $KPATCH_CC "$@"
 // compiler, the flags and the targets.
 func CacheKey(opts *Options) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "cc=%s\nflags=%s\ntargets=%q\nenv=%q\n", compilerID(opts.CC), FunctionSections, opts.Targets, opts.Env)
+	fmt.Fprintf(h, "cc=%s\nflags=%s\ntargets=%q\nenv=%q\n", CompilerID(opts.CC), FunctionSections, opts.Targets, opts.Env)
 	if opts.Config != "" {
 		b, err := os.ReadFile(opts.Config)
 		if err != nil {
@@ -135,14 +135,19 @@ func CacheKey(opts *Options) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// compilerID is the compiler's path and version, for the cache key.
-func compilerID(cc string) string {
-	out, err := exec.Command(cc, "--version").Output()
+// CompilerID is the compiler's path and first --version line, for cache
+// keys.
+func CompilerID(cc string) string {
+	path, err := exec.LookPath(cc)
 	if err != nil {
 		return cc
 	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return path
+	}
 	line, _, _ := strings.Cut(string(out), "\n")
-	return cc + " " + line
+	return path + " " + line
 }
 
 // Run builds the original tree (or takes it from the cache), applies the

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -111,26 +110,12 @@ func TreeKey(o *PrepareOptions) (string, error) {
 		return "", fmt.Errorf("Module.symvers: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, compilerVersion(o.CC),
+	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, build.CompilerID(o.CC),
 		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\n", f)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:20], nil
-}
-
-// compilerVersion is the compiler's path and first --version line.
-func compilerVersion(cc string) string {
-	path, err := exec.LookPath(cc)
-	if err != nil {
-		return cc
-	}
-	out, err := exec.Command(path, "--version").Output()
-	if err != nil {
-		return path
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	return path + " " + line
 }
 
 // Prepare returns the prepared tree for o, from the cache or made now.

@@ -130,6 +130,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every run holds the cache's lock (shared): a run that finds the
+	// cache unused removes what killed runs left, never a live run's work.
+	unlock, err := build.LockCache(o.CacheDir, o.logf)
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", o.CacheDir, err)
+	}
+	defer unlock()
 	if o.Name == "" {
 		o.Name = module.NameFromPatches(o.Patches)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,6 +62,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if !o.KeepWork {
 		defer os.RemoveAll(work)
 	} else {
+		os.WriteFile(filepath.Join(work, build.KeptMarker), nil, 0o644)
 		o.logf("work directory: %s", work)
 	}
 	var paths []string
@@ -221,14 +223,8 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 }
 
 func uniq(s []string) []string {
-	sort.Strings(s)
-	var out []string
-	for i, x := range s {
-		if i == 0 || x != s[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // abbreviate lists up to n items and counts the rest.

@@ -156,7 +156,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	unlock, err := lockCache(f.cacheDir, progress)
+	unlock, err := build.LockCache(f.cacheDir, progress)
 	if err != nil {
 		return fmt.Errorf("cache %s: %w", f.cacheDir, err)
 	}
@@ -174,7 +174,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		KeepWork: keep, Targets: f.targets, Log: progress})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
 		work := filepath.Dir(res.Build.WorkDir)
-		os.WriteFile(filepath.Join(work, keptMarker), nil, 0o644)
+		os.WriteFile(filepath.Join(work, build.KeptMarker), nil, 0o644)
 		progress("kept the work tree: %s", work)
 	}
 	if s := sig(); s != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +32,8 @@ func verifyReal(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, p
 		checks = append(checks, e.Checks...)
 		kmods = append(kmods, e.Kmods...)
 	}
-	kmods = sortedUnique(kmods)
+	slices.Sort(kmods)
+	kmods = slices.Compact(kmods)
 	opts := guest.Options{Release: res.Release, KVM: kvm, Log: progress}
 	runs := []guest.Verify{{Module: res.Module, Preload: kmods, Checks: checks}}
 	if len(kmods) > 0 {
@@ -54,16 +55,4 @@ func verifyReal(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, p
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "VERIFIED")
 	return nil
-}
-
-// sortedUnique sorts s and drops repeated entries.
-func sortedUnique(s []string) []string {
-	sort.Strings(s)
-	var out []string
-	for i, x := range s {
-		if i == 0 || x != s[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -73,9 +73,13 @@ func LinuxSource(t testing.TB) string {
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return src
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	// The cache's lock, held while extracting: a kpatch-build run sharing
+	// the cache sweeps tmp-* only when no one holds it.
+	unlock, err := build.LockCache(cache, t.Logf)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer unlock()
 	tmp, err := os.MkdirTemp(cache, "tmp-linux-source-")
 	if err != nil {
 		t.Fatal(err)
