@@ -12,7 +12,7 @@ import (
 )
 
 // corpusCaseOf returns the named case of an architecture's corpus folder.
-func corpusCaseOf(t *testing.T, arch, name string) corpusCase {
+func corpusCaseOf(t testing.TB, arch, name string) corpusCase {
 	t.Helper()
 	for _, c := range loadCorpusDir(t, archCorpusDir(t, arch)) {
 		if c.name == name {

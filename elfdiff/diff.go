@@ -144,6 +144,9 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 		return nil, d.refuse(refusal.Machine, "", orig.Name, patched.Name, orig.Machine, patched.Machine)
 	}
 	a, err := relocs.ForMachine(orig.Machine)
+	if err == nil {
+		err = a.CheckData(orig.Data)
+	}
 	if err != nil {
 		return nil, d.refuse(refusal.MachineUnsupported, "", err)
 	}

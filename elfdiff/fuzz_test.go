@@ -42,7 +42,39 @@ func FuzzDiff(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(patched)
-	getenv := func(k string) (string, bool) { v, ok := caseEnv[k]; return v, ok }
+	fuzzDiff(f, origBytes, tab, caseEnv)
+}
+
+// FuzzDiffArch diffs each non-x86 architecture's largest corpus ORIG
+// against fuzzed bytes as PATCHED (seeded with the case's PATCHED), with
+// the checks of FuzzDiff. The corpus lives outside the repository, so
+// the target skips when it is absent:
+// go test ./elfdiff/ -run '^$' -fuzz FuzzDiffArch -fuzztime 60s
+func FuzzDiffArch(f *testing.F) {
+	c := corpusCaseOf(f, "aarch64", "special-static")
+	origBytes, err := os.ReadFile(c.orig)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tab, err := symtab.Load(c.orig)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, arch := range []string{"aarch64", "loongarch64"} {
+		for _, cc := range loadCorpusDir(f, archCorpusDir(f, arch)) {
+			b, err := os.ReadFile(cc.patched)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	fuzzDiff(f, origBytes, tab, c.env)
+}
+
+// fuzzDiff runs the fuzz body: origBytes against the fuzzed PATCHED.
+func fuzzDiff(f *testing.F, origBytes []byte, tab *symtab.Table, env map[string]string) {
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := elfobj.Read("fuzz/patched.o", b)
 		if err != nil {

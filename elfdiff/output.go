@@ -354,10 +354,18 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 	}
 	if d.arch.Entry.Kind == relocs.EntryPatchable {
 		b.patchableEntries(mfuncs)
-		strSec.Data = w.Strings
-		strSec.Size = uint64(len(w.Strings))
-		return nil
+	} else {
+		b.mcountLoc(mfuncs)
 	}
+	strSec.Data = w.Strings
+	strSec.Size = uint64(len(w.Strings))
+	return nil
+}
+
+// mcountLoc writes __mcount_loc: one pointer to the entry call site of
+// every function of funcs.
+func (b *outBuilder) mcountLoc(mfuncs []*symbol) {
+	d, abs := b.d, b.absType()
 	mdata := make([]byte, 8*len(mfuncs))
 	msec := b.newSection("__mcount_loc", elf.SHT_PROGBITS, elf.SHF_ALLOC, 8, 8, mdata)
 	b.secSym(msec)
@@ -380,9 +388,6 @@ func (b *outBuilder) kpatchSections(klps []*klpReloc) error {
 		site := int64(first.off) - int64(d.arch.Entry.SiteBefore) - int64(f.Value)
 		mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
 	}
-	strSec.Data = w.Strings
-	strSec.Size = uint64(len(w.Strings))
-	return nil
 }
 
 // origBind is the symbol's binding before changed functions were made local.

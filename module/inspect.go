@@ -12,6 +12,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/kpatchfmt"
+	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
 // Listing describes a patch module: what it patches and how.
@@ -124,9 +125,11 @@ func Inspect(f *elfobj.File) *Listing {
 	return l
 }
 
+// relocName names relocation type t of machine m from the architecture
+// table, or gives the number when the machine has none.
 func relocName(m elf.Machine, t uint32) string {
-	if m == elf.EM_X86_64 {
-		return elf.R_X86_64(t).String()
+	if a, err := relocs.ForMachine(m); err == nil {
+		return a.TypeName(t)
 	}
 	return fmt.Sprint(t)
 }

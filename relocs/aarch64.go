@@ -14,6 +14,7 @@ import (
 var aarch64 = Arch{
 	Name:    "aarch64",
 	Machine: elf.EM_AARCH64,
+	Data:    elf.ELFDATA2LSB,
 	PtrSize: 8,
 	Abs64:   uint32(elf.R_AARCH64_ABS64),
 	Types: nameTypes(func(t uint32) string { return elf.R_AARCH64(t).String() }, map[uint32]Reloc{

@@ -15,6 +15,8 @@ type Arch struct {
 	Name string
 	// Machine is the ELF e_machine the architecture's objects carry.
 	Machine elf.Machine
+	// Data is the byte order of the architecture's kernel objects.
+	Data elf.Data
 	// PtrSize is the size of a pointer in bytes.
 	PtrSize int
 	// Abs64 is the relocation type of a 64-bit absolute pointer, used for
@@ -191,6 +193,16 @@ func ForMachine(m elf.Machine) (*Arch, error) {
 		names[i] = a.Name
 	}
 	return nil, fmt.Errorf("machine %v (e_machine %d) is not one the diff engine knows (%s)", m, uint16(m), strings.Join(names, ", "))
+}
+
+// CheckData returns an error when objects of byte order d are not the
+// architecture's (an aarch64_be object, say): the tables hold
+// little-endian instruction encodings.
+func (a *Arch) CheckData(d elf.Data) error {
+	if d != a.Data {
+		return fmt.Errorf("%s objects in %v byte order are not supported (%s kernels are %v)", a.Name, d, a.Name, a.Data)
+	}
+	return nil
 }
 
 // TypeName returns the ELF name of relocation type t, or the number when

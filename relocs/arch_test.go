@@ -150,3 +150,12 @@ func TestMappingAndTables(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckData(t *testing.T) {
+	if err := aarch64.CheckData(elf.ELFDATA2LSB); err != nil {
+		t.Error(err)
+	}
+	if err := aarch64.CheckData(elf.ELFDATA2MSB); err == nil || !strings.Contains(err.Error(), "aarch64 objects in ELFDATA2MSB byte order") {
+		t.Errorf("aarch64_be: %v", err)
+	}
+}

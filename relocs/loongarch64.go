@@ -12,6 +12,7 @@ import "debug/elf"
 var loongarch64 = Arch{
 	Name:    "loongarch64",
 	Machine: elf.EM_LOONGARCH,
+	Data:    elf.ELFDATA2LSB,
 	PtrSize: 8,
 	Abs64:   uint32(elf.R_LARCH_64),
 	Types: nameTypes(func(t uint32) string { return elf.R_LARCH(t).String() }, map[uint32]Reloc{

@@ -7,6 +7,7 @@ import "debug/elf"
 var ppc64le = Arch{
 	Name:        "ppc64le",
 	Machine:     elf.EM_PPC64,
+	Data:        elf.ELFDATA2LSB,
 	PtrSize:     8,
 	unsupported: notSupported("ppc64le", elf.EM_PPC64),
 }

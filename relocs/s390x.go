@@ -12,6 +12,7 @@ import "debug/elf"
 var s390x = Arch{
 	Name:    "s390x",
 	Machine: elf.EM_S390,
+	Data:    elf.ELFDATA2MSB,
 	PtrSize: 8,
 	Abs64:   s390(elf.R_390_64),
 	Types: nameTypes(func(t uint32) string { return elf.R_390(t).String() }, map[uint32]Reloc{

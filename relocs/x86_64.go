@@ -14,6 +14,7 @@ import (
 var x86_64 = Arch{
 	Name:    "x86_64",
 	Machine: elf.EM_X86_64,
+	Data:    elf.ELFDATA2LSB,
 	PtrSize: 8,
 	Abs64:   uint32(elf.R_X86_64_64),
 	Types: nameTypes(func(t uint32) string { return elf.R_X86_64(t).String() }, map[uint32]Reloc{

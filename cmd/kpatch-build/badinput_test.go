@@ -120,18 +120,7 @@ var badInputs = []badInput{
 		b[elf.EI_DATA] = byte(elf.ELFDATA2MSB)
 		return b
 	}, want: []string{"big-endian", "EI_DATA", "byte order"}},
-	{name: "big-endian-encoded", make: func(t *testing.T, b []byte) []byte {
-		f, err := elfobj.Read("good.o", b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Data = elf.ELFDATA2MSB
-		out, err := f.Write()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}, want: []string{"big-endian", "EM_X86_64", "little-endian only"}},
+	{name: "big-endian-encoded", make: reencodeBigEndian, want: []string{"big-endian", "EM_X86_64", "little-endian only"}},
 	{name: "executable-gcc", make: func(t *testing.T, _ []byte) []byte {
 		return gccObject(t, "-nostdlib", "-static")
 	}, want: []string{"not a relocatable", "ET_EXEC"}},
@@ -175,6 +164,20 @@ var badInputs = []badInput{
 		le.PutUint32(field(b, sectionOfType(t, b, elf.SHT_SYMTAB), shType), uint32(elf.SHT_PROGBITS))
 		return b
 	}, want: []string{"no symbol table", "SHT_SYMTAB"}},
+}
+
+// reencodeBigEndian writes the object b again, every field big-endian.
+func reencodeBigEndian(t *testing.T, b []byte) []byte {
+	f, err := elfobj.Read("good.o", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Data = elf.ELFDATA2MSB
+	out, err := f.Write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // runCaptured runs the command line with stdout and stderr sent to files
@@ -293,6 +296,111 @@ func TestBadInputNeverPanics(t *testing.T) {
 				if form.name == "flags" {
 					t.Logf("%s", strings.TrimSpace(msg))
 				}
+			}
+		})
+	}
+}
+
+// TestBadInputPerArch gives "kpatch-build diff" bad input on each
+// architecture of the corpus: a good pair first (which must diff), then
+// the patched object truncated, the patched object of another machine
+// (x86-64 against aarch64), an e_machine no architecture table knows, and
+// a byte order the architecture's kernels do not use. Each is exit 1 with
+// a message naming the file and what is wrong, and no output.
+func TestBadInputPerArch(t *testing.T) {
+	x86Patched, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "testdata", "diffcases", "changed-func", "patched.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus, _ := testutil.CorpusPath()
+	for _, c := range []struct {
+		arch, name, machine string
+		// bigEndian is what a big-endian pair is told: aarch64 has
+		// big-endian hardware (refused by the architecture table),
+		// loongarch has none (refused on reading).
+		bigEndian string
+	}{
+		{"aarch64", "cmdline-patch", "EM_AARCH64", "aarch64 objects in ELFDATA2MSB byte order are not supported"},
+		{"loongarch64", "proc-version", "EM_LOONGARCH", "big-endian object for machine EM_LOONGARCH, which is little-endian only"},
+	} {
+		t.Run(c.arch, func(t *testing.T) {
+			dir := filepath.Join(filepath.Dir(corpus), c.arch)
+			if _, err := os.Stat(dir); err != nil {
+				testutil.Missing(t, "kpatch unit-object corpus for %s not found at %s", c.arch, dir)
+			}
+			env, err := os.ReadFile(filepath.Join(dir, "ENV"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, kv := range strings.Fields(string(env)) {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			goodOrig, err := os.ReadFile(filepath.Join(dir, c.name+".ORIG.o"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			goodPatched, err := os.ReadFile(filepath.Join(dir, c.name+".PATCHED.o"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			relabel := func(b []byte, m elf.Machine) []byte {
+				b = append([]byte(nil), b...)
+				le.PutUint16(b[ehMachine:], uint16(m))
+				return b
+			}
+			for _, bc := range []struct {
+				name          string
+				orig, patched []byte
+				code          int
+				badOrig       bool
+				want          []string
+			}{
+				{"good pair", goodOrig, goodPatched, 0, false, nil},
+				{"truncated patched", goodOrig, goodPatched[:len(goodPatched)/2], 1, false, []string{"truncated"}},
+				{"x86-64 patched object", goodOrig, x86Patched, 1, false, []string{"different machines", c.machine, "EM_X86_64"}},
+				{"unknown e_machine", relabel(goodOrig, elf.EM_MIPS), relabel(goodPatched, elf.EM_MIPS), 1, true,
+					[]string{"EM_MIPS", "not one the diff engine knows"}},
+				{"big-endian pair", reencodeBigEndian(t, goodOrig), reencodeBigEndian(t, goodPatched), 1, true,
+					[]string{c.bigEndian}},
+			} {
+				t.Run(bc.name, func(t *testing.T) {
+					tmp := t.TempDir()
+					orig, patched, out := filepath.Join(tmp, "orig.o"), filepath.Join(tmp, "patched.o"), filepath.Join(tmp, "out.o")
+					if err := os.WriteFile(orig, bc.orig, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(patched, bc.patched, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					code, msg := runCaptured(t, []string{"diff", "--symtab", filepath.Join(dir, c.name+".ORIG.o"), "-o", out, orig, patched})
+					if code != bc.code {
+						t.Fatalf("exit status %d, want %d; stderr:\n%s", code, bc.code, msg)
+					}
+					_, statErr := os.Stat(out)
+					if bc.code == 0 {
+						if statErr != nil {
+							t.Fatalf("good pair: no output: %v", statErr)
+						}
+						return
+					}
+					bad := patched
+					if bc.badOrig {
+						bad = orig
+					}
+					if !strings.Contains(msg, strings.TrimPrefix(bad, "/")) {
+						t.Errorf("the message does not name the bad file %s:\n%s", bad, msg)
+					}
+					for _, w := range bc.want {
+						if !strings.Contains(msg, w) {
+							t.Errorf("the message does not say %q:\n%s", w, msg)
+						}
+					}
+					if !os.IsNotExist(statErr) {
+						t.Errorf("output %s exists after a failure (stat: %v)", out, statErr)
+					}
+					t.Logf("%s", strings.TrimSpace(msg))
+				})
 			}
 		})
 	}
