@@ -183,3 +183,33 @@ func TestS390xBadPairs(t *testing.T) {
 		t.Errorf("truncated s390x object: %v", err)
 	}
 }
+
+// TestS390xStackProtectorLoc checks the __stack_protector_loc special
+// section (gcc -mstack-protector-guard-record: one pointer to each load of
+// the stack guard, which the kernel patches at load time) on cross-built
+// objects, its entries written here by inline assembly: the output keeps
+// the entry of the changed function and drops the unchanged one's.
+func TestS390xStackProtectorLoc(t *testing.T) {
+	src := `extern int g(int);
+#define GUARD_LOAD asm volatile("0: nopr\n.pushsection __stack_protector_loc,\"a\"\n.quad 0b\n.popsection")
+int foo(int x) { GUARD_LOAD; return g(x) + %d; }
+int bar(int x) { GUARD_LOAD; return g(x + 7); }
+`
+	flags := s390xEntries["nop"]
+	orig := buildS390x(t, "orig", fmt.Sprintf(src, 1), flags)
+	patched := buildS390x(t, "patched", fmt.Sprintf(src, 2), flags)
+	res, err := diffPaths(t, orig, patched, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, g := writeOutput(t, res)
+	rs := g.SectionByName(".rela__stack_protector_loc")
+	if rs == nil || len(rs.Relocs) != 1 || g.SectionByName("__stack_protector_loc").Size != 8 {
+		t.Fatalf("__stack_protector_loc: %v, want one entry", rs)
+	}
+	r := rs.Relocs[0]
+	if elf.R_390(r.Type) != elf.R_390_64 || r.Sym.Name != "foo" && r.Sym.Name != ".text.foo" {
+		t.Errorf("__stack_protector_loc entry %v %s%+d, want R_390_64 into foo", elf.R_390(r.Type), r.Sym.Name, r.Addend)
+	}
+	checkWellFormed(t, out)
+}
