@@ -24,18 +24,17 @@ type Arch struct {
 	// __mcount_loc).
 	Abs64 uint32
 	// Types is the relocation table, by type number. A type missing from
-	// it is still carried through unchanged, but TargetOffset refuses it
-	// in text when the architecture needs the instruction layout.
+	// it is carried through unchanged inside the module, but TargetOffset
+	// refuses it in text and it never becomes a klp relocation.
 	Types map[uint32]Reloc
 	// Entry tells how a function's patchable (ftrace) entry is recognized.
 	Entry Entry
 	// InsnLen, when set, is the fixed instruction length in bytes (0 when
 	// lengths vary and Decode must be used).
 	InsnLen int
-	// Decode returns the instruction layout of a text section. It is nil
-	// when no relocation needs it (the addend of every PC-relative type
-	// already designates the target, because the place is the start of the
-	// instruction or of the field).
+	// Decode returns the instruction layout of a text section, for
+	// TargetOffset (FromInsnEnd types) and the line-macro check. Nil when
+	// neither needs it: TargetOffset then returns the addend.
 	Decode func(text []byte) (*Insns, error)
 	// LineArgLoad, when set, reports whether an instruction only loads an
 	// immediate into a WARN-style macro's line-number argument register,
