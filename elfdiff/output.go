@@ -60,11 +60,14 @@ func (d *differ) needKLP(rs *section, r *rela) (bool, symtab.Result, error) {
 	case "kpatch_shadow_alloc", "kpatch_shadow_free", "kpatch_shadow_get":
 		return false, none, nil
 	}
+	if d.arch.AlwaysNormal(sym.Name) {
+		return false, none, nil
+	}
 	if sym.sec != nil && sym.sec.include {
 		// A pointer to an existing function must keep designating the
 		// original, which stays valid after the patch is unloaded.
 		if t, _ := d.arch.Type(r.typ); t.KeepsOriginal && sym.isFunc() && sym.parent == nil &&
-			r.addend == int64(sym.Value) && sym.status != New && !strings.Contains(sym.Name, ".") {
+			r.addend+t.Bias == int64(sym.Value) && sym.status != New && !strings.Contains(sym.Name, ".") {
 			res, ok, err := d.findSymbol(sym)
 			if err != nil || !ok {
 				return false, none, err
@@ -383,6 +386,11 @@ func (b *outBuilder) mcountLoc(mfuncs []*symbol) {
 		if d.ppc64() {
 			site := int64(f.mcount.off) - int64(f.Value)
 			mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol, Addend: site})
+			continue
+		}
+		if d.arch.EntryNop(f.sec.Data, f.Value) {
+			// The entry nop is the site, at the function's first byte.
+			mrela.Relocs = append(mrela.Relocs, elfobj.Reloc{Offset: uint64(8 * i), Type: abs, Sym: f.Symbol})
 			continue
 		}
 		first := f.sec.rela.relas[0]

@@ -108,6 +108,10 @@ func (d *differ) targetOffset(base *section, r *rela) (int64, error) {
 // (on x86-64, call __fentry__ recorded by -mfentry).
 func (d *differ) findProfiling(o *object) {
 	for _, sym := range o.syms {
+		if sym.isFunc() && sym.sec != nil && !sym.isPfx && d.arch.EntryNop(sym.sec.Data, sym.Value) {
+			sym.hasFentry = true
+			continue
+		}
 		if !sym.isFunc() || sym.sec == nil || sym.isPfx || sym.sec.rela == nil {
 			continue
 		}

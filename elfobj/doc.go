@@ -9,10 +9,14 @@
 // the model: it regenerates the string tables, the symbol table (including
 // SHT_SYMTAB_SHNDX when section indices exceed SHN_LORESERVE), the data of
 // every SHT_RELA and SHT_GROUP section from their lists, and the file
-// offsets, so the output depends only on the model.
+// offsets. Where the model still matches what Read parsed (the same
+// symbols under the same names, the same sections with the same sizes), Write
+// reuses the input's string tables and file offsets, so an object read and
+// written unchanged comes back byte for byte, in either byte order.
 //
 // Relocation types are kept as numbers and interpreted by package relocs.
-// Both byte orders are supported, except that the reader refuses a byte
+// Both byte orders are supported (big-endian s390x objects as well as
+// little-endian ones), except that the reader refuses a byte
 // order the file's machine cannot have (a big-endian x86-64 object is a
 // corrupt one); ELF32 is refused.
 package elfobj

@@ -26,6 +26,10 @@ type File struct {
 	Sections []*Section
 	// Symbols in symbol table order, including the null symbol at index 0.
 	Symbols []*Symbol
+
+	// layout is the file layout Read found, which Write reuses while the
+	// model still fits it (see layout.go).
+	layout *origLayout
 }
 
 // Section is one section of an object.

@@ -41,6 +41,9 @@ type reader struct {
 	secs  []*Section // by index, including the null section (nil)
 	hdrs  []elf.Section64
 	names []uint32
+	// shstrndx and symtab are kept for the layout record.
+	shstrndx int
+	symtab   *Section
 }
 
 func (r *reader) errf(what, format string, args ...any) error {
@@ -175,6 +178,7 @@ func (r *reader) read() error {
 		return r.errf(hdrWhat, "section name table index e_shstrndx %d out of range (%d sections)", shstrndx, shnum)
 	}
 	n := int(shnum)
+	r.shstrndx = int(shstrndx)
 	r.hdrs = make([]elf.Section64, n)
 	r.secs = make([]*Section, n)
 	for i := 0; i < n; i++ {
@@ -245,6 +249,7 @@ func (r *reader) read() error {
 			return err
 		}
 	}
+	r.record(h.Shoff)
 	return nil
 }
 
@@ -291,6 +296,7 @@ func (r *reader) readSymbols() error {
 	if symtab == nil {
 		return r.errf("", "no symbol table: no SHT_SYMTAB section (.symtab)")
 	}
+	r.symtab = symtab
 	what := secWhat(symIdx, symtab)
 	if len(symtab.Data)%symSize != 0 {
 		return r.errf(what, "size %d is not a multiple of %d", len(symtab.Data), symSize)

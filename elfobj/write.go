@@ -15,7 +15,8 @@ import (
 // globals). The section name table, the symbol string table, the symbol
 // table, SHT_SYMTAB_SHNDX, and every SHT_RELA and SHT_GROUP section are
 // regenerated from the model; the Index fields of sections and symbols are
-// updated to their new positions.
+// updated to their new positions. The parts of the layout that still fit
+// the object Read parsed (string tables, file offsets) are kept from it.
 func (f *File) Write() ([]byte, error) {
 	w := &writer{f: f}
 	if err := w.prepare(); err != nil {
@@ -171,6 +172,7 @@ func (w *writer) prepare() error {
 	if w.shndx != nil {
 		xdata = make([]byte, 4*len(f.Symbols))
 	}
+	keepSyms := f.layout.symbolsKept(f, w.strtab)
 	firstGlobal := len(f.Symbols)
 	for i, sym := range f.Symbols {
 		if sym.Bind == elf.STB_LOCAL {
@@ -181,7 +183,10 @@ func (w *writer) prepare() error {
 			firstGlobal = i
 		}
 		var es elf.Sym64
-		if sym.Type != elf.STT_SECTION {
+		switch {
+		case keepSyms:
+			es.Name = f.layout.symNameOff[i]
+		case sym.Type != elf.STT_SECTION:
 			es.Name = strs.add(sym.Name)
 		}
 		es.Info = elf.ST_INFO(sym.Bind, sym.Type)
@@ -210,6 +215,9 @@ func (w *writer) prepare() error {
 		w.symtab.Align = 8
 	}
 	w.strtab.Data = strs.data
+	if keepSyms {
+		w.strtab.Data = f.layout.strtabData
+	}
 	if w.strtab.Align == 0 {
 		w.strtab.Align = 1
 	}
@@ -275,6 +283,9 @@ func (w *writer) prepare() error {
 		names.add(s.Name)
 	}
 	w.shstrtab.Data = names.data
+	if f.layout.sectionsKept(f, w.shstrtab) {
+		w.shstrtab.Data = f.layout.shstrData
+	}
 	if w.shstrtab.Align == 0 {
 		w.shstrtab.Align = 1
 	}
@@ -319,25 +330,38 @@ func (w *writer) layout() []byte {
 	f := w.f
 	nsec := len(f.Sections) + 1
 	offs := make([]uint64, nsec)
-	off := uint64(ehdrSize)
-	for i, s := range f.Sections {
-		if s.Type == elf.SHT_NOBITS {
-			offs[i+1] = align(off, s.Align)
-			continue
+	var shoff, total uint64
+	var background []byte
+	if l := f.layout; l.offsetsKept(f, w.shstrtab) {
+		copy(offs[1:], l.secOffs)
+		background = l.file
+		shoff, total = l.shoff, max(uint64(len(l.file)), l.shoff+uint64(nsec)*shdrSize)
+	} else {
+		off := uint64(ehdrSize)
+		for i, s := range f.Sections {
+			if s.Type == elf.SHT_NOBITS {
+				offs[i+1] = align(off, s.Align)
+				continue
+			}
+			off = align(off, s.Align)
+			offs[i+1] = off
+			off += uint64(len(s.Data))
 		}
-		off = align(off, s.Align)
-		offs[i+1] = off
-		off += uint64(len(s.Data))
+		shoff = align(off, 8)
+		total = shoff + uint64(nsec)*shdrSize
 	}
-	shoff := align(off, 8)
-	total := shoff + uint64(nsec)*shdrSize
 	out := make([]byte, total)
+	copy(out, background)
 
 	names := newStrtab()
-	nameOff := func(s string) uint32 { return names.add(s) }
-	// Recompute name offsets the same way prepare built .shstrtab.
-	for _, s := range f.Sections {
-		nameOff(s.Name)
+	nameOff := func(i int, s *Section) uint32 { return names.add(s.Name) }
+	if f.layout.sectionsKept(f, w.shstrtab) {
+		nameOff = func(i int, _ *Section) uint32 { return f.layout.secNameOff[i] }
+	} else {
+		// Recompute name offsets the same way prepare built .shstrtab.
+		for i, s := range f.Sections {
+			nameOff(i, s)
+		}
 	}
 
 	var h elf.Header64
@@ -380,7 +404,7 @@ func (w *writer) layout() []byte {
 			copy(out[offs[i+1]:], s.Data)
 		}
 		sh := elf.Section64{
-			Name:      nameOff(s.Name),
+			Name:      nameOff(i, s),
 			Type:      uint32(s.Type),
 			Flags:     uint64(s.Flags),
 			Addr:      s.Addr,

@@ -1,6 +1,7 @@
 package relocs
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"strings"
@@ -63,6 +64,10 @@ type Arch struct {
 	// call: it is given the function's section data and its first
 	// relocation, and returns the new type, or ok=false to leave it.
 	RestoreCall func(data []byte, off uint64, typ uint32) (newType uint32, ok bool)
+	// NormalSymbols are name prefixes of symbols every reference to which
+	// stays a normal relocation, resolved when the patch module is linked
+	// or loaded (s390x's expoline thunks, which the kernel exports).
+	NormalSymbols []string
 
 	// unsupported is the error every use of a stub returns.
 	unsupported error
@@ -98,6 +103,10 @@ type Reloc struct {
 	// of this type must keep designating the running kernel's original
 	// (it becomes a livepatch relocation instead of pointing at the copy).
 	KeepsOriginal bool
+	// Bias is added to the addend to get the offset designated in text:
+	// s390x's halfword-scaled PC-relative types are relative to the start
+	// of their instruction, two bytes before the field (Bias -2).
+	Bias int64
 }
 
 // EntryKind is how an architecture marks a function's ftrace entry.
@@ -116,6 +125,11 @@ const (
 // Entry tells how a function's patchable entry is recognized.
 type Entry struct {
 	Kind EntryKind
+	// CallNops are the instructions that stand, at a function's first
+	// byte, for the entry call when the compiler was asked for a nop
+	// instead (s390x -mnop-mcount's jgnop); such a function's site is its
+	// start (EntryCall).
+	CallNops [][]byte
 	// Symbol is the called profiling function (EntryCall).
 	Symbol string
 	// Types are the relocation types of the call (EntryCall).
@@ -131,6 +145,31 @@ type Entry struct {
 	// patchable entry may put before a function's symbol
 	// (EntryPatchable).
 	Nop []byte
+}
+
+// EntryNop reports whether the function at value in a section's data
+// starts with one of the architecture's entry nops.
+func (a *Arch) EntryNop(data []byte, value uint64) bool {
+	if value > uint64(len(data)) {
+		return false
+	}
+	for _, n := range a.Entry.CallNops {
+		if bytes.HasPrefix(data[value:], n) {
+			return true
+		}
+	}
+	return false
+}
+
+// AlwaysNormal reports whether references to the named symbol stay normal
+// relocations (NormalSymbols).
+func (a *Arch) AlwaysNormal(name string) bool {
+	for _, p := range a.NormalSymbols {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // arches are the architectures the engine knows, supported or not.
@@ -220,7 +259,7 @@ func (a *Arch) TargetOffset(text *Insns, typ uint32, off uint64, addend int64) (
 		}
 		return addend + int64(end-off), nil
 	}
-	return addend, nil
+	return addend + r.Bias, nil
 }
 
 // DecodeText returns the instruction layout of text, or nil when the

@@ -87,6 +87,9 @@ var Rules = []Rule{
 	{Name: ".s390_indirect_call", Arches: []elf.Machine{s390}, Size: 4},
 	{Name: ".s390_indirect_branches", Arches: []elf.Machine{s390}, Size: 4},
 	{Name: ".s390_indirect_jump", Arches: []elf.Machine{s390}, Size: 4},
+	// gcc -mstack-protector-guard-record: one pointer to each load of the
+	// stack guard, which the kernel patches when it loads the code.
+	{Name: "__stack_protector_loc", Arches: []elf.Machine{s390}, Size: 8},
 }
 
 // For reports whether the rule applies to machine m.
