@@ -325,8 +325,10 @@ func crossPatches(t *testing.T, a crossArch) []string {
 	return out
 }
 
-// readCrossExpect reads NAME.expect: "changed FUNC" and "new FUNC" lines.
-func readCrossExpect(t *testing.T, patchPath string) []elfdiff.Change {
+// readCrossExpect reads NAME.expect: "changed FUNC" and "new FUNC" lines
+// (the functions the diff must report) and "section NAME" lines (sections
+// the output must hold).
+func readCrossExpect(t *testing.T, patchPath string) (changes []elfdiff.Change, sections []string) {
 	t.Helper()
 	p := strings.TrimSuffix(patchPath, ".patch") + ".expect"
 	b, err := os.ReadFile(p)
@@ -336,12 +338,16 @@ func readCrossExpect(t *testing.T, patchPath string) []elfdiff.Change {
 	var want []elfdiff.Change
 	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		f := strings.Fields(l)
-		if len(f) != 2 || (f[0] != "changed" && f[0] != "new") {
-			t.Fatalf("%s:%d: want \"changed FUNC\" or \"new FUNC\", got %q", p, i+1, l)
+		switch {
+		case len(f) == 2 && (f[0] == "changed" || f[0] == "new"):
+			want = append(want, elfdiff.Change{Kind: f[0], Function: f[1]})
+		case len(f) == 2 && f[0] == "section":
+			sections = append(sections, f[1])
+		default:
+			t.Fatalf("%s:%d: want \"changed FUNC\", \"new FUNC\" or \"section NAME\", got %q", p, i+1, l)
 		}
-		want = append(want, elfdiff.Change{Kind: f[0], Function: f[1]})
 	}
-	return sortChanges(want)
+	return sortChanges(want), sections
 }
 
 func sortChanges(cs []elfdiff.Change) []elfdiff.Change {
@@ -403,7 +409,7 @@ func TestCrossArchRealObjects(t *testing.T) {
 			c := prepareCross(t, a)
 			for _, pp := range crossPatches(t, a) {
 				t.Run(strings.TrimSuffix(filepath.Base(pp), ".patch"), func(t *testing.T) {
-					want := readCrossExpect(t, pp)
+					want, wantSections := readCrossExpect(t, pp)
 					orig, patched := c.buildPair(t, pp)
 					for _, o := range []string{orig, patched} {
 						f, err := elfobj.Open(o)
@@ -440,6 +446,11 @@ func TestCrossArchRealObjects(t *testing.T) {
 					}
 					if g.Machine != a.machine {
 						t.Errorf("output machine %v, want %v", g.Machine, a.machine)
+					}
+					for _, n := range wantSections {
+						if g.SectionByName(n) == nil {
+							t.Errorf("output has no section %s (it has %v)", n, sectionNames(g))
+						}
 					}
 					checkCrossOutput(t, a, out)
 				})
