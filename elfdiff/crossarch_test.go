@@ -77,8 +77,8 @@ func needCross(t *testing.T, a crossArch, tool string) string {
 		return p
 	}
 	msg := fmt.Sprintf("%s%s not installed; run tools/cross-setup.sh", a.prefix, tool)
-	if ci, _ := os.ReadFile(filepath.Join("..", ".ci", "run")); os.Getenv("CI") == "true" && bytes.Contains(ci, []byte("tools/cross-setup.sh")) {
-		t.Fatal(msg)
+	if ci, _ := os.ReadFile(filepath.Join("..", ".ci", "run")); bytes.Contains(ci, []byte("tools/cross-setup.sh")) {
+		testutil.Missing(t, "%s", msg)
 	}
 	t.Skip(msg)
 	return ""
