@@ -347,19 +347,30 @@ func crossPatches(t *testing.T, a crossArch) []string {
 	return out
 }
 
+// crossExpect is what NAME.expect says the diff of a patch must give.
+type crossExpect struct {
+	changes  []elfdiff.Change // the functions reported changed or new, sorted
+	sections []string         // sections the output must hold
+	exit     int              // the diff's exit code
+	key      string           // the refusal's key (package refusal), when exit != 0
+	element  string           // the symbol or section the refusal names
+}
+
 // readCrossExpect reads NAME.expect for an architecture: "changed FUNC"
-// and "new FUNC" lines (the functions the diff must report) and "section
-// NAME" lines (sections the output must hold); a line that starts with
-// "ARCH:" holds for that architecture only (a syscall's entry function is
-// named by the architecture's syscall wrapper).
-func readCrossExpect(t *testing.T, patchPath, arch string) (changes []elfdiff.Change, sections []string) {
+// and "new FUNC" lines (the functions the diff must report), "section
+// NAME" lines (sections the output must hold), and "refuse EXIT KEY
+// ELEMENT" (the diff must refuse with that exit code, the refusal KEY of
+// package refusal, naming ELEMENT). A line
+// that starts with "ARCH:" holds for that architecture only (a syscall's
+// entry function is named by the architecture's syscall wrapper).
+func readCrossExpect(t *testing.T, patchPath, arch string) crossExpect {
 	t.Helper()
 	p := strings.TrimSuffix(patchPath, ".patch") + ".expect"
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []elfdiff.Change
+	var e crossExpect
 	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		f := strings.Fields(l)
 		if len(f) > 0 && strings.HasSuffix(f[0], ":") {
@@ -370,14 +381,17 @@ func readCrossExpect(t *testing.T, patchPath, arch string) (changes []elfdiff.Ch
 		}
 		switch {
 		case len(f) == 2 && (f[0] == "changed" || f[0] == "new"):
-			want = append(want, elfdiff.Change{Kind: f[0], Function: f[1]})
+			e.changes = append(e.changes, elfdiff.Change{Kind: f[0], Function: f[1]})
 		case len(f) == 2 && f[0] == "section":
-			sections = append(sections, f[1])
+			e.sections = append(e.sections, f[1])
+		case len(f) == 4 && f[0] == "refuse" && (f[1] == "1" || f[1] == "2"):
+			e.exit, e.key, e.element = int(f[1][0]-'0'), f[2], f[3]
 		default:
-			t.Fatalf("%s:%d: want \"changed FUNC\", \"new FUNC\" or \"section NAME\", got %q", p, i+1, l)
+			t.Fatalf("%s:%d: want \"changed FUNC\", \"new FUNC\", \"section NAME\" or \"refuse EXIT KEY ELEMENT\", got %q", p, i+1, l)
 		}
 	}
-	return sortChanges(want), sections
+	e.changes = sortChanges(e.changes)
+	return e
 }
 
 func sortChanges(cs []elfdiff.Change) []elfdiff.Change {
@@ -439,7 +453,7 @@ func TestCrossArchRealObjects(t *testing.T) {
 			c := prepareCross(t, a)
 			for _, pp := range crossPatches(t, a) {
 				t.Run(strings.TrimSuffix(filepath.Base(pp), ".patch"), func(t *testing.T) {
-					want, wantSections := readCrossExpect(t, pp, a.name)
+					want := readCrossExpect(t, pp, a.name)
 					orig, patched := c.buildPair(t, pp)
 					for _, o := range []string{orig, patched} {
 						f, err := elfobj.Open(o)
@@ -460,11 +474,17 @@ func TestCrossArchRealObjects(t *testing.T) {
 						}
 					}
 					res, err := diffPaths(t, orig, patched, nil, nil, c.env)
-					if err != nil {
-						t.Fatalf("diff: exit %d: %v", elfdiff.ExitCode(err), err)
-					}
-					if d := cmp.Diff(want, sortChanges(res.Report.Changes)); d != "" {
+					if d := cmp.Diff(want.changes, sortChanges(res.Report.Changes)); d != "" {
 						t.Errorf("changed functions (-want +got):\n%s", d)
+					}
+					if code := elfdiff.ExitCode(err); code != want.exit {
+						t.Fatalf("diff: exit %d (%v), want %d", code, err, want.exit)
+					}
+					if r := res.Report.Refusal; err != nil && (r == nil || string(r.Key) != want.key || r.Element != want.element) {
+						t.Fatalf("diff refused with %+v, want key %s naming %s", r, want.key, want.element)
+					}
+					if err != nil {
+						return
 					}
 					out, err := res.Output.Write()
 					if err != nil {
@@ -477,7 +497,7 @@ func TestCrossArchRealObjects(t *testing.T) {
 					if g.Machine != a.machine {
 						t.Errorf("output machine %v, want %v", g.Machine, a.machine)
 					}
-					for _, n := range wantSections {
+					for _, n := range want.sections {
 						if g.SectionByName(n) == nil {
 							t.Errorf("output has no section %s (it has %v)", n, sectionNames(g))
 						}
