@@ -11,17 +11,7 @@ pkgs=(
   gcc-12 gcc make bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
   binutils cpio qemu-system-x86 busybox-static
 )
-missing=()
-for p in "${pkgs[@]}"; do
-  st=$(dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-  [ "${st:0:2}" = ii ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "realkernel-setup: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+"$(dirname "$0")/apt-ensure.sh" realkernel-setup "${pkgs[@]}"
 kver=
 for v in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V); do
   [ -d "/lib/modules/$v/build" ] && [ -e "/usr/lib/debug/boot/vmlinux-$v" ] && kver=$v
