@@ -76,7 +76,7 @@ func (d *differ) compareSection(s *section) error {
 		}
 		return nil
 	}
-	if s.Type == elf.SHT_NOBITS || bytes.Equal(s.Data, o.Data) {
+	if s.Type == elf.SHT_NOBITS || bytes.Equal(s.Data, o.Data) || s.Type == elf.SHT_GROUP && d.sameGroup(o, s) {
 		s.status = Same
 	} else {
 		s.status = Changed

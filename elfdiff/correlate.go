@@ -3,6 +3,7 @@ package elfdiff
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
@@ -144,7 +145,7 @@ func (d *differ) correlateSections() {
 			if !mangledEqual(o.Name, p.Name) {
 				return false
 			}
-			if o.Type == elf.SHT_GROUP && (p.Type != elf.SHT_GROUP || !bytes.Equal(o.Data, p.Data)) {
+			if o.Type == elf.SHT_GROUP && (p.Type != elf.SHT_GROUP || !d.sameGroup(o, p)) {
 				return false
 			}
 			d.twinSections(o, p)
@@ -382,4 +383,47 @@ func (d *differ) correlateStaticLocals() error {
 		}
 	}
 	return nil
+}
+
+// sameGroup reports whether two section groups are the same: the same
+// flags and the same member sections, by name. A group's data holds its
+// members' section indices, which shift when another section is added
+// before them (s390x's expoline thunks sit in COMDAT groups in every
+// object); the bytes equal when nothing moved.
+func (d *differ) sameGroup(o, p *section) bool {
+	if bytes.Equal(o.Data, p.Data) {
+		return true
+	}
+	on, ok1 := groupMembers(d.orig, o)
+	pn, ok2 := groupMembers(d.patched, p)
+	if !ok1 || !ok2 || len(on) != len(pn) {
+		return false
+	}
+	for i := range on {
+		if on[i] != pn[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// groupMembers returns a group's flag word and member section names.
+func groupMembers(obj *object, g *section) ([]string, bool) {
+	if len(g.Data)%4 != 0 || len(g.Data) == 0 {
+		return nil, false
+	}
+	bo := byteOrder(obj.file.Data)
+	byIndex := map[int]string{}
+	for _, s := range obj.secs {
+		byIndex[s.Index] = s.Name
+	}
+	out := []string{fmt.Sprint(bo.Uint32(g.Data))}
+	for off := 4; off < len(g.Data); off += 4 {
+		n, ok := byIndex[int(bo.Uint32(g.Data[off:]))]
+		if !ok {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
 }
