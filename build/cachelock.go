@@ -18,7 +18,8 @@ const KeptMarker = ".kpatch-kept"
 // temporary directories (tmp-*) and the work directories (work-*) of runs
 // killed before they could clean up. Every run holds the lock shared; the
 // sweep needs it exclusive, so it never touches the directories of a live
-// run sharing the cache. unlock releases it.
+// run sharing the cache. unlock releases it. logf, when not nil, is told
+// what the sweep removed.
 func LockCache(cache string, logf func(string, ...any)) (unlock func(), err error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func LockCache(cache string, logf func(string, ...any)) (unlock func(), err erro
 	}
 	fd := int(f.Fd())
 	if flock(fd, syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		if gone := sweepCache(cache); len(gone) > 0 {
+		if gone := sweepCache(cache); len(gone) > 0 && logf != nil {
 			logf("removed what interrupted runs left in the cache: %s", strings.Join(gone, " "))
 		}
 	}

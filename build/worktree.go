@@ -205,9 +205,14 @@ func Cached(cacheDir, name string, fill func(tmp string) error) (dir string, hit
 	if _, err := os.Stat(filepath.Join(dir, Complete)); err == nil {
 		return dir, true, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	// The cache's lock, shared, while the temporary directory exists: a
+	// kpatch-build run sharing the cache sweeps tmp-* only when no one
+	// holds it.
+	unlock, err := LockCache(cacheDir, nil)
+	if err != nil {
 		return "", false, err
 	}
+	defer unlock()
 	tmp, err := os.MkdirTemp(cacheDir, "tmp-"+name+"-")
 	if err != nil {
 		return "", false, err
