@@ -51,7 +51,14 @@ func FuzzDiff(f *testing.F) {
 // the target skips when it is absent:
 // go test ./elfdiff/ -run '^$' -fuzz FuzzDiffArch -fuzztime 60s
 func FuzzDiffArch(f *testing.F) {
-	c := corpusCaseOf(f, "aarch64", "special-static")
+	fuzzDiffCorpusCase(f, "aarch64", "special-static", "aarch64", "loongarch64")
+}
+
+// fuzzDiffCorpusCase fuzzes PATCHED against the ORIG of the corpus case
+// arch/name, seeded with every PATCHED object of the seed architectures'
+// corpus folders.
+func fuzzDiffCorpusCase(f *testing.F, arch, name string, seeds ...string) {
+	c := corpusCaseOf(f, arch, name)
 	origBytes, err := os.ReadFile(c.orig)
 	if err != nil {
 		f.Fatal(err)
@@ -60,8 +67,8 @@ func FuzzDiffArch(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, arch := range []string{"aarch64", "loongarch64"} {
-		for _, cc := range loadCorpusDir(f, archCorpusDir(f, arch)) {
+	for _, seed := range seeds {
+		for _, cc := range loadCorpusDir(f, archCorpusDir(f, seed)) {
 			b, err := os.ReadFile(cc.patched)
 			if err != nil {
 				f.Fatal(err)

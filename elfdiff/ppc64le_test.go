@@ -14,7 +14,6 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/refusal"
-	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
 // ppcBase is a translation unit in the shape of ppc64le kernel code: data
@@ -254,21 +253,5 @@ func setTOCAddends(f *elfobj.File, a int64) {
 // ppc64le corpus's PATCHED objects, with the checks of FuzzDiff:
 // go test ./elfdiff/ -run '^$' -fuzz FuzzDiffPPC64LE -fuzztime 60s
 func FuzzDiffPPC64LE(f *testing.F) {
-	c := corpusCaseOf(f, "ppc64le", "meminfo-string")
-	origBytes, err := os.ReadFile(c.orig)
-	if err != nil {
-		f.Fatal(err)
-	}
-	tab, err := symtab.Load(c.orig)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, cc := range loadCorpusDir(f, archCorpusDir(f, "ppc64le")) {
-		b, err := os.ReadFile(cc.patched)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	fuzzDiff(f, origBytes, tab, c.env)
+	fuzzDiffCorpusCase(f, "ppc64le", "meminfo-string", "ppc64le")
 }
