@@ -7,9 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 )
 
 // includePath is where kbuild looks for <...> includes on x86, in order
@@ -90,26 +88,13 @@ func includeGraph(dir string, ix *Index) (map[string][]string, error) {
 	}
 	type edge struct{ from, to string }
 	edges := make([][]edge, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				for _, inc := range includes(filepath.Join(dir, files[i])) {
-					if to := resolveInclude(files[i], inc, exists); to != "" {
-						edges[i] = append(edges[i], edge{files[i], to})
-					}
-				}
+	parallelFor(len(files), func(i int) {
+		for _, inc := range includes(filepath.Join(dir, files[i])) {
+			if to := resolveInclude(files[i], inc, exists); to != "" {
+				edges[i] = append(edges[i], edge{files[i], to})
 			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+		}
+	})
 	rev := map[string][]string{}
 	for _, es := range edges {
 		for _, e := range es {

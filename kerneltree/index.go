@@ -219,22 +219,7 @@ func BuildIndex(vmlinux string, modules []string) (*Index, error) {
 	}
 	all := append([]string{vmlinux}, modules...)
 	results := make([]result, len(all))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i].units, results[i].err = readUnits(all[i])
-			}
-		}()
-	}
-	for i := range all {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallelFor(len(all), func(i int) { results[i].units, results[i].err = readUnits(all[i]) })
 	for _, r := range results {
 		if r.err != nil {
 			return nil, r.err
@@ -333,4 +318,25 @@ func (n *normalizer) rel(name string) string {
 		}
 	}
 	return ""
+}
+
+// parallelFor calls fn(0) ... fn(n-1) on GOMAXPROCS goroutines and returns
+// when all calls have; each fn(i) must only write what index i owns.
+func parallelFor(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
