@@ -15,25 +15,11 @@ import (
 	"github.com/kpatchgo/kpatch-build/module"
 )
 
-// meminfoPatch changes a /proc/meminfo label of linux-source-6.1.
-const meminfoPatch = `--- a/fs/proc/meminfo.c
-+++ b/fs/proc/meminfo.c
-@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
- 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
- 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
- 
--	show_val_kb(m, "MemTotal:       ", i.totalram);
-+	show_val_kb(m, "MemTotal (kpatched): ", i.totalram);
- 	show_val_kb(m, "MemFree:        ", i.freeram);
- 	show_val_kb(m, "MemAvailable:   ", available);
- 	show_val_kb(m, "Buffers:        ", i.bufferram);
-`
-
 func TestBuildObjectsDebian(t *testing.T) {
 	tree, _ := debianTree(t)
 	dir := t.TempDir()
 	patch := filepath.Join(dir, "meminfo.patch")
-	os.WriteFile(patch, []byte(meminfoPatch), 0o644)
+	os.WriteFile(patch, []byte(testutil.LinuxMeminfoPatch), 0o644)
 	p, err := build.ReadPatch(patch)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"github.com/kpatchgo/kpatch-build/refusal"
-
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/kerneltree"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 

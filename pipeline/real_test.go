@@ -19,18 +19,6 @@ import (
 
 // Patches against linux-source-6.1 for the real-kernel path.
 const (
-	realMeminfoPatch = `--- a/fs/proc/meminfo.c
-+++ b/fs/proc/meminfo.c
-@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
- 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
- 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
- 
--	show_val_kb(m, "MemTotal:       ", i.totalram);
-+	show_val_kb(m, "MemTotal (kpatched): ", i.totalram);
- 	show_val_kb(m, "MemFree:        ", i.freeram);
- 	show_val_kb(m, "MemAvailable:   ", available);
- 	show_val_kb(m, "Buffers:        ", i.bufferram);
-`
 	realHeaderPatch = `--- a/include/linux/count_zeros.h
 +++ b/include/linux/count_zeros.h
 @@ -25,7 +25,7 @@ static inline int count_leading_zeros(unsigned long x)
@@ -84,7 +72,7 @@ func TestRealKernel(t *testing.T) {
 			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
 		return res, err, time.Since(start)
 	}
-	meminfo := write("meminfo.patch", realMeminfoPatch)
+	meminfo := write("meminfo.patch", testutil.LinuxMeminfoPatch)
 
 	t.Run("refuse-without-vmlinux", func(t *testing.T) {
 		_, err, _ := run(meminfo, "")
@@ -128,7 +116,7 @@ func TestRealKernel(t *testing.T) {
 	})
 	t.Run("rename-refused", func(t *testing.T) {
 		rename := "diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo2.c\nsimilarity index 99%\nrename from fs/proc/meminfo.c\nrename to fs/proc/meminfo2.c\n" +
-			strings.Replace(strings.Replace(realMeminfoPatch, "+++ b/fs/proc/meminfo.c", "+++ b/fs/proc/meminfo2.c", 1), "MemTotal (kpatched)", "MemTotal (renamed)", 1)
+			strings.Replace(strings.Replace(testutil.LinuxMeminfoPatch, "+++ b/fs/proc/meminfo.c", "+++ b/fs/proc/meminfo2.c", 1), "MemTotal (kpatched)", "MemTotal (renamed)", 1)
 		_, err, _ := run(write("rename.patch", rename), testutil.DebianVmlinux)
 		var pe *pipeline.Error
 		if !errors.As(err, &pe) || pe.Key != refusal.RealRename || !strings.Contains(err.Error(), "rename.patch:1: renames fs/proc/meminfo.c to fs/proc/meminfo2.c") {

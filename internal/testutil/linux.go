@@ -97,3 +97,19 @@ func LinuxSource(t testing.TB) string {
 	}
 	return src
 }
+
+// LinuxMeminfoPatch changes a /proc/meminfo label of linux-source-6.1
+// (meminfo_proc_show in fs/proc/meminfo.c): the real-kernel tests' one-file
+// patch.
+const LinuxMeminfoPatch = `--- a/fs/proc/meminfo.c
++++ b/fs/proc/meminfo.c
+@@ -55,7 +55,7 @@ static int meminfo_proc_show(struct seq_file *m, void *v)
+ 	sreclaimable = global_node_page_state_pages(NR_SLAB_RECLAIMABLE_B);
+ 	sunreclaim = global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B);
+ 
+-	show_val_kb(m, "MemTotal:       ", i.totalram);
++	show_val_kb(m, "MemTotal (kpatched): ", i.totalram);
+ 	show_val_kb(m, "MemFree:        ", i.freeram);
+ 	show_val_kb(m, "MemAvailable:   ", available);
+ 	show_val_kb(m, "Buffers:        ", i.bufferram);
+`
