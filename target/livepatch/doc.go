@@ -25,7 +25,7 @@
 // and patches at once or fails with busy and the offending stack;
 // Hybrid switches each task when its stack (the reliable shadow-stack
 // unwinder) is clean or when it returns to user space, sends a fake
-// signal to user tasks asleep in a restartable system call and wakes
+// signal to the user tasks not yet switched (machine.SignalFake) and wakes
 // kernel threads after SignalAfter, and can be forced; Refcount counts
 // entries into the functions in transition through ftrace and exits
 // through a return trampoline, including the frames already on the

@@ -460,9 +460,9 @@ func (c *Core) work(call caller) uint64 {
 	return c.RetryPeriod
 }
 
-// sendSignals is klp_send_signals: user tasks asleep in a restartable
-// system call get a fake signal (they go through user space, where they
-// switch); kernel threads are woken.
+// sendSignals is klp_send_signals: every user task not yet switched
+// gets a fake signal (it leaves an interruptible sleep and passes through
+// user space, where it switches); sleeping kernel threads are woken.
 func (c *Core) sendSignals() {
 	tr := c.trans
 	if !tr.report.Signalled {
@@ -470,32 +470,20 @@ func (c *Core) sendSignals() {
 	}
 	tr.report.Signalled = true
 	for _, t := range c.M.Tasks() {
-		if t.State != machine.Sleeping || c.taskState(t) == tr.target {
+		if t.State == machine.Dead || c.taskState(t) == tr.target {
 			continue
 		}
 		switch t.Kind {
 		case machine.KindUser:
-			if c.restartable(t) && c.M.InterruptSyscall(t) == nil {
-				tr.states[t] = tr.target
+			if _, err := c.M.SignalFake(t); err != nil {
+				c.printf("%v", err)
 			}
 		case machine.KindKernel:
-			if t != c.worker {
+			if t.State == machine.Sleeping && t != c.worker {
 				c.M.Wake(t.PID)
 			}
 		}
 	}
-}
-
-// restartable reports whether a user task sleeps in a system call that
-// holds nothing while it sleeps (nanosleep), so a fake signal may
-// interrupt and restart it.
-func (c *Core) restartable(t *machine.Task) bool {
-	for _, a := range c.M.Stack(t).Reliable {
-		if s, _, _, ok := c.M.Syms.Lookup(a - 1); ok && s.Name == "sys_nanosleep" {
-			return true
-		}
-	}
-	return false
 }
 
 // trapSyscallReturn switches a task on its way back to user space.

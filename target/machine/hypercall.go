@@ -110,12 +110,10 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		msg, _ := m.ReadCString(a0, 256)
 		m.stop(fmt.Errorf("kernel panic on CPU %d in %s: %s", v.ID, t, msg))
 	case HCSyscallReturn:
-		if t.user == nil {
-			m.stop(fmt.Errorf("HC_SYSCALL_RETURN from %s, which is not a user process", t))
+		if err := m.syscallReturn(t, a0); err != nil {
+			m.stop(err)
 			return
 		}
-		t.user.ret = int64(a0)
-		t.inUser = true
 		c.SetShadow(nil)
 	default:
 		if fn := m.hypercalls[nr]; fn != nil {

@@ -1,35 +1,7 @@
 package machine
 
-import (
-	"fmt"
-
-	"github.com/kpatchgo/kpatch-build/target/cpu"
-)
-
 // Stall holds every CPU for ns nanoseconds of virtual time, starting at
 // the end of the current round (or at once between rounds): no task runs
 // while the clock advances, as while stop_machine() holds the CPUs. The
 // livepatch core charges its stop_machine transitions this way.
 func (m *Machine) Stall(ns uint64) { m.stall += ns }
-
-// InterruptSyscall delivers a fake signal to a user process asleep in a
-// system call: the call is abandoned (its kernel stack is dropped), the
-// process is back in user space and will issue the same call again, as
-// a signal that interrupts a restartable sleep does in Linux
-// (-ERESTART_RESTARTBLOCK). The livepatch core uses it to move sleeping
-// tasks through the user-space boundary. Only calls that hold nothing
-// while they sleep (such as nanosleep) may be interrupted this way; the
-// caller checks.
-func (m *Machine) InterruptSyscall(t *Task) error {
-	if t.user == nil || t.inUser || t.State != Sleeping {
-		return fmt.Errorf("machine: %s is not a user process asleep in a system call", t)
-	}
-	t.deadline = 0
-	t.inHypercall = 0
-	t.wakePending = false
-	t.ctx = cpu.Context{RFLAGS: 0x2}
-	t.inUser = true
-	t.user.again = true
-	m.makeRunnable(t)
-	return nil
-}

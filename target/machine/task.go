@@ -71,6 +71,9 @@ type Task struct {
 	ExitCode int64
 	// Killed is set when an oops killed the task.
 	Killed bool
+	// Restarts counts the user process's system calls that a signal
+	// interrupted and the kernel restarted (see SignalFake).
+	Restarts int
 
 	ctx         cpu.Context
 	cpu         *VCPU

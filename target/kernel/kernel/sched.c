@@ -16,6 +16,7 @@
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/percpu.h>
+#include <linux/errno.h>
 #include <asm/hypercall.h>
 
 /* Returns from __schedule() per CPU ("ctxt" in sys_stat). */
@@ -38,6 +39,8 @@ static noinline void __schedule(struct task_struct *prev)
 	} else {
 		hypercall0(HC_SCHEDULE);
 	}
+	/* Woken (or the wake was already pending): running again. */
+	WRITE_ONCE(prev->__state, TASK_RUNNING);
 }
 
 /*
@@ -69,14 +72,85 @@ long __sched schedule_timeout(long timeout_ns)
 }
 EXPORT_SYMBOL(schedule_timeout);
 
+static long nanosleep_restart(struct restart_block *restart)
+{
+	return nanosleep_until(restart->expires);
+}
+
+/*
+ * Sleep in TASK_INTERRUPTIBLE until the virtual time reaches expires:
+ * 0, or -ERESTART_RESTARTBLOCK when a signal is pending first, with
+ * current->restart_block set to sleep on to the same deadline.
+ */
+long __sched nanosleep_until(u64 expires)
+{
+	struct restart_block *restart;
+	u64 now;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		now = ktime_get_ns();
+		if (now >= expires)
+			break;
+		if (signal_pending(current)) {
+			__set_current_state(TASK_RUNNING);
+			restart = &current->restart_block;
+			restart->fn = nanosleep_restart;
+			restart->expires = expires;
+			return -ERESTART_RESTARTBLOCK;
+		}
+		schedule_timeout(expires - now);
+	}
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+EXPORT_SYMBOL(nanosleep_until);
+
+/* schedule_timeout() in the given sleep state (see TASK_*). */
+long __sched schedule_timeout_interruptible(long timeout_ns)
+{
+	__set_current_state(TASK_INTERRUPTIBLE);
+	return schedule_timeout(timeout_ns);
+}
+EXPORT_SYMBOL(schedule_timeout_interruptible);
+
+long __sched schedule_timeout_uninterruptible(long timeout_ns)
+{
+	__set_current_state(TASK_UNINTERRUPTIBLE);
+	return schedule_timeout(timeout_ns);
+}
+EXPORT_SYMBOL(schedule_timeout_uninterruptible);
+
+/* Sleep ms milliseconds; signals do not shorten it. */
 void msleep(unsigned int ms)
 {
 	long timeout = (long)ms * NSEC_PER_MSEC;
 
-	while (timeout)
+	while (timeout) {
+		__set_current_state(TASK_UNINTERRUPTIBLE);
 		timeout = schedule_timeout(timeout);
+	}
 }
 EXPORT_SYMBOL(msleep);
+
+/*
+ * Sleep ms milliseconds or until a signal is pending; returns the
+ * milliseconds left (rounded up), 0 if the whole time elapsed.
+ */
+unsigned long msleep_interruptible(unsigned int ms)
+{
+	long timeout = (long)ms * NSEC_PER_MSEC;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!timeout || signal_pending(current))
+			break;
+		timeout = schedule_timeout(timeout);
+	}
+	__set_current_state(TASK_RUNNING);
+	return (timeout + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+}
+EXPORT_SYMBOL(msleep_interruptible);
 
 void yield(void)
 {
@@ -84,6 +158,11 @@ void yield(void)
 }
 EXPORT_SYMBOL(yield);
 
+/*
+ * A voluntary preemption point for long loops in the kernel: give the
+ * CPU to another task if the scheduler wants it.  The machine decides:
+ * HC_YIELD switches only when another task is waiting to run.
+ */
 void cond_resched(void)
 {
 	yield();
@@ -103,6 +182,19 @@ int wake_up_process(struct task_struct *p)
 }
 EXPORT_SYMBOL(wake_up_process);
 
+/*
+ * Wake p only if it sleeps (or is about to sleep) in one of the states
+ * of the mask; returns what wake_up_process() returns, 0 when p's state
+ * is not in the mask.
+ */
+int wake_up_state(struct task_struct *p, unsigned int state)
+{
+	if (!(READ_ONCE(p->__state) & state))
+		return 0;
+	return wake_up_process(p);
+}
+EXPORT_SYMBOL(wake_up_state);
+
 void __noreturn do_exit(long code)
 {
 	current->flags |= PF_EXITING;
@@ -121,17 +213,39 @@ void init_waitqueue_head(struct wait_queue_head *wq_head)
 }
 EXPORT_SYMBOL(init_waitqueue_head);
 
-void prepare_to_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)
+/* Queue the entry (once) and set the sleep state. */
+void prepare_to_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry,
+		     int state)
 {
 	spin_lock(&wq_head->lock);
 	if (list_empty(&wq_entry->entry))
 		list_add_tail(&wq_entry->entry, &wq_head->head);
+	set_current_state(state);
 	spin_unlock(&wq_head->lock);
 }
 EXPORT_SYMBOL(prepare_to_wait);
 
+/*
+ * prepare_to_wait() for the wait_event*() loops: in TASK_INTERRUPTIBLE
+ * with a signal pending, the entry leaves the queue instead and the
+ * result is -ERESTARTSYS, which the caller returns.
+ */
+long prepare_to_wait_event(struct wait_queue_head *wq_head,
+			   struct wait_queue_entry *wq_entry, int state)
+{
+	if (state == TASK_INTERRUPTIBLE && signal_pending(current)) {
+		finish_wait(wq_head, wq_entry);
+		return -ERESTARTSYS;
+	}
+	prepare_to_wait(wq_head, wq_entry, state);
+	return 0;
+}
+EXPORT_SYMBOL(prepare_to_wait_event);
+
+/* Leave the queue if still on it, and run. */
 void finish_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry)
 {
+	__set_current_state(TASK_RUNNING);
 	spin_lock(&wq_head->lock);
 	if (!list_empty(&wq_entry->entry))
 		list_del_init(&wq_entry->entry);

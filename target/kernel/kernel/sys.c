@@ -40,6 +40,10 @@ const sys_call_ptr_t sys_call_table[NR_syscalls] = {
 	__SYSCALL(__NR_wait_event,	sys_wait_event),
 	__SYSCALL(__NR_wake_all,	sys_wake_all),
 	__SYSCALL(__NR_queue_work,	sys_queue_work),
+	__SYSCALL(__NR_restart_syscall,	sys_restart_syscall),
+	__SYSCALL(__NR_kwork,		sys_kwork),
+	__SYSCALL(__NR_spin_work,	sys_spin_work),
+	__SYSCALL(__NR_mutex_sleep,	sys_mutex_sleep),
 };
 
 /* Failed calls per system call number; the last slot counts bad numbers. */
@@ -156,14 +160,18 @@ long sys_getpid(void)
 	return current->pid;
 }
 
-/* Sleep ns of virtual time inside the kernel; returns 0. */
+/*
+ * Sleep ns of virtual time inside the kernel; returns 0.  A signal ends
+ * the sleep with -ERESTART_RESTARTBLOCK: the restarted call sleeps until
+ * the same deadline (nanosleep_restart()), as Linux's hrtimer_nanosleep()
+ * does, so the caller sleeps as long as without the signal.
+ */
 long sys_nanosleep(unsigned long ns)
 {
-	long left = ns;
+	long ret = nanosleep_until(ktime_get_ns() + ns);
 
-	while (left > 0)
-		left = schedule_timeout(left);
-	return 0;
+	prevent_tail_call_optimization();
+	return ret;
 }
 
 /* A function-local static: a patch must keep counting from its value. */
@@ -182,14 +190,36 @@ long sys_count(void)
 /* A wait queue user processes can sleep on and wake. */
 static DECLARE_WAIT_QUEUE_HEAD(demo_wq);
 static atomic_t demo_generation = ATOMIC_INIT(0);
+static long wait_event_restart(struct restart_block *restart);
 
-/* Sleep until the next sys_wake_all(); returns 0. */
+static long wait_generation(int gen)
+{
+	struct restart_block *restart = &current->restart_block;
+
+	if (!wait_event_interruptible(demo_wq, atomic_read(&demo_generation) != gen))
+		return 0;
+	/* A signal: the restarted call waits for the same generation. */
+	restart->fn = wait_event_restart;
+	restart->arg = gen;
+	return -ERESTART_RESTARTBLOCK;
+}
+
+static long wait_event_restart(struct restart_block *restart)
+{
+	return wait_generation(restart->arg);
+}
+
+/*
+ * Sleep until the next sys_wake_all(); returns 0.  A signal ends the
+ * wait (the entry leaves the queue); the call restarts, still waiting
+ * for the wake-up it was waiting for.
+ */
 long sys_wait_event(void)
 {
-	int gen = atomic_read(&demo_generation);
+	long ret = wait_generation(atomic_read(&demo_generation));
 
-	wait_event(demo_wq, atomic_read(&demo_generation) != gen);
-	return 0;
+	prevent_tail_call_optimization();
+	return ret;
 }
 
 /* Wake every task in sys_wait_event(); returns how many were woken. */

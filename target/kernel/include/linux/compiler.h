@@ -11,6 +11,12 @@
 #define WRITE_ONCE(x, val)	do { *(volatile __typeof__(x) *)&(x) = (val); } while (0)
 
 /*
+ * Placed after a call, keeps gcc from turning it into a tail call, so
+ * that the caller stays on the stack of a task sleeping in the callee.
+ */
+#define prevent_tail_call_optimization()	barrier()
+
+/*
  * Keep a symbol referenced so that --gc-sections-style discards and the
  * optimiser cannot drop it (used by EXPORT_SYMBOL).
  */

@@ -4,5 +4,7 @@
 
 /* kernel/sched.c: sleep at least ms milliseconds of virtual time. */
 void msleep(unsigned int ms);
+/* kernel/sched.c: msleep() that a signal ends early; returns the ms left. */
+unsigned long msleep_interruptible(unsigned int ms);
 
 #endif

@@ -20,4 +20,14 @@
 #define ENOSYS		38
 #define ENAMETOOLONG	36
 
+/*
+ * Kernel-internal codes (Linux's include/linux/errno.h): a system call
+ * interrupted by a signal returns one of them and the way out to user
+ * space restarts it (kernel/signal.c); user space never sees them.
+ */
+#define ERESTARTSYS		512
+#define ERESTARTNOINTR		513
+#define ERESTARTNOHAND		514
+#define ERESTART_RESTARTBLOCK	516	/* restart with sys_restart_syscall */
+
 #endif

@@ -6,6 +6,7 @@
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
 #include <asm/current.h>
+#include <asm/thread_info.h>
 
 #define TASK_COMM_LEN		16
 
@@ -13,6 +14,28 @@
 #define PF_IDLE			0x00000002	/* the idle task of a CPU */
 #define PF_EXITING		0x00000004
 #define PF_KTHREAD		0x00200000	/* a kernel thread */
+
+/*
+ * task_struct.__state (Linux values): what a sleep waits for.  A sleeper
+ * sets it before schedule(); the machine's fake signal wakes a sleeping
+ * user task only in TASK_INTERRUPTIBLE, as signal_wake_up() does.
+ */
+#define TASK_RUNNING		0x00000000
+#define TASK_INTERRUPTIBLE	0x00000001
+#define TASK_UNINTERRUPTIBLE	0x00000002
+
+struct restart_block;
+
+/*
+ * How an interrupted system call resumes (Linux's struct restart_block):
+ * a call that returns -ERESTART_RESTARTBLOCK sets fn and its arguments;
+ * the restarted call is sys_restart_syscall(), which calls fn.
+ */
+struct restart_block {
+	long		(*fn)(struct restart_block *);	/* 72 */
+	u64		expires;			/* 80: absolute virtual time */
+	unsigned long	arg;				/* 88 */
+};
 
 /*
  * A task as the kernel sees it.  The machine owns tasks: it allocates
@@ -29,7 +52,11 @@ struct task_struct {
 	char		comm[TASK_COMM_LEN];	/* 24 machine: NUL-terminated name */
 	u64		sleep_timeout;		/* 40 kernel: ns, consumed by schedule() */
 	void		*kthread;		/* 48 kernel: kthread bookkeeping */
-	unsigned long	kernel_reserved[9];	/* 56 kernel: zero, free for later use */
+	unsigned long	thread_flags;		/* 56 both: TIF_* (the machine sets TIF_NOTIFY_SIGNAL) */
+	unsigned int	__state;		/* 64 kernel: TASK_*, read by the machine */
+	unsigned int	state_pad;		/* 68 */
+	struct restart_block restart_block;	/* 72 kernel: see sys_restart_syscall() */
+	unsigned long	kernel_reserved[4];	/* 96 kernel: zero, free for later use */
 };
 
 #define TASK_STRUCT_SIZE	128
@@ -40,6 +67,9 @@ static_assert(offsetof(struct task_struct, stack) == 8);
 static_assert(offsetof(struct task_struct, stack_size) == 16);
 static_assert(offsetof(struct task_struct, comm) == 24);
 static_assert(offsetof(struct task_struct, sleep_timeout) == 40);
+static_assert(offsetof(struct task_struct, thread_flags) == 56);
+static_assert(offsetof(struct task_struct, __state) == 64);
+static_assert(offsetof(struct task_struct, restart_block) == 72);
 static_assert(sizeof(struct task_struct) == TASK_STRUCT_SIZE);
 
 /* kernel/sched.c */
@@ -47,6 +77,10 @@ asmlinkage void schedule(void);
 long schedule_timeout(long timeout_ns);
 int wake_up_process(struct task_struct *p);
 int wake_up_pid(pid_t pid);
+int wake_up_state(struct task_struct *p, unsigned int state);
+long schedule_timeout_interruptible(long timeout_ns);
+long schedule_timeout_uninterruptible(long timeout_ns);
+long nanosleep_until(u64 expires);
 void yield(void);
 void cond_resched(void);
 u64 ktime_get_ns(void);
@@ -57,5 +91,44 @@ static inline pid_t task_pid_nr(struct task_struct *t)
 {
 	return t->pid;
 }
+
+/*
+ * The state a sleep waits in; set before testing the condition and
+ * calling schedule(), which sets TASK_RUNNING again when it returns.
+ */
+#define __set_current_state(state)	WRITE_ONCE(current->__state, (state))
+#define set_current_state(state)					\
+do {									\
+	WRITE_ONCE(current->__state, (state));				\
+	barrier();							\
+} while (0)
+
+static inline bool test_tsk_thread_flag(struct task_struct *t, int bit)
+{
+	return (READ_ONCE(t->thread_flags) >> bit) & 1;
+}
+
+static inline void clear_tsk_thread_flag(struct task_struct *t, int bit)
+{
+	clear_ti_flag(&t->thread_flags, bit);
+}
+
+#define test_thread_flag(bit)		test_tsk_thread_flag(current, bit)
+#define clear_thread_flag(bit)		clear_tsk_thread_flag(current, bit)
+
+/* A signal (real or fake) is pending: an interruptible sleep must end. */
+static inline bool signal_pending(struct task_struct *t)
+{
+	return READ_ONCE(t->thread_flags) & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL);
+}
+
+/* The scheduler wants the CPU back (see cond_resched()). */
+static inline bool need_resched(void)
+{
+	return test_thread_flag(TIF_NEED_RESCHED);
+}
+
+/* kernel/signal.c */
+void set_notify_signal(struct task_struct *t);
 
 #endif /* _LINUX_SCHED_H */

@@ -41,5 +41,9 @@ long sys_count(void);
 long sys_wait_event(void);
 long sys_wake_all(void);
 long sys_queue_work(void);
+long sys_restart_syscall(void);
+long sys_kwork(unsigned long iters, unsigned long k);
+long sys_spin_work(unsigned long idx, unsigned long iters);
+long sys_mutex_sleep(unsigned long idx, unsigned long ns);
 
 #endif

@@ -33,7 +33,10 @@ typedef struct wait_queue_entry wait_queue_entry_t;
 
 /* kernel/sched.c */
 void init_waitqueue_head(struct wait_queue_head *wq_head);
-void prepare_to_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry);
+void prepare_to_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry,
+		     int state);
+long prepare_to_wait_event(struct wait_queue_head *wq_head,
+			   struct wait_queue_entry *wq_entry, int state);
 void finish_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry);
 int __wake_up(struct wait_queue_head *wq_head, int nr);
 
@@ -43,13 +46,14 @@ int __wake_up(struct wait_queue_head *wq_head, int nr);
 /*
  * A wake-up that reaches a task before it sleeps is remembered by the
  * machine (HC_WAKE on a running task makes its next sleep return at
- * once), so "prepare, test, schedule" never loses one.
+ * once), so "prepare, test, schedule" never loses one.  wait_event()
+ * sleeps in TASK_UNINTERRUPTIBLE: signals do not end it.
  */
 #define wait_event(wq_head, condition)					\
 do {									\
 	DEFINE_WAIT(__wait);						\
 	for (;;) {							\
-		prepare_to_wait(&(wq_head), &__wait);			\
+		prepare_to_wait(&(wq_head), &__wait, TASK_UNINTERRUPTIBLE); \
 		if (condition)						\
 			break;						\
 		schedule();						\
@@ -57,12 +61,34 @@ do {									\
 	finish_wait(&(wq_head), &__wait);				\
 } while (0)
 
+/*
+ * Sleep in TASK_INTERRUPTIBLE until condition: 0, or -ERESTARTSYS if a
+ * signal is pending first (the entry has left the queue either way).
+ */
+#define wait_event_interruptible(wq_head, condition) ({			\
+	long __ret = 0;							\
+	DEFINE_WAIT(__wait);						\
+	for (;;) {							\
+		__ret = prepare_to_wait_event(&(wq_head), &__wait,	\
+					      TASK_INTERRUPTIBLE);	\
+		if (condition) {					\
+			__ret = 0;					\
+			break;						\
+		}							\
+		if (__ret)						\
+			break;						\
+		schedule();						\
+	}								\
+	finish_wait(&(wq_head), &__wait);				\
+	__ret;								\
+})
+
 /* Returns the time left (ns), 0 if the timeout elapsed without condition. */
 #define wait_event_timeout(wq_head, condition, timeout_ns) ({		\
 	long __ret = (timeout_ns);					\
 	DEFINE_WAIT(__wait);						\
 	for (;;) {							\
-		prepare_to_wait(&(wq_head), &__wait);			\
+		prepare_to_wait(&(wq_head), &__wait, TASK_UNINTERRUPTIBLE); \
 		if (condition) {					\
 			if (!__ret)					\
 				__ret = 1;				\

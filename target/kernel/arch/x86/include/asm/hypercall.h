@@ -31,7 +31,7 @@
 #define HC_YIELD		0x0c	/* () -> 0: stay runnable, let another task run */
 #define HC_JUMP_LABEL		0x0d	/* (struct static_key *key) -> number of sites rewritten */
 #define HC_PANIC		0x0e	/* (const char *msg) -> does not return: machine stops */
-#define HC_SYSCALL_RETURN	0x0f	/* (long ret) -> does not return: back to the user script */
+#define HC_SYSCALL_RETURN	0x0f	/* (struct pt_regs *regs) -> does not return: back to the user script */
 
 #define HC_NR_KERNEL		0x10	/* first unused number below 0x100 */
 

@@ -23,7 +23,11 @@
 #define __NR_wait_event		13	/* (): sleep on the demo wait queue */
 #define __NR_wake_all		14	/* (): wake the demo wait queue */
 #define __NR_queue_work		15	/* (): queue the stats work item */
+#define __NR_restart_syscall	16	/* (): resume an interrupted call (restart_block) */
+#define __NR_kwork		17	/* (iters, k): kernel work, cond_resched() every k */
+#define __NR_spin_work		18	/* (idx, iters): kernel work holding spinlock idx */
+#define __NR_mutex_sleep	19	/* (idx, ns): sleep ns holding mutex idx */
 
-#define NR_syscalls		16
+#define NR_syscalls		20
 
 #endif

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * System calls that load the kernel, for the "loaded" workload
+ * (target/workload): long stretches of kernel work with voluntary
+ * preemption points, work done holding a spinlock, and sleeps holding a
+ * mutex that other tasks block on.
+ *
+ *	sys_kwork(iters, k)		kwork_step() iters times, cond_resched() every k
+ *	sys_spin_work(idx, iters)	the same with load_spinlock[idx] held throughout
+ *	sys_mutex_sleep(idx, ns)	sleep ns holding load_mutex[idx]
+ *
+ * The work is a hash over a small kernel table; each call returns a
+ * value that depends only on its arguments, so a caller can check that
+ * an interrupted and restarted call gave the same answer.
+ */
+#include <linux/kernel.h>
+#include <linux/syscalls.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#include <linux/ktime.h>
+
+#define NR_LOAD_LOCKS	16
+#define LOAD_TABLE_SIZE	64
+
+static spinlock_t load_spinlock[NR_LOAD_LOCKS] = {
+	[0 ... NR_LOAD_LOCKS - 1] = __SPIN_LOCK_UNLOCKED(load_spinlock),
+};
+static struct mutex load_mutex[NR_LOAD_LOCKS];
+static u64 load_table[LOAD_TABLE_SIZE];
+static bool load_ready;
+static DEFINE_SPINLOCK(load_init_lock);
+
+/* Work done under each spinlock, so the lock protects something. */
+static unsigned long load_spin_work[NR_LOAD_LOCKS];
+
+static void load_init(void)
+{
+	int i;
+
+	if (READ_ONCE(load_ready))
+		return;
+	spin_lock(&load_init_lock);
+	if (!load_ready) {
+		for (i = 0; i < NR_LOAD_LOCKS; i++)
+			mutex_init(&load_mutex[i]);
+		for (i = 0; i < LOAD_TABLE_SIZE; i++)
+			load_table[i] = 0x9e3779b97f4a7c15ULL * (i + 1);
+		WRITE_ONCE(load_ready, true);
+	}
+	spin_unlock(&load_init_lock);
+}
+
+/* One step of kernel work: a table look-up and a mix. */
+static noinline u64 kwork_step(u64 h, unsigned long i)
+{
+	h ^= load_table[(h ^ i) % LOAD_TABLE_SIZE];
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ (h >> 29);
+}
+
+/* iters steps of kernel work, cond_resched() every k (k = 0: never). */
+long sys_kwork(unsigned long iters, unsigned long k)
+{
+	u64 h = iters;
+	unsigned long i;
+
+	load_init();
+	for (i = 0; i < iters; i++) {
+		h = kwork_step(h, i);
+		if (k && (i + 1) % k == 0)
+			cond_resched();
+	}
+	return h & 0x7fffffffffffffffULL;
+}
+
+/* iters steps of kernel work with load_spinlock[idx] held throughout. */
+long sys_spin_work(unsigned long idx, unsigned long iters)
+{
+	u64 h = iters;
+	unsigned long i;
+
+	if (idx >= NR_LOAD_LOCKS)
+		return -EINVAL;
+	load_init();
+	spin_lock(&load_spinlock[idx]);
+	for (i = 0; i < iters; i++)
+		h = kwork_step(h, i);
+	load_spin_work[idx] += iters;
+	spin_unlock(&load_spinlock[idx]);
+	return h & 0x7fffffffffffffffULL;
+}
+
+static long mutex_sleep_until(unsigned long idx, u64 expires);
+
+static long mutex_sleep_restart(struct restart_block *restart)
+{
+	return mutex_sleep_until(restart->arg, restart->expires);
+}
+
+static long mutex_sleep_until(unsigned long idx, u64 expires)
+{
+	struct restart_block *restart = &current->restart_block;
+	long ret;
+
+	if (mutex_lock_interruptible(&load_mutex[idx]))
+		ret = -ERESTART_RESTARTBLOCK;	/* waiting: nothing to undo */
+	else {
+		ret = nanosleep_until(expires);
+		mutex_unlock(&load_mutex[idx]);
+	}
+	if (ret) {
+		/* A signal: the restarted call holds the mutex to the same deadline. */
+		restart->fn = mutex_sleep_restart;
+		restart->arg = idx;
+		restart->expires = expires;
+	}
+	return ret;
+}
+
+/*
+ * Sleep ns of virtual time holding load_mutex[idx]; returns 0.  A signal
+ * while waiting for the mutex or sleeping with it drops the mutex and
+ * restarts the call, which takes the mutex again and sleeps until the
+ * same deadline.
+ */
+long sys_mutex_sleep(unsigned long idx, unsigned long ns)
+{
+	long ret;
+
+	if (idx >= NR_LOAD_LOCKS)
+		return -EINVAL;
+	load_init();
+	ret = mutex_sleep_until(idx, ktime_get_ns() + ns);
+	prevent_tail_call_optimization();
+	return ret;
+}
