@@ -10,22 +10,26 @@ import (
 
 // System call numbers of the target kernel (asm/unistd.h).
 const (
-	SysVersion   = 0
-	SysCmdline   = 1
-	SysMeminfo   = 2
-	SysVmstat    = 3
-	SysStat      = 4
-	SysCpuinfo   = 5
-	SysProcRead  = 6
-	SysReadUser  = 7
-	SysIncrUser  = 8
-	SysVerbose   = 9
-	SysGetpid    = 10
-	SysNanosleep = 11
-	SysCount     = 12
-	SysWaitEvent = 13
-	SysWakeAll   = 14
-	SysQueueWork = 15
+	SysVersion        = 0
+	SysCmdline        = 1
+	SysMeminfo        = 2
+	SysVmstat         = 3
+	SysStat           = 4
+	SysCpuinfo        = 5
+	SysProcRead       = 6
+	SysReadUser       = 7
+	SysIncrUser       = 8
+	SysVerbose        = 9
+	SysGetpid         = 10
+	SysNanosleep      = 11
+	SysCount          = 12
+	SysWaitEvent      = 13
+	SysWakeAll        = 14
+	SysQueueWork      = 15
+	SysRestartSyscall = 16
+	SysKwork          = 17
+	SysSpinWork       = 18
+	SysMutexSleep     = 19
 )
 
 // Millisecond is a millisecond of virtual time in nanoseconds.

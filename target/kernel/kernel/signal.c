@@ -46,10 +46,14 @@ long sys_restart_syscall(void)
 	struct restart_block *restart = &current->restart_block;
 	long (*fn)(struct restart_block *) = restart->fn;
 
+	long ret;
+
 	restart->fn = do_no_restart_syscall;
 	if (!fn)
 		fn = do_no_restart_syscall;
-	return fn(restart);
+	ret = fn(restart);
+	prevent_tail_call_optimization();	/* stays on the sleeper's stack */
+	return ret;
 }
 
 /*

@@ -7,7 +7,7 @@
  *
  *	sys_kwork(iters, k)		kwork_step() iters times, cond_resched() every k
  *	sys_spin_work(idx, iters)	the same with load_spinlock[idx] held throughout
- *	sys_mutex_sleep(idx, ns)	sleep ns holding load_mutex[idx]
+ *	sys_mutex_sleep(idx, ns)	take load_mutex[idx], sleep ns holding it
  *
  * The work is a hash over a small kernel table; each call returns a
  * value that depends only on its arguments, so a caller can check that
@@ -91,26 +91,20 @@ long sys_spin_work(unsigned long idx, unsigned long iters)
 	return h & 0x7fffffffffffffffULL;
 }
 
-static long mutex_sleep_until(unsigned long idx, u64 expires);
+static long mutex_sleep_restart(struct restart_block *restart);
 
-static long mutex_sleep_restart(struct restart_block *restart)
-{
-	return mutex_sleep_until(restart->arg, restart->expires);
-}
-
-static long mutex_sleep_until(unsigned long idx, u64 expires)
+/*
+ * With load_mutex[idx] held, sleep until expires; drop it.  A signal ends
+ * the sleep: the mutex is dropped all the same and the call is set up to
+ * restart where it stopped.
+ */
+static long mutex_hold_until(unsigned long idx, u64 expires)
 {
 	struct restart_block *restart = &current->restart_block;
-	long ret;
+	long ret = nanosleep_until(expires);
 
-	if (mutex_lock_interruptible(&load_mutex[idx]))
-		ret = -ERESTART_RESTARTBLOCK;	/* waiting: nothing to undo */
-	else {
-		ret = nanosleep_until(expires);
-		mutex_unlock(&load_mutex[idx]);
-	}
+	mutex_unlock(&load_mutex[idx]);
 	if (ret) {
-		/* A signal: the restarted call holds the mutex to the same deadline. */
 		restart->fn = mutex_sleep_restart;
 		restart->arg = idx;
 		restart->expires = expires;
@@ -118,11 +112,20 @@ static long mutex_sleep_until(unsigned long idx, u64 expires)
 	return ret;
 }
 
+/* The restart of an interrupted hold: take the mutex again, sleep on. */
+static long mutex_sleep_restart(struct restart_block *restart)
+{
+	if (mutex_lock_interruptible(&load_mutex[restart->arg]))
+		return -ERESTART_RESTARTBLOCK;	/* the same restart again */
+	return mutex_hold_until(restart->arg, restart->expires);
+}
+
 /*
- * Sleep ns of virtual time holding load_mutex[idx]; returns 0.  A signal
- * while waiting for the mutex or sleeping with it drops the mutex and
- * restarts the call, which takes the mutex again and sleeps until the
- * same deadline.
+ * Take load_mutex[idx] and sleep ns of virtual time holding it; returns
+ * 0.  A signal while waiting for the mutex restarts the call from the
+ * start (nothing was done); a signal while holding it drops the mutex
+ * and restarts the call where it stopped: it takes the mutex again and
+ * sleeps until the same deadline.
  */
 long sys_mutex_sleep(unsigned long idx, unsigned long ns)
 {
@@ -131,7 +134,9 @@ long sys_mutex_sleep(unsigned long idx, unsigned long ns)
 	if (idx >= NR_LOAD_LOCKS)
 		return -EINVAL;
 	load_init();
-	ret = mutex_sleep_until(idx, ktime_get_ns() + ns);
+	if (mutex_lock_interruptible(&load_mutex[idx]))
+		return -ERESTARTSYS;
+	ret = mutex_hold_until(idx, ktime_get_ns() + ns);
 	prevent_tail_call_optimization();
 	return ret;
 }
