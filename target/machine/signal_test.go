@@ -112,6 +112,18 @@ func listLen(t *testing.T, m *machine.Machine, head uint64) int {
 	}
 }
 
+// restarted checks that each task's calls were restarted want times and
+// that no signal is left pending.
+func restarted(t *testing.T, m *machine.Machine, want int, tasks ...*machine.Task) {
+	t.Helper()
+	for _, task := range tasks {
+		if task.Restarts != want {
+			t.Errorf("%s: %d restarts, want %d", task, task.Restarts, want)
+		}
+	}
+	noPendingSignal(t, m, tasks...)
+}
+
 func noPendingSignal(t *testing.T, m *machine.Machine, tasks ...*machine.Task) {
 	t.Helper()
 	for _, task := range tasks {
@@ -143,10 +155,8 @@ func TestFakeSignalNanosleep(t *testing.T) {
 	if sig.took() < 5*ms || sig.took() > ctl.took()+100_000 {
 		t.Errorf("signalled nanosleep took %d ns, the other %d", sig.took(), ctl.took())
 	}
-	if napper.Restarts != 1 || control.Restarts != 0 {
-		t.Errorf("restarts: %d and %d, want 1 and 0", napper.Restarts, control.Restarts)
-	}
-	noPendingSignal(t, m, napper, control)
+	restarted(t, m, 1, napper)
+	restarted(t, m, 0, control)
 }
 
 // A task asleep on a wait queue leaves it when signalled, restarts, and
@@ -193,10 +203,8 @@ func TestFakeSignalWaitQueue(t *testing.T) {
 	if n := listLen(t, m, head); n != 0 {
 		t.Errorf("demo_wq has %d entries left", n)
 	}
-	if w1.Restarts != 1 || w2.Restarts != 0 {
-		t.Errorf("restarts: %d and %d, want 1 and 0", w1.Restarts, w2.Restarts)
-	}
-	noPendingSignal(t, m, w1, w2)
+	restarted(t, m, 1, w1)
+	restarted(t, m, 0, w2)
 }
 
 // A task blocked on a mutex leaves the mutex's queue when signalled and
@@ -247,13 +255,10 @@ func TestFakeSignalMutex(t *testing.T) {
 	if held.took() < 5*ms || held.took() > 5*ms+200_000 {
 		t.Errorf("the holder's call took %d ns, want its 5 ms", held.took())
 	}
-	if holder.Restarts != 1 {
-		t.Errorf("holder restarts: %d, want 1", holder.Restarts)
-	}
 	if owner() != 0 || listLen(t, m, lock+16) != 0 {
 		t.Errorf("at the end: owner %#x, %d waiters", owner(), listLen(t, m, lock+16))
 	}
-	noPendingSignal(t, m, holder, contender)
+	restarted(t, m, 1, holder, contender)
 }
 
 // The signal does nothing to a process in user space or a kernel thread.
