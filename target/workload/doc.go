@@ -8,6 +8,10 @@
 //   - busy: one process per CPU computing in user space and making a
 //     cheap system call now and then.
 //   - sleepers: processes that sleep in the kernel for long stretches.
+//   - loaded: per CPU, processes that load the kernel: long system
+//     calls with cond_resched() points, work under a spinlock, two
+//     processes sharing a mutex they sleep with, sleepers and wait-queue
+//     waiters (see Loaded); bounded in time, deterministic for a seed.
 //   - mixed: eight user processes (readers of the /proc-style files, a
 //     sleeper, a waiter and a waker on the demo wait queue, a process
 //     queueing work for the kworker thread, a busy process and one that

@@ -133,6 +133,8 @@ func init() {
 		Processes: func(int) []Process {
 			return []Process{{"sleeper0", Sleeper(50 * Millisecond)}, {"sleeper1", Sleeper(80 * Millisecond)}}
 		}})
+	register(Workload{Name: "loaded", Description: "per CPU: long kernel work, spinlock and mutex holders and waiters, sleepers, wait-queue waiters; 20 ms",
+		Processes: func(cpus int) []Process { return Loaded(cpus, LoadedConfig{}) }})
 	register(Workload{Name: "mixed", Description: "eight processes of every kind, with the kernel threads",
 		Processes: func(int) []Process {
 			return []Process{
