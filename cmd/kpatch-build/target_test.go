@@ -72,7 +72,7 @@ func TestTargetCLIWorkloads(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"idle", "busy", "sleepers", "mixed"} {
+	for _, w := range []string{"idle", "busy", "sleepers", "mixed", "loaded"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("workloads lacks %s:\n%s", w, out.String())
 		}
