@@ -23,8 +23,6 @@ const (
 
 	// TIFSigpending is TIF_SIGPENDING (never set: no real signals).
 	TIFSigpending = 2
-	// TIFNeedResched is TIF_NEED_RESCHED.
-	TIFNeedResched = 3
 	// TIFNotifySignal is TIF_NOTIFY_SIGNAL, the fake signal.
 	TIFNotifySignal = 17
 

@@ -171,7 +171,9 @@ long sys_nanosleep(unsigned long ns)
 	long ret = nanosleep_until(ktime_get_ns() + ns);
 
 	prevent_tail_call_optimization();
-	return ret;
+	if (unlikely(ret))
+		return ret;	/* interrupted: the way out restarts the call */
+	return 0;
 }
 
 /* A function-local static: a patch must keep counting from its value. */

@@ -122,12 +122,6 @@ static inline bool signal_pending(struct task_struct *t)
 	return READ_ONCE(t->thread_flags) & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL);
 }
 
-/* The scheduler wants the CPU back (see cond_resched()). */
-static inline bool need_resched(void)
-{
-	return test_thread_flag(TIF_NEED_RESCHED);
-}
-
 /* kernel/signal.c */
 void set_notify_signal(struct task_struct *t);
 

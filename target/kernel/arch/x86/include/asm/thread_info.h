@@ -9,11 +9,9 @@
  * the kernel clears it on the way back to user space.
  */
 #define TIF_SIGPENDING		2	/* a signal is pending (never set: no real signals) */
-#define TIF_NEED_RESCHED	3	/* the scheduler asks the task to give up its CPU */
 #define TIF_NOTIFY_SIGNAL	17	/* a fake signal: leave the kernel, restart the call */
 
 #define _TIF_SIGPENDING		(1UL << TIF_SIGPENDING)
-#define _TIF_NEED_RESCHED	(1UL << TIF_NEED_RESCHED)
 #define _TIF_NOTIFY_SIGNAL	(1UL << TIF_NOTIFY_SIGNAL)
 
 #ifndef __ASSEMBLY__
