@@ -31,5 +31,17 @@
 // A user process is a Go function that issues system calls through a
 // *User. Between two calls the process is in user space: its kernel stack
 // is empty. A system call enters the kernel at entry_SYSCALL_64 with the
-// number and three arguments and comes back with HC_SYSCALL_RETURN.
+// number and three arguments and comes back with HC_SYSCALL_RETURN, which
+// hands back the saved user registers (struct pt_regs): the result, or a
+// request to issue the call again.
+//
+// # Signals
+//
+// SignalFake delivers Linux's fake signal (TIF_NOTIFY_SIGNAL in the
+// task's thread flags, and a wake-up if it sleeps in TASK_INTERRUPTIBLE).
+// The kernel's interruptible sleeps end, undo what they did and return
+// -ERESTARTSYS or -ERESTART_RESTARTBLOCK; its system-call exit clears the
+// flag and asks for the restart, so the process passes through user
+// space and its call completes as if it had not been interrupted
+// (Task.Restarts counts these restarts).
 package machine
