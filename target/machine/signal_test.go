@@ -157,6 +157,13 @@ func TestFakeSignalNanosleep(t *testing.T) {
 	}
 	restarted(t, m, 1, napper)
 	restarted(t, m, 0, control)
+	// The kernel counted no failed call: a restart is not a failure.
+	var stat string
+	spawn(t, m, "stat", func(u *machine.User) { stat, _ = workload.ReadText(u, workload.SysStat) })
+	runFor(t, m, 1*ms)
+	if !strings.Contains(stat, "syscalls") || strings.Contains(stat, "errors") {
+		t.Errorf("sys_stat:\n%s", stat)
+	}
 }
 
 // A task asleep on a wait queue leaves it when signalled, restarts, and

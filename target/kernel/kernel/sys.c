@@ -56,7 +56,7 @@ static void note_syscall_result(unsigned long nr, long ret)
 {
 	unsigned long slot;
 
-	if (likely(ret >= 0))
+	if (likely(ret >= 0) || ret <= -ERESTARTSYS)	/* restarted, not failed */
 		return;
 	slot = nr < NR_syscalls ? nr : NR_syscalls;
 	spin_lock(&syscall_errors_lock);
