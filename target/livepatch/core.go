@@ -6,22 +6,12 @@ import (
 	"iter"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/mem"
-)
-
-// Hypercall numbers of the livepatch core (include/linux/livepatch.h).
-const (
-	HCKlpEnable       = 0x100
-	HCKlpGetState     = 0x101
-	HCKlpGetPrevState = 0x102
-	HCKlpContinue     = 0x103
-	HCKlpWork         = 0x104
-
-	klpCall = 1 // KLP_CALL
 )
 
 // Model is a consistency model (struct klp_patch.model).
@@ -31,15 +21,15 @@ type Model int
 const (
 	// Hybrid is Linux's per-task model: each task switches when its
 	// stack holds none of the functions or when it returns to user space.
-	Hybrid Model = 0
+	Hybrid Model = abi.KLP_MODEL_HYBRID
 	// Immediate redirects at once, with no checks.
-	Immediate Model = 1
+	Immediate Model = abi.KLP_MODEL_IMMEDIATE
 	// StopMachine is kpatch's: every CPU is held while every task's
 	// stack is checked; the patch applies at once or fails with busy.
-	StopMachine Model = 2
+	StopMachine Model = abi.KLP_MODEL_STOP_MACHINE
 	// Refcount counts the entries into and exits from the functions
 	// being patched and switches when no task is inside them.
-	Refcount Model = 3
+	Refcount Model = abi.KLP_MODEL_REFCOUNT
 )
 
 var modelNames = [...]string{"hybrid", "immediate", "stop_machine", "refcount"}
@@ -64,8 +54,8 @@ func ParseModel(s string) (Model, error) {
 
 // Per-function flags (struct klp_func.flags).
 const (
-	FuncForce     = 0x1
-	FuncImmediate = 0x2
+	FuncForce     = abi.KLP_FUNC_FORCE
+	FuncImmediate = abi.KLP_FUNC_IMMEDIATE
 )
 
 // Errno values the core returns to C.
@@ -163,8 +153,8 @@ func New(k *boot.Kernel) (*Core, error) {
 	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000, SignalAfter: 15_000_000,
 		funcs: map[uint64]*funcOps{}, sessions: map[*machine.Task]*session{}}
 	for nr, fn := range map[uint64]machine.HypercallFunc{
-		HCKlpEnable: c.hcEnable, HCKlpGetState: c.hcGetState, HCKlpGetPrevState: c.hcGetPrevState,
-		HCKlpContinue: c.hcContinue, HCKlpWork: c.hcWork,
+		abi.HC_KLP_ENABLE: c.hcEnable, abi.HC_KLP_GET_STATE: c.hcGetState, abi.HC_KLP_GET_PREV_STATE: c.hcGetPrevState,
+		abi.HC_KLP_CONTINUE: c.hcContinue, abi.HC_KLP_WORK: c.hcWork,
 	} {
 		if err := k.M.HandleHypercall(nr, fn); err != nil {
 			return nil, err
@@ -181,13 +171,11 @@ func New(k *boot.Kernel) (*Core, error) {
 	if err := k.M.Mem.Peek(entry, b[:]); err != nil {
 		return nil, err
 	}
-	for i := 0; i+3 <= len(b); i++ {
-		if b[i] == 0x0f && b[i+1] == 0x01 && b[i+2] == 0xc1 {
-			c.syscallRet = entry + uint64(i)
-			break
-		}
+	i := cpu.FindVMCall(b[:])
+	if i >= 0 {
+		c.syscallRet = entry + uint64(i)
 	}
-	if c.syscallRet == 0 {
+	if i < 0 {
 		return nil, errors.New("livepatch: no vmcall in entry_SYSCALL_64")
 	}
 	k.M.AddTrap(c.syscallRet, c.trapSyscallReturn)
@@ -256,9 +244,9 @@ func (c *Core) step(t *machine.Task, s *session) uint64 {
 	r, ok := s.next()
 	if ok {
 		c.sessions[t] = s
-		_ = c.M.Mem.Write64(s.call, r.fn)
-		_ = c.M.Mem.Write64(s.call+8, r.arg)
-		return klpCall
+		_ = c.M.Mem.Write64(s.call+abi.Offsetof_klp_call_fn, r.fn)
+		_ = c.M.Mem.Write64(s.call+abi.Offsetof_klp_call_arg, r.arg)
+		return abi.KLP_CALL
 	}
 	delete(c.sessions, t)
 	return uint64(s.result)
@@ -269,7 +257,7 @@ func (c *Core) hcContinue(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uin
 	if s == nil {
 		return 0, fmt.Errorf("livepatch: HC_KLP_CONTINUE from %s, which has no call pending", t)
 	}
-	ret, _ := m.Mem.Read64(s.call + 16)
+	ret, _ := m.Mem.Read64(s.call + abi.Offsetof_klp_call_ret)
 	s.reply = int64(ret)
 	return c.step(t, s), nil
 }
@@ -380,7 +368,7 @@ func (c *Core) hcWork(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uint64,
 	callAddr := cp.Regs[cpu.RDI]
 	return c.startSession(t, callAddr, func(call caller) int64 {
 		sleep := c.work(call)
-		_ = m.Mem.Write64(callAddr+24, sleep)
+		_ = m.Mem.Write64(callAddr+abi.Offsetof_klp_call_sleep, sleep)
 		return 0
 	}), nil
 }

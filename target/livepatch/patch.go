@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/loader"
 	"github.com/kpatchgo/kpatch-build/target/machine"
@@ -83,32 +84,35 @@ func (c *Core) rd64(a uint64) uint64 { v, _ := c.M.Mem.Read64(a); return v }
 
 func (c *Core) readStates(addr uint64) []State {
 	var out []State
-	sa := c.rd64(addr + 16)
+	sa := c.rd64(addr + abi.Offsetof_klp_patch_states)
 	if sa == 0 {
 		return nil
 	}
 	for i := 0; i < 256; i++ {
-		e := sa + uint64(i)*24
-		id := c.rd64(e)
+		e := sa + uint64(i)*abi.Sizeof_klp_state
+		id := c.rd64(e + abi.Offsetof_klp_state_id)
 		if id == 0 {
 			break
 		}
-		v, _ := c.M.Mem.Read32(e + 8)
+		v, _ := c.M.Mem.Read32(e + abi.Offsetof_klp_state_version)
 		out = append(out, State{ID: id, Version: v, Addr: e})
 	}
 	return out
 }
 
+// le64 reads the 8-byte little-endian field at off of b.
+func le64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+
 // decode reads a struct klp_patch from kernel memory.
 func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 	p := &Patch{Name: name, Addr: addr}
-	var b [32]byte
+	var b [abi.Sizeof_klp_patch]byte
 	if err := c.M.Mem.Peek(addr, b[:]); err != nil {
 		return nil, fmt.Errorf("struct klp_patch at %#x: %v", addr, err)
 	}
-	objs := binary.LittleEndian.Uint64(b[8:])
-	p.Replace = b[24] != 0
-	p.Model = Model(int32(binary.LittleEndian.Uint32(b[28:])))
+	objs := le64(b[:], abi.Offsetof_klp_patch_objs)
+	p.Replace = b[abi.Offsetof_klp_patch_replace] != 0
+	p.Model = Model(int32(binary.LittleEndian.Uint32(b[abi.Offsetof_klp_patch_model:])))
 	if p.Model < Hybrid || p.Model > Refcount {
 		return nil, fmt.Errorf("unknown consistency model %d", int(p.Model))
 	}
@@ -116,19 +120,20 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 	if objs == 0 {
 		return nil, fmt.Errorf("no objects")
 	}
+	const cb = abi.Offsetof_klp_object_callbacks
 	for i := 0; i < 64; i++ {
-		var ob [56]byte
-		oa := objs + uint64(i)*56
+		var ob [abi.Sizeof_klp_object]byte
+		oa := objs + uint64(i)*abi.Sizeof_klp_object
 		if err := c.M.Mem.Peek(oa, ob[:]); err != nil {
 			return nil, fmt.Errorf("struct klp_object at %#x: %v", oa, err)
 		}
-		nameP, funcs := binary.LittleEndian.Uint64(ob[0:]), binary.LittleEndian.Uint64(ob[8:])
+		nameP, funcs := le64(ob[:], abi.Offsetof_klp_object_name), le64(ob[:], abi.Offsetof_klp_object_funcs)
 		if nameP == 0 && funcs == 0 {
 			break
 		}
 		o := &Object{Addr: oa,
-			PrePatch: binary.LittleEndian.Uint64(ob[16:]), PostPatch: binary.LittleEndian.Uint64(ob[24:]),
-			PreUnpatch: binary.LittleEndian.Uint64(ob[32:]), PostUnpatch: binary.LittleEndian.Uint64(ob[40:])}
+			PrePatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_pre_patch), PostPatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_post_patch),
+			PreUnpatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_pre_unpatch), PostUnpatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_post_unpatch)}
 		if nameP != 0 {
 			o.Name, _ = c.M.ReadCString(nameP, 64)
 			if o.Name == "vmlinux" || o.Name == "" {
@@ -136,13 +141,13 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 			}
 		}
 		for j := 0; funcs != 0 && j < 4096; j++ {
-			fa := funcs + uint64(j)*32
-			var fb [32]byte
+			fa := funcs + uint64(j)*abi.Sizeof_klp_func
+			var fb [abi.Sizeof_klp_func]byte
 			if err := c.M.Mem.Peek(fa, fb[:]); err != nil {
 				return nil, fmt.Errorf("struct klp_func at %#x: %v", fa, err)
 			}
-			on, nf := binary.LittleEndian.Uint64(fb[0:]), binary.LittleEndian.Uint64(fb[8:])
-			pos, fl := binary.LittleEndian.Uint64(fb[16:]), binary.LittleEndian.Uint64(fb[24:])
+			on, nf := le64(fb[:], abi.Offsetof_klp_func_old_name), le64(fb[:], abi.Offsetof_klp_func_new_func)
+			pos, fl := le64(fb[:], abi.Offsetof_klp_func_old_sympos), le64(fb[:], abi.Offsetof_klp_func_flags)
 			if on == 0 && nf == 0 && pos == 0 {
 				break
 			}

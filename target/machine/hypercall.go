@@ -3,26 +3,8 @@ package machine
 import (
 	"fmt"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
-)
-
-// Hypercall numbers (target/kernel/arch/x86/include/asm/hypercall.h).
-const (
-	HCConsoleWrite  = 0x01
-	HCSchedule      = 0x02
-	HCSleepTimeout  = 0x03
-	HCWake          = 0x04
-	HCKthreadCreate = 0x05
-	HCGetPID        = 0x06
-	HCClock         = 0x07
-	HCExit          = 0x08
-	HCCPUID         = 0x09
-	HCIdle          = 0x0a
-	HCBootDone      = 0x0b
-	HCYield         = 0x0c
-	HCJumpLabel     = 0x0d
-	HCPanic         = 0x0e
-	HCSyscallReturn = 0x0f
 )
 
 const errnoESRCH = 3
@@ -35,7 +17,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 	a0, a1, a2 := r[cpu.RDI], r[cpu.RSI], r[cpu.RDX]
 	set := func(x uint64) { r[cpu.RAX] = x }
 	switch nr {
-	case HCConsoleWrite:
+	case abi.HC_CONSOLE_WRITE:
 		if a1 > 1<<20 {
 			m.stop(fmt.Errorf("HC_CONSOLE_WRITE of %d bytes from %s", a1, t))
 			return
@@ -47,14 +29,14 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		}
 		m.consoleWrite(m.clock(v), buf)
 		set(a1)
-	case HCSchedule:
+	case abi.HC_SCHEDULE:
 		set(0)
 		if t.wakePending {
 			t.wakePending = false
 			return
 		}
 		m.sleep(v, t, nr, 0)
-	case HCSleepTimeout:
+	case abi.HC_SLEEP_TIMEOUT:
 		if t.wakePending {
 			t.wakePending = false
 			set(a0)
@@ -65,9 +47,9 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			return
 		}
 		m.sleep(v, t, nr, m.clock(v)+a0)
-	case HCWake:
+	case abi.HC_WAKE:
 		set(uint64(m.wake(v, int(int64(a0)))))
-	case HCKthreadCreate:
+	case abi.HC_KTHREAD_CREATE:
 		name, _ := m.ReadCString(a2, 16)
 		nt, err := m.NewKthread(name, a0, a1)
 		if err != nil {
@@ -75,15 +57,15 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			return
 		}
 		set(uint64(nt.PID))
-	case HCGetPID:
+	case abi.HC_GETPID:
 		set(uint64(t.PID))
-	case HCClock:
+	case abi.HC_CLOCK:
 		set(m.clock(v))
-	case HCExit:
+	case abi.HC_EXIT:
 		m.exit(t, int64(a0))
-	case HCCPUID:
+	case abi.HC_CPU_ID:
 		set(uint64(v.ID))
-	case HCIdle:
+	case abi.HC_IDLE:
 		set(0)
 		if t != v.idle {
 			m.yield(v)
@@ -92,24 +74,24 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		// Park the idle task until the CPU runs out of work again.
 		m.deschedule(v)
 		t.State = Sleeping
-		t.inHypercall = HCIdle
-	case HCBootDone:
+		t.inHypercall = abi.HC_IDLE
+	case abi.HC_BOOT_DONE:
 		set(0)
 		m.bootDoneHC()
-	case HCYield:
+	case abi.HC_YIELD:
 		set(0)
 		m.yield(v)
-	case HCJumpLabel:
+	case abi.HC_JUMP_LABEL:
 		n, err := m.JumpLabelUpdate(a0)
 		if err != nil {
 			m.stop(err)
 			return
 		}
 		set(uint64(n))
-	case HCPanic:
+	case abi.HC_PANIC:
 		msg, _ := m.ReadCString(a0, 256)
 		m.stop(fmt.Errorf("kernel panic on CPU %d in %s: %s", v.ID, t, msg))
-	case HCSyscallReturn:
+	case abi.HC_SYSCALL_RETURN:
 		if t.user == nil {
 			m.stop(fmt.Errorf("HC_SYSCALL_RETURN from %s, which is not a user process", t))
 			return
@@ -129,7 +111,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			}
 			return
 		}
-		m.stop(fmt.Errorf("unknown hypercall %#x at %s (%#x) in %s", nr, m.Syms.Format(c.RIP-3), c.RIP-3, t))
+		m.stop(fmt.Errorf("unknown hypercall %#x at %s (%#x) in %s", nr, m.Syms.Format(c.RIP-cpu.VMCallLen), c.RIP-cpu.VMCallLen, t))
 	}
 }
 

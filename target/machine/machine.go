@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/kallsyms"
 	"github.com/kpatchgo/kpatch-build/target/mem"
@@ -28,9 +29,9 @@ const (
 	// UserRegionSize is the size of a process's user memory.
 	UserRegionSize = 0x10000
 	// ThreadSize is the size of a kernel stack (THREAD_SIZE).
-	ThreadSize = 16384
+	ThreadSize = abi.THREAD_SIZE
 	// TaskStructSize is the size of struct task_struct.
-	TaskStructSize = 128
+	TaskStructSize = abi.Sizeof_task_struct
 	// NrCPUs is the kernel's NR_CPUS.
 	NrCPUs = 8
 )

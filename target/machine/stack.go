@@ -50,8 +50,8 @@ func (m *Machine) Stack(t *Task) StackTrace {
 // misses the caller; as in Linux, where a preempted task has an
 // interrupt frame on its stack, its walk is not reliable.
 func (m *Machine) stoppedAtHypercall(rip uint64) bool {
-	var b [3]byte
-	return m.Mem.Peek(rip-3, b[:]) == nil && b == [3]byte{0x0f, 0x01, 0xc1}
+	var b [cpu.VMCallLen]byte
+	return m.Mem.Peek(rip-cpu.VMCallLen, b[:]) == nil && b == cpu.VMCall
 }
 
 // IsSubsequence reports whether sub's addresses appear in s in order
