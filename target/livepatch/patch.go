@@ -260,21 +260,17 @@ func (c *Core) applyRelocs(p *Patch, o *Object) error {
 			continue
 		}
 		for i, r := range kr.Relas {
-			si := elf.R_SYM64(r.Info)
-			if int(si) >= len(p.Mod.Symbols) {
-				return fmt.Errorf("section %s: relocation %d: bad symbol index %d", kr.Name, i, si)
+			rela, err := loader.NewRela(kr.Name, i, kr.TargetName, kr.Target, kr.TargetSize, r, p.Mod.Symbols)
+			if err != nil {
+				return err
 			}
-			sym := p.Mod.Symbols[si]
-			S := sym.Value
-			if sym.Section == loader.SHNLivepatch {
-				v, err := c.resolveKlpSym(sym.Name, objName)
-				if err != nil {
-					return fmt.Errorf("section %s: %v", kr.Name, err)
+			if p.Mod.Symbols[elf.R_SYM64(r.Info)].Section == loader.SHNLivepatch {
+				if rela.S, err = c.resolveKlpSym(rela.Sym, objName); err != nil {
+					return fmt.Errorf("section %s: relocation %d: %w", kr.Name, i, err)
 				}
-				S = v
 			}
-			if err := c.applyRela(kr.Target+r.Off, elf.R_X86_64(elf.R_TYPE64(r.Info)), S, r.Addend, sym.Name); err != nil {
-				return fmt.Errorf("section %s: relocation %d: %v", kr.Name, i, err)
+			if err := loader.ApplyRela(c.M.Mem, rela); err != nil {
+				return err
 			}
 		}
 	}
@@ -317,40 +313,6 @@ func (c *Core) resolveKlpSym(name, objName string) (uint64, error) {
 		return match[0], nil
 	}
 	return match[pos-1], nil
-}
-
-func (c *Core) applyRela(P uint64, typ elf.R_X86_64, S uint64, addend int64, name string) error {
-	A := uint64(addend)
-	var b []byte
-	switch typ {
-	case elf.R_X86_64_NONE:
-		return nil
-	case elf.R_X86_64_64:
-		b = binary.LittleEndian.AppendUint64(nil, S+A)
-	case elf.R_X86_64_PC64:
-		b = binary.LittleEndian.AppendUint64(nil, S+A-P)
-	case elf.R_X86_64_PC32, elf.R_X86_64_PLT32:
-		v := S + A - P
-		if int64(v) != int64(int32(v)) {
-			return fmt.Errorf("%v: %s out of range", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	case elf.R_X86_64_32:
-		v := S + A
-		if v != uint64(uint32(v)) {
-			return fmt.Errorf("%v: %s does not fit", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	case elf.R_X86_64_32S:
-		v := S + A
-		if int64(v) != int64(int32(v)) {
-			return fmt.Errorf("%v: %s does not fit", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	default:
-		return fmt.Errorf("unsupported relocation type %v", typ)
-	}
-	return c.M.Mem.Poke(P, b)
 }
 
 // compatible is Linux's klp_is_patch_compatible: a patch must handle
