@@ -57,6 +57,21 @@ const (
 	TASK_SIZE_MAX = 0x7ffffffff000
 )
 
+// Macros of arch/x86/include/asm/cpufeatures.h.
+const (
+	NCAPINTS               = 21
+	X86_FEATURE_ALWAYS     = 117
+	X86_FEATURE_XMM4_2     = 148
+	X86_FEATURE_POPCNT     = 151
+	X86_FEATURE_HYPERVISOR = 159
+	X86_FEATURE_ERMS       = 297
+)
+
+// Macros of include/linux/percpu.h.
+const (
+	NR_CPUS = 8
+)
+
 // Macros of arch/x86/include/asm/extable.h.
 const (
 	EX_TYPE_NONE      = 0
@@ -69,6 +84,13 @@ const (
 // Macros of arch/x86/include/asm/alternative.h.
 const (
 	ALT_FLAG_NOT = 32768
+)
+
+// Macros of include/linux/jump_label.h.
+const (
+	JUMP_TYPE_FALSE = 0
+	JUMP_TYPE_TRUE  = 1
+	JUMP_TYPE_MASK  = 3
 )
 
 // Macros of arch/x86/include/asm/jump_label.h.
@@ -255,8 +277,10 @@ const (
 	Sizeof_static_key           = 16
 	Offsetof_static_key_enabled = 0
 	Sizeof_static_key_enabled   = 4
-	Offsetof_static_key_        = 8
-	Sizeof_static_key_          = 8
+	Offsetof_static_key_type    = 8
+	Sizeof_static_key_type      = 8
+	Offsetof_static_key_entries = 8
+	Sizeof_static_key_entries   = 8
 )
 
 // struct kernel_symbol (include/linux/export.h).
@@ -311,12 +335,22 @@ var generated = []value{
 	{"NR_syscalls", NR_syscalls},
 	{"THREAD_SIZE", THREAD_SIZE},
 	{"TASK_SIZE_MAX", TASK_SIZE_MAX},
+	{"NCAPINTS", NCAPINTS},
+	{"X86_FEATURE_ALWAYS", X86_FEATURE_ALWAYS},
+	{"X86_FEATURE_XMM4_2", X86_FEATURE_XMM4_2},
+	{"X86_FEATURE_POPCNT", X86_FEATURE_POPCNT},
+	{"X86_FEATURE_HYPERVISOR", X86_FEATURE_HYPERVISOR},
+	{"X86_FEATURE_ERMS", X86_FEATURE_ERMS},
+	{"NR_CPUS", NR_CPUS},
 	{"EX_TYPE_NONE", EX_TYPE_NONE},
 	{"EX_TYPE_DEFAULT", EX_TYPE_DEFAULT},
 	{"EX_TYPE_FAULT", EX_TYPE_FAULT},
 	{"EX_TYPE_UACCESS", EX_TYPE_UACCESS},
 	{"EX_DATA_TYPE_MASK", EX_DATA_TYPE_MASK},
 	{"ALT_FLAG_NOT", ALT_FLAG_NOT},
+	{"JUMP_TYPE_FALSE", JUMP_TYPE_FALSE},
+	{"JUMP_TYPE_TRUE", JUMP_TYPE_TRUE},
+	{"JUMP_TYPE_MASK", JUMP_TYPE_MASK},
 	{"JUMP_LABEL_NOP_SIZE", JUMP_LABEL_NOP_SIZE},
 	{"TASK_COMM_LEN", TASK_COMM_LEN},
 	{"PF_IDLE", PF_IDLE},
@@ -443,8 +477,10 @@ var generated = []value{
 	{"Sizeof_static_key", Sizeof_static_key},
 	{"Offsetof_static_key_enabled", Offsetof_static_key_enabled},
 	{"Sizeof_static_key_enabled", Sizeof_static_key_enabled},
-	{"Offsetof_static_key_", Offsetof_static_key_},
-	{"Sizeof_static_key_", Sizeof_static_key_},
+	{"Offsetof_static_key_type", Offsetof_static_key_type},
+	{"Sizeof_static_key_type", Sizeof_static_key_type},
+	{"Offsetof_static_key_entries", Offsetof_static_key_entries},
+	{"Sizeof_static_key_entries", Sizeof_static_key_entries},
 	{"Sizeof_kernel_symbol", Sizeof_kernel_symbol},
 	{"Offsetof_kernel_symbol_value_offset", Offsetof_kernel_symbol_value_offset},
 	{"Sizeof_kernel_symbol_value_offset", Sizeof_kernel_symbol_value_offset},

@@ -102,6 +102,21 @@ func New(m *machine.Machine, ft *ftrace.Ftrace, vmlinuxExports []Export) *Loader
 	return l
 }
 
+// ReadKsymtab decodes the struct kernel_symbol entries of a __ksymtab or
+// __ksymtab_gpl table in [start, end) of m's memory (each field holds
+// its target's address relative to itself), as exports of owner.
+func ReadKsymtab(m *machine.Machine, start, end uint64, gpl bool, owner string) []Export {
+	var out []Export
+	for e := start; e+abi.Sizeof_kernel_symbol <= end; e += abi.Sizeof_kernel_symbol {
+		vf, nf := e+abi.Offsetof_kernel_symbol_value_offset, e+abi.Offsetof_kernel_symbol_name_offset
+		v, _ := m.Mem.Read32(vf)
+		n, _ := m.Mem.Read32(nf)
+		name, _ := m.ReadCString(nf+uint64(int64(int32(n))), 128)
+		out = append(out, Export{Name: name, Addr: vf + uint64(int64(int32(v))), GPL: gpl, Owner: owner})
+	}
+	return out
+}
+
 // Exports returns the exported symbols currently known, sorted by name.
 func (l *Loader) Exports() []Export {
 	var out []Export
@@ -443,15 +458,9 @@ func (l *Loader) addExports(li *loadInfo) error {
 		if !ok {
 			continue
 		}
-		size := li.f.Section(tab.sec).Size
-		for e := a; e+abi.Sizeof_kernel_symbol <= a+size; e += abi.Sizeof_kernel_symbol {
-			vf, nf := e+abi.Offsetof_kernel_symbol_value_offset, e+abi.Offsetof_kernel_symbol_name_offset
-			v, _ := l.m.Mem.Read32(vf)
-			n, _ := l.m.Mem.Read32(nf)
-			sym, _ := l.m.ReadCString(nf+uint64(int64(int32(n))), 128)
-			ex := Export{Name: sym, Addr: vf + uint64(int64(int32(v))), GPL: tab.gpl, Owner: li.name}
-			if old, dup := l.exports[sym]; dup {
-				return fmt.Errorf("exported symbol %s is already exported by %s", sym, old.Owner)
+		for _, ex := range ReadKsymtab(l.m, a, a+li.f.Section(tab.sec).Size, tab.gpl, li.name) {
+			if old, dup := l.exports[ex.Name]; dup {
+				return fmt.Errorf("exported symbol %s is already exported by %s", ex.Name, old.Owner)
 			}
 			mod.exports = append(mod.exports, ex)
 		}

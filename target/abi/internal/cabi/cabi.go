@@ -34,6 +34,8 @@ var Headers = []string{
 	"asm/hypercall.h",
 	"asm/unistd.h",
 	"asm/page.h",
+	"asm/cpufeatures.h",
+	"linux/percpu.h",
 	"asm/bug.h",
 	"asm/extable.h",
 	"asm/alternative.h",
@@ -47,7 +49,8 @@ var Headers = []string{
 // macro is taken when its name starts with one of them.
 var MacroPrefixes = []string{
 	"HC_", "KLP_", "PF_", "TASK_", "THREAD_SIZE", "BUGFLAG_", "EX_TYPE_", "EX_DATA_",
-	"ALT_FLAG_", "JUMP_LABEL_NOP_SIZE", "__NR_", "NR_syscalls",
+	"ALT_FLAG_", "JUMP_LABEL_NOP_SIZE", "JUMP_TYPE_",
+	"NCAPINTS", "X86_FEATURE_", "NR_CPUS", "__NR_", "NR_syscalls",
 }
 
 // Structs are the structures whose layout is ABI: the machine writes
@@ -388,7 +391,7 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 			if err != nil {
 				return nil, fmt.Errorf("struct %s: member %s: %w", name, fn, err)
 			}
-			s.Fields = append(s.Fields, Field{Name: fn, Offset: off, Size: typ.Size()})
+			s.Fields = append(s.Fields, flatten(fn, off, typ)...)
 		}
 		found[name] = s
 	}
@@ -401,6 +404,24 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// flatten returns the member name at off of type typ; an anonymous
+// structure or union member gives its own members instead, as C lets
+// them be named (static_key.type).
+func flatten(name string, off int64, typ dwarf.Type) []Field {
+	if name != "" {
+		return []Field{{Name: name, Offset: off, Size: typ.Size()}}
+	}
+	st, ok := typ.(*dwarf.StructType)
+	if !ok {
+		return nil
+	}
+	var out []Field
+	for _, f := range st.Field {
+		out = append(out, flatten(f.Name, off+f.ByteOffset, f.Type)...)
+	}
+	return out
 }
 
 // Render returns the Go source of package abi's generated file.
