@@ -10,6 +10,26 @@ const (
 	BUGFLAG_NO_CUT_HERE = 8
 )
 
+// Macros of include/linux/errno.h.
+const (
+	EPERM        = 1
+	ENOENT       = 2
+	ESRCH        = 3
+	EINTR        = 4
+	EIO          = 5
+	E2BIG        = 7
+	EAGAIN       = 11
+	ENOMEM       = 12
+	EFAULT       = 14
+	EBUSY        = 16
+	EEXIST       = 17
+	EINVAL       = 22
+	ENOSPC       = 28
+	ERANGE       = 34
+	ENOSYS       = 38
+	ENAMETOOLONG = 36
+)
+
 // Macros of arch/x86/include/asm/hypercall.h.
 const (
 	HC_CONSOLE_WRITE  = 0x1
@@ -300,6 +320,22 @@ var generated = []value{
 	{"BUGFLAG_ONCE", BUGFLAG_ONCE},
 	{"BUGFLAG_DONE", BUGFLAG_DONE},
 	{"BUGFLAG_NO_CUT_HERE", BUGFLAG_NO_CUT_HERE},
+	{"EPERM", EPERM},
+	{"ENOENT", ENOENT},
+	{"ESRCH", ESRCH},
+	{"EINTR", EINTR},
+	{"EIO", EIO},
+	{"E2BIG", E2BIG},
+	{"EAGAIN", EAGAIN},
+	{"ENOMEM", ENOMEM},
+	{"EFAULT", EFAULT},
+	{"EBUSY", EBUSY},
+	{"EEXIST", EEXIST},
+	{"EINVAL", EINVAL},
+	{"ENOSPC", ENOSPC},
+	{"ERANGE", ERANGE},
+	{"ENOSYS", ENOSYS},
+	{"ENAMETOOLONG", ENAMETOOLONG},
 	{"HC_CONSOLE_WRITE", HC_CONSOLE_WRITE},
 	{"HC_SCHEDULE", HC_SCHEDULE},
 	{"HC_SLEEP_TIMEOUT", HC_SLEEP_TIMEOUT},

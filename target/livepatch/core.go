@@ -60,10 +60,10 @@ const (
 
 // Errno values the core returns to C.
 const (
-	errnoENOENT = 2
-	errnoENOMEM = 12
-	errnoEBUSY  = 16
-	errnoEINVAL = 22
+	errnoENOENT = abi.ENOENT
+	errnoENOMEM = abi.ENOMEM
+	errnoEBUSY  = abi.EBUSY
+	errnoEINVAL = abi.EINVAL
 )
 
 // Costs of the stop_machine model in virtual time (nanoseconds): a

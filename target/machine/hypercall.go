@@ -7,7 +7,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 )
 
-const errnoESRCH = 3
+const errnoESRCH = abi.ESRCH
 
 // hypercall serves the vmcall t just executed on v.
 func (m *Machine) hypercall(v *VCPU, t *Task) {
@@ -50,7 +50,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 	case abi.HC_WAKE:
 		set(uint64(m.wake(v, int(int64(a0)))))
 	case abi.HC_KTHREAD_CREATE:
-		name, _ := m.ReadCString(a2, 16)
+		name, _ := m.ReadCString(a2, abi.TASK_COMM_LEN)
 		nt, err := m.NewKthread(name, a0, a1)
 		if err != nil {
 			m.stop(fmt.Errorf("HC_KTHREAD_CREATE: %v", err))

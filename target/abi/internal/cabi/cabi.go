@@ -31,6 +31,7 @@ import (
 // a hypercall.
 var Headers = []string{
 	"linux/kernel.h",
+	"linux/errno.h",
 	"asm/hypercall.h",
 	"asm/unistd.h",
 	"asm/page.h",
@@ -52,6 +53,10 @@ var MacroPrefixes = []string{
 	"ALT_FLAG_", "JUMP_LABEL_NOP_SIZE", "JUMP_TYPE_",
 	"NCAPINTS", "X86_FEATURE_", "NR_CPUS", "__NR_", "NR_syscalls",
 }
+
+// MacroHeaders are headers all of whose object-like integer macros are
+// ABI, whatever their names (the errno values the Go services return).
+var MacroHeaders = []string{"include/linux/errno.h"}
 
 // Structs are the structures whose layout is ABI: the machine writes
 // task_struct, decodes the livepatch structures and the special
@@ -266,14 +271,18 @@ func parseDefines(pp []byte, dir string) ([]Macro, error) {
 			continue
 		}
 		m := defineRe.FindStringSubmatch(line)
-		if m == nil || m[2] == "(" || seen[m[1]] || !abiMacro(m[1]) {
+		if m == nil || m[2] == "(" || seen[m[1]] {
+			continue
+		}
+		header := relHeader(file, dir)
+		if !abiMacro(m[1]) && (!slices.Contains(MacroHeaders, header) || strings.TrimSpace(m[3]) == "") {
 			continue
 		}
 		if !intExpr.MatchString(m[3]) {
 			return nil, fmt.Errorf("%s: macro %s = %q is not an integer expression", file, m[1], m[3])
 		}
 		seen[m[1]] = true
-		out = append(out, Macro{Name: m[1], Header: relHeader(file, dir), Hex: strings.HasPrefix(strings.TrimLeft(m[3], "("), "0x")})
+		out = append(out, Macro{Name: m[1], Header: header, Hex: strings.HasPrefix(strings.TrimLeft(m[3], "("), "0x")})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no ABI macros in the headers")
@@ -290,9 +299,15 @@ func abiMacro(name string) bool {
 	return false
 }
 
+// relHeader names a header gcc reports: relative to the kernel tree at
+// dir (gcc runs there, so its own names are already relative).
 func relHeader(file, dir string) string {
-	if r, err := filepath.Rel(dir, file); err == nil && !strings.HasPrefix(r, "..") {
-		return filepath.ToSlash(r)
+	if filepath.IsAbs(file) {
+		if abs, err := filepath.Abs(dir); err == nil {
+			if r, err := filepath.Rel(abs, file); err == nil && !strings.HasPrefix(r, "..") {
+				return filepath.ToSlash(r)
+			}
+		}
 	}
 	return filepath.ToSlash(file)
 }
