@@ -70,6 +70,11 @@ type VerifyReport struct {
 	Ran []FuncRun
 	// Transitions are the enable and disable transitions.
 	Transitions []Report
+	// Drained is how long (virtual ns) the module was kept after its
+	// patch was disabled, until DrainedTasks had left its code (a task
+	// asleep in a forced function's new body).
+	Drained      uint64
+	DrainedTasks []string
 	// Console is the whole console log.
 	Console string
 
@@ -157,6 +162,9 @@ func (r *VerifyReport) Summary() string {
 			fmt.Fprintf(&b, "    %s\n", l)
 		}
 	}
+	if len(r.DrainedTasks) > 0 {
+		fmt.Fprintf(&b, "  unloaded %d ns after the patch was disabled, when %s had left its code\n", r.Drained, strings.Join(r.DrainedTasks, ", "))
+	}
 	b.WriteString("  old behaviour restored after unload\n")
 	return b.String()
 }
@@ -187,11 +195,16 @@ func diffLines(a, b string, shapeOf func(string) string) []string {
 // it boots opts.Vmlinux, loads the modules the patch changes, records the
 // checks, loads the patch module and waits for its transition, checks
 // that every patched function's calls now land in its new function and
-// records the checks again (a check changed when its text differs with
-// its numbers masked: counters move on their own), then disables the patch, waits for the
-// reverse transition, unloads the module and checks that every text is
-// back to what it was. It fails if any step fails, if the transition
-// does not complete, or if the old behaviour does not come back.
+// records the checks again while counting entries into every new
+// function (a check changed when its text differs with its numbers
+// masked: counters move on their own; a call's results are compared
+// exactly). A function whose new body no check ran is called through its
+// old address, stopped at the new entry (Ran says which and why). It then
+// disables the patch, waits for the reverse transition and for every task
+// to leave the module's code, unloads the module and checks that every
+// text is back to what it was. It fails if any step fails, if the
+// transition does not complete, or if the old behaviour does not come
+// back.
 func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	k, c, rep, fail, err := verifyStart(ko, &opts, "")
 	if err != nil {
@@ -276,7 +289,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		blocker, stack := c.Blocker()
 		return fail("unpatching transition did not complete (%v): %s\n%s", err, blocker, stack)
 	}
-	if err := waitOffModule(k.M, name, drainLimit); err != nil {
+	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, name, drainLimit); err != nil {
 		return fail("%v", err)
 	}
 	if err := k.Loader.Unload(name); err != nil {
@@ -450,6 +463,9 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		return fail("unpatching transition did not complete (%v)", err)
+	}
+	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, lpName, drainLimit); err != nil {
+		return fail("%v", err)
 	}
 	if err := k.Loader.Unload(lpName); err != nil {
 		return fail("unload: %v", err)
@@ -625,8 +641,9 @@ const drainLimit = 30_000_000_000
 // name's code, at most limit ns: the patch is disabled, so no new call
 // enters it, but a task still inside a new function (one patched without
 // the stack check, KPATCH_FORCE_UNSAFE) would return into freed memory if
-// the module were unloaded now.
-func waitOffModule(m *machine.Machine, name string, limit uint64) error {
+// the module were unloaded now. It returns how long it waited and the
+// names of the tasks it waited for.
+func waitOffModule(m *machine.Machine, name string, limit uint64) (waited uint64, tasks []string, err error) {
 	inModule := func() *machine.Task {
 		for _, t := range m.Tasks() {
 			if t.State == machine.Dead {
@@ -643,13 +660,23 @@ func waitOffModule(m *machine.Machine, name string, limit uint64) error {
 		}
 		return nil
 	}
-	if err := m.RunUntil(func() bool { return inModule() == nil }, m.Now()+limit); err != nil {
-		return err
+	start := m.Now()
+	seen := map[*machine.Task]bool{}
+	err = m.RunUntil(func() bool {
+		t := inModule()
+		if t != nil && !seen[t] {
+			seen[t] = true
+			tasks = append(tasks, t.Comm)
+		}
+		return t == nil
+	}, start+limit)
+	if err != nil {
+		return 0, tasks, err
 	}
 	if t := inModule(); t != nil {
-		return fmt.Errorf("%s still runs code of %s %d ns after the patch was disabled:\n%s", t, name, limit, m.FormatStack(t))
+		return 0, tasks, fmt.Errorf("%s still runs code of %s %d ns after the patch was disabled:\n%s", t, name, limit, m.FormatStack(t))
 	}
-	return nil
+	return m.Now() - start, tasks, nil
 }
 
 // stop removes the counting ops.

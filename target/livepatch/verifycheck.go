@@ -101,8 +101,7 @@ func ParseCheck(spec string) (Check, error) {
 	spec = strings.TrimSpace(spec)
 	kind, rest, _ := strings.Cut(spec, " ")
 	rest = strings.TrimSpace(rest)
-	body, want, _ := strings.Cut(rest, "=>")
-	body, want = strings.TrimSpace(body), strings.TrimSpace(want)
+	body, want := cutWant(rest)
 	name := kind + " " + body
 	switch kind {
 	case "syscall":
@@ -176,6 +175,23 @@ func AddChecks(base []Check, specs []string) (checks, want []Check, err error) {
 		}
 	}
 	return checks, want, nil
+}
+
+// cutWant splits "BODY => TEXT" at the first "=>" outside a quoted
+// string.
+func cutWant(s string) (body, want string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], "=>"):
+			return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+2:])
+		}
+	}
+	return strings.TrimSpace(s), ""
 }
 
 // nrNanosleep is sys_nanosleep's number (arch/x86/include/asm/unistd.h).
