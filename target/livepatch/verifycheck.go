@@ -1,6 +1,7 @@
 package livepatch
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -22,7 +23,10 @@ import (
 //     printed; with Step it is made twice and shows the difference of
 //     the two results instead;
 //   - a kernel function without arguments (Func), called in a kernel
-//     thread: its result, or the C string it returns (String).
+//     thread: its result, or the C string it returns (String);
+//   - a kernel variable (Var), an unsigned long read as a debugger
+//     does: its value; with Step, read twice Every ns apart, the
+//     difference.
 //
 // A text or proc check's numbers are masked when texts are compared
 // (counters move on their own); a call's or function's result lines are
@@ -48,6 +52,12 @@ type Check struct {
 	Func string
 	// String says Func returns a pointer to a C string.
 	String bool
+	// Var is "[OBJECT:]NAME", an unsigned long of vmlinux or of a loaded
+	// module.
+	Var string
+	// Every is the virtual time between a Step check's two readings of
+	// Var, while the machine runs.
+	Every uint64
 	// Limit is the virtual time the check may take in ns (default 500 ms).
 	Limit uint64
 	// Want, if set, is text the check must show with the patch and
@@ -95,6 +105,9 @@ const defaultCheckLimit = 500_000_000
 //	                            kernel thread: `returned R` or `returned "S"`
 //	sleep DURATION              the check process sleeps (sys_nanosleep)
 //	                            so that kernel threads run, e.g. 12s
+//	var [OBJ:]NAME [=> TEXT]    an unsigned long kernel variable: "value V"
+//	step var [OBJ:]NAME DURATION [=> TEXT]
+//	                            read twice DURATION apart: "step V2-V1"
 //
 // TEXT is what the check must show with the patch only (Check.Want).
 func ParseCheck(spec string) (Check, error) {
@@ -125,7 +138,20 @@ func ParseCheck(spec string) (Check, error) {
 			return Check{}, fmt.Errorf("check proc %q: want one proc entry name", body)
 		}
 		return Check{Name: "proc " + body, Proc: body, Want: want}, nil
+	case "var":
+		if body == "" || strings.Contains(body, " ") {
+			return Check{}, fmt.Errorf("check var %q: want [OBJECT:]NAME", body)
+		}
+		return Check{Name: name, Var: body, Want: want}, nil
 	case "call", "step":
+		if v, ok := strings.CutPrefix(body, "var "); ok && kind == "step" {
+			sym, durText, _ := strings.Cut(strings.TrimSpace(v), " ")
+			d, err := time.ParseDuration(strings.TrimSpace(durText))
+			if sym == "" || err != nil || d <= 0 || d > time.Minute {
+				return Check{}, fmt.Errorf("check step var %q: want [OBJECT:]NAME DURATION (up to 1m)", v)
+			}
+			return Check{Name: name, Var: sym, Step: true, Every: uint64(d), Want: want}, nil
+		}
 		nrText, argText, _ := strings.Cut(body, " ")
 		nr, err := strconv.ParseUint(nrText, 10, 64)
 		if err != nil {
@@ -153,7 +179,7 @@ func ParseCheck(spec string) (Check, error) {
 		return Check{Name: name, Syscall: nrNanosleep, Call: true, Args: []CheckArg{{Kind: "int", Value: uint64(d)}},
 			Limit: uint64(d) + defaultCheckLimit}, nil
 	}
-	return Check{}, fmt.Errorf("check %q: want syscall, proc, call, step, func or sleep", spec)
+	return Check{}, fmt.Errorf("check %q: want syscall, proc, call, step, func, var or sleep", spec)
 }
 
 // AddChecks parses specs (ParseCheck) and appends them to a copy of
@@ -232,7 +258,7 @@ func parseCheckArgs(s string) ([]CheckArg, error) {
 
 // isCall says whether a check shows results (compared exactly) rather
 // than a text (compared with its numbers masked).
-func (ch Check) isCall() bool { return ch.Call || ch.Func != "" }
+func (ch Check) isCall() bool { return ch.Call || ch.Func != "" || ch.Var != "" }
 
 // shapeOf is the text of a check as it is compared: a text's numbers
 // masked, a call's console lines' numbers masked (pids and times move).
@@ -253,6 +279,9 @@ func (ch Check) shapeOf(s string) string {
 func runCheck(k *boot.Kernel, ch Check) (string, error) {
 	if ch.Func != "" {
 		return runFuncCheck(k, ch)
+	}
+	if ch.Var != "" {
+		return runVarCheck(k, ch)
 	}
 	if !ch.Call {
 		return readText(k.M, ch)
@@ -280,7 +309,7 @@ func runCheck(k *boot.Kernel, ch Check) (string, error) {
 					args = append(args, u.CString(a.Text))
 				case "u32":
 					p := u.Alloc(4)
-					u.Write(p, []byte{byte(a.Value), byte(a.Value >> 8), byte(a.Value >> 16), byte(a.Value >> 24)})
+					u.Write(p, binary.LittleEndian.AppendUint32(nil, uint32(a.Value)))
 					args = append(args, p)
 					u32at = append(u32at, p)
 				default:
@@ -290,8 +319,7 @@ func runCheck(k *boot.Kernel, ch Check) (string, error) {
 			res[i] = u.Syscall(ch.Syscall, args...)
 			u32s = u32s[:0]
 			for _, p := range u32at {
-				b := u.Read(p, 4)
-				u32s = append(u32s, uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16|uint32(b[3])<<24)
+				u32s = append(u32s, binary.LittleEndian.Uint32(u.Read(p, 4)))
 			}
 		}
 		done = true
@@ -318,13 +346,53 @@ func runCheck(k *boot.Kernel, ch Check) (string, error) {
 	return b.String(), nil
 }
 
-// runFuncCheck calls a function without arguments in a kernel thread.
-func runFuncCheck(k *boot.Kernel, ch Check) (string, error) {
-	obj, name, ok := strings.Cut(ch.Func, ":")
+// findSymbol finds "[OBJECT:]NAME" in kallsyms.
+func findSymbol(k *boot.Kernel, spec string) (uint64, error) {
+	obj, name, ok := strings.Cut(spec, ":")
 	if !ok {
-		obj, name = "", ch.Func
+		obj, name = "", spec
 	}
 	sym, err := k.M.Syms.Find(obj, name, 0)
+	if err != nil {
+		return 0, err
+	}
+	return sym.Addr, nil
+}
+
+// runVarCheck reads an unsigned long kernel variable, or with Step the
+// difference of two readings Every ns apart.
+func runVarCheck(k *boot.Kernel, ch Check) (string, error) {
+	addr, err := findSymbol(k, ch.Var)
+	if err != nil {
+		return "", err
+	}
+	read := func() (uint64, error) {
+		var b [8]byte
+		if err := k.M.Mem.Peek(addr, b[:]); err != nil {
+			return 0, fmt.Errorf("%s: %w", ch.Var, err)
+		}
+		return binary.LittleEndian.Uint64(b[:]), nil
+	}
+	v, err := read()
+	if err != nil {
+		return "", err
+	}
+	if !ch.Step {
+		return fmt.Sprintf("value %d\n", v), nil
+	}
+	if err := k.M.RunFor(ch.Every); err != nil {
+		return "", err
+	}
+	v2, err := read()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("step %d\n", int64(v2-v)), nil
+}
+
+// runFuncCheck calls a function without arguments in a kernel thread.
+func runFuncCheck(k *boot.Kernel, ch Check) (string, error) {
+	addr, err := findSymbol(k, ch.Func)
 	if err != nil {
 		return "", err
 	}
@@ -333,7 +401,7 @@ func runFuncCheck(k *boot.Kernel, ch Check) (string, error) {
 		limit = defaultCheckLimit
 	}
 	since := k.M.ConsoleLen()
-	ret, err := k.M.CallKernel("verify", sym.Addr, 0, limit)
+	ret, err := k.M.CallKernel("verify", addr, 0, limit)
 	if err != nil {
 		return "", err
 	}

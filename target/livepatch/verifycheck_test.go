@@ -34,6 +34,12 @@ func TestParseCheck(t *testing.T) {
 			Func: "hello:hello_greeting", String: true, Want: "livepatched"}},
 		{spec: "sleep 12s", want: livepatch.Check{Name: "sleep 12s", Syscall: 11, Call: true,
 			Args: []livepatch.CheckArg{{Kind: "int", Value: 12e9}}, Limit: 12e9 + 5e8}},
+		{spec: "var long_waits", want: livepatch.Check{Name: "var long_waits", Var: "long_waits"}},
+		{spec: "step var long_waits 10s => step 2", want: livepatch.Check{Name: "step var long_waits 10s", Var: "long_waits",
+			Step: true, Every: 10e9, Want: "step 2"}},
+		{spec: "var a b", err: "want [OBJECT:]NAME"},
+		{spec: "step var long_waits", err: "want [OBJECT:]NAME DURATION"},
+		{spec: "call var x", err: "bad system call number"},
 		{spec: "syscall 7 x", err: "not a text system call number"},
 		{spec: "syscall 2", err: "no text to look for"},
 		{spec: "proc a b", err: "want one proc entry name"},
@@ -44,7 +50,7 @@ func TestParseCheck(t *testing.T) {
 		{spec: "func f double", err: "want [OBJECT:]NAME long|string"},
 		{spec: "sleep 2h", err: "up to 1m"},
 		{spec: "sleep 1s => x", err: "shows no text"},
-		{spec: "peek 1", err: "want syscall, proc, call, step, func or sleep"},
+		{spec: "peek 1", err: "want syscall, proc, call, step, func, var or sleep"},
 	} {
 		got, err := livepatch.ParseCheck(c.spec)
 		if c.err != "" {
