@@ -73,7 +73,8 @@ type VerifyReport struct {
 	// Drained is how long (virtual ns) the module was kept after its
 	// patch was disabled, until DrainedTasks had left its code (a task
 	// asleep in a forced function's new body).
-	Drained      uint64
+	Drained uint64
+	// DrainedTasks names the tasks the unload waited for.
 	DrainedTasks []string
 	// Console is the whole console log.
 	Console string
@@ -103,6 +104,8 @@ type FuncRun struct {
 // BodyRan says whether the new function's body was seen to run.
 func (f FuncRun) BodyRan() bool { return f.Entries > 0 }
 
+// String prints the summary line of the function: "F: body ran during
+// the checks (N entries)" or "F: redirection only (...); REASON".
 func (f FuncRun) String() string {
 	switch {
 	case f.BodyRan():
