@@ -34,6 +34,7 @@
 // (no transition) apply to every model. Each transition's cost in virtual
 // time is recorded in Core.Reports.
 //
-// VerifyModule proves a patch module end to end; View prints the
-// sysfs-like view. See README.md for the measured costs.
+// VerifyModule proves a patch module end to end, with checks of the
+// language ParseCheck reads, and says per function whether its new body
+// ran; View prints the sysfs-like view. See README.md for the measured costs.
 package livepatch
