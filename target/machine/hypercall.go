@@ -25,7 +25,31 @@ const (
 	HCSyscallReturn = 0x0f
 )
 
-const errnoESRCH = 3
+// Hypercall numbers added for stop_machine and the stack checks in C
+// (hypercall.h is the authority; these move to the generated file).
+const (
+	HCStopperCreate = 0x10
+	HCTaskInfo      = 0x11
+	HCTaskHold      = 0x12
+)
+
+// Flags of struct task_info (HC_TASK_INFO), as in <linux/sched.h>.
+const (
+	TaskInfoRunning = 0x1 // running on another CPU: no reliable stack
+	TaskInfoUser    = 0x2 // a user process in user space: no kernel frames
+	TaskInfoNew     = 0x4 // never ran: nothing on its stack yet
+	TaskInfoDead    = 0x8
+	TaskInfoCurrent = 0x10 // the calling task (live registers)
+	TaskInfoSize    = 48
+)
+
+const errnoEBUSY = 16
+
+const (
+	errnoESRCH  = 3
+	errnoEFAULT = 14
+	errnoEINVAL = 22
+)
 
 // hypercall serves the vmcall t just executed on v.
 func (m *Machine) hypercall(v *VCPU, t *Task) {
@@ -90,6 +114,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			return
 		}
 		// Park the idle task until the CPU runs out of work again.
+		v.idled = true
 		m.deschedule(v)
 		t.State = Sleeping
 		t.inHypercall = HCIdle
@@ -98,7 +123,18 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		m.bootDoneHC()
 	case HCYield:
 		set(0)
+		if a0 != 0 {
+			// cond_resched(): a preemption point.
+			m.preemptionPoint(v)
+			return
+		}
 		m.yield(v)
+	case HCStopperCreate:
+		set(uint64(m.stopperCreate(a0, a1, a2, r[cpu.R10])))
+	case HCTaskInfo:
+		set(uint64(m.taskInfo(t, int(int64(a0)), a1)))
+	case HCTaskHold:
+		set(uint64(m.taskHold(t, int(int64(a0)), a1 != 0)))
 	case HCJumpLabel:
 		n, err := m.JumpLabelUpdate(a0)
 		if err != nil {
@@ -117,6 +153,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		t.user.ret = int64(a0)
 		t.inUser = true
 		c.SetShadow(nil)
+		m.preemptionPoint(v)
 	default:
 		if fn := m.hypercalls[nr]; fn != nil {
 			ret, err := fn(m, t, c)
@@ -178,7 +215,11 @@ func (m *Machine) wake(v *VCPU, pid int) int64 {
 func (m *Machine) Wake(pid int) int64 { return m.wake(nil, pid) }
 
 func (m *Machine) yield(v *VCPU) {
-	if len(m.runq) == 0 {
+	if v.stopperWaiting() {
+		m.preempt(v)
+		return
+	}
+	if !m.othersWaiting() {
 		return
 	}
 	t := m.deschedule(v)
@@ -226,4 +267,82 @@ func (m *Machine) ReadCString(addr uint64, max int) (string, error) {
 		out = append(out, b[0])
 	}
 	return string(out), nil
+}
+
+// stopperCreate implements HC_STOPPER_CREATE(fn, arg, name, cpu): cpu's
+// stopper thread, bound to it and picked before any other task there.
+// It starts runnable (it runs fn(arg) from ret_from_fork at the CPU's next
+// preemption point); HC_WAKE wakes it later.
+func (m *Machine) stopperCreate(fn, arg, name, cpuNr uint64) int64 {
+	if cpuNr >= uint64(len(m.cpus)) || !m.cpus[cpuNr].online {
+		return -errnoEINVAL
+	}
+	v := m.cpus[cpuNr]
+	if v.stopper != nil && v.stopper.State != Dead {
+		return -errnoEBUSY
+	}
+	comm, _ := m.ReadCString(name, 16)
+	t, err := m.newTask(comm, KindKernel, 0)
+	if err != nil {
+		m.stop(fmt.Errorf("HC_STOPPER_CREATE: %v", err))
+		return -errnoEINVAL
+	}
+	t.ctx.RIP = m.K.RetFromFork
+	t.ctx.Regs[cpu.RSP] = t.StackHi
+	t.ctx.Regs[cpu.RDI] = arg
+	t.ctx.Regs[cpu.RSI] = fn
+	t.bound = v
+	v.stopper = t
+	return int64(t.PID)
+}
+
+// taskInfo implements HC_TASK_INFO(pid, struct task_info *): the saved
+// (for the caller: live) %rip, %rsp, %rbp of a task, its kernel stack's
+// bounds and TaskInfo* flags, for the kernel's own stack unwinder.
+func (m *Machine) taskInfo(self *Task, pid int, out uint64) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	var flags uint64
+	switch {
+	case t.State == Dead:
+		flags |= TaskInfoDead
+	case t.InUser():
+		flags |= TaskInfoUser
+	case !t.started:
+		flags |= TaskInfoNew
+	}
+	if t == self {
+		flags |= TaskInfoCurrent
+	} else if t.cpu != nil {
+		flags |= TaskInfoRunning
+	}
+	ctx := t.Context()
+	var b [TaskInfoSize]byte
+	le64(b[0:], ctx.RIP)
+	le64(b[8:], ctx.Regs[cpu.RSP])
+	le64(b[16:], ctx.Regs[cpu.RBP])
+	le64(b[24:], t.StackLo)
+	le64(b[32:], t.StackHi)
+	le64(b[40:], flags)
+	if err := m.Mem.Poke(out, b[:]); err != nil {
+		return -errnoEFAULT
+	}
+	return 0
+}
+
+// taskHold implements HC_TASK_HOLD(pid, hold): a held task is not
+// scheduled (as under task_rq_lock()) until released. Holding a task that
+// runs on a CPU fails with -EBUSY.
+func (m *Machine) taskHold(self *Task, pid int, hold bool) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	if hold && t.cpu != nil && t != self {
+		return -errnoEBUSY
+	}
+	t.held = hold && t != self
+	return 0
 }

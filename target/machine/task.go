@@ -80,6 +80,9 @@ type Task struct {
 	user        *User
 	inUser      bool
 	onExit      []func(*Task)
+	bound       *VCPU // a stopper thread's CPU
+	held        bool  // not to be scheduled (HC_TASK_HOLD)
+	started     bool  // has run at least once
 }
 
 // String describes the task as "comm[pid]".
