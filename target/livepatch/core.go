@@ -135,7 +135,7 @@ type Core struct {
 	exitTramp  uint64
 	// Reports are the transitions finished (completed or failed), in
 	// order.
-	Reports []Report
+	Reports  []Report
 	workerFn uint64
 	// The C stack checks and their struct klp_check.
 	stopCheckFn, tryCompleteFn, countStacksFn uint64
