@@ -116,7 +116,12 @@ type sys struct {
 
 func bootSys(t *testing.T, opts boot.Options) *sys {
 	t.Helper()
-	b := kernelBuild(t)
+	return bootSysBuild(t, kernelBuild(t), opts)
+}
+
+// bootSysBuild is bootSys with the kernel b.
+func bootSysBuild(t *testing.T, b *boot.Build, opts boot.Options) *sys {
+	t.Helper()
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}

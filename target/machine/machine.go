@@ -462,11 +462,11 @@ func (m *Machine) pick(v *VCPU) *Task {
 		v.started = true
 		return v.idle
 	}
-	if v.stopperWaiting() {
+	if v.stopper != nil && v.stopper.State == Runnable && m.waitReady(v, v.stopper) {
 		return v.stopper
 	}
 	for i, t := range m.runq {
-		if t.held {
+		if t.held || !m.waitReady(v, t) {
 			continue
 		}
 		m.runq = append(m.runq[:i:i], m.runq[i+1:]...)
@@ -478,6 +478,23 @@ func (m *Machine) pick(v *VCPU) *Task {
 		return v.idle
 	}
 	return nil
+}
+
+// waitReady reports whether t, runnable, can start on v (which has
+// nothing to run) in this round: a task woken at some time by code on
+// another CPU cannot run earlier than that on v's clock, so v idles until
+// then if that is within the round.
+func (m *Machine) waitReady(v *VCPU, t *Task) bool {
+	now := m.clock(v)
+	if t.readyAt <= now {
+		return true
+	}
+	if t.readyAt >= m.now+m.cfg.Quantum {
+		return false
+	}
+	v.IdleTime += t.readyAt - now
+	v.used = t.readyAt - m.now
+	return true
 }
 
 // switchTo makes t v's current task (v has none).
@@ -548,7 +565,8 @@ func (m *Machine) othersWaiting() bool {
 // stopperWaiting reports whether v's stopper thread is woken and not yet
 // running.
 func (v *VCPU) stopperWaiting() bool {
-	return v.stopper != nil && v.stopper.State == Runnable && v.cur != v.stopper
+	return v.stopper != nil && v.stopper.State == Runnable && v.cur != v.stopper &&
+		v.stopper.readyAt <= v.m.clock(v)
 }
 
 // preemptionPoint is where v's current task may be switched out:
@@ -565,6 +583,7 @@ func (m *Machine) preemptionPoint(v *VCPU) {
 func (m *Machine) makeRunnable(t *Task) {
 	t.deadline = 0
 	t.State = Runnable
+	t.readyAt = m.Clock()
 	if t.Kind == KindIdle || t.bound != nil {
 		// Idle tasks and stopper threads are picked by their own CPU.
 		return

@@ -174,6 +174,14 @@ int stop_machine_timed(cpu_stop_fn_t fn, void *data, u64 *pause_ns)
 		if (msdata.leave[cpu] > last)
 			last = msdata.leave[cpu];
 	}
+	/*
+	 * The CPUs of the machine run one after the other within a round,
+	 * each on its own clock: the stopper that woke us may have left
+	 * earlier, on its clock, than another one.  We go on once the last
+	 * one has left on ours too.
+	 */
+	while (ktime_get_ns() < last)
+		cpu_relax();
 	if (pause_ns)
 		*pause_ns = last - first;
 	atomic_set(&stop_machine_busy, 0);
