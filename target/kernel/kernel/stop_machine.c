@@ -49,6 +49,7 @@ struct multi_stop_data {
 	atomic_t thread_ack;		/* CPUs yet to ack the current state */
 	atomic_t running;		/* CPUs not yet out of multi_cpu_stop() */
 	int state;
+	u64 state_time;			/* when state last changed, on the writer's clock */
 	int ret;
 	int caller;			/* pid woken when the last CPU leaves */
 	u64 enter[NR_CPUS];		/* when each CPU stopped */
@@ -60,8 +61,22 @@ static atomic_t stop_machine_busy = ATOMIC_INIT(0);
 static void set_state(struct multi_stop_data *msdata, int newstate)
 {
 	atomic_set(&msdata->thread_ack, msdata->num_threads);
+	WRITE_ONCE(msdata->state_time, ktime_get_ns());
 	barrier();
 	WRITE_ONCE(msdata->state, newstate);
+}
+
+/*
+ * The machine's CPUs run one after the other within a round, each on its
+ * own clock, so a CPU can read a value another one wrote "later" on the
+ * writer's clock.  A CPU that sees a new state waits until its own clock
+ * has passed the moment it was written, as it would wait for the cache
+ * line on a real machine.
+ */
+static void wait_state_time(struct multi_stop_data *msdata)
+{
+	while (ktime_get_ns() < READ_ONCE(msdata->state_time))
+		cpu_relax();
 }
 
 /* The last CPU to ack a state moves everybody to the next one. */
@@ -84,6 +99,7 @@ static noinline int multi_cpu_stop(void *data)
 		cpu_relax();
 		newstate = READ_ONCE(msdata->state);
 		if (newstate != curstate) {
+			wait_state_time(msdata);
 			curstate = newstate;
 			switch (curstate) {
 			case MULTI_STOP_DISABLE_IRQ:
@@ -175,10 +191,9 @@ int stop_machine_timed(cpu_stop_fn_t fn, void *data, u64 *pause_ns)
 			last = msdata.leave[cpu];
 	}
 	/*
-	 * The CPUs of the machine run one after the other within a round,
-	 * each on its own clock: the stopper that woke us may have left
-	 * earlier, on its clock, than another one.  We go on once the last
-	 * one has left on ours too.
+	 * The stopper that woke us may have left earlier, on its clock, than
+	 * another one (see wait_state_time()): we go on once the last one
+	 * has left on ours too.
 	 */
 	while (ktime_get_ns() < last)
 		cpu_relax();
