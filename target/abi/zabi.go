@@ -47,7 +47,10 @@ const (
 	HC_JUMP_LABEL     = 0xd
 	HC_PANIC          = 0xe
 	HC_SYSCALL_RETURN = 0xf
-	HC_NR_KERNEL      = 0x10
+	HC_STOPPER_CREATE = 0x10
+	HC_TASK_INFO      = 0x11
+	HC_TASK_HOLD      = 0x12
+	HC_NR_KERNEL      = 0x13
 )
 
 // Macros of arch/x86/include/asm/unistd.h.
@@ -89,7 +92,7 @@ const (
 
 // Macros of include/linux/percpu.h.
 const (
-	NR_CPUS = 8
+	NR_CPUS = 16
 )
 
 // Macros of arch/x86/include/asm/extable.h.
@@ -125,6 +128,11 @@ const (
 	PF_EXITING       = 0x4
 	PF_KTHREAD       = 0x200000
 	TASK_STRUCT_SIZE = 128
+	TI_RUNNING       = 0x1
+	TI_USER          = 0x2
+	TI_NEW           = 0x4
+	TI_DEAD          = 0x8
+	TI_CURRENT       = 0x10
 )
 
 // Macros of include/linux/livepatch.h.
@@ -140,7 +148,14 @@ const (
 	HC_KLP_GET_PREV_STATE  = 0x102
 	HC_KLP_CONTINUE        = 0x103
 	HC_KLP_WORK            = 0x104
+	HC_KLP_SWITCH          = 0x105
+	HC_KLP_REFCOUNT        = 0x106
+	HC_KLP_STACK_SEEN      = 0x107
 	KLP_CALL               = 1
+	KLP_CHECK_REPORT       = 0x1
+	KLP_BUSY_RUNNING       = 1
+	KLP_BUSY_FUNC          = 2
+	KLP_BUSY_UNRELIABLE    = 3
 )
 
 // struct task_struct (include/linux/sched.h).
@@ -240,6 +255,61 @@ const (
 	Sizeof_klp_call_ret     = 8
 	Offsetof_klp_call_sleep = 24
 	Sizeof_klp_call_sleep   = 8
+)
+
+// struct task_info (include/linux/sched.h).
+const (
+	Sizeof_task_info            = 48
+	Offsetof_task_info_ip       = 0
+	Sizeof_task_info_ip         = 8
+	Offsetof_task_info_sp       = 8
+	Sizeof_task_info_sp         = 8
+	Offsetof_task_info_bp       = 16
+	Sizeof_task_info_bp         = 8
+	Offsetof_task_info_stack_lo = 24
+	Sizeof_task_info_stack_lo   = 8
+	Offsetof_task_info_stack_hi = 32
+	Sizeof_task_info_stack_hi   = 8
+	Offsetof_task_info_flags    = 40
+	Sizeof_task_info_flags      = 8
+)
+
+// struct klp_check (include/linux/livepatch.h).
+const (
+	Sizeof_klp_check               = 96
+	Offsetof_klp_check_nr_ranges   = 0
+	Sizeof_klp_check_nr_ranges     = 8
+	Offsetof_klp_check_ranges      = 8
+	Sizeof_klp_check_ranges        = 8
+	Offsetof_klp_check_nr_pids     = 16
+	Sizeof_klp_check_nr_pids       = 8
+	Offsetof_klp_check_pids        = 24
+	Sizeof_klp_check_pids          = 8
+	Offsetof_klp_check_flags       = 32
+	Sizeof_klp_check_flags         = 8
+	Offsetof_klp_check_busy_pid    = 40
+	Sizeof_klp_check_busy_pid      = 8
+	Offsetof_klp_check_busy_addr   = 48
+	Sizeof_klp_check_busy_addr     = 8
+	Offsetof_klp_check_busy_reason = 56
+	Sizeof_klp_check_busy_reason   = 8
+	Offsetof_klp_check_pause_ns    = 64
+	Sizeof_klp_check_pause_ns      = 8
+	Offsetof_klp_check_max_hold_ns = 72
+	Sizeof_klp_check_max_hold_ns   = 8
+	Offsetof_klp_check_nr_switched = 80
+	Sizeof_klp_check_nr_switched   = 8
+	Offsetof_klp_check_nr_counted  = 88
+	Sizeof_klp_check_nr_counted    = 8
+)
+
+// struct klp_range (include/linux/livepatch.h).
+const (
+	Sizeof_klp_range         = 16
+	Offsetof_klp_range_start = 0
+	Sizeof_klp_range_start   = 8
+	Offsetof_klp_range_end   = 8
+	Sizeof_klp_range_end     = 8
 )
 
 // struct bug_entry (arch/x86/include/asm/bug.h).
@@ -351,6 +421,9 @@ var generated = []value{
 	{"HC_JUMP_LABEL", HC_JUMP_LABEL},
 	{"HC_PANIC", HC_PANIC},
 	{"HC_SYSCALL_RETURN", HC_SYSCALL_RETURN},
+	{"HC_STOPPER_CREATE", HC_STOPPER_CREATE},
+	{"HC_TASK_INFO", HC_TASK_INFO},
+	{"HC_TASK_HOLD", HC_TASK_HOLD},
 	{"HC_NR_KERNEL", HC_NR_KERNEL},
 	{"NR_version", NR_version},
 	{"NR_cmdline", NR_cmdline},
@@ -393,6 +466,11 @@ var generated = []value{
 	{"PF_EXITING", PF_EXITING},
 	{"PF_KTHREAD", PF_KTHREAD},
 	{"TASK_STRUCT_SIZE", TASK_STRUCT_SIZE},
+	{"TI_RUNNING", TI_RUNNING},
+	{"TI_USER", TI_USER},
+	{"TI_NEW", TI_NEW},
+	{"TI_DEAD", TI_DEAD},
+	{"TI_CURRENT", TI_CURRENT},
 	{"KLP_MODEL_HYBRID", KLP_MODEL_HYBRID},
 	{"KLP_MODEL_IMMEDIATE", KLP_MODEL_IMMEDIATE},
 	{"KLP_MODEL_STOP_MACHINE", KLP_MODEL_STOP_MACHINE},
@@ -404,7 +482,14 @@ var generated = []value{
 	{"HC_KLP_GET_PREV_STATE", HC_KLP_GET_PREV_STATE},
 	{"HC_KLP_CONTINUE", HC_KLP_CONTINUE},
 	{"HC_KLP_WORK", HC_KLP_WORK},
+	{"HC_KLP_SWITCH", HC_KLP_SWITCH},
+	{"HC_KLP_REFCOUNT", HC_KLP_REFCOUNT},
+	{"HC_KLP_STACK_SEEN", HC_KLP_STACK_SEEN},
 	{"KLP_CALL", KLP_CALL},
+	{"KLP_CHECK_REPORT", KLP_CHECK_REPORT},
+	{"KLP_BUSY_RUNNING", KLP_BUSY_RUNNING},
+	{"KLP_BUSY_FUNC", KLP_BUSY_FUNC},
+	{"KLP_BUSY_UNRELIABLE", KLP_BUSY_UNRELIABLE},
 	{"Sizeof_task_struct", Sizeof_task_struct},
 	{"Offsetof_task_struct_pid", Offsetof_task_struct_pid},
 	{"Sizeof_task_struct_pid", Sizeof_task_struct_pid},
@@ -476,6 +561,49 @@ var generated = []value{
 	{"Sizeof_klp_call_ret", Sizeof_klp_call_ret},
 	{"Offsetof_klp_call_sleep", Offsetof_klp_call_sleep},
 	{"Sizeof_klp_call_sleep", Sizeof_klp_call_sleep},
+	{"Sizeof_task_info", Sizeof_task_info},
+	{"Offsetof_task_info_ip", Offsetof_task_info_ip},
+	{"Sizeof_task_info_ip", Sizeof_task_info_ip},
+	{"Offsetof_task_info_sp", Offsetof_task_info_sp},
+	{"Sizeof_task_info_sp", Sizeof_task_info_sp},
+	{"Offsetof_task_info_bp", Offsetof_task_info_bp},
+	{"Sizeof_task_info_bp", Sizeof_task_info_bp},
+	{"Offsetof_task_info_stack_lo", Offsetof_task_info_stack_lo},
+	{"Sizeof_task_info_stack_lo", Sizeof_task_info_stack_lo},
+	{"Offsetof_task_info_stack_hi", Offsetof_task_info_stack_hi},
+	{"Sizeof_task_info_stack_hi", Sizeof_task_info_stack_hi},
+	{"Offsetof_task_info_flags", Offsetof_task_info_flags},
+	{"Sizeof_task_info_flags", Sizeof_task_info_flags},
+	{"Sizeof_klp_check", Sizeof_klp_check},
+	{"Offsetof_klp_check_nr_ranges", Offsetof_klp_check_nr_ranges},
+	{"Sizeof_klp_check_nr_ranges", Sizeof_klp_check_nr_ranges},
+	{"Offsetof_klp_check_ranges", Offsetof_klp_check_ranges},
+	{"Sizeof_klp_check_ranges", Sizeof_klp_check_ranges},
+	{"Offsetof_klp_check_nr_pids", Offsetof_klp_check_nr_pids},
+	{"Sizeof_klp_check_nr_pids", Sizeof_klp_check_nr_pids},
+	{"Offsetof_klp_check_pids", Offsetof_klp_check_pids},
+	{"Sizeof_klp_check_pids", Sizeof_klp_check_pids},
+	{"Offsetof_klp_check_flags", Offsetof_klp_check_flags},
+	{"Sizeof_klp_check_flags", Sizeof_klp_check_flags},
+	{"Offsetof_klp_check_busy_pid", Offsetof_klp_check_busy_pid},
+	{"Sizeof_klp_check_busy_pid", Sizeof_klp_check_busy_pid},
+	{"Offsetof_klp_check_busy_addr", Offsetof_klp_check_busy_addr},
+	{"Sizeof_klp_check_busy_addr", Sizeof_klp_check_busy_addr},
+	{"Offsetof_klp_check_busy_reason", Offsetof_klp_check_busy_reason},
+	{"Sizeof_klp_check_busy_reason", Sizeof_klp_check_busy_reason},
+	{"Offsetof_klp_check_pause_ns", Offsetof_klp_check_pause_ns},
+	{"Sizeof_klp_check_pause_ns", Sizeof_klp_check_pause_ns},
+	{"Offsetof_klp_check_max_hold_ns", Offsetof_klp_check_max_hold_ns},
+	{"Sizeof_klp_check_max_hold_ns", Sizeof_klp_check_max_hold_ns},
+	{"Offsetof_klp_check_nr_switched", Offsetof_klp_check_nr_switched},
+	{"Sizeof_klp_check_nr_switched", Sizeof_klp_check_nr_switched},
+	{"Offsetof_klp_check_nr_counted", Offsetof_klp_check_nr_counted},
+	{"Sizeof_klp_check_nr_counted", Sizeof_klp_check_nr_counted},
+	{"Sizeof_klp_range", Sizeof_klp_range},
+	{"Offsetof_klp_range_start", Offsetof_klp_range_start},
+	{"Sizeof_klp_range_start", Sizeof_klp_range_start},
+	{"Offsetof_klp_range_end", Offsetof_klp_range_end},
+	{"Sizeof_klp_range_end", Sizeof_klp_range_end},
 	{"Sizeof_bug_entry", Sizeof_bug_entry},
 	{"Offsetof_bug_entry_bug_addr_disp", Offsetof_bug_entry_bug_addr_disp},
 	{"Sizeof_bug_entry_bug_addr_disp", Sizeof_bug_entry_bug_addr_disp},

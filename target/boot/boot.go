@@ -127,7 +127,9 @@ func BootVmlinux(path string, opts Options) (*Kernel, error) {
 	if limit == 0 {
 		limit = 1_000_000_000
 	}
-	if err := m.RunUntil(m.BootDone, limit); err != nil {
+	// Boot ends when every CPU has come up (CPU 0 announces HC_BOOT_DONE,
+	// then the others run their start-up code).
+	if err := m.RunUntil(m.CPUsUp, limit); err != nil {
 		return k, fmt.Errorf("boot: %w", err)
 	}
 	if !m.BootDone() {

@@ -66,15 +66,10 @@ const (
 	errnoEINVAL = abi.EINVAL
 )
 
-// Costs of the stop_machine model in virtual time (nanoseconds): a
-// stopper must reach every CPU, every task's stack is walked, every
-// patched function's fentry site is rewritten.
-const (
-	CostRendezvousPerCPU = 1500
-	CostCheckPerTask     = 200
-	CostCheckPerFrame    = 20
-	CostPokePerFunc      = 500
-)
+// SignalsTimeout is the number of failed retries of a per-task transition
+// after which (and after every further SignalsTimeout) the blocking tasks
+// are signalled (Linux's SIGNALS_TIMEOUT).
+const SignalsTimeout = 15
 
 // Core is the livepatch core of a booted kernel.
 type Core struct {
@@ -82,12 +77,14 @@ type Core struct {
 	M *machine.Machine
 
 	// RetryPeriod is how often the transition worker retries a
-	// transition (Linux: every second), in virtual ns.
+	// transition (Linux: every second), in virtual ns. After every
+	// SignalsTimeout failed retries it signals the tasks that block it.
 	RetryPeriod uint64
-	// SignalAfter is how long a per-task transition waits before it
-	// sends fake signals to user tasks and wakes kernel threads that
-	// block it (Linux: 15 s).
-	SignalAfter uint64
+	// StackSeen, if set, is called for every stack the C stack checks
+	// walk while KLP_CHECK_REPORT is on (see ReportStacks): the task and
+	// the walk's addresses (%rip first), and whether the walk is
+	// reliable. Tests compare them with the machine's shadow stacks.
+	StackSeen func(t *machine.Task, entries []uint64, reliable bool)
 
 	patches    []*Patch // registered (enabled or in transition), oldest first
 	gone       []*Patch // disabled patches whose module is still loaded
@@ -99,9 +96,11 @@ type Core struct {
 	exitTramp  uint64
 	// Reports are the transitions finished (completed or failed), in
 	// order.
-	Reports []Report
-	// Tracer, if set, receives every hypercall error message (for tests).
+	Reports  []Report
 	workerFn uint64
+	// The C stack checks and their struct klp_check.
+	stopCheckFn, tryCompleteFn, countStacksFn uint64
+	chk, chkCap                               uint64
 }
 
 // Report is what one transition cost, in virtual time.
@@ -117,12 +116,17 @@ type Report struct {
 	// was reversed.
 	Completed bool
 	Err       string
-	// GlobalPause is how long every CPU was held (stop_machine).
+	// GlobalPause is how long every CPU was held (stop_machine), as the
+	// kernel's stop_machine() measured it with its clock reads: from the
+	// moment the first CPU stopped to the moment the last one left.
 	GlobalPause uint64
-	// MaxTaskPause is the longest any one task was held (its own stack
-	// check under the per-task model; the global pause under
-	// stop_machine).
+	// MaxTaskPause is the longest any one task was held: under the
+	// per-task model and the reference-counting scan, the longest hold
+	// of one task while its stack was checked (measured by the C code);
+	// under stop_machine, the global pause.
 	MaxTaskPause uint64
+	// Tasks is the number of live tasks when the transition started.
+	Tasks int
 	// Tries is the number of attempts; Signalled and Forced say whether
 	// tasks were signalled or the transition was forced.
 	Tries     int
@@ -150,19 +154,24 @@ func (r Report) String() string {
 // New attaches a livepatch core to a booted kernel: it serves the klp
 // hypercalls and hooks the module loader for late module patching.
 func New(k *boot.Kernel) (*Core, error) {
-	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000, SignalAfter: 15_000_000,
+	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000_000,
 		funcs: map[uint64]*funcOps{}, sessions: map[*machine.Task]*session{}}
 	for nr, fn := range map[uint64]machine.HypercallFunc{
 		abi.HC_KLP_ENABLE: c.hcEnable, abi.HC_KLP_GET_STATE: c.hcGetState, abi.HC_KLP_GET_PREV_STATE: c.hcGetPrevState,
 		abi.HC_KLP_CONTINUE: c.hcContinue, abi.HC_KLP_WORK: c.hcWork,
+		abi.HC_KLP_SWITCH: c.hcSwitch, abi.HC_KLP_REFCOUNT: c.hcRefcount, abi.HC_KLP_STACK_SEEN: c.hcStackSeen,
 	} {
 		if err := k.M.HandleHypercall(nr, fn); err != nil {
 			return nil, err
 		}
 	}
 	var ok bool
-	if c.workerFn, ok = k.Symbols["klp_transition_worker"]; !ok {
-		return nil, errors.New("livepatch: vmlinux has no klp_transition_worker")
+	for name, p := range map[string]*uint64{"klp_transition_worker": &c.workerFn,
+		"klp_stop_machine_check": &c.stopCheckFn, "klp_try_complete_transition": &c.tryCompleteFn,
+		"klp_count_stacks": &c.countStacksFn} {
+		if *p, ok = k.Symbols[name]; !ok {
+			return nil, fmt.Errorf("livepatch: vmlinux has no %s", name)
+		}
 	}
 	// The return to user space: the HC_SYSCALL_RETURN vmcall of
 	// entry_SYSCALL_64.

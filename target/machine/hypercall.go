@@ -7,7 +7,12 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 )
 
-const errnoESRCH = abi.ESRCH
+const (
+	errnoESRCH  = abi.ESRCH
+	errnoEBUSY  = abi.EBUSY
+	errnoEFAULT = abi.EFAULT
+	errnoEINVAL = abi.EINVAL
+)
 
 // hypercall serves the vmcall t just executed on v.
 func (m *Machine) hypercall(v *VCPU, t *Task) {
@@ -72,6 +77,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			return
 		}
 		// Park the idle task until the CPU runs out of work again.
+		v.idled = true
 		m.deschedule(v)
 		t.State = Sleeping
 		t.inHypercall = abi.HC_IDLE
@@ -80,7 +86,18 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		m.bootDoneHC()
 	case abi.HC_YIELD:
 		set(0)
+		if a0 != 0 {
+			// cond_resched(): a preemption point.
+			m.preemptionPoint(v)
+			return
+		}
 		m.yield(v)
+	case abi.HC_STOPPER_CREATE:
+		set(uint64(m.stopperCreate(a0, a1, a2, r[cpu.R10])))
+	case abi.HC_TASK_INFO:
+		set(uint64(m.taskInfo(t, int(int64(a0)), a1)))
+	case abi.HC_TASK_HOLD:
+		set(uint64(m.taskHold(t, int(int64(a0)), a1 != 0)))
 	case abi.HC_JUMP_LABEL:
 		n, err := m.JumpLabelUpdate(a0)
 		if err != nil {
@@ -99,6 +116,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		t.user.ret = int64(a0)
 		t.inUser = true
 		c.SetShadow(nil)
+		m.preemptionPoint(v)
 	default:
 		if fn := m.hypercalls[nr]; fn != nil {
 			ret, err := fn(m, t, c)
@@ -160,7 +178,11 @@ func (m *Machine) wake(v *VCPU, pid int) int64 {
 func (m *Machine) Wake(pid int) int64 { return m.wake(nil, pid) }
 
 func (m *Machine) yield(v *VCPU) {
-	if len(m.runq) == 0 {
+	if v.stopperWaiting() {
+		m.preempt(v)
+		return
+	}
+	if !m.othersWaiting() {
 		return
 	}
 	t := m.deschedule(v)
@@ -208,4 +230,82 @@ func (m *Machine) ReadCString(addr uint64, max int) (string, error) {
 		out = append(out, b[0])
 	}
 	return string(out), nil
+}
+
+// stopperCreate implements HC_STOPPER_CREATE(fn, arg, name, cpu): cpu's
+// stopper thread, bound to it and picked before any other task there.
+// It starts runnable (it runs fn(arg) from ret_from_fork at the CPU's next
+// preemption point); HC_WAKE wakes it later.
+func (m *Machine) stopperCreate(fn, arg, name, cpuNr uint64) int64 {
+	if cpuNr >= uint64(len(m.cpus)) || !m.cpus[cpuNr].online {
+		return -errnoEINVAL
+	}
+	v := m.cpus[cpuNr]
+	if v.stopper != nil && v.stopper.State != Dead {
+		return -errnoEBUSY
+	}
+	comm, _ := m.ReadCString(name, 16)
+	t, err := m.newTask(comm, KindKernel, 0)
+	if err != nil {
+		m.stop(fmt.Errorf("HC_STOPPER_CREATE: %v", err))
+		return -errnoEINVAL
+	}
+	t.ctx.RIP = m.K.RetFromFork
+	t.ctx.Regs[cpu.RSP] = t.StackHi
+	t.ctx.Regs[cpu.RDI] = arg
+	t.ctx.Regs[cpu.RSI] = fn
+	t.bound = v
+	v.stopper = t
+	return int64(t.PID)
+}
+
+// taskInfo implements HC_TASK_INFO(pid, struct task_info *): the saved
+// (for the caller: live) %rip, %rsp, %rbp of a task, its kernel stack's
+// bounds and TI_* flags, for the kernel's own stack unwinder.
+func (m *Machine) taskInfo(self *Task, pid int, out uint64) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	var flags uint64
+	switch {
+	case t.State == Dead:
+		flags |= abi.TI_DEAD
+	case t.InUser():
+		flags |= abi.TI_USER
+	case !t.started:
+		flags |= abi.TI_NEW
+	}
+	if t == self {
+		flags |= abi.TI_CURRENT
+	} else if t.cpu != nil {
+		flags |= abi.TI_RUNNING
+	}
+	ctx := t.Context()
+	var b [abi.Sizeof_task_info]byte
+	le64(b[0:], ctx.RIP)
+	le64(b[8:], ctx.Regs[cpu.RSP])
+	le64(b[16:], ctx.Regs[cpu.RBP])
+	le64(b[24:], t.StackLo)
+	le64(b[32:], t.StackHi)
+	le64(b[40:], flags)
+	if err := m.Mem.Poke(out, b[:]); err != nil {
+		return -errnoEFAULT
+	}
+	return 0
+}
+
+// taskHold implements HC_TASK_HOLD(pid, hold): a held task is not
+// scheduled (as under task_rq_lock()) until released. Holding a task that
+// runs on a CPU fails with -EBUSY.
+func (m *Machine) taskHold(self *Task, pid int, hold bool) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	if hold && t.cpu != nil && t != self {
+		return -errnoEBUSY
+	}
+	t.held = hold && t != self
+	return 0
 }

@@ -6,12 +6,6 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 )
 
-// Stall holds every CPU for ns nanoseconds of virtual time, starting at
-// the end of the current round (or at once between rounds): no task runs
-// while the clock advances, as while stop_machine() holds the CPUs. The
-// livepatch core charges its stop_machine transitions this way.
-func (m *Machine) Stall(ns uint64) { m.stall += ns }
-
 // InterruptSyscall delivers a fake signal to a user process asleep in a
 // system call: the call is abandoned (its kernel stack is dropped), the
 // process is back in user space and will issue the same call again, as

@@ -81,6 +81,10 @@ type Task struct {
 	user        *User
 	inUser      bool
 	onExit      []func(*Task)
+	bound       *VCPU  // a stopper thread's CPU
+	held        bool   // not to be scheduled (HC_TASK_HOLD)
+	started     bool   // has run at least once
+	readyAt     uint64 // when it became runnable (the waker's clock)
 }
 
 // String describes the task as "comm[pid]".
@@ -126,7 +130,7 @@ func (m *Machine) newTask(comm string, kind TaskKind, stackLo uint64) (*Task, er
 		}
 	}
 	t := &Task{PID: m.nextPID, Comm: comm, Kind: kind, Struct: ts,
-		StackLo: stackLo, StackHi: stackLo + ThreadSize, State: Runnable}
+		StackLo: stackLo, StackHi: stackLo + ThreadSize, State: Runnable, readyAt: m.Clock()}
 	m.nextPID++
 	var flags uint32
 	switch kind {

@@ -80,13 +80,14 @@ EXPORT_SYMBOL(msleep);
 
 void yield(void)
 {
-	hypercall0(HC_YIELD);
+	hypercall1(HC_YIELD, 0);
 }
 EXPORT_SYMBOL(yield);
 
+/* A preemption point: the only place a long kernel loop gives up its CPU. */
 void cond_resched(void)
 {
-	yield();
+	hypercall1(HC_YIELD, 1);
 }
 EXPORT_SYMBOL(cond_resched);
 
