@@ -14,7 +14,12 @@ package pipeline_test
 //	refuse <substring>           of the error message (refuse, nochange)
 //	hint <substring>             of the refusal's hint
 //	check syscall <nr> <text>    text the system call returns once patched
+//	check call|step|proc|func|sleep ...
+//	                             a check of the check language
+//	                             (livepatch.ParseCheck), e.g.
+//	                             check call 8 u32=41 => returned 43
 //	check module <name>          the patch changes loadable module NAME
+//	why-not-reached <func> <why> no check runs FUNC's new body, because WHY
 //	features <name>...           CPU features of the emulated CPU (popcnt)
 //	knownbug <text>              the entry states what should happen but
 //	                             kpatch-build does not do it yet: skipped
@@ -35,7 +40,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +67,7 @@ type expectation struct {
 	Refuse     []string
 	Hint       []string
 	Checks     []string
+	NotReached map[string]string
 }
 
 func parseExpect(path string) (*expectation, error) {
@@ -104,17 +109,23 @@ func parseExpect(path string) (*expectation, error) {
 		case "hint":
 			e.Hint = append(e.Hint, rest)
 		case "check":
-			f := strings.SplitN(rest, " ", 3)
-			switch {
-			case len(f) == 3 && f[0] == "syscall":
-				if nr, err := strconv.Atoi(f[1]); err != nil || nr < 0 || nr > 15 {
-					return nil, bad("bad system call number")
-				}
-			case len(f) == 2 && f[0] == "module":
-			default:
-				return nil, bad("want check syscall NR TEXT or check module NAME")
+			if f := strings.Fields(rest); len(f) == 2 && f[0] == "module" {
+				e.Checks = append(e.Checks, rest)
+				break
+			}
+			if _, err := livepatch.ParseCheck(rest); err != nil {
+				return nil, bad(err.Error())
 			}
 			e.Checks = append(e.Checks, rest)
+		case "why-not-reached":
+			fn, why, _ := strings.Cut(rest, " ")
+			if fn == "" || strings.TrimSpace(why) == "" {
+				return nil, bad("want why-not-reached FUNCTION REASON")
+			}
+			if e.NotReached == nil {
+				e.NotReached = map[string]string{}
+			}
+			e.NotReached[fn] = strings.TrimSpace(why)
 		default:
 			return nil, bad("unknown key")
 		}
@@ -464,39 +475,19 @@ func TestCatalogue(t *testing.T) {
 // NAME.console.golden.
 func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleGolden string) string {
 	t.Helper()
-	checks := append([]livepatch.Check(nil), livepatch.DefaultChecks...)
-	type textCheck struct {
-		name, text string
-	}
-	var own []textCheck
-	for _, c := range e.Checks {
-		rest, ok := strings.CutPrefix(c, "syscall ")
-		if !ok {
-			continue
-		}
-		nrText, text, _ := strings.Cut(rest, " ")
-		nr, err := strconv.ParseUint(nrText, 10, 64)
-		if err != nil {
-			t.Fatalf("check %q: %v", c, err)
-		}
-		name := ""
-		for _, ch := range checks {
-			if ch.Proc == "" && ch.Syscall == nr {
-				name = ch.Name
-			}
-		}
-		if name == "" {
-			name = fmt.Sprintf("syscall %d", nr)
-			checks = append(checks, livepatch.Check{Name: name, Syscall: nr})
-		}
-		own = append(own, textCheck{name, text})
-	}
 	var mods []string
+	var specs []string
 	for _, c := range e.Checks {
 		if m, ok := strings.CutPrefix(c, "module "); ok {
 			mods = append(mods, filepath.Join(res.Running, "modules", m, m+".ko"))
-			checks = append(checks, livepatch.Check{Name: "proc " + m, Proc: m})
+			specs = append(specs, "proc "+m)
+		} else {
+			specs = append(specs, c)
 		}
+	}
+	checks, own, err := livepatch.AddChecks(livepatch.DefaultChecks, specs)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var cpuid cpu.CPUIDFunc
 	for _, f := range e.Features {
@@ -507,7 +498,7 @@ func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleG
 		cpuid = boot.WithFeatures(bit)
 	}
 	rep, err := livepatch.VerifyModule(res.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(res.Running, "vmlinux"),
-		Modules: mods, Checks: checks, CPUID: cpuid})
+		Modules: mods, Checks: checks, CPUID: cpuid, NotReached: e.NotReached})
 	if err != nil {
 		console := ""
 		if rep != nil {
@@ -516,15 +507,29 @@ func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleG
 		t.Fatalf("verify in the target: %v\n%s", err, console)
 	}
 	for _, c := range own {
-		if !strings.Contains(rep.Patched[c.name], c.text) {
-			t.Errorf("with the patch, %s lacks %q:\n%s", c.name, c.text, rep.Patched[c.name])
+		if !strings.Contains(rep.Patched[c.Name], c.Want) {
+			t.Errorf("with the patch, %s lacks %q:\n%s", c.Name, c.Want, rep.Patched[c.Name])
 		}
-		if strings.Contains(rep.Before[c.name], c.text) || strings.Contains(rep.After[c.name], c.text) {
-			t.Errorf("without the patch, %s already has %q", c.name, c.text)
+		if strings.Contains(rep.Before[c.Name], c.Want) || strings.Contains(rep.After[c.Name], c.Want) {
+			t.Errorf("without the patch, %s already has %q", c.Name, c.Want)
 		}
 	}
 	if len(own) > 0 && len(rep.Changed) == 0 {
 		t.Errorf("the patch's checks saw no change")
+	}
+	// Every new function's body must run during the checks, or the entry
+	// must say why no check can run it (why-not-reached).
+	for _, u := range rep.Unexplained() {
+		t.Errorf("%s (add a check that runs it, or a why-not-reached line)", u)
+	}
+	for fn := range e.NotReached {
+		found := false
+		for _, r := range rep.Ran {
+			found = found || r.Func == fn
+		}
+		if !found {
+			t.Errorf("why-not-reached %s: the patch does not patch %s", fn, fn)
+		}
 	}
 	testutil.Golden(t, consoleGolden, rep.Console)
 	out := "verify:\n" + indent(rep.Summary())

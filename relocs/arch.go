@@ -103,6 +103,15 @@ type Reloc struct {
 	// of this type must keep designating the running kernel's original
 	// (it becomes a livepatch relocation instead of pointing at the copy).
 	KeepsOriginal bool
+	// Direct is set when the field holds the value itself: S+A, or S+A-P
+	// when PCRel, in Size bytes of the architecture's byte order, so a
+	// module loader applies the type with Arch.Field (x86-64's module
+	// types).
+	Direct bool
+	// Unsigned is set when a Direct field narrower than 8 bytes holds an
+	// unsigned value, zero-extended where it is used (R_X86_64_32);
+	// otherwise such a field is signed (sign-extended).
+	Unsigned bool
 	// Bias is added to the addend to get the offset designated in text:
 	// s390x's halfword-scaled PC-relative types are relative to the start
 	// of their instruction, two bytes before the field (Bias -2).

@@ -184,6 +184,14 @@ func reencodeBigEndian(t *testing.T, b []byte) []byte {
 // and returns the exit status and what was written to stderr.
 func runCaptured(t *testing.T, args []string) (int, string) {
 	t.Helper()
+	code, _, msg := runCapturedOut(t, args)
+	return code, msg
+}
+
+// runCapturedOut is runCaptured that also returns what was written to
+// stdout.
+func runCapturedOut(t *testing.T, args []string) (code int, out, msg string) {
+	t.Helper()
 	dir := t.TempDir()
 	stdout, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {
@@ -197,15 +205,19 @@ func runCaptured(t *testing.T, args []string) (int, string) {
 	defer stderr.Close()
 	saveOut, saveErr := os.Stdout, os.Stderr
 	os.Stdout, os.Stderr = stdout, stderr
-	code := func() int {
+	code = func() int {
 		defer func() { os.Stdout, os.Stderr = saveOut, saveErr }()
 		return run(args)
 	}()
-	msg, err := os.ReadFile(stderr.Name())
+	errText, err := os.ReadFile(stderr.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return code, string(msg)
+	outText, err := os.ReadFile(stdout.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(outText), string(errText)
 }
 
 func TestBadInputNeverPanics(t *testing.T) {

@@ -182,9 +182,9 @@ func TestDiffUsageErrors(t *testing.T) {
 func TestTargetUsageErrors(t *testing.T) {
 	root := t.TempDir()
 	checkUsage(t, root, []usageCase{
-		{"--cpus 0", []string{"target", "run", "--cpus", "0"}, 2, []string{"--cpus 0: must be 1 to 8"}},
-		{"--cpus -3", []string{"target", "run", "--cpus", "-3"}, 2, []string{"--cpus -3: must be 1 to 8"}},
-		{"--cpus 9", []string{"target", "run", "--cpus", "9"}, 2, []string{"--cpus 9: must be 1 to 8"}},
+		{"--cpus 0", []string{"target", "run", "--cpus", "0"}, 2, []string{"--cpus 0: must be 1 to 16"}},
+		{"--cpus -3", []string{"target", "run", "--cpus", "-3"}, 2, []string{"--cpus -3: must be 1 to 16"}},
+		{"--cpus 17", []string{"target", "run", "--cpus", "17"}, 2, []string{"--cpus 17: must be 1 to 16"}},
 		{"--quantum 1", []string{"target", "run", "--quantum", "1"}, 2, []string{"--quantum 1: must be at least 10 instructions"}},
 		{"--quantum 9", []string{"target", "run", "--quantum", "9"}, 2, []string{"--quantum 9: must be at least 10 instructions"}},
 		{"--quantum -1", []string{"target", "run", "--quantum", "-1"}, 2, []string{`invalid argument "-1" for "--quantum" flag`}},

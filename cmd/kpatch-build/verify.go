@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,66 +14,65 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
 )
 
-// patchCheck is a check a catalogue patch carries in its NAME.expect file:
-// "check syscall NR TEXT" means that with the patch applied the text
-// system call NR returns TEXT somewhere in its output.
-type patchCheck struct {
-	syscall uint64
-	text    string
+// patchChecks are the checks a catalogue patch carries in its NAME.expect
+// file beside it: "check SPEC" lines in the check language of
+// livepatch.ParseCheck (e.g. "check syscall NR TEXT": with the patch
+// applied the text system call NR returns TEXT somewhere in its output)
+// and "why-not-reached FUNC REASON" lines. Other lines are the catalogue
+// test's.
+type patchChecks struct {
+	specs      []string
+	notReached map[string]string
 }
 
-func readPatchChecks(patch string) ([]patchCheck, error) {
+func readPatchChecks(patch string, into *patchChecks) error {
 	expect := strings.TrimSuffix(strings.TrimSuffix(patch, ".patch"), ".diff") + ".expect"
 	f, err := os.Open(expect)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	var checks []patchCheck
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 || fields[0] != "check" || fields[1] != "syscall" {
-			continue
+		key, rest, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		switch key {
+		case "check":
+			if strings.HasPrefix(rest, "module ") {
+				continue // the catalogue test's: a module to preload
+			}
+			if _, err := livepatch.ParseCheck(rest); err != nil {
+				return fmt.Errorf("%s:%d: %w", expect, n, err)
+			}
+			into.specs = append(into.specs, rest)
+		case "why-not-reached":
+			fn, why, _ := strings.Cut(rest, " ")
+			if into.notReached == nil {
+				into.notReached = map[string]string{}
+			}
+			into.notReached[fn] = strings.TrimSpace(why)
 		}
-		nr, err := strconv.ParseUint(fields[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: bad system call number %q", expect, n, fields[2])
-		}
-		text := strings.SplitN(sc.Text(), fields[2], 2)[1]
-		checks = append(checks, patchCheck{nr, strings.TrimSpace(text)})
 	}
-	return checks, sc.Err()
+	return sc.Err()
 }
 
 func init() {
 	verifyModule = func(cmd *cobra.Command, res *pipeline.Result, patches []string) error {
-		var own []patchCheck
+		var pc patchChecks
 		for _, p := range patches {
-			c, err := readPatchChecks(p)
-			if err != nil {
+			if err := readPatchChecks(p, &pc); err != nil {
 				return err
 			}
-			own = append(own, c...)
 		}
-		checks := append([]livepatch.Check(nil), livepatch.DefaultChecks...)
-		name := func(nr uint64) string {
-			for _, c := range checks {
-				if c.Proc == "" && c.Syscall == nr {
-					return c.Name
-				}
-			}
-			checks = append(checks, livepatch.Check{Name: fmt.Sprintf("syscall %d", nr), Syscall: nr})
-			return checks[len(checks)-1].Name
-		}
-		for _, c := range own {
-			name(c.syscall)
+		checks, own, err := livepatch.AddChecks(livepatch.DefaultChecks, pc.specs)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "verifying %s in the emulated target\n", filepath.Base(res.Module))
-		rep, err := livepatch.VerifyModule(res.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(res.Running, "vmlinux"), Checks: checks})
+		rep, err := livepatch.VerifyModule(res.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(res.Running, "vmlinux"),
+			Checks: checks, NotReached: pc.notReached})
 		if err != nil {
 			if rep != nil && rep.Console != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "target console:\n%s", rep.Console)
@@ -83,14 +81,13 @@ func init() {
 		}
 		fmt.Fprint(cmd.OutOrStdout(), rep.Summary())
 		for _, c := range own {
-			n := name(c.syscall)
-			if !strings.Contains(rep.Patched[n], c.text) {
-				return refusal.New(refusal.VerifyMissing, n, c.text, rep.Patched[n])
+			if !strings.Contains(rep.Patched[c.Name], c.Want) {
+				return refusal.New(refusal.VerifyMissing, c.Name, c.Want, rep.Patched[c.Name])
 			}
-			if strings.Contains(rep.Before[n], c.text) || strings.Contains(rep.After[n], c.text) {
-				return refusal.New(refusal.VerifyUnpatched, n, c.text)
+			if strings.Contains(rep.Before[c.Name], c.Want) || strings.Contains(rep.After[c.Name], c.Want) {
+				return refusal.New(refusal.VerifyUnpatched, c.Name, c.Want)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "  check %s: %q appears with the patch only\n", n, c.text)
+			fmt.Fprintf(cmd.OutOrStdout(), "  check %s: %q appears with the patch only\n", c.Name, c.Want)
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), "VERIFIED")
 		return nil

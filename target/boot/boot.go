@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/kallsyms"
@@ -54,15 +55,15 @@ type Kernel struct {
 }
 
 // NCapInts is the number of 32-bit feature words (NCAPINTS).
-const NCapInts = 21
+const NCapInts = abi.NCAPINTS
 
 // X86 feature bits (word*32+bit) the target knows.
 const (
-	FeatureAlways     = 3*32 + 21
-	FeatureXMM4_2     = 4*32 + 20
-	FeaturePOPCNT     = 4*32 + 23
-	FeatureHypervisor = 4*32 + 31
-	FeatureERMS       = 9*32 + 9
+	FeatureAlways     = abi.X86_FEATURE_ALWAYS
+	FeatureXMM4_2     = abi.X86_FEATURE_XMM4_2
+	FeaturePOPCNT     = abi.X86_FEATURE_POPCNT
+	FeatureHypervisor = abi.X86_FEATURE_HYPERVISOR
+	FeatureERMS       = abi.X86_FEATURE_ERMS
 )
 
 // Features computes the feature words from a cpuid function: word 0 is
@@ -126,7 +127,9 @@ func BootVmlinux(path string, opts Options) (*Kernel, error) {
 	if limit == 0 {
 		limit = 1_000_000_000
 	}
-	if err := m.RunUntil(m.BootDone, limit); err != nil {
+	// Boot ends when every CPU has come up (CPU 0 announces HC_BOOT_DONE,
+	// then the others run their start-up code).
+	if err := m.RunUntil(m.CPUsUp, limit); err != nil {
 		return k, fmt.Errorf("boot: %w", err)
 	}
 	if !m.BootDone() {
@@ -280,12 +283,7 @@ func (k *Kernel) load(f *elf.File) error {
 		gpl         bool
 	}{{"__start___ksymtab", "__stop___ksymtab", false}, {"__start___ksymtab_gpl", "__stop___ksymtab_gpl", true}} {
 		r := rng(t.start, t.stop)
-		for e := r[0]; e+12 <= r[1]; e += 12 {
-			v, _ := m.Mem.Read32(e)
-			n, _ := m.Mem.Read32(e + 4)
-			name, _ := m.ReadCString(e+4+uint64(int64(int32(n))), 128)
-			exports = append(exports, loader.Export{Name: name, Addr: e + uint64(int64(int32(v))), GPL: t.gpl, Owner: "vmlinux"})
-		}
+		exports = append(exports, loader.ReadKsymtab(m, r[0], r[1], t.gpl, "vmlinux")...)
 	}
 	k.Loader = loader.New(m, k.Ftrace, exports)
 	k.Loader.Alternatives = k.applyAltRange
@@ -304,18 +302,20 @@ func (k *Kernel) applyAlternatives() error {
 // whose feature test passes: vmlinux's at boot, a module's when it loads.
 func (k *Kernel) applyAltRange(start, end uint64) error {
 	m := k.M
-	for e := start; e+12 <= end; e += 12 {
-		var b [12]byte
+	for e := start; e+abi.Sizeof_alt_instr <= end; e += abi.Sizeof_alt_instr {
+		var b [abi.Sizeof_alt_instr]byte
 		if err := m.Mem.Peek(e, b[:]); err != nil {
 			return err
 		}
-		instr := e + uint64(int64(int32(binary.LittleEndian.Uint32(b[0:]))))
-		repl := e + 4 + uint64(int64(int32(binary.LittleEndian.Uint32(b[4:]))))
-		cpuid := binary.LittleEndian.Uint16(b[8:])
-		ilen, rlen := int(b[10]), int(b[11])
-		feat := int(cpuid & 0x7fff)
+		rel := func(off int) uint64 {
+			return e + uint64(off) + uint64(int64(int32(binary.LittleEndian.Uint32(b[off:]))))
+		}
+		instr, repl := rel(abi.Offsetof_alt_instr_instr_offset), rel(abi.Offsetof_alt_instr_repl_offset)
+		cpuid := binary.LittleEndian.Uint16(b[abi.Offsetof_alt_instr_cpuid:])
+		ilen, rlen := int(b[abi.Offsetof_alt_instr_instrlen]), int(b[abi.Offsetof_alt_instr_replacementlen])
+		feat := int(cpuid &^ abi.ALT_FLAG_NOT)
 		has := feat/32 < NCapInts && k.Features[feat/32]&(1<<(feat%32)) != 0
-		if cpuid&0x8000 != 0 {
+		if cpuid&abi.ALT_FLAG_NOT != 0 {
 			has = !has
 		}
 		if !has {

@@ -121,3 +121,26 @@ func TestStacksAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestSixteenCPUs boots NR_CPUS (16) CPUs: every one comes online with
+// its own per-CPU area; one more is refused.
+func TestSixteenCPUs(t *testing.T) {
+	k := targettest.Boot(t, boot.Options{CPUs: machine.NrCPUs, Seed: 1})
+	out := k.M.Console()
+	seen := map[uint64]bool{}
+	for _, v := range k.M.CPUs() {
+		if v.ID > 0 && !strings.Contains(out, fmt.Sprintf("smp: CPU %d online", v.ID)) {
+			t.Errorf("CPU %d did not come online:\n%s", v.ID, out)
+		}
+		if seen[v.PerCPU] {
+			t.Errorf("CPU %d shares its per-CPU area %#x", v.ID, v.PerCPU)
+		}
+		seen[v.PerCPU] = true
+	}
+	if n, _ := k.M.Mem.Read32(k.Symbols["nr_cpu_ids"]); n != machine.NrCPUs {
+		t.Errorf("nr_cpu_ids = %d, want %d", n, machine.NrCPUs)
+	}
+	if _, err := machine.New(machine.Config{CPUs: machine.NrCPUs + 1}); err == nil {
+		t.Errorf("a machine with %d CPUs was created", machine.NrCPUs+1)
+	}
+}

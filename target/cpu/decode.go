@@ -288,7 +288,6 @@ func (c *CPU) pageFault(rip uint64, err error) *Exception {
 }
 
 var (
-	rawVMCall  = []byte{0x0f, 0x01, 0xc1}
 	rawEndbr64 = []byte{0xf3, 0x0f, 0x1e, 0xfa}
 	rawEndbr32 = []byte{0xf3, 0x0f, 0x1e, 0xfb}
 )
@@ -303,8 +302,8 @@ func (c *CPU) translate(addr uint64, raw []byte, ferr error) (in inst, ok bool) 
 		return in, true
 	}
 	switch {
-	case bytes.HasPrefix(raw, rawVMCall):
-		return set(opVmcall, 3)
+	case IsVMCall(raw):
+		return set(opVmcall, VMCallLen)
 	case bytes.HasPrefix(raw, rawEndbr64), bytes.HasPrefix(raw, rawEndbr32):
 		return set(opNop, 4)
 	}

@@ -6,22 +6,12 @@ import (
 	"iter"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/mem"
-)
-
-// Hypercall numbers of the livepatch core (include/linux/livepatch.h).
-const (
-	HCKlpEnable       = 0x100
-	HCKlpGetState     = 0x101
-	HCKlpGetPrevState = 0x102
-	HCKlpContinue     = 0x103
-	HCKlpWork         = 0x104
-
-	klpCall = 1 // KLP_CALL
 )
 
 // Model is a consistency model (struct klp_patch.model).
@@ -31,15 +21,15 @@ type Model int
 const (
 	// Hybrid is Linux's per-task model: each task switches when its
 	// stack holds none of the functions or when it returns to user space.
-	Hybrid Model = 0
+	Hybrid Model = abi.KLP_MODEL_HYBRID
 	// Immediate redirects at once, with no checks.
-	Immediate Model = 1
+	Immediate Model = abi.KLP_MODEL_IMMEDIATE
 	// StopMachine is kpatch's: every CPU is held while every task's
 	// stack is checked; the patch applies at once or fails with busy.
-	StopMachine Model = 2
+	StopMachine Model = abi.KLP_MODEL_STOP_MACHINE
 	// Refcount counts the entries into and exits from the functions
 	// being patched and switches when no task is inside them.
-	Refcount Model = 3
+	Refcount Model = abi.KLP_MODEL_REFCOUNT
 )
 
 var modelNames = [...]string{"hybrid", "immediate", "stop_machine", "refcount"}
@@ -64,27 +54,22 @@ func ParseModel(s string) (Model, error) {
 
 // Per-function flags (struct klp_func.flags).
 const (
-	FuncForce     = 0x1
-	FuncImmediate = 0x2
+	FuncForce     = abi.KLP_FUNC_FORCE
+	FuncImmediate = abi.KLP_FUNC_IMMEDIATE
 )
 
 // Errno values the core returns to C.
 const (
-	errnoENOENT = 2
-	errnoENOMEM = 12
-	errnoEBUSY  = 16
-	errnoEINVAL = 22
+	errnoENOENT = abi.ENOENT
+	errnoENOMEM = abi.ENOMEM
+	errnoEBUSY  = abi.EBUSY
+	errnoEINVAL = abi.EINVAL
 )
 
-// Costs of the stop_machine model in virtual time (nanoseconds): a
-// stopper must reach every CPU, every task's stack is walked, every
-// patched function's fentry site is rewritten.
-const (
-	CostRendezvousPerCPU = 1500
-	CostCheckPerTask     = 200
-	CostCheckPerFrame    = 20
-	CostPokePerFunc      = 500
-)
+// SignalsTimeout is the number of failed retries of a per-task transition
+// after which (and after every further SignalsTimeout) the blocking tasks
+// are signalled (Linux's SIGNALS_TIMEOUT).
+const SignalsTimeout = 15
 
 // Core is the livepatch core of a booted kernel.
 type Core struct {
@@ -92,12 +77,14 @@ type Core struct {
 	M *machine.Machine
 
 	// RetryPeriod is how often the transition worker retries a
-	// transition (Linux: every second), in virtual ns.
+	// transition (Linux: every second), in virtual ns. After every
+	// SignalsTimeout failed retries it signals the tasks that block it.
 	RetryPeriod uint64
-	// SignalAfter is how long a per-task transition waits before it
-	// sends fake signals to user tasks and wakes kernel threads that
-	// block it (Linux: 15 s).
-	SignalAfter uint64
+	// StackSeen, if set, is called for every stack the C stack checks
+	// walk while KLP_CHECK_REPORT is on (see ReportStacks): the task and
+	// the walk's addresses (%rip first), and whether the walk is
+	// reliable. Tests compare them with the machine's shadow stacks.
+	StackSeen func(t *machine.Task, entries []uint64, reliable bool)
 
 	patches    []*Patch // registered (enabled or in transition), oldest first
 	gone       []*Patch // disabled patches whose module is still loaded
@@ -109,9 +96,11 @@ type Core struct {
 	exitTramp  uint64
 	// Reports are the transitions finished (completed or failed), in
 	// order.
-	Reports []Report
-	// Tracer, if set, receives every hypercall error message (for tests).
+	Reports  []Report
 	workerFn uint64
+	// The C stack checks and their struct klp_check.
+	stopCheckFn, tryCompleteFn, countStacksFn uint64
+	chk, chkCap                               uint64
 }
 
 // Report is what one transition cost, in virtual time.
@@ -127,12 +116,17 @@ type Report struct {
 	// was reversed.
 	Completed bool
 	Err       string
-	// GlobalPause is how long every CPU was held (stop_machine).
+	// GlobalPause is how long every CPU was held (stop_machine), as the
+	// kernel's stop_machine() measured it with its clock reads: from the
+	// moment the first CPU stopped to the moment the last one left.
 	GlobalPause uint64
-	// MaxTaskPause is the longest any one task was held (its own stack
-	// check under the per-task model; the global pause under
-	// stop_machine).
+	// MaxTaskPause is the longest any one task was held: under the
+	// per-task model and the reference-counting scan, the longest hold
+	// of one task while its stack was checked (measured by the C code);
+	// under stop_machine, the global pause.
 	MaxTaskPause uint64
+	// Tasks is the number of live tasks when the transition started.
+	Tasks int
 	// Tries is the number of attempts; Signalled and Forced say whether
 	// tasks were signalled or the transition was forced.
 	Tries     int
@@ -160,19 +154,24 @@ func (r Report) String() string {
 // New attaches a livepatch core to a booted kernel: it serves the klp
 // hypercalls and hooks the module loader for late module patching.
 func New(k *boot.Kernel) (*Core, error) {
-	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000, SignalAfter: 15_000_000,
+	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000_000,
 		funcs: map[uint64]*funcOps{}, sessions: map[*machine.Task]*session{}}
 	for nr, fn := range map[uint64]machine.HypercallFunc{
-		HCKlpEnable: c.hcEnable, HCKlpGetState: c.hcGetState, HCKlpGetPrevState: c.hcGetPrevState,
-		HCKlpContinue: c.hcContinue, HCKlpWork: c.hcWork,
+		abi.HC_KLP_ENABLE: c.hcEnable, abi.HC_KLP_GET_STATE: c.hcGetState, abi.HC_KLP_GET_PREV_STATE: c.hcGetPrevState,
+		abi.HC_KLP_CONTINUE: c.hcContinue, abi.HC_KLP_WORK: c.hcWork,
+		abi.HC_KLP_SWITCH: c.hcSwitch, abi.HC_KLP_REFCOUNT: c.hcRefcount, abi.HC_KLP_STACK_SEEN: c.hcStackSeen,
 	} {
 		if err := k.M.HandleHypercall(nr, fn); err != nil {
 			return nil, err
 		}
 	}
 	var ok bool
-	if c.workerFn, ok = k.Symbols["klp_transition_worker"]; !ok {
-		return nil, errors.New("livepatch: vmlinux has no klp_transition_worker")
+	for name, p := range map[string]*uint64{"klp_transition_worker": &c.workerFn,
+		"klp_stop_machine_check": &c.stopCheckFn, "klp_try_complete_transition": &c.tryCompleteFn,
+		"klp_count_stacks": &c.countStacksFn} {
+		if *p, ok = k.Symbols[name]; !ok {
+			return nil, fmt.Errorf("livepatch: vmlinux has no %s", name)
+		}
 	}
 	// The return to user space: the HC_SYSCALL_RETURN vmcall of
 	// entry_SYSCALL_64.
@@ -181,13 +180,11 @@ func New(k *boot.Kernel) (*Core, error) {
 	if err := k.M.Mem.Peek(entry, b[:]); err != nil {
 		return nil, err
 	}
-	for i := 0; i+3 <= len(b); i++ {
-		if b[i] == 0x0f && b[i+1] == 0x01 && b[i+2] == 0xc1 {
-			c.syscallRet = entry + uint64(i)
-			break
-		}
+	i := cpu.FindVMCall(b[:])
+	if i >= 0 {
+		c.syscallRet = entry + uint64(i)
 	}
-	if c.syscallRet == 0 {
+	if i < 0 {
 		return nil, errors.New("livepatch: no vmcall in entry_SYSCALL_64")
 	}
 	k.M.AddTrap(c.syscallRet, c.trapSyscallReturn)
@@ -256,9 +253,9 @@ func (c *Core) step(t *machine.Task, s *session) uint64 {
 	r, ok := s.next()
 	if ok {
 		c.sessions[t] = s
-		_ = c.M.Mem.Write64(s.call, r.fn)
-		_ = c.M.Mem.Write64(s.call+8, r.arg)
-		return klpCall
+		_ = c.M.Mem.Write64(s.call+abi.Offsetof_klp_call_fn, r.fn)
+		_ = c.M.Mem.Write64(s.call+abi.Offsetof_klp_call_arg, r.arg)
+		return abi.KLP_CALL
 	}
 	delete(c.sessions, t)
 	return uint64(s.result)
@@ -269,7 +266,7 @@ func (c *Core) hcContinue(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uin
 	if s == nil {
 		return 0, fmt.Errorf("livepatch: HC_KLP_CONTINUE from %s, which has no call pending", t)
 	}
-	ret, _ := m.Mem.Read64(s.call + 16)
+	ret, _ := m.Mem.Read64(s.call + abi.Offsetof_klp_call_ret)
 	s.reply = int64(ret)
 	return c.step(t, s), nil
 }
@@ -380,7 +377,7 @@ func (c *Core) hcWork(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uint64,
 	callAddr := cp.Regs[cpu.RDI]
 	return c.startSession(t, callAddr, func(call caller) int64 {
 		sleep := c.work(call)
-		_ = m.Mem.Write64(callAddr+24, sleep)
+		_ = m.Mem.Write64(callAddr+abi.Offsetof_klp_call_sleep, sleep)
 		return 0
 	}), nil
 }

@@ -21,19 +21,25 @@
 // in short-lived kernel threads.
 //
 // Models (struct klp_patch.model): Immediate switches every task at once;
-// StopMachine holds every CPU (machine.Stall), checks every task's stack
-// and patches at once or fails with busy and the offending stack;
-// Hybrid switches each task when its stack (the reliable shadow-stack
-// unwinder) is clean or when it returns to user space, sends a fake
-// signal to the user tasks not yet switched (machine.SignalFake) and wakes
-// kernel threads after SignalAfter, and can be forced; Refcount counts
+// StopMachine calls the kernel's stop_machine() (kernel/stop_machine.c),
+// whose function checks every task's stack and switches them all, or
+// fails with busy and the offending stack; Hybrid switches each task when
+// its stack is clean (klp_try_complete_transition(): the task is held
+// while the kernel walks its frame pointers) or when it returns to user
+// space, retries every RetryPeriod, sends a fake signal to the user tasks
+// not yet switched (machine.SignalFake) and wakes kernel threads after
+// every SignalsTimeout failed retries, and can be forced; Refcount counts
 // entries into the functions in transition through ftrace and exits
 // through a return trampoline, including the frames already on the
-// stacks when it starts, and switches when the count is zero. The per-
-// function flags KLP_FUNC_FORCE (no stack check) and KLP_FUNC_IMMEDIATE
-// (no transition) apply to every model. Each transition's cost in virtual
-// time is recorded in Core.Reports.
+// stacks when it starts (klp_count_stacks()), and switches when the count
+// is zero. The stack checks are C code (kernel/livepatch/transition.c)
+// the core calls through the call protocol with a struct klp_check; what
+// they cost is the virtual time their instructions take, read by the
+// kernel's clock. The per-function flags KLP_FUNC_FORCE (no stack check)
+// and KLP_FUNC_IMMEDIATE (no transition) apply to every model. Each
+// transition's cost is recorded in Core.Reports.
 //
-// VerifyModule proves a patch module end to end; View prints the
-// sysfs-like view. See README.md for the measured costs.
+// VerifyModule proves a patch module end to end, with checks of the
+// language ParseCheck reads, and says per function whether its new body
+// ran; View prints the sysfs-like view. See README.md for the measured costs.
 package livepatch

@@ -48,61 +48,74 @@ var variants = map[string]struct{ base, defs string }{
 }
 
 var (
-	buildOnce sync.Once
-	theBuild  *boot.Build
-	buildErr  error
+	buildMu sync.Mutex
+	builds  = map[string]builtKernel{}
 )
+
+type builtKernel struct {
+	b   *boot.Build
+	err error
+}
 
 func modulesDir() string { return filepath.Join("testdata", "modules") }
 
 // kernelBuild builds the kernel with every test module once per test
 // binary.
-func kernelBuild(t testing.TB) *boot.Build {
+func kernelBuild(t testing.TB) *boot.Build { return kernelBuildFlags(t, "") }
+
+// kernelBuildFlags is kernelBuild with extra compiler flags (KCFLAGS).
+func kernelBuildFlags(t testing.TB, kcflags string) *boot.Build {
 	t.Helper()
 	if !boot.HaveToolchain() {
 		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
-	buildOnce.Do(func() {
-		tmp, err := os.MkdirTemp("", "lp-variants-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		defer os.RemoveAll(tmp)
-		var extra []string
-		ents, _ := os.ReadDir(modulesDir())
-		for _, e := range ents {
-			if e.IsDir() {
-				abs, _ := filepath.Abs(filepath.Join(modulesDir(), e.Name()))
-				extra = append(extra, abs)
-			}
-		}
-		var names []string
-		for n := range variants {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			v := variants[n]
-			src, err := os.ReadFile(filepath.Join(modulesDir(), v.base, v.base+".c"))
-			if err != nil {
-				buildErr = err
-				return
-			}
-			d := filepath.Join(tmp, n)
-			os.MkdirAll(d, 0o755)
-			if err := os.WriteFile(filepath.Join(d, n+".c"), append([]byte(v.defs), src...), 0o644); err != nil {
-				buildErr = err
-				return
-			}
-			extra = append(extra, d)
-		}
-		theBuild, buildErr = boot.BuildKernel(boot.BuildOptions{ExtraModules: extra})
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	bk, ok := builds[kcflags]
+	if !ok {
+		// A failed build is not tried again by the next test.
+		bk.b, bk.err = buildWithVariants(kcflags)
+		builds[kcflags] = bk
 	}
-	return theBuild
+	if bk.err != nil {
+		t.Fatal(bk.err)
+	}
+	return bk.b
+}
+
+func buildWithVariants(kcflags string) (*boot.Build, error) {
+	tmp, err := os.MkdirTemp("", "lp-variants-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var extra []string
+	ents, _ := os.ReadDir(modulesDir())
+	for _, e := range ents {
+		if e.IsDir() {
+			abs, _ := filepath.Abs(filepath.Join(modulesDir(), e.Name()))
+			extra = append(extra, abs)
+		}
+	}
+	var names []string
+	for n := range variants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v := variants[n]
+		src, err := os.ReadFile(filepath.Join(modulesDir(), v.base, v.base+".c"))
+		if err != nil {
+			return nil, err
+		}
+		d := filepath.Join(tmp, n)
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, n+".c"), append([]byte(v.defs), src...), 0o644); err != nil {
+			return nil, err
+		}
+		extra = append(extra, d)
+	}
+	return boot.BuildKernel(boot.BuildOptions{ExtraModules: extra, KCFLAGS: kcflags})
 }
 
 // sys is a booted kernel with the livepatch core and a script driver.
@@ -116,7 +129,12 @@ type sys struct {
 
 func bootSys(t *testing.T, opts boot.Options) *sys {
 	t.Helper()
-	b := kernelBuild(t)
+	return bootSysBuild(t, kernelBuild(t), opts)
+}
+
+// bootSysBuild is bootSys with the kernel b.
+func bootSysBuild(t *testing.T, b *boot.Build, opts boot.Options) *sys {
+	t.Helper()
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/loader"
 	"github.com/kpatchgo/kpatch-build/target/machine"
@@ -83,32 +84,35 @@ func (c *Core) rd64(a uint64) uint64 { v, _ := c.M.Mem.Read64(a); return v }
 
 func (c *Core) readStates(addr uint64) []State {
 	var out []State
-	sa := c.rd64(addr + 16)
+	sa := c.rd64(addr + abi.Offsetof_klp_patch_states)
 	if sa == 0 {
 		return nil
 	}
 	for i := 0; i < 256; i++ {
-		e := sa + uint64(i)*24
-		id := c.rd64(e)
+		e := sa + uint64(i)*abi.Sizeof_klp_state
+		id := c.rd64(e + abi.Offsetof_klp_state_id)
 		if id == 0 {
 			break
 		}
-		v, _ := c.M.Mem.Read32(e + 8)
+		v, _ := c.M.Mem.Read32(e + abi.Offsetof_klp_state_version)
 		out = append(out, State{ID: id, Version: v, Addr: e})
 	}
 	return out
 }
 
+// le64 reads the 8-byte little-endian field at off of b.
+func le64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+
 // decode reads a struct klp_patch from kernel memory.
 func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 	p := &Patch{Name: name, Addr: addr}
-	var b [32]byte
+	var b [abi.Sizeof_klp_patch]byte
 	if err := c.M.Mem.Peek(addr, b[:]); err != nil {
 		return nil, fmt.Errorf("struct klp_patch at %#x: %v", addr, err)
 	}
-	objs := binary.LittleEndian.Uint64(b[8:])
-	p.Replace = b[24] != 0
-	p.Model = Model(int32(binary.LittleEndian.Uint32(b[28:])))
+	objs := le64(b[:], abi.Offsetof_klp_patch_objs)
+	p.Replace = b[abi.Offsetof_klp_patch_replace] != 0
+	p.Model = Model(int32(binary.LittleEndian.Uint32(b[abi.Offsetof_klp_patch_model:])))
 	if p.Model < Hybrid || p.Model > Refcount {
 		return nil, fmt.Errorf("unknown consistency model %d", int(p.Model))
 	}
@@ -116,19 +120,20 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 	if objs == 0 {
 		return nil, fmt.Errorf("no objects")
 	}
+	const cb = abi.Offsetof_klp_object_callbacks
 	for i := 0; i < 64; i++ {
-		var ob [56]byte
-		oa := objs + uint64(i)*56
+		var ob [abi.Sizeof_klp_object]byte
+		oa := objs + uint64(i)*abi.Sizeof_klp_object
 		if err := c.M.Mem.Peek(oa, ob[:]); err != nil {
 			return nil, fmt.Errorf("struct klp_object at %#x: %v", oa, err)
 		}
-		nameP, funcs := binary.LittleEndian.Uint64(ob[0:]), binary.LittleEndian.Uint64(ob[8:])
+		nameP, funcs := le64(ob[:], abi.Offsetof_klp_object_name), le64(ob[:], abi.Offsetof_klp_object_funcs)
 		if nameP == 0 && funcs == 0 {
 			break
 		}
 		o := &Object{Addr: oa,
-			PrePatch: binary.LittleEndian.Uint64(ob[16:]), PostPatch: binary.LittleEndian.Uint64(ob[24:]),
-			PreUnpatch: binary.LittleEndian.Uint64(ob[32:]), PostUnpatch: binary.LittleEndian.Uint64(ob[40:])}
+			PrePatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_pre_patch), PostPatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_post_patch),
+			PreUnpatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_pre_unpatch), PostUnpatch: le64(ob[:], cb+abi.Offsetof_klp_callbacks_post_unpatch)}
 		if nameP != 0 {
 			o.Name, _ = c.M.ReadCString(nameP, 64)
 			if o.Name == "vmlinux" || o.Name == "" {
@@ -136,13 +141,13 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 			}
 		}
 		for j := 0; funcs != 0 && j < 4096; j++ {
-			fa := funcs + uint64(j)*32
-			var fb [32]byte
+			fa := funcs + uint64(j)*abi.Sizeof_klp_func
+			var fb [abi.Sizeof_klp_func]byte
 			if err := c.M.Mem.Peek(fa, fb[:]); err != nil {
 				return nil, fmt.Errorf("struct klp_func at %#x: %v", fa, err)
 			}
-			on, nf := binary.LittleEndian.Uint64(fb[0:]), binary.LittleEndian.Uint64(fb[8:])
-			pos, fl := binary.LittleEndian.Uint64(fb[16:]), binary.LittleEndian.Uint64(fb[24:])
+			on, nf := le64(fb[:], abi.Offsetof_klp_func_old_name), le64(fb[:], abi.Offsetof_klp_func_new_func)
+			pos, fl := le64(fb[:], abi.Offsetof_klp_func_old_sympos), le64(fb[:], abi.Offsetof_klp_func_flags)
 			if on == 0 && nf == 0 && pos == 0 {
 				break
 			}
@@ -255,21 +260,17 @@ func (c *Core) applyRelocs(p *Patch, o *Object) error {
 			continue
 		}
 		for i, r := range kr.Relas {
-			si := elf.R_SYM64(r.Info)
-			if int(si) >= len(p.Mod.Symbols) {
-				return fmt.Errorf("section %s: relocation %d: bad symbol index %d", kr.Name, i, si)
+			rela, err := loader.NewRela(kr.Name, i, kr.TargetName, kr.Target, kr.TargetSize, r, p.Mod.Symbols)
+			if err != nil {
+				return err
 			}
-			sym := p.Mod.Symbols[si]
-			S := sym.Value
-			if sym.Section == loader.SHNLivepatch {
-				v, err := c.resolveKlpSym(sym.Name, objName)
-				if err != nil {
-					return fmt.Errorf("section %s: %v", kr.Name, err)
+			if p.Mod.Symbols[elf.R_SYM64(r.Info)].Section == loader.SHNLivepatch {
+				if rela.S, err = c.resolveKlpSym(rela.Sym, objName); err != nil {
+					return fmt.Errorf("section %s: relocation %d: %w", kr.Name, i, err)
 				}
-				S = v
 			}
-			if err := c.applyRela(kr.Target+r.Off, elf.R_X86_64(elf.R_TYPE64(r.Info)), S, r.Addend, sym.Name); err != nil {
-				return fmt.Errorf("section %s: relocation %d: %v", kr.Name, i, err)
+			if err := loader.ApplyRela(c.M.Mem, rela); err != nil {
+				return err
 			}
 		}
 	}
@@ -312,40 +313,6 @@ func (c *Core) resolveKlpSym(name, objName string) (uint64, error) {
 		return match[0], nil
 	}
 	return match[pos-1], nil
-}
-
-func (c *Core) applyRela(P uint64, typ elf.R_X86_64, S uint64, addend int64, name string) error {
-	A := uint64(addend)
-	var b []byte
-	switch typ {
-	case elf.R_X86_64_NONE:
-		return nil
-	case elf.R_X86_64_64:
-		b = binary.LittleEndian.AppendUint64(nil, S+A)
-	case elf.R_X86_64_PC64:
-		b = binary.LittleEndian.AppendUint64(nil, S+A-P)
-	case elf.R_X86_64_PC32, elf.R_X86_64_PLT32:
-		v := S + A - P
-		if int64(v) != int64(int32(v)) {
-			return fmt.Errorf("%v: %s out of range", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	case elf.R_X86_64_32:
-		v := S + A
-		if v != uint64(uint32(v)) {
-			return fmt.Errorf("%v: %s does not fit", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	case elf.R_X86_64_32S:
-		v := S + A
-		if int64(v) != int64(int32(v)) {
-			return fmt.Errorf("%v: %s does not fit", typ, name)
-		}
-		b = binary.LittleEndian.AppendUint32(nil, uint32(v))
-	default:
-		return fmt.Errorf("unsupported relocation type %v", typ)
-	}
-	return c.M.Mem.Poke(P, b)
 }
 
 // compatible is Linux's klp_is_patch_compatible: a patch must handle

@@ -140,6 +140,9 @@ func TestHammeredSyscall(t *testing.T) {
 					})
 				}
 			}})
+			// Retry every millisecond rather than every second: the
+			// hammers keep every CPU busy, which is slow to emulate.
+			s.c.RetryPeriod = workload.Millisecond
 			s.k.M.RunFor(5 * workload.Millisecond)
 			phase = 1
 			// stop_machine may find a hammer inside the function: busy,

@@ -12,16 +12,6 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
 
-func liveTasks(m *machine.Machine) int {
-	n := 0
-	for _, t := range m.Tasks() {
-		if t.State != machine.Dead {
-			n++
-		}
-	}
-	return n
-}
-
 func lastReport(c *livepatch.Core, op string) livepatch.Report {
 	for i := len(c.Reports) - 1; i >= 0; i-- {
 		if c.Reports[i].Op == op {
@@ -31,61 +21,148 @@ func lastReport(c *livepatch.Core, op string) livepatch.Report {
 	return livepatch.Report{}
 }
 
-func row(model string, cpus, tasks int, r livepatch.Report) string {
+func row(model string, cpus int, r livepatch.Report) string {
 	res := "completed"
 	if !r.Completed {
 		res = "failed (" + r.Err + ")"
 	}
-	return fmt.Sprintf("| %-12s | %d | %3d | %8d | %8d | %11d | %s |\n", model, cpus, tasks, r.GlobalPause, r.MaxTaskPause, r.Duration(), res)
+	return fmt.Sprintf("| %-12s | %d | %3d | %8d | %8d | %11d | %s |\n", model, cpus, r.Tasks, r.GlobalPause, r.MaxTaskPause, r.Duration(), res)
 }
 
 const tableHead = "| model        | CPUs | tasks | global pause (ns) | longest task pause (ns) | time to end (ns) | result |\n|---|---|---|---|---|---|---|\n"
 
-// TestScenarioPauseScaling (a): stop_machine's pause grows with the
-// number of tasks and CPUs; the per-task model has no global pause.
-func TestScenarioPauseScaling(t *testing.T) {
+// kernelLoad keeps a CPU busy in the kernel until virtual time end, then
+// exits: back-to-back text system calls (meminfo, stat), each a few
+// thousand instructions with no preemption point, with a little user
+// time in between. (A stand-in for the kernel-loading workloads of
+// target/workload.)
+func kernelLoad(end uint64) machine.Script {
+	return func(u *machine.User) {
+		for u.Now() < end {
+			workload.ReadText(u, workload.SysMeminfo)
+			workload.ReadText(u, workload.SysStat)
+			u.Compute(2_000)
+		}
+	}
+}
+
+// Load of the loaded rows: per CPU, this many kernelLoad processes,
+// started at boot and ending loadFor ns later; the patch is loaded
+// loadBefore ns after boot.
+const (
+	loadPerCPU = 2
+	loadFor    = 3 * workload.Millisecond
+	loadBefore = 1 * workload.Millisecond
+)
+
+// measure boots a kernel with cpus CPUs (loaded or idle), loads mod and
+// returns the patching transition's report.
+func measure(t *testing.T, b *boot.Build, mod string, cpus int, loaded bool) livepatch.Report {
+	t.Helper()
+	s := bootSysBuild(t, b, boot.Options{CPUs: cpus, OnBootDone: func(k *boot.Kernel) {
+		if !loaded {
+			return
+		}
+		end := k.M.Now() + loadFor
+		for i := 0; i < loadPerCPU*cpus; i++ {
+			k.M.Spawn(fmt.Sprintf("load%d", i), kernelLoad(end))
+		}
+	}})
+	s.k.M.RunFor(loadBefore)
+	if err := s.insmod(mod); err != nil {
+		t.Fatalf("%s: %v\n%s", mod, err, s.log.String())
+	}
+	r := lastReport(s.c, "patching")
+	if !r.Completed {
+		t.Fatalf("%s with %d CPUs (loaded %v): %v\n%s", mod, cpus, loaded, r, s.log.String())
+	}
+	return r
+}
+
+// seedRow is one row of the seeds' table.
+type seedRow struct {
+	cpus   int
+	loaded bool
+	stop   livepatch.Report
+	hybrid livepatch.Report
+	refcnt livepatch.Report
+}
+
+const seedsHead = `| CPUs | load | tasks | stop_machine: pause (ns) | per-task: completion (ns) | per-task: longest task delay (ns) | per-task: global pause (ns) | refcount: completion (ns) |
+|---|---|---|---|---|---|---|---|
+`
+
+func (r seedRow) String() string {
+	load := "idle"
+	if r.loaded {
+		load = "loaded"
+	}
+	return fmt.Sprintf("| %2d | %-6s | %3d | %6d | %10d | %5d | %d | %6d |\n", r.cpus, load, r.stop.Tasks,
+		r.stop.GlobalPause, r.hybrid.Duration(), r.hybrid.MaxTaskPause, r.hybrid.GlobalPause, r.refcnt.Duration())
+}
+
+// seedsTable measures the three models on 1, 4, 8 and 16 CPUs, idle and
+// loaded, with the kernel b.
+func seedsTable(t *testing.T, b *boot.Build) []seedRow {
+	var rows []seedRow
+	for _, cpus := range []int{1, 4, 8, 16} {
+		for _, loaded := range []bool{false, true} {
+			rows = append(rows, seedRow{cpus: cpus, loaded: loaded,
+				stop:   measure(t, b, "test_klp_livepatch_stop", cpus, loaded),
+				hybrid: measure(t, b, "test_klp_livepatch", cpus, loaded),
+				refcnt: measure(t, b, "test_klp_livepatch_refcount", cpus, loaded),
+			})
+		}
+	}
+	return rows
+}
+
+// TestScenarioSeedsTable (a): the seeds' table. stop_machine's pause,
+// measured by the kernel's own clock reads around its stopper threads,
+// grows with the number of CPUs and with load (every CPU busy in a
+// system call must reach a preemption point before it stops); the
+// per-task model holds one task at a time and has no global pause.
+func TestScenarioSeedsTable(t *testing.T) {
+	rows := seedsTable(t, kernelBuild(t))
 	var b strings.Builder
-	b.WriteString(tableHead)
-	for _, cpus := range []int{1, 2, 4} {
-		for _, extra := range []int{0, 16, 48} {
-			for _, mod := range []string{"test_klp_livepatch_stop", "test_klp_livepatch"} {
-				s := bootSys(t, boot.Options{CPUs: cpus, OnBootDone: func(k *boot.Kernel) {
-					for i := 0; i < extra; i++ {
-						k.M.Spawn(fmt.Sprintf("sleeper%d", i), workload.Sleeper(uint64(3+i%5)*workload.Millisecond))
-					}
-				}})
-				s.k.M.RunFor(5 * workload.Millisecond)
-				if err := s.insmod(mod); err != nil {
-					t.Fatalf("%s: %v\n%s", mod, err, s.log.String())
-				}
-				r := lastReport(s.c, "patching")
-				if !r.Completed {
-					t.Fatalf("%s with %d CPUs, %d tasks: %v", mod, cpus, extra, r)
-				}
-				model := "stop_machine"
-				if mod == "test_klp_livepatch" {
-					model = "hybrid"
-					if r.GlobalPause != 0 {
-						t.Errorf("per-task model paused every CPU for %d ns", r.GlobalPause)
-					}
-				}
-				b.WriteString(row(model, cpus, liveTasks(s.k.M), r))
+	b.WriteString(seedsHead)
+	for _, r := range rows {
+		b.WriteString(r.String())
+		if r.hybrid.GlobalPause != 0 || r.refcnt.GlobalPause != 0 {
+			t.Errorf("%d CPUs: the per-task or reference-counting model paused every CPU: %v; %v", r.cpus, r.hybrid, r.refcnt)
+		}
+		if r.stop.GlobalPause == 0 || r.hybrid.MaxTaskPause == 0 {
+			t.Errorf("%d CPUs: a cost of 0: %v; %v", r.cpus, r.stop, r.hybrid)
+		}
+	}
+	for i := 0; i+1 < len(rows); i += 2 {
+		idle, loaded := rows[i], rows[i+1]
+		if loaded.stop.GlobalPause <= idle.stop.GlobalPause {
+			t.Errorf("%d CPUs: stop_machine's pause does not grow with load: idle %d ns, loaded %d ns",
+				idle.cpus, idle.stop.GlobalPause, loaded.stop.GlobalPause)
+		}
+		if i >= 2 {
+			prev := rows[i-2]
+			if idle.stop.GlobalPause <= prev.stop.GlobalPause || loaded.stop.GlobalPause <= rows[i-1].stop.GlobalPause {
+				t.Errorf("stop_machine's pause does not grow from %d to %d CPUs: idle %d -> %d ns, loaded %d -> %d ns",
+					prev.cpus, idle.cpus, prev.stop.GlobalPause, idle.stop.GlobalPause, rows[i-1].stop.GlobalPause, loaded.stop.GlobalPause)
 			}
 		}
 	}
-	testutil.Golden(t, "testdata/scenario-pause.golden", b.String())
+	testutil.Golden(t, "testdata/scenario-seeds.golden", b.String())
 }
 
 // TestScenarioLongSleeper (b): a task sleeps for a long time inside a
-// function being patched. A user process ("napper") sleeps 2 s in
+// function being patched. A user process ("napper") sleeps 30 s in
 // sys_nanosleep: stop_machine fails with busy and a stack dump; the
-// per-task model sends it a fake signal (after SignalAfter) and
-// completes when it passes through user space; the reference-counting
-// model completes when it leaves the function. The long_sleeper kernel
-// thread sleeps 10 s in do_long_wait and calls it again at once:
-// stop_machine fails, the per-task model can only be forced (as in
-// Linux, a woken kernel thread goes back to sleep in the same
-// function), the reference-counting model completes when it returns.
+// per-task model retries every second and, after 15 failed retries,
+// sends it a fake signal: it completes when the napper passes through
+// user space; the reference-counting model completes when it leaves the
+// function. The long_sleeper kernel thread sleeps 10 s in do_long_wait
+// and calls it again at once: stop_machine fails, the per-task model
+// wakes it after 15 retries to no avail (as in Linux, a woken kernel
+// thread goes back to sleep in the same function) and can only be
+// forced, the reference-counting model completes when it returns.
 func TestScenarioLongSleeper(t *testing.T) {
 	var b strings.Builder
 	var table strings.Builder
@@ -104,9 +181,9 @@ func TestScenarioLongSleeper(t *testing.T) {
 			blocker, stack := s.c.Blocker()
 			s.log.WriteString("% cat /sys/kernel/livepatch/" + mod + "/transition\n1\n")
 			s.log.WriteString("blocked by: " + blocker + "\n" + stack)
-			limit := uint64(12_000_000_000)
+			limit := uint64(40_000_000_000)
 			if mod == "lp_sleep_kthread_hybrid" {
-				limit = 100 * workload.Millisecond
+				limit = 20_000_000_000
 			}
 			s.step("wait for the transition", func() error {
 				ok, err := s.c.WaitTransition(limit)
@@ -129,11 +206,13 @@ func TestScenarioLongSleeper(t *testing.T) {
 				t.Errorf("%s: failed stop_machine patch left the module or a hook behind", mod)
 			}
 		case mod == "lp_sleep_hybrid":
-			if !r.Completed || !r.Signalled || r.GlobalPause != 0 || r.Duration() > 100*workload.Millisecond {
+			// Signalled with the 16th try, 15 s after the first.
+			if !r.Completed || !r.Signalled || r.GlobalPause != 0 ||
+				r.Duration() < 15_000_000_000 || r.Duration() > 17_000_000_000 {
 				t.Errorf("hybrid: %v", r)
 			}
 		case mod == "lp_sleep_kthread_hybrid":
-			if !r.Forced {
+			if !r.Forced || !r.Signalled {
 				t.Errorf("kthread hybrid: %v", r)
 			}
 		case strings.HasSuffix(mod, "_refcount"):
@@ -149,18 +228,20 @@ func TestScenarioLongSleeper(t *testing.T) {
 		if r.Forced {
 			name += " forced"
 		}
-		table.WriteString(row(name, 2, liveTasks(s.k.M), r))
+		table.WriteString(row(name, 2, r))
 	}
 	testutil.Golden(t, "testdata/scenario-long-sleeper.golden", table.String()+"\n"+b.String())
 }
 
-// napper sleeps 2 s in sys_nanosleep, then computes with short system
-// calls in between.
+// napper sleeps 30 s in sys_nanosleep (longer than the 15 retries after
+// which the per-task model signals), then computes a little with short
+// system calls in between, and exits (so that the machine idles and
+// virtual time can jump).
 func napper(k *boot.Kernel) {
 	k.M.Spawn("napper", func(u *machine.User) {
-		u.Syscall(workload.SysNanosleep, 2_000_000_000)
-		for {
-			u.Compute(workload.Millisecond)
+		u.Syscall(workload.SysNanosleep, 30_000_000_000)
+		for range 10 {
+			u.Compute(100_000)
 			u.Syscall(workload.SysGetpid)
 		}
 	})
@@ -199,7 +280,7 @@ func TestScenarioSchedule(t *testing.T) {
 		if r.Forced {
 			name += " forced"
 		}
-		table.WriteString(row(name, 2, liveTasks(s.k.M), r))
+		table.WriteString(row(name, 2, r))
 		switch mod {
 		case "lp_sched_stop":
 			if r.Completed {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/livepatch"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
@@ -24,7 +25,10 @@ type sigCall struct {
 func TestSignalledTransition(t *testing.T) {
 	s := bootSys(t, boot.Options{CPUs: 2})
 	m := s.k.M
-	long := 4 * s.c.SignalAfter // the sleeps outlast the signal
+	// The fake signal comes after SignalsTimeout failed retries; the
+	// sleeps outlast it.
+	signalAt := livepatch.SignalsTimeout * s.c.RetryPeriod
+	long := 4 * signalAt
 	calls := map[string][]sigCall{}
 	var tasks []*machine.Task
 	proc := func(name string, script func(u *machine.User, do func(nr uint64, args ...uint64) int64)) {
@@ -58,11 +62,9 @@ func TestSignalledTransition(t *testing.T) {
 		u.Compute(100_000)
 		do(workload.SysMutexSleep, 2, 1_000_000)
 	})
-	// The waker wakes the waiter after the transition, from user space.
+	// The waker wakes the waiter long after the transition.
 	waker, err := m.Spawn("waker", func(u *machine.User) {
-		for u.Now() < 2*long {
-			u.Compute(1_000_000)
-		}
+		u.Syscall(workload.SysNanosleep, 2*long)
 		u.Syscall(workload.SysWakeAll)
 	})
 	if err != nil {
@@ -84,13 +86,13 @@ func TestSignalledTransition(t *testing.T) {
 	if s.c.InTransition() == nil {
 		t.Fatal("the transition was not blocked by the sleepers")
 	}
-	if err := m.RunFor(s.c.SignalAfter / 2); err != nil {
+	if err := m.RunFor(signalAt / 2); err != nil {
 		t.Fatal(err)
 	}
 	blocker, _ := s.c.Blocker()
 	s.log.WriteString("blocked by: " + blocker + "\n")
 	s.step("wait for the transition", func() error {
-		ok, err := s.c.WaitTransition(2 * s.c.SignalAfter)
+		ok, err := s.c.WaitTransition(2 * signalAt)
 		if err == nil && !ok {
 			err = fmt.Errorf("still in transition, blocked by %s", blocker)
 		}
@@ -108,7 +110,7 @@ func TestSignalledTransition(t *testing.T) {
 		}
 		return true
 	}
-	if err := m.RunUntil(done, m.Now()+4*long); err != nil {
+	if err := m.RunUntil(done, m.Now()+3*long); err != nil {
 		t.Fatal(err)
 	}
 	if !done() {

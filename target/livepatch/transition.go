@@ -31,9 +31,14 @@ type transition struct {
 	// blocker describes the task that made the last attempt fail.
 	blocker      string
 	blockerStack string
+	// failed counts the failed tries (Linux's klp_signals_cnt); the
+	// worker tries again at nextTry.
+	failed  int
+	nextTry uint64
 	// Reference counting.
 	count    int
 	switched bool
+	scanning bool // the first scan runs: exits do not switch yet
 	ret      map[*machine.Task][]retEntry
 }
 
@@ -167,12 +172,13 @@ func (c *Core) enable(t *machine.Task, addr uint64, call caller) int64 {
 // has the immediate flag).
 func (c *Core) initTransition(p *Patch, target int) {
 	tr := &transition{patch: p, target: target, states: map[*machine.Task]int{}, ret: map[*machine.Task][]retEntry{}}
-	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(target), Start: c.M.Now()}
+	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(target), Start: c.M.Clock()}
 	for _, t := range c.M.Tasks() {
 		if t.State != machine.Dead {
 			tr.states[t] = 1 - target
 		}
 	}
+	tr.report.Tasks = len(tr.states)
 	c.forFuncs(p, func(o *Object, f *Func) { f.transition = f.Flags&FuncImmediate == 0 })
 	c.trans = tr
 }
@@ -193,7 +199,7 @@ func (c *Core) startTransition(call caller) error {
 		c.complete(call)
 	case StopMachine:
 		tr.report.Tries = 1
-		if busy := c.stopMachineCheck(); busy != "" {
+		if busy := c.stopMachineCheck(call); busy != "" {
 			c.printf("'%s': stop_machine: %s", p.Name, busy)
 			c.M.Printf("%s", strings.TrimRight(tr.blockerStack, "\n"))
 			err := fmt.Errorf("%s", busy)
@@ -213,19 +219,33 @@ func (c *Core) startTransition(call caller) error {
 		c.complete(call)
 	case Refcount:
 		tr.report.Tries = 1
-		tr.count = c.countOnStacks()
-		if tr.count == 0 {
-			tr.switched = true
+		c.countOnStacks(call)
+		if tr.count <= 0 && !tr.switched {
+			c.switchAll()
 			c.complete(call)
 		}
 	default:
-		if c.tryComplete() {
+		if c.tryComplete(call) {
 			c.complete(call)
 		} else {
+			c.retryLater()
 			c.wakeWorker()
 		}
 	}
 	return nil
+}
+
+// retryLater is what a failed try of the per-task model does (Linux's
+// klp_try_complete_transition): after every SignalsTimeout failed tries
+// the blocking tasks are signalled, and the worker tries again after
+// RetryPeriod.
+func (c *Core) retryLater() {
+	tr := c.trans
+	if tr.failed > 0 && tr.failed%SignalsTimeout == 0 {
+		c.sendSignals()
+	}
+	tr.failed++
+	tr.nextTry = c.M.Clock() + c.RetryPeriod
 }
 
 // abortUnpatch undoes a failed stop_machine unpatching transition: the
@@ -233,7 +253,7 @@ func (c *Core) startTransition(call caller) error {
 func (c *Core) abortUnpatch() {
 	tr := c.trans
 	c.forFuncs(tr.patch, func(o *Object, f *Func) { f.transition = false })
-	tr.report.End = max(c.M.Now(), tr.report.Start+tr.report.GlobalPause)
+	tr.report.End = c.M.Clock()
 	c.Reports = append(c.Reports, *tr.report)
 	c.trans = nil
 }
@@ -264,105 +284,6 @@ func (c *Core) checkRanges() [][3]uint64 {
 		out = append(out, [3]uint64{f.OldAddr, f.OldSize, f.OldAddr})
 	})
 	return out
-}
-
-// stackBusy reports the first function of ranges found on t's stack.
-func (c *Core) stackBusy(t *machine.Task, ranges [][3]uint64) (string, int) {
-	return c.stackBusySkip(t, ranges, 0)
-}
-
-func (c *Core) stackBusySkip(t *machine.Task, ranges [][3]uint64, skip int) (string, int) {
-	st := c.M.Stack(t)
-	for i, a := range st.Reliable {
-		if i < skip {
-			continue
-		}
-		for _, r := range ranges {
-			if a >= r[0] && a < r[0]+max(r[1], 1) {
-				return c.M.Syms.Format(a), len(st.Reliable)
-			}
-		}
-	}
-	return "", len(st.Reliable)
-}
-
-// trySwitch is klp_try_switch_task for the per-task model.
-func (c *Core) trySwitch(t *machine.Task, ranges [][3]uint64, self *machine.Task) bool {
-	tr := c.trans
-	if t.State == machine.Dead || t.InUser() {
-		tr.states[t] = tr.target
-		return true
-	}
-	if t.CPU() != nil && t != self {
-		tr.blocker = fmt.Sprintf("%s is running", t)
-		tr.blockerStack = ""
-		return false
-	}
-	busy, frames := c.stackBusy(t, ranges)
-	pause := uint64(CostCheckPerTask + CostCheckPerFrame*frames)
-	if pause > tr.report.MaxTaskPause {
-		tr.report.MaxTaskPause = pause
-	}
-	if busy != "" {
-		tr.blocker = fmt.Sprintf("%s is sleeping on function %s", t, busy)
-		tr.blockerStack = c.M.FormatStack(t)
-		return false
-	}
-	tr.states[t] = tr.target
-	return true
-}
-
-// tryComplete is klp_try_complete_transition for the per-task model.
-func (c *Core) tryComplete() bool {
-	tr := c.trans
-	tr.report.Tries++
-	ranges := c.checkRanges()
-	ok := true
-	for _, t := range c.M.Tasks() {
-		if c.taskState(t) == tr.target {
-			continue
-		}
-		if !c.trySwitch(t, ranges, nil) {
-			ok = false
-		}
-	}
-	if ok {
-		tr.blocker, tr.blockerStack = "", ""
-	}
-	return ok
-}
-
-// stopMachineCheck holds every CPU, checks every task's stack and
-// returns what makes the system busy ("" if nothing does). The pause is
-// charged to the machine.
-func (c *Core) stopMachineCheck() string {
-	tr := c.trans
-	ranges := c.checkRanges()
-	pause := uint64(CostRendezvousPerCPU * len(c.M.CPUs()))
-	busy := ""
-	for _, t := range c.M.Tasks() {
-		if t.State == machine.Dead {
-			continue
-		}
-		b, frames := c.stackBusy(t, ranges)
-		pause += uint64(CostCheckPerTask + CostCheckPerFrame*frames)
-		if b != "" && busy == "" {
-			busy = fmt.Sprintf("%s is busy in %s", t, b)
-			tr.blocker = busy
-			tr.blockerStack = c.M.FormatStack(t)
-		}
-	}
-	if busy == "" {
-		c.forFuncs(tr.patch, func(o *Object, f *Func) {
-			if f.patched {
-				pause += CostPokePerFunc
-			}
-		})
-	}
-	c.M.Stall(pause)
-	tr.report.GlobalPause += pause
-	tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, pause)
-	return busy
 }
 
 // complete is klp_complete_transition.
@@ -396,9 +317,7 @@ func (c *Core) complete(call caller) {
 	c.forFuncs(p, func(o *Object, f *Func) { f.transition = false })
 	c.unhookReturns()
 	c.trans = nil
-	// The stall of a stop_machine transition happens at the end of the
-	// round: count it in.
-	tr.report.End = max(c.M.Now(), tr.report.Start+tr.report.GlobalPause)
+	tr.report.End = c.M.Clock()
 	if tr.report.Err == "" {
 		tr.report.Completed = true
 	}
@@ -450,13 +369,14 @@ func (c *Core) work(call caller) uint64 {
 		}
 		return 0
 	}
-	if c.tryComplete() {
+	if now := c.M.Clock(); now < tr.nextTry {
+		return tr.nextTry - now
+	}
+	if c.tryComplete(call) {
 		c.complete(call)
 		return 0
 	}
-	if c.M.Now()-tr.report.Start >= c.SignalAfter {
-		c.sendSignals()
-	}
+	c.retryLater()
 	return c.RetryPeriod
 }
 
@@ -495,47 +415,6 @@ func (c *Core) trapSyscallReturn(m *machine.Machine, t *machine.Task, cp *cpu.CP
 }
 
 // --- reference counting ---------------------------------------------------
-
-// countOnStacks counts the frames of the functions in transition on
-// every task's stack (taken while no CPU runs) and hooks their returns,
-// so that they are counted out when they leave.
-func (c *Core) countOnStacks() int {
-	tr := c.trans
-	ranges := c.checkRanges()
-	in := func(a uint64) bool {
-		for _, r := range ranges {
-			if a >= r[0] && a < r[0]+max(r[1], 1) {
-				return true
-			}
-		}
-		return false
-	}
-	n := 0
-	for _, t := range c.M.Tasks() {
-		if t.State == machine.Dead || t.InUser() {
-			continue
-		}
-		ctx := t.Context()
-		fr := ctx.Shadow
-		for k := range fr {
-			pc := ctx.RIP
-			if k+1 < len(fr) {
-				pc = fr[k+1].Ret - 1
-			}
-			if !in(pc) {
-				continue
-			}
-			orig, err := c.M.Mem.Read64(fr[k].SP)
-			if err != nil || orig != fr[k].Ret {
-				continue
-			}
-			_ = c.M.Mem.Write64(fr[k].SP, c.exitTramp)
-			tr.ret[t] = append(tr.ret[t], retEntry{slot: fr[k].SP, orig: orig})
-			n++
-		}
-	}
-	return n
-}
 
 // countEntry counts an entry into a function in transition and hooks its
 // return.
@@ -576,12 +455,19 @@ func (c *Core) trapExit(m *machine.Machine, t *machine.Task, cp *cpu.CPU) error 
 // functions any more; the worker completes it.
 func (c *Core) noteExit() {
 	tr := c.trans
-	if tr.count <= 0 && !tr.switched {
-		tr.switched = true
-		for t := range tr.states {
-			tr.states[t] = tr.target
-		}
+	if tr.count <= 0 && !tr.switched && !tr.scanning {
+		c.switchAll()
 		c.wakeWorker()
+	}
+}
+
+// switchAll switches every task (the reference-counting model, once no
+// task is inside a function in transition).
+func (c *Core) switchAll() {
+	tr := c.trans
+	tr.switched = true
+	for t := range tr.states {
+		tr.states[t] = tr.target
 	}
 }
 
@@ -649,26 +535,29 @@ func (c *Core) reverse() error {
 	tr := c.trans
 	p := tr.patch
 	c.printf("'%s': reversing transition from %s to %s", p.Name, opName(tr.target), opName(1-tr.target))
-	tr.report.End = c.M.Now()
+	tr.report.End = c.M.Clock()
 	tr.report.Reversed = true
 	tr.report.Err = "reversed"
 	c.Reports = append(c.Reports, *tr.report)
 	tr.target = 1 - tr.target
-	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(tr.target), Start: c.M.Now()}
+	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(tr.target), Start: c.M.Clock(), Tasks: len(tr.states)}
+	tr.failed = 0
 	p.Enabled = tr.target == patched
 	if p.Model == Refcount {
 		tr.switched = false
 		c.unhookReturns()
-		tr.count = c.countOnStacks()
-		if tr.count == 0 {
-			tr.switched = true
+		tr.count = 0
+		c.countOnStacks(c.kernelCaller)
+		if tr.count <= 0 && !tr.switched {
+			c.switchAll()
 			c.complete(c.kernelCaller)
 		}
 		return nil
 	}
-	if c.tryComplete() {
+	if c.tryComplete(c.kernelCaller) {
 		c.complete(c.kernelCaller)
 	} else {
+		c.retryLater()
 		c.wakeWorker()
 	}
 	return nil

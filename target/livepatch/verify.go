@@ -15,18 +15,6 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
 
-// Check is something VerifyModule observes before, during and after the
-// patch: the text of a system call, or of a proc entry.
-type Check struct {
-	// Name labels the check in the report.
-	Name string
-	// Syscall is a text system call number (0..5: version, cmdline,
-	// meminfo, vmstat, stat, cpuinfo), used when Proc is "".
-	Syscall uint64
-	// Proc is a proc entry name read with sys_proc_read (e.g. "hello").
-	Proc string
-}
-
 // DefaultChecks are the text system calls whose output is stable.
 var DefaultChecks = []Check{
 	{Name: "version", Syscall: 0}, {Name: "cmdline", Syscall: 1},
@@ -58,6 +46,10 @@ type VerifyOptions struct {
 	Limit uint64
 	// Console, if set, receives the console as it is written.
 	Console io.Writer
+	// NotReached gives, by patched function name, why no check runs
+	// that function's new body (the summary prints it); see
+	// VerifyReport.Unexplained.
+	NotReached map[string]string
 }
 
 // VerifyReport is what VerifyModule saw.
@@ -73,13 +65,82 @@ type VerifyReport struct {
 	Before, Patched, After map[string]string
 	// Changed names the checks whose text the patch changed.
 	Changed []string
-	// Ran says, for every patched function, how its new code was seen to
-	// run: during the checks, or when called through its old address.
-	Ran []string
+	// Ran says, for every patched function, how its new code was seen
+	// to run: its body during the checks, or only its redirection.
+	Ran []FuncRun
 	// Transitions are the enable and disable transitions.
 	Transitions []Report
+	// Drained is how long (virtual ns) the module was kept after its
+	// patch was disabled, until DrainedTasks had left its code (a task
+	// asleep in a forced function's new body).
+	Drained uint64
+	// DrainedTasks names the tasks the unload waited for.
+	DrainedTasks []string
 	// Console is the whole console log.
 	Console string
+
+	shapes map[string]func(string) string // how each check's text is compared
+}
+
+// FuncRun is how a patched function's new code was seen to run.
+type FuncRun struct {
+	// Func is the patched function's name.
+	Func string
+	// Entries counts the entries into the new function while the
+	// checks ran (by the checks or by anything else that ran meanwhile):
+	// its body ran on real arguments.
+	Entries int
+	// Traceable is false for a new function without an fentry site,
+	// whose entries cannot be counted.
+	Traceable bool
+	// Redirected says the function was called through its old address
+	// after the checks did not reach it, and entered the new function
+	// (stopped at its entry: the body did not run).
+	Redirected bool
+	// Reason is why no check runs the body (VerifyOptions.NotReached).
+	Reason string
+}
+
+// BodyRan says whether the new function's body was seen to run.
+func (f FuncRun) BodyRan() bool { return f.Entries > 0 }
+
+// String prints the summary line of the function: "F: body ran during
+// the checks (N entries)" or "F: redirection only (...); REASON".
+func (f FuncRun) String() string {
+	switch {
+	case f.BodyRan():
+		s := "entries"
+		if f.Entries == 1 {
+			s = "entry"
+		}
+		return fmt.Sprintf("%s: body ran during the checks (%d %s)", f.Func, f.Entries, s)
+	case !f.Traceable:
+		return fmt.Sprintf("%s: new code not traceable, redirection checked only", f.Func) + f.why()
+	}
+	return fmt.Sprintf("%s: redirection only (called through its old address, stopped at the new entry)", f.Func) + f.why()
+}
+
+func (f FuncRun) why() string {
+	if f.Reason == "" {
+		return "; no reason given why no check runs its body"
+	}
+	return "; not reached because " + f.Reason
+}
+
+// Unexplained lists the patched functions whose body did not run during
+// the checks and for which no reason was given; with a reason whose
+// body did run, the reason is stale and listed too.
+func (r *VerifyReport) Unexplained() []string {
+	var out []string
+	for _, f := range r.Ran {
+		switch {
+		case !f.BodyRan() && f.Reason == "":
+			out = append(out, f.Func+": body did not run during the checks and no reason is given")
+		case f.BodyRan() && f.Reason != "":
+			out = append(out, f.Func+": body ran during the checks, yet a reason why it is not reached is given")
+		}
+	}
+	return out
 }
 
 // Summary prints the report in a few lines.
@@ -100,15 +161,22 @@ func (r *VerifyReport) Summary() string {
 	}
 	for _, n := range r.Changed {
 		fmt.Fprintf(&b, "  %s changed:\n", n)
-		for _, l := range diffLines(r.Before[n], r.Patched[n]) {
+		for _, l := range diffLines(r.Before[n], r.Patched[n], r.shapes[n]) {
 			fmt.Fprintf(&b, "    %s\n", l)
 		}
+	}
+	if len(r.DrainedTasks) > 0 {
+		fmt.Fprintf(&b, "  unloaded %d ns after the patch was disabled, when %s had left its code\n", r.Drained, strings.Join(r.DrainedTasks, ", "))
 	}
 	b.WriteString("  old behaviour restored after unload\n")
 	return b.String()
 }
 
-func diffLines(a, b string) []string {
+// diffLines lists the lines of a and b that differ in their shapes.
+func diffLines(a, b string, shapeOf func(string) string) []string {
+	if shapeOf == nil {
+		shapeOf = shape
+	}
 	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
 	var out []string
 	for i := 0; i < max(len(al), len(bl)); i++ {
@@ -119,7 +187,7 @@ func diffLines(a, b string) []string {
 		if i < len(bl) {
 			y = bl[i]
 		}
-		if shape(x) != shape(y) {
+		if shapeOf(x) != shapeOf(y) {
 			out = append(out, "- "+x, "+ "+y)
 		}
 	}
@@ -130,11 +198,16 @@ func diffLines(a, b string) []string {
 // it boots opts.Vmlinux, loads the modules the patch changes, records the
 // checks, loads the patch module and waits for its transition, checks
 // that every patched function's calls now land in its new function and
-// records the checks again (a check changed when its text differs with
-// its numbers masked: counters move on their own), then disables the patch, waits for the
-// reverse transition, unloads the module and checks that every text is
-// back to what it was. It fails if any step fails, if the transition
-// does not complete, or if the old behaviour does not come back.
+// records the checks again while counting entries into every new
+// function (a check changed when its text differs with its numbers
+// masked: counters move on their own; a call's results are compared
+// exactly). A function whose new body no check ran is called through its
+// old address, stopped at the new entry (Ran says which and why). It then
+// disables the patch, waits for the reverse transition and for every task
+// to leave the module's code, unloads the module and checks that every
+// text is back to what it was. It fails if any step fails, if the
+// transition does not complete, or if the old behaviour does not come
+// back.
 func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	k, c, rep, fail, err := verifyStart(ko, &opts, "")
 	if err != nil {
@@ -162,10 +235,14 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 			checks = append(checks, Check{Name: "proc " + mod.Name, Proc: mod.Name})
 		}
 	}
+	rep.shapes = map[string]func(string) string{}
+	for _, ch := range checks {
+		rep.shapes[ch.Name] = ch.shapeOf
+	}
 	observe := func() (map[string]string, error) {
 		out := map[string]string{}
 		for _, ch := range checks {
-			s, err := readText(k.M, ch)
+			s, err := runCheck(k, ch)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %v", ch.Name, err)
 			}
@@ -197,13 +274,13 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		counter.stop()
 		return fail("patched: %v", err)
 	}
-	rep.Ran, err = counter.callUnreached(opts.Limit)
+	rep.Ran, err = counter.callUnreached(opts.Limit, opts.NotReached)
 	counter.stop()
 	if err != nil {
 		return fail("%v", err)
 	}
 	for _, ch := range checks {
-		if shape(rep.Before[ch.Name]) != shape(rep.Patched[ch.Name]) {
+		if ch.shapeOf(rep.Before[ch.Name]) != ch.shapeOf(rep.Patched[ch.Name]) {
 			rep.Changed = append(rep.Changed, ch.Name)
 		}
 	}
@@ -214,6 +291,9 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		blocker, stack := c.Blocker()
 		return fail("unpatching transition did not complete (%v): %s\n%s", err, blocker, stack)
+	}
+	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, name, drainLimit); err != nil {
+		return fail("%v", err)
 	}
 	if err := k.Loader.Unload(name); err != nil {
 		return fail("unload: %v", err)
@@ -229,8 +309,8 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		return fail("after: %v", err)
 	}
 	for _, ch := range checks {
-		if shape(rep.After[ch.Name]) != shape(rep.Before[ch.Name]) {
-			return fail("%s not restored after unload:\n%s", ch.Name, strings.Join(diffLines(rep.Before[ch.Name], rep.After[ch.Name]), "\n"))
+		if ch.shapeOf(rep.After[ch.Name]) != ch.shapeOf(rep.Before[ch.Name]) {
+			return fail("%s not restored after unload:\n%s", ch.Name, strings.Join(diffLines(rep.Before[ch.Name], rep.After[ch.Name], ch.shapeOf), "\n"))
 		}
 	}
 	rep.Transitions = append(rep.Transitions, c.Reports...)
@@ -370,7 +450,7 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	rep.Patched = map[string]string{}
 	for _, ch := range checks {
-		s, err := readText(k.M, ch)
+		s, err := runCheck(k, ch)
 		if err != nil {
 			return fail("%s: %v", ch.Name, err)
 		}
@@ -386,6 +466,9 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		return fail("unpatching transition did not complete (%v)", err)
+	}
+	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, lpName, drainLimit); err != nil {
+		return fail("%v", err)
 	}
 	if err := k.Loader.Unload(lpName); err != nil {
 		return fail("unload: %v", err)
@@ -511,26 +594,25 @@ func countNewCode(k *boot.Kernel, p *Patch) (*newCodeCounter, error) {
 	return c, nil
 }
 
-// callUnreached calls, through its old address, every patched function
-// whose new code did not run during the checks, and says how each one's
-// new code was seen to run. The call is stopped at the new function's
-// entry: an IPMODIFY op there counts the entry and sends execution to a
-// ret, so the function returns to its caller without running its body on
-// a made-up argument. A function whose new code is never entered is an
-// error.
-func (c *newCodeCounter) callUnreached(limit uint64) ([]string, error) {
-	var out []string
+// callUnreached records how each patched function's new code was seen
+// to run: the entries counted during the checks, or, for a function the
+// checks did not reach, a call through its old address. That call is
+// stopped at the new function's entry: an IPMODIFY op there counts the
+// entry and sends execution to a ret, so the function returns to its
+// caller without running its body on a made-up argument. A function
+// whose new code is never entered is an error. reasons are the stated
+// reasons why no check reaches a function (VerifyOptions.NotReached).
+func (c *newCodeCounter) callUnreached(limit uint64, reasons map[string]string) ([]FuncRun, error) {
+	var out []FuncRun
 	ret, err := c.k.M.Syms.Find("", "__fentry__", 0) // a bare ret
 	if err != nil {
 		return nil, fmt.Errorf("verify: %v", err)
 	}
+	counted := append([]int(nil), c.n...) // before the calls below add to them
 	for i, f := range c.funcs {
-		if c.ops[i] == nil {
-			out = append(out, fmt.Sprintf("%s: new code not traceable, redirection checked only", f.OldName))
-			continue
-		}
-		if c.n[i] > 0 {
-			out = append(out, fmt.Sprintf("%s: new code ran during the checks", f.OldName))
+		run := FuncRun{Func: f.OldName, Entries: counted[i], Traceable: c.ops[i] != nil, Reason: reasons[f.OldName]}
+		if !run.Traceable || run.BodyRan() {
+			out = append(out, run)
 			continue
 		}
 		entered := 0
@@ -546,9 +628,58 @@ func (c *newCodeCounter) callUnreached(limit uint64) ([]string, error) {
 		if entered == 0 {
 			return out, fmt.Errorf("calling %s through its old address did not enter the new code (%v)", c.k.M.Syms.Format(f.OldAddr), callErr)
 		}
-		out = append(out, fmt.Sprintf("%s: called through its old address: entered the new code", f.OldName))
+		run.Redirected = true
+		out = append(out, run)
 	}
 	return out, nil
+}
+
+// drainLimit bounds the wait for tasks to leave a disabled patch's code
+// in virtual ns: a task asleep in a forced function's new body (the
+// bundled kernel's long_sleeper sleeps 10 s at a time) leaves it when it
+// wakes.
+const drainLimit = 30_000_000_000
+
+// waitOffModule runs the machine until no task has a frame in module
+// name's code, at most limit ns: the patch is disabled, so no new call
+// enters it, but a task still inside a new function (one patched without
+// the stack check, KPATCH_FORCE_UNSAFE) would return into freed memory if
+// the module were unloaded now. It returns how long it waited and the
+// names of the tasks it waited for.
+func waitOffModule(m *machine.Machine, name string, limit uint64) (waited uint64, tasks []string, err error) {
+	inModule := func() *machine.Task {
+		for _, t := range m.Tasks() {
+			if t.State == machine.Dead {
+				continue
+			}
+			for i, a := range m.Stack(t).Reliable {
+				if i > 0 {
+					a-- // a return address: the call is before it
+				}
+				if s, _, _, ok := m.Syms.Lookup(a); ok && s.Object == name {
+					return t
+				}
+			}
+		}
+		return nil
+	}
+	start := m.Now()
+	seen := map[*machine.Task]bool{}
+	err = m.RunUntil(func() bool {
+		t := inModule()
+		if t != nil && !seen[t] {
+			seen[t] = true
+			tasks = append(tasks, t.Comm)
+		}
+		return t == nil
+	}, start+limit)
+	if err != nil {
+		return 0, tasks, err
+	}
+	if t := inModule(); t != nil {
+		return 0, tasks, fmt.Errorf("%s still runs code of %s %d ns after the patch was disabled:\n%s", t, name, limit, m.FormatStack(t))
+	}
+	return m.Now() - start, tasks, nil
 }
 
 // stop removes the counting ops.

@@ -3,11 +3,12 @@ package loader
 import (
 	"bytes"
 	"debug/elf"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/kallsyms"
 	"github.com/kpatchgo/kpatch-build/target/machine"
@@ -30,8 +31,11 @@ type Export struct {
 type KlpRela struct {
 	// Name is the section name (.klp.rela.OBJ.SECTION).
 	Name string
-	// Target is the address of the section the relocations apply to.
-	Target uint64
+	// Target is the address of the section the relocations apply to,
+	// TargetName its name and TargetSize its size.
+	Target     uint64
+	TargetName string
+	TargetSize uint64
 	// Relas are the relocations; Sym indexes Symbols.
 	Relas []elf.Rela64
 }
@@ -98,6 +102,21 @@ func New(m *machine.Machine, ft *ftrace.Ftrace, vmlinuxExports []Export) *Loader
 	return l
 }
 
+// ReadKsymtab decodes the struct kernel_symbol entries of a __ksymtab or
+// __ksymtab_gpl table in [start, end) of m's memory (each field holds
+// its target's address relative to itself), as exports of owner.
+func ReadKsymtab(m *machine.Machine, start, end uint64, gpl bool, owner string) []Export {
+	var out []Export
+	for e := start; e+abi.Sizeof_kernel_symbol <= end; e += abi.Sizeof_kernel_symbol {
+		vf, nf := e+abi.Offsetof_kernel_symbol_value_offset, e+abi.Offsetof_kernel_symbol_name_offset
+		v, _ := m.Mem.Read32(vf)
+		n, _ := m.Mem.Read32(nf)
+		name, _ := m.ReadCString(nf+uint64(int64(int32(n))), 128)
+		out = append(out, Export{Name: name, Addr: vf + uint64(int64(int32(v))), GPL: gpl, Owner: owner})
+	}
+	return out
+}
+
 // Exports returns the exported symbols currently known, sorted by name.
 func (l *Loader) Exports() []Export {
 	var out []Export
@@ -135,39 +154,95 @@ type sec struct {
 	data []byte
 }
 
+// loadInfo is what the stages of Load hand each other (Linux's struct
+// load_info).
+type loadInfo struct {
+	// name is the module's name: the fallback until .modinfo is read.
+	name string
+	f    *elf.File
+	secs []*sec
+	info map[string]string
+	syms []elf.Symbol
+	// groups are the allocated sections by kind (text, read-only data,
+	// writable data) and sizes their page-rounded sizes.
+	groups [3][]*sec
+	sizes  [3]uint64
+	mod    *Module
+}
+
 // Load loads a module from the bytes of its .ko. fallbackName names it if
-// it has no .modinfo name.
+// it has no .modinfo name. It follows Linux's load_module, one function
+// per phase; a failure in any phase leaves nothing behind (teardown).
 func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error) {
-	name := fallbackName
-	fail := func(format string, args ...any) (*Module, error) {
-		return nil, fmt.Errorf("module %s: %s", name, fmt.Sprintf(format, args...))
+	li := &loadInfo{name: fallbackName}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("module %s: %w", li.name, err)
+			mod = nil
+		}
+	}()
+	if err := l.setupLoadInfo(li, data); err != nil {
+		return nil, err
 	}
+	if err := l.layoutAndAllocate(li); err != nil {
+		return nil, err
+	}
+	// From here on, undo everything on failure.
+	defer func() {
+		if err != nil {
+			l.teardown(li.mod)
+		}
+	}()
+	for _, stage := range []func(*loadInfo) error{
+		l.simplifySymbols,
+		l.applyRelocations,
+		l.enableProtection,
+		l.addExports,
+		l.addKallsyms,
+		l.findModuleSections,
+		l.completeFormation,
+		l.prepareComingModule,
+		l.doInitModule,
+	} {
+		if err := stage(li); err != nil {
+			return nil, err
+		}
+	}
+	return li.mod, nil
+}
+
+// setupLoadInfo parses and checks the ELF object, reads its sections and
+// its .modinfo, refuses a module already loaded, and reads its symbol
+// table (Linux: elf_validity_check, setup_load_info, and the name check
+// of load_module's early steps).
+func (l *Loader) setupLoadInfo(li *loadInfo, data []byte) error {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
-		return fail("not a valid ELF object: %v", err)
+		return fmt.Errorf("not a valid ELF object: %w", err)
 	}
 	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_REL {
-		return fail("not an x86-64 relocatable object (%v %v %v)", f.Class, f.Machine, f.Type)
+		return fmt.Errorf("not an x86-64 relocatable object (%v %v %v)", f.Class, f.Machine, f.Type)
 	}
+	li.f = f
 	// Read every section first: a truncated file fails here.
-	secs := make([]*sec, len(f.Sections))
+	li.secs = make([]*sec, len(f.Sections))
 	for i, s := range f.Sections {
 		sc := &sec{idx: i, s: s}
 		if s.Type != elf.SHT_NOBITS && s.Type != elf.SHT_NULL {
 			if s.Offset+s.FileSize > uint64(len(data)) || s.Offset+s.FileSize < s.Offset {
-				return fail("section %s: truncated (needs bytes %d..%d of %d)", s.Name, s.Offset, s.Offset+s.FileSize, len(data))
+				return fmt.Errorf("section %s: truncated (needs bytes %d..%d of %d)", s.Name, s.Offset, s.Offset+s.FileSize, len(data))
 			}
 			if sc.data, err = s.Data(); err != nil {
-				return fail("section %s: %v", s.Name, err)
+				return fmt.Errorf("section %s: %w", s.Name, err)
 			}
 		}
-		secs[i] = sc
+		li.secs[i] = sc
 	}
-	info := map[string]string{}
+	li.info = map[string]string{}
 	if s := f.Section(".modinfo"); s != nil {
-		for _, kv := range strings.Split(string(secs[sectionIndex(f, s)].data), "\x00") {
+		for _, kv := range strings.Split(string(li.secs[sectionIndex(f, s)].data), "\x00") {
 			if k, v, ok := strings.Cut(kv, "="); ok {
-				info[k] = v
+				li.info[k] = v
 			}
 		}
 	}
@@ -175,30 +250,35 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 	// relocatable object is not a module: one needs its module
 	// information (.modinfo with name=, which the bundled kernel's modules
 	// carry) or Linux's struct module (.gnu.linkonce.this_module).
-	if info["name"] == "" && f.Section(".gnu.linkonce.this_module") == nil {
+	if li.info["name"] == "" && f.Section(".gnu.linkonce.this_module") == nil {
 		if f.Section(".modinfo") == nil {
-			return fail("not a kernel module: no .modinfo section and no .gnu.linkonce.this_module (a plain relocatable object?)")
+			return errors.New("not a kernel module: no .modinfo section and no .gnu.linkonce.this_module (a plain relocatable object?)")
 		}
-		return fail("not a kernel module: .modinfo has no name= and there is no .gnu.linkonce.this_module")
+		return errors.New("not a kernel module: .modinfo has no name= and there is no .gnu.linkonce.this_module")
 	}
-	if n := info["name"]; n != "" {
-		name = n
+	if n := li.info["name"]; n != "" {
+		li.name = n
 	}
-	if name == "" {
-		return fail("no name")
+	if li.name == "" {
+		return errors.New("no name")
 	}
-	if l.Module(name) != nil {
-		return fail("already loaded")
+	if l.Module(li.name) != nil {
+		return errors.New("already loaded")
 	}
 	syms, err := f.Symbols()
 	if err != nil {
-		return fail("symbol table: %v", err)
+		return fmt.Errorf("symbol table: %w", err)
 	}
-	syms = append([]elf.Symbol{{}}, syms...)
+	li.syms = append([]elf.Symbol{{}}, syms...)
+	return nil
+}
 
-	// Layout: text, read-only data and writable data, each page aligned.
-	var groups [3][]*sec
-	for _, sc := range secs {
+// layoutAndAllocate lays the allocated sections out in three page-aligned
+// groups (text, read-only data, writable data), allocates the module's
+// memory and copies the sections in, mapped writable for now (Linux:
+// layout_and_allocate, with layout_sections and move_module).
+func (l *Loader) layoutAndAllocate(li *loadInfo) error {
+	for _, sc := range li.secs {
 		s := sc.s
 		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
 			continue
@@ -210,60 +290,61 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 		case s.Flags&elf.SHF_WRITE != 0:
 			g = 2
 		}
-		groups[g] = append(groups[g], sc)
+		li.groups[g] = append(li.groups[g], sc)
 	}
-	var sizes [3]uint64
-	for g := range groups {
+	for g := range li.groups {
 		off := uint64(0)
-		for _, sc := range groups[g] {
+		for _, sc := range li.groups[g] {
 			al := max(sc.s.Addralign, 1)
 			off = (off + al - 1) / al * al
 			sc.addr = off // relative for now
 			off += sc.s.Size
 		}
-		sizes[g] = (off + mem.PageMask) &^ uint64(mem.PageMask)
+		li.sizes[g] = (off + mem.PageMask) &^ uint64(mem.PageMask)
 	}
-	total := sizes[0] + sizes[1] + sizes[2]
+	total := li.sizes[0] + li.sizes[1] + li.sizes[2]
 	if total == 0 {
-		return fail("no allocatable sections")
+		return errors.New("no allocatable sections")
 	}
 	base, err := l.m.AllocModule(total)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	mod = &Module{Name: name, Base: base, Size: total, Sections: map[string]uint64{}, Info: info}
-	partial := mod
-	// From here on, undo everything on failure.
-	defer func() {
-		if err != nil {
-			l.teardown(partial)
-			mod = nil
-		}
-	}()
-	perms := [3]mem.Perm{mem.PermRX, mem.PermRead, mem.PermRW}
+	mod := &Module{Name: li.name, Base: base, Size: total, Sections: map[string]uint64{}, Info: li.info}
+	li.mod = mod
 	start := base
-	for g := range groups {
-		if sizes[g] == 0 {
+	for g := range li.groups {
+		if li.sizes[g] == 0 {
 			continue
 		}
-		// Mapped writable while being filled; final permissions below.
-		if err := l.m.Mem.Map(start, sizes[g], mem.PermRW); err != nil {
-			return fail("%v", err)
+		// Mapped writable while being filled; final permissions in
+		// enableProtection. A failure unmaps what was mapped.
+		if err := l.m.Mem.Map(start, li.sizes[g], mem.PermRW); err != nil {
+			l.teardown(mod)
+			return err
 		}
-		mod.regions = append(mod.regions, [2]uint64{start, sizes[g]})
-		for _, sc := range groups[g] {
+		mod.regions = append(mod.regions, [2]uint64{start, li.sizes[g]})
+		for _, sc := range li.groups[g] {
 			sc.addr += start
 			mod.Sections[sc.s.Name] = sc.addr
 			if sc.s.Type != elf.SHT_NOBITS {
 				if err := l.m.Mem.Poke(sc.addr, sc.data); err != nil {
-					return fail("section %s: %v", sc.s.Name, err)
+					l.teardown(mod)
+					return fmt.Errorf("section %s: %w", sc.s.Name, err)
 				}
 			}
 		}
-		start += sizes[g]
+		start += li.sizes[g]
 	}
+	return nil
+}
 
-	// Symbols.
+// simplifySymbols gives every symbol its run-time value: undefined ones
+// from the exported symbols (a weak one may stay 0), defined ones from
+// their section's address (Linux: simplify_symbols). The .klp.sym
+// symbols of a live patch are left to the livepatch core.
+func (l *Loader) simplifySymbols(li *loadInfo) error {
+	syms := li.syms
 	for i := 1; i < len(syms); i++ {
 		s := &syms[i]
 		switch {
@@ -278,74 +359,97 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 					continue
 				}
 				if _, _, _, present := l.lookupAny(s.Name); present {
-					return fail("unknown symbol %s (defined in vmlinux but not exported)", s.Name)
+					return fmt.Errorf("unknown symbol %s (defined in vmlinux but not exported)", s.Name)
 				}
-				return fail("unknown symbol %s", s.Name)
+				return fmt.Errorf("unknown symbol %s", s.Name)
 			}
 			s.Value = e.Addr
 		case s.Section == elf.SHN_ABS:
 		case s.Section == SHNLivepatch:
 			// A .klp.sym symbol: resolved by the livepatch core.
 		case s.Section == elf.SHN_COMMON:
-			return fail("symbol %s: common symbols are not supported (build with -fno-common)", s.Name)
-		case int(s.Section) < len(secs):
-			sc := secs[s.Section]
+			return fmt.Errorf("symbol %s: common symbols are not supported (build with -fno-common)", s.Name)
+		case int(s.Section) < len(li.secs):
+			sc := li.secs[s.Section]
 			if sc.addr == 0 && sc.s.Flags&elf.SHF_ALLOC != 0 && sc.s.Size != 0 {
-				return fail("symbol %s: section %s not laid out", s.Name, sc.s.Name)
+				return fmt.Errorf("symbol %s: section %s not laid out", s.Name, sc.s.Name)
 			}
 			if sc.s.Flags&elf.SHF_ALLOC != 0 {
 				s.Value += sc.addr
 			}
 		default:
-			return fail("symbol %s: bad section index %d", s.Name, s.Section)
+			return fmt.Errorf("symbol %s: bad section index %d", s.Name, s.Section)
 		}
 	}
-	mod.Symbols = syms
+	li.mod.Symbols = syms
+	return nil
+}
 
-	// Relocations.
-	for _, sc := range secs {
+// applyRelocations applies every SHT_RELA section whose target is
+// allocated, except the livepatch ones, kept in Module.KlpRelas (Linux:
+// apply_relocations, apply_relocate_add, which skips SHF_RELA_LIVEPATCH).
+func (l *Loader) applyRelocations(li *loadInfo) error {
+	mod := li.mod
+	for _, sc := range li.secs {
 		s := sc.s
 		if s.Type == elf.SHT_REL {
-			return fail("section %s: SHT_REL relocations are not supported on x86-64", s.Name)
+			return fmt.Errorf("section %s: SHT_REL relocations are not supported on x86-64", s.Name)
 		}
 		if s.Type != elf.SHT_RELA {
 			continue
 		}
-		if int(s.Info) >= len(secs) {
-			return fail("section %s: bad target section %d", s.Name, s.Info)
+		if int(s.Info) >= len(li.secs) {
+			return fmt.Errorf("section %s: bad target section %d", s.Name, s.Info)
 		}
-		tgt := secs[s.Info]
+		tgt := li.secs[s.Info]
 		if tgt.s.Flags&elf.SHF_ALLOC == 0 {
 			continue
 		}
 		relas, err := parseRelas(sc.data)
 		if err != nil {
-			return fail("section %s: %v", s.Name, err)
+			return fmt.Errorf("section %s: %w", s.Name, err)
 		}
 		if s.Flags&SHFRelaLivepatch != 0 || strings.HasPrefix(s.Name, ".klp.rela.") {
-			mod.KlpRelas = append(mod.KlpRelas, KlpRela{Name: s.Name, Target: tgt.addr, Relas: relas})
+			mod.KlpRelas = append(mod.KlpRelas, KlpRela{Name: s.Name, Target: tgt.addr, TargetName: tgt.s.Name,
+				TargetSize: tgt.s.Size, Relas: relas})
 			continue
 		}
 		for i, r := range relas {
-			if err := l.applyRela(mod, tgt, r); err != nil {
-				return fail("section %s: relocation %d at %s+%#x: %v", s.Name, i, tgt.s.Name, r.Off, err)
+			rela, err := NewRela(s.Name, i, tgt.s.Name, tgt.addr, tgt.s.Size, r, mod.Symbols)
+			if err == nil {
+				err = ApplyRela(l.m.Mem, rela)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
 
-	// Final permissions.
-	start = base
-	for g := range groups {
-		if sizes[g] == 0 {
+// enableProtection gives each group its final permissions: text
+// read-only and executable, rodata read-only, data read-write (Linux:
+// module_enable_ro and module_enable_nx, from complete_formation).
+func (l *Loader) enableProtection(li *loadInfo) error {
+	perms := [3]mem.Perm{mem.PermRX, mem.PermRead, mem.PermRW}
+	start := li.mod.Base
+	for g := range li.groups {
+		if li.sizes[g] == 0 {
 			continue
 		}
-		if err := l.m.Mem.Protect(start, sizes[g], perms[g]); err != nil {
-			return fail("%v", err)
+		if err := l.m.Mem.Protect(start, li.sizes[g], perms[g]); err != nil {
+			return err
 		}
-		start += sizes[g]
+		start += li.sizes[g]
 	}
+	return nil
+}
 
-	// Exports of the module.
+// addExports registers the module's own exports (__ksymtab,
+// __ksymtab_gpl), refusing a name another owner already exports (Linux:
+// verify_exported_symbols, from complete_formation).
+func (l *Loader) addExports(li *loadInfo) error {
+	mod := li.mod
 	for _, tab := range []struct {
 		sec string
 		gpl bool
@@ -354,14 +458,9 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 		if !ok {
 			continue
 		}
-		size := f.Section(tab.sec).Size
-		for e := a; e+12 <= a+size; e += 12 {
-			v, _ := l.m.Mem.Read32(e)
-			n, _ := l.m.Mem.Read32(e + 4)
-			sym, _ := l.m.ReadCString(e+4+uint64(int64(int32(n))), 128)
-			ex := Export{Name: sym, Addr: e + uint64(int64(int32(v))), GPL: tab.gpl, Owner: name}
-			if old, dup := l.exports[sym]; dup {
-				return fail("exported symbol %s is already exported by %s", sym, old.Owner)
+		for _, ex := range ReadKsymtab(l.m, a, a+li.f.Section(tab.sec).Size, tab.gpl, li.name) {
+			if old, dup := l.exports[ex.Name]; dup {
+				return fmt.Errorf("exported symbol %s is already exported by %s", ex.Name, old.Owner)
 			}
 			mod.exports = append(mod.exports, ex)
 		}
@@ -369,35 +468,44 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 	for _, ex := range mod.exports {
 		l.exports[ex.Name] = ex
 	}
+	return nil
+}
 
-	// kallsyms.
-	ks := kallsyms.FromELF(name, syms[1:], func(s elf.Symbol) (uint64, bool) {
-		if int(s.Section) >= len(secs) || secs[s.Section].s.Flags&elf.SHF_ALLOC == 0 {
+// addKallsyms adds the module's symbols in allocated sections to kallsyms
+// (Linux: add_kallsyms, from post_relocation).
+func (l *Loader) addKallsyms(li *loadInfo) error {
+	ks := kallsyms.FromELF(li.name, li.syms[1:], func(s elf.Symbol) (uint64, bool) {
+		if int(s.Section) >= len(li.secs) || li.secs[s.Section].s.Flags&elf.SHF_ALLOC == 0 {
 			return 0, false
 		}
 		return s.Value, true
 	})
-	if err := l.m.Syms.Add(name, ks); err != nil {
-		return fail("%v", err)
-	}
+	return l.m.Syms.Add(li.name, ks)
+}
 
-	// Special tables.
+// findModuleSections registers the module's special sections: the bug,
+// exception and jump tables (syncing its static branches with their keys),
+// its alternatives, and its mcount sites for ftrace (Linux:
+// find_module_sections, then module_finalize's apply_alternatives,
+// module_bug_finalize, jump_label_add_module and ftrace_module_init).
+func (l *Loader) findModuleSections(li *loadInfo) error {
+	mod := li.mod
 	rng := func(n string) [2]uint64 {
 		a, ok := mod.Sections[n]
 		if !ok {
 			return [2]uint64{}
 		}
-		return [2]uint64{a, a + f.Section(n).Size}
+		return [2]uint64{a, a + li.f.Section(n).Size}
 	}
-	if err := l.m.RegisterTables(&machine.Tables{Owner: name, Bug: rng("__bug_table"), Ex: rng("__ex_table"), Jump: rng("__jump_table")}); err != nil {
-		return fail("%v", err)
+	if err := l.m.RegisterTables(&machine.Tables{Owner: li.name, Bug: rng("__bug_table"), Ex: rng("__ex_table"), Jump: rng("__jump_table")}); err != nil {
+		return err
 	}
-	if err := l.m.JumpLabelSync(name); err != nil {
-		return fail("__jump_table: %v", err)
+	if err := l.m.JumpLabelSync(li.name); err != nil {
+		return fmt.Errorf("__jump_table: %w", err)
 	}
 	if r := rng(".altinstructions"); r[1] > r[0] && l.Alternatives != nil {
 		if err := l.Alternatives(r[0], r[1]); err != nil {
-			return fail(".altinstructions: %v", err)
+			return fmt.Errorf(".altinstructions: %w", err)
 		}
 	}
 	if r := rng("__mcount_loc"); r[1] > r[0] {
@@ -407,12 +515,19 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 		}
 	}
 	if l.ft != nil {
-		if err := l.ft.AddSites(name, mod.mcount); err != nil {
-			return fail("__mcount_loc: %v", err)
+		if err := l.ft.AddSites(li.name, mod.mcount); err != nil {
+			return fmt.Errorf("__mcount_loc: %w", err)
 		}
 	}
+	return nil
+}
 
-	for _, s := range syms {
+// completeFormation finds the entry points (init_module, cleanup_module)
+// and puts the module on the list of loaded modules (Linux:
+// complete_formation, which adds it as MODULE_STATE_COMING).
+func (l *Loader) completeFormation(li *loadInfo) error {
+	mod := li.mod
+	for _, s := range li.syms {
 		if elf.ST_BIND(s.Info) != elf.STB_GLOBAL || s.Section == elf.SHN_UNDEF {
 			continue
 		}
@@ -424,30 +539,47 @@ func (l *Loader) Load(data []byte, fallbackName string) (mod *Module, err error)
 		}
 	}
 	l.mods = append(l.mods, mod)
-	if l.Coming != nil {
-		if err := l.Coming(mod); err != nil {
-			l.mods = l.mods[:len(l.mods)-1]
-			return fail("%v", err)
-		}
+	return nil
+}
+
+// prepareComingModule runs the Coming hook, where the livepatch core
+// patches the module's functions before its init runs; an error takes
+// the module off the list again (Linux: prepare_coming_module,
+// klp_module_coming).
+func (l *Loader) prepareComingModule(li *loadInfo) error {
+	if l.Coming == nil {
+		return nil
 	}
-	if mod.Init != 0 {
-		ret, err := l.m.CallKernel("insmod", mod.Init, 0, l.InitLimit)
-		if err != nil {
-			l.mods = l.mods[:len(l.mods)-1]
-			if l.Going != nil {
-				_ = l.Going(mod)
-			}
-			return fail("init_module: %v", err)
-		}
-		if r := int32(ret); r != 0 {
-			l.mods = l.mods[:len(l.mods)-1]
-			if l.Going != nil {
-				_ = l.Going(mod)
-			}
-			return fail("init_module returned %d", r)
-		}
+	if err := l.Coming(li.mod); err != nil {
+		l.mods = l.mods[:len(l.mods)-1]
+		return err
 	}
-	return mod, nil
+	return nil
+}
+
+// doInitModule runs init_module, if any, within InitLimit; if it fails or
+// returns non-zero, the module leaves the list and the Going hook undoes
+// what Coming did (Linux: do_init_module, and the MODULE_STATE_GOING
+// path of a failed init).
+func (l *Loader) doInitModule(li *loadInfo) error {
+	mod := li.mod
+	if mod.Init == 0 {
+		return nil
+	}
+	ret, err := l.m.CallKernel("insmod", mod.Init, 0, l.InitLimit)
+	if err == nil && int32(ret) != 0 {
+		err = fmt.Errorf("init_module returned %d", int32(ret))
+	} else if err != nil {
+		err = fmt.Errorf("init_module: %w", err)
+	}
+	if err != nil {
+		l.mods = l.mods[:len(l.mods)-1]
+		if l.Going != nil {
+			_ = l.Going(mod)
+		}
+		return err
+	}
+	return nil
 }
 
 // Unload runs the module's cleanup_module and removes it.
@@ -531,69 +663,4 @@ func sectionIndex(f *elf.File, s *elf.Section) int {
 		}
 	}
 	return 0
-}
-
-func parseRelas(b []byte) ([]elf.Rela64, error) {
-	if len(b)%24 != 0 {
-		return nil, fmt.Errorf("size %d is not a multiple of 24", len(b))
-	}
-	out := make([]elf.Rela64, len(b)/24)
-	for i := range out {
-		out[i].Off = binary.LittleEndian.Uint64(b[i*24:])
-		out[i].Info = binary.LittleEndian.Uint64(b[i*24+8:])
-		out[i].Addend = int64(binary.LittleEndian.Uint64(b[i*24+16:]))
-	}
-	return out, nil
-}
-
-// applyRela applies one relocation to section tgt of mod.
-func (l *Loader) applyRela(mod *Module, tgt *sec, r elf.Rela64) error {
-	typ := elf.R_X86_64(elf.R_TYPE64(r.Info))
-	si := elf.R_SYM64(r.Info)
-	if int(si) >= len(mod.Symbols) {
-		return fmt.Errorf("%v: bad symbol index %d", typ, si)
-	}
-	if r.Off >= tgt.s.Size {
-		return fmt.Errorf("%v: offset %#x beyond the section (%#x bytes)", typ, r.Off, tgt.s.Size)
-	}
-	S := mod.Symbols[si].Value
-	A := uint64(r.Addend)
-	P := tgt.addr + r.Off
-	var size int
-	var val uint64
-	switch typ {
-	case elf.R_X86_64_NONE:
-		return nil
-	case elf.R_X86_64_64:
-		size, val = 8, S+A
-	case elf.R_X86_64_PC64:
-		size, val = 8, S+A-P
-	case elf.R_X86_64_PC32, elf.R_X86_64_PLT32:
-		size, val = 4, S+A-P
-		if int64(val) != int64(int32(val)) {
-			return fmt.Errorf("%v: symbol %s out of range (%#x)", typ, mod.Symbols[si].Name, val)
-		}
-	case elf.R_X86_64_32:
-		size, val = 4, S+A
-		if val != uint64(uint32(val)) {
-			return fmt.Errorf("%v: symbol %s value %#x does not fit", typ, mod.Symbols[si].Name, val)
-		}
-	case elf.R_X86_64_32S:
-		size, val = 4, S+A
-		if int64(val) != int64(int32(val)) {
-			return fmt.Errorf("%v: symbol %s value %#x does not fit", typ, mod.Symbols[si].Name, val)
-		}
-	default:
-		return fmt.Errorf("unsupported relocation type %v (%d)", typ, uint32(typ))
-	}
-	if r.Off+uint64(size) > tgt.s.Size {
-		return fmt.Errorf("%v: offset %#x beyond the section", typ, r.Off)
-	}
-	b := make([]byte, size)
-	if size == 8 {
-		binary.LittleEndian.PutUint64(b, val)
-	} else {
-		binary.LittleEndian.PutUint32(b, uint32(val))
-	}
-	return l.m.Mem.Poke(P, b)
 }

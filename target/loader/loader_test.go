@@ -125,6 +125,15 @@ func hello(t *testing.T, k *boot.Kernel) []byte {
 // corruptRelaType changes the type of the first relocation of the first
 // .rela section of a .ko to typ.
 func corruptRelaType(t *testing.T, ko []byte, typ elf.R_X86_64) []byte {
+	return corruptRela(t, ko, func(r []byte) {
+		info := binary.LittleEndian.Uint64(r[8:])
+		binary.LittleEndian.PutUint64(r[8:], info&^0xffffffff|uint64(typ))
+	})
+}
+
+// corruptRela lets edit change the first relocation (24 bytes: offset,
+// info, addend) of the first .rela.text section of a .ko.
+func corruptRela(t *testing.T, ko []byte, edit func(r []byte)) []byte {
 	f, err := elf.NewFile(strings.NewReader(string(ko)))
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +141,7 @@ func corruptRelaType(t *testing.T, ko []byte, typ elf.R_X86_64) []byte {
 	for _, s := range f.Sections {
 		if s.Type == elf.SHT_RELA && strings.HasPrefix(s.Name, ".rela.text") {
 			out := slices.Clone(ko)
-			info := binary.LittleEndian.Uint64(out[s.Offset+8:])
-			binary.LittleEndian.PutUint64(out[s.Offset+8:], info&^0xffffffff|uint64(typ))
+			edit(out[s.Offset : s.Offset+24])
 			return out
 		}
 	}
@@ -155,6 +163,11 @@ func TestLoadRefusals(t *testing.T) {
 	}{
 		{"undefined non-exported symbol", badsym, []string{"module badsym", "unknown symbol sched_init", "not exported"}},
 		{"unsupported relocation", corruptRelaType(t, ko, elf.R_X86_64_GOTPCREL), []string{"module hello", "section .rela.text", "unsupported relocation type R_X86_64_GOTPCREL"}},
+		// A kernel address in a zero-extended 32-bit field.
+		{"relocation overflow", corruptRelaType(t, ko, elf.R_X86_64_32), []string{"module hello", "section .rela.text", "relocation 0 at .text",
+			"symbol ", "R_X86_64_32: value 0xffffffff", "does not fit in a 32-bit unsigned field"}},
+		{"relocation beyond its section", corruptRela(t, ko, func(r []byte) { binary.LittleEndian.PutUint64(r, 1<<20) }),
+			[]string{"module hello", "section .rela.text", "relocation 0 at .text", "+0x100000", "beyond the section"}},
 		{"truncated", ko[:len(ko)*3/4], []string{"module hello", "not a valid ELF"}},
 		{"section past the end", growSection(t, ko, ".text"), []string{"module hello", "section .text: truncated"}},
 		{"truncated headers", ko[:40], []string{"module hello", "not a valid ELF"}},

@@ -11,12 +11,23 @@
 // Config.Quantum instructions of its current task(s), one CPU after the
 // other in an order drawn from the seeded random source; virtual time
 // then advances by Quantum nanoseconds (one instruction is one
-// nanosecond). A task runs for a time slice of Quantum/2 plus a random
-// number of instructions below Quantum, so it may be preempted at any
-// instruction boundary; the run queue is FIFO and shared by all CPUs.
-// When every CPU is idle the machine jumps straight to the next timer.
-// Everything is a function of the seed: the same seed gives the same
-// console transcript byte for byte.
+// nanosecond). Within a round each CPU has its own clock (the round's
+// start plus the instructions it has run); a task woken by code on
+// another CPU never starts before the waker's clock.
+//
+// Preemption is voluntary, as in Debian's kernels: a task in user space
+// runs for a time slice of Quantum/2 plus a random number of instructions
+// below Quantum and may be preempted anywhere; kernel code gives up its
+// CPU only at a preemption point (a sleep, cond_resched() — HC_YIELD with
+// a non-zero argument — or the return to user space), and only if its
+// slice is used up and another task waits, or if its CPU's stopper
+// thread (HC_STOPPER_CREATE, stop_machine's) has been woken. Every task
+// that is not running in the kernel is therefore stopped right after a
+// vmcall, where a frame-pointer walk of its stack is reliable. The run
+// queue is FIFO and shared by all CPUs; a task held with HC_TASK_HOLD is
+// skipped. When every CPU is idle the machine jumps straight to the next
+// timer. Everything is a function of the seed: the same seed gives the
+// same console transcript byte for byte.
 //
 // # Tasks
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/mem"
 )
@@ -21,16 +22,16 @@ func (m *Machine) exception(v *VCPU, t *Task, err error) {
 	switch exc.Vector {
 	case cpu.VectorUD:
 		b, ok := m.FindBug(exc.RIP)
-		if ok && b.Flags&bugFlagWarning != 0 {
+		if ok && b.Flags&abi.BUGFLAG_WARNING != 0 {
 			c.RIP = exc.RIP + 2
-			if b.Flags&bugFlagOnce != 0 {
-				if b.Flags&bugFlagDone != 0 {
+			if b.Flags&abi.BUGFLAG_ONCE != 0 {
+				if b.Flags&abi.BUGFLAG_DONE != 0 {
 					return
 				}
-				_ = m.Mem.Poke(b.Entry+10, []byte{byte(b.Flags | bugFlagDone), byte((b.Flags | bugFlagDone) >> 8)})
+				_ = m.Mem.Poke(b.Entry+abi.Offsetof_bug_entry_flags, []byte{byte(b.Flags | abi.BUGFLAG_DONE), byte((b.Flags | abi.BUGFLAG_DONE) >> 8)})
 			}
 			m.warnCount++
-			if b.Flags&bugFlagNoCut == 0 {
+			if b.Flags&abi.BUGFLAG_NO_CUT_HERE == 0 {
 				m.printf(v, "------------[ cut here ]------------")
 			}
 			m.printf(v, "WARNING: CPU: %d PID: %d at %s:%d %s", v.ID, t.PID, b.File, b.Line, m.Syms.Format(exc.RIP))

@@ -3,29 +3,16 @@ package machine
 import (
 	"fmt"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 )
 
-// Hypercall numbers (target/kernel/arch/x86/include/asm/hypercall.h).
 const (
-	HCConsoleWrite  = 0x01
-	HCSchedule      = 0x02
-	HCSleepTimeout  = 0x03
-	HCWake          = 0x04
-	HCKthreadCreate = 0x05
-	HCGetPID        = 0x06
-	HCClock         = 0x07
-	HCExit          = 0x08
-	HCCPUID         = 0x09
-	HCIdle          = 0x0a
-	HCBootDone      = 0x0b
-	HCYield         = 0x0c
-	HCJumpLabel     = 0x0d
-	HCPanic         = 0x0e
-	HCSyscallReturn = 0x0f
+	errnoESRCH  = abi.ESRCH
+	errnoEBUSY  = abi.EBUSY
+	errnoEFAULT = abi.EFAULT
+	errnoEINVAL = abi.EINVAL
 )
-
-const errnoESRCH = 3
 
 // hypercall serves the vmcall t just executed on v.
 func (m *Machine) hypercall(v *VCPU, t *Task) {
@@ -35,7 +22,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 	a0, a1, a2 := r[cpu.RDI], r[cpu.RSI], r[cpu.RDX]
 	set := func(x uint64) { r[cpu.RAX] = x }
 	switch nr {
-	case HCConsoleWrite:
+	case abi.HC_CONSOLE_WRITE:
 		if a1 > 1<<20 {
 			m.stop(fmt.Errorf("HC_CONSOLE_WRITE of %d bytes from %s", a1, t))
 			return
@@ -47,14 +34,14 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		}
 		m.consoleWrite(m.clock(v), buf)
 		set(a1)
-	case HCSchedule:
+	case abi.HC_SCHEDULE:
 		set(0)
 		if t.wakePending {
 			t.wakePending = false
 			return
 		}
 		m.sleep(v, t, nr, 0)
-	case HCSleepTimeout:
+	case abi.HC_SLEEP_TIMEOUT:
 		if t.wakePending {
 			t.wakePending = false
 			set(a0)
@@ -65,56 +52,69 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			return
 		}
 		m.sleep(v, t, nr, m.clock(v)+a0)
-	case HCWake:
+	case abi.HC_WAKE:
 		set(uint64(m.wake(v, int(int64(a0)))))
-	case HCKthreadCreate:
-		name, _ := m.ReadCString(a2, 16)
+	case abi.HC_KTHREAD_CREATE:
+		name, _ := m.ReadCString(a2, abi.TASK_COMM_LEN)
 		nt, err := m.NewKthread(name, a0, a1)
 		if err != nil {
 			m.stop(fmt.Errorf("HC_KTHREAD_CREATE: %v", err))
 			return
 		}
 		set(uint64(nt.PID))
-	case HCGetPID:
+	case abi.HC_GETPID:
 		set(uint64(t.PID))
-	case HCClock:
+	case abi.HC_CLOCK:
 		set(m.clock(v))
-	case HCExit:
+	case abi.HC_EXIT:
 		m.exit(t, int64(a0))
-	case HCCPUID:
+	case abi.HC_CPU_ID:
 		set(uint64(v.ID))
-	case HCIdle:
+	case abi.HC_IDLE:
 		set(0)
 		if t != v.idle {
 			m.yield(v)
 			return
 		}
 		// Park the idle task until the CPU runs out of work again.
+		v.idled = true
 		m.deschedule(v)
 		t.State = Sleeping
-		t.inHypercall = HCIdle
-	case HCBootDone:
+		t.inHypercall = abi.HC_IDLE
+	case abi.HC_BOOT_DONE:
 		set(0)
 		m.bootDoneHC()
-	case HCYield:
+	case abi.HC_YIELD:
 		set(0)
+		if a0 != 0 {
+			// cond_resched(): a preemption point.
+			m.preemptionPoint(v)
+			return
+		}
 		m.yield(v)
-	case HCJumpLabel:
+	case abi.HC_STOPPER_CREATE:
+		set(uint64(m.stopperCreate(a0, a1, a2, r[cpu.R10])))
+	case abi.HC_TASK_INFO:
+		set(uint64(m.taskInfo(t, int(int64(a0)), a1)))
+	case abi.HC_TASK_HOLD:
+		set(uint64(m.taskHold(t, int(int64(a0)), a1 != 0)))
+	case abi.HC_JUMP_LABEL:
 		n, err := m.JumpLabelUpdate(a0)
 		if err != nil {
 			m.stop(err)
 			return
 		}
 		set(uint64(n))
-	case HCPanic:
+	case abi.HC_PANIC:
 		msg, _ := m.ReadCString(a0, 256)
 		m.stop(fmt.Errorf("kernel panic on CPU %d in %s: %s", v.ID, t, msg))
-	case HCSyscallReturn:
+	case abi.HC_SYSCALL_RETURN:
 		if err := m.syscallReturn(t, a0); err != nil {
 			m.stop(err)
 			return
 		}
 		c.SetShadow(nil)
+		m.preemptionPoint(v)
 	default:
 		if fn := m.hypercalls[nr]; fn != nil {
 			ret, err := fn(m, t, c)
@@ -127,7 +127,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 			}
 			return
 		}
-		m.stop(fmt.Errorf("unknown hypercall %#x at %s (%#x) in %s", nr, m.Syms.Format(c.RIP-3), c.RIP-3, t))
+		m.stop(fmt.Errorf("unknown hypercall %#x at %s (%#x) in %s", nr, m.Syms.Format(c.RIP-cpu.VMCallLen), c.RIP-cpu.VMCallLen, t))
 	}
 }
 
@@ -176,7 +176,11 @@ func (m *Machine) wake(v *VCPU, pid int) int64 {
 func (m *Machine) Wake(pid int) int64 { return m.wake(nil, pid) }
 
 func (m *Machine) yield(v *VCPU) {
-	if len(m.runq) == 0 {
+	if v.stopperWaiting() {
+		m.preempt(v)
+		return
+	}
+	if !m.othersWaiting() {
 		return
 	}
 	t := m.deschedule(v)
@@ -224,4 +228,82 @@ func (m *Machine) ReadCString(addr uint64, max int) (string, error) {
 		out = append(out, b[0])
 	}
 	return string(out), nil
+}
+
+// stopperCreate implements HC_STOPPER_CREATE(fn, arg, name, cpu): cpu's
+// stopper thread, bound to it and picked before any other task there.
+// It starts runnable (it runs fn(arg) from ret_from_fork at the CPU's next
+// preemption point); HC_WAKE wakes it later.
+func (m *Machine) stopperCreate(fn, arg, name, cpuNr uint64) int64 {
+	if cpuNr >= uint64(len(m.cpus)) || !m.cpus[cpuNr].online {
+		return -errnoEINVAL
+	}
+	v := m.cpus[cpuNr]
+	if v.stopper != nil && v.stopper.State != Dead {
+		return -errnoEBUSY
+	}
+	comm, _ := m.ReadCString(name, 16)
+	t, err := m.newTask(comm, KindKernel, 0)
+	if err != nil {
+		m.stop(fmt.Errorf("HC_STOPPER_CREATE: %v", err))
+		return -errnoEINVAL
+	}
+	t.ctx.RIP = m.K.RetFromFork
+	t.ctx.Regs[cpu.RSP] = t.StackHi
+	t.ctx.Regs[cpu.RDI] = arg
+	t.ctx.Regs[cpu.RSI] = fn
+	t.bound = v
+	v.stopper = t
+	return int64(t.PID)
+}
+
+// taskInfo implements HC_TASK_INFO(pid, struct task_info *): the saved
+// (for the caller: live) %rip, %rsp, %rbp of a task, its kernel stack's
+// bounds and TI_* flags, for the kernel's own stack unwinder.
+func (m *Machine) taskInfo(self *Task, pid int, out uint64) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	var flags uint64
+	switch {
+	case t.State == Dead:
+		flags |= abi.TI_DEAD
+	case t.InUser():
+		flags |= abi.TI_USER
+	case !t.started:
+		flags |= abi.TI_NEW
+	}
+	if t == self {
+		flags |= abi.TI_CURRENT
+	} else if t.cpu != nil {
+		flags |= abi.TI_RUNNING
+	}
+	ctx := t.Context()
+	var b [abi.Sizeof_task_info]byte
+	le64(b[0:], ctx.RIP)
+	le64(b[8:], ctx.Regs[cpu.RSP])
+	le64(b[16:], ctx.Regs[cpu.RBP])
+	le64(b[24:], t.StackLo)
+	le64(b[32:], t.StackHi)
+	le64(b[40:], flags)
+	if err := m.Mem.Poke(out, b[:]); err != nil {
+		return -errnoEFAULT
+	}
+	return 0
+}
+
+// taskHold implements HC_TASK_HOLD(pid, hold): a held task is not
+// scheduled (as under task_rq_lock()) until released. Holding a task that
+// runs on a CPU fails with -EBUSY.
+func (m *Machine) taskHold(self *Task, pid int, hold bool) int64 {
+	t := m.byPID[pid]
+	if t == nil {
+		return -errnoESRCH
+	}
+	if hold && t.cpu != nil && t != self {
+		return -errnoEBUSY
+	}
+	t.held = hold && t != self
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/kallsyms"
 	"github.com/kpatchgo/kpatch-build/target/mem"
@@ -28,11 +29,11 @@ const (
 	// UserRegionSize is the size of a process's user memory.
 	UserRegionSize = 0x10000
 	// ThreadSize is the size of a kernel stack (THREAD_SIZE).
-	ThreadSize = 16384
+	ThreadSize = abi.THREAD_SIZE
 	// TaskStructSize is the size of struct task_struct.
-	TaskStructSize = 128
+	TaskStructSize = abi.Sizeof_task_struct
 	// NrCPUs is the kernel's NR_CPUS.
-	NrCPUs = 8
+	NrCPUs = abi.NR_CPUS
 )
 
 // Config configures a machine.
@@ -97,6 +98,8 @@ type VCPU struct {
 	slice    uint64
 	started  bool
 	busy     bool   // ran a task other than the idle task since it last idled
+	stopper  *Task  // the CPU's stopper thread (HC_STOPPER_CREATE), or nil
+	idled    bool   // its idle task has reached the idle loop once
 	used     uint64 // instructions run in the current round
 	IdleTime uint64 // nanoseconds spent with nothing to run
 }
@@ -138,7 +141,7 @@ type Machine struct {
 	oopsCount  int
 	stopErr    error
 	inRound    bool
-	stall      uint64
+	running    *VCPU // the CPU executing now, during a round
 }
 
 // ErrStopped is returned once the machine has stopped (kernel panic,
@@ -204,8 +207,33 @@ func (m *Machine) Now() uint64 { return m.now }
 // clock is the time seen by code running on v.
 func (m *Machine) clock(v *VCPU) uint64 { return m.now + v.used }
 
+// Clock returns the time as the CPU executing now sees it (HC_CLOCK's
+// answer): the round's start plus the instructions that CPU has run in
+// the round; between rounds, Now.
+func (m *Machine) Clock() uint64 {
+	if m.running != nil {
+		return m.clock(m.running)
+	}
+	return m.now
+}
+
 // Err returns why the machine stopped, or nil while it can run.
 func (m *Machine) Err() error { return m.stopErr }
+
+// CPUsUp reports whether the kernel has issued HC_BOOT_DONE and every
+// CPU's idle task has reached the idle loop (the secondary CPUs have
+// finished their start-up code).
+func (m *Machine) CPUsUp() bool {
+	if !m.bootDone {
+		return false
+	}
+	for _, v := range m.cpus {
+		if !v.idled {
+			return false
+		}
+	}
+	return true
+}
 
 // BootDone reports whether the kernel has issued HC_BOOT_DONE.
 func (m *Machine) BootDone() bool { return m.bootDone }
@@ -357,12 +385,6 @@ func (m *Machine) RunUntil(done func() bool, deadline uint64) error {
 
 // round runs one round, or jumps ahead when every CPU is idle.
 func (m *Machine) round(deadline uint64) {
-	if m.stall > 0 {
-		// Every CPU is held (stop_machine): time passes, nothing runs.
-		m.now += m.stall
-		m.stall = 0
-		return
-	}
 	m.fireTimers()
 	if len(m.runq) == 0 && m.allIdle() {
 		next := deadline
@@ -390,7 +412,9 @@ func (m *Machine) round(deadline uint64) {
 			continue
 		}
 		v.used = 0
+		m.running = v
 		m.runCPU(v, q)
+		m.running = nil
 		if m.stopErr != nil {
 			break
 		}
@@ -407,7 +431,7 @@ func (m *Machine) allIdle() bool {
 		if !v.online {
 			continue
 		}
-		if v.cur != nil || v.busy || (v.idle != nil && v.idle.State == Runnable) {
+		if v.cur != nil || v.busy || (v.idle != nil && v.idle.State == Runnable) || v.stopperWaiting() {
 			return false
 		}
 	}
@@ -439,9 +463,14 @@ func (m *Machine) pick(v *VCPU) *Task {
 		v.started = true
 		return v.idle
 	}
-	if len(m.runq) > 0 {
-		t := m.runq[0]
-		m.runq = m.runq[1:]
+	if v.stopper != nil && v.stopper.State == Runnable && m.waitReady(v, v.stopper) {
+		return v.stopper
+	}
+	for i, t := range m.runq {
+		if t.held || !m.waitReady(v, t) {
+			continue
+		}
+		m.runq = append(m.runq[:i:i], m.runq[i+1:]...)
 		return t
 	}
 	if v.idle != nil && (v.idle.State == Runnable || v.idle.State == Sleeping && v.busy) {
@@ -450,6 +479,23 @@ func (m *Machine) pick(v *VCPU) *Task {
 		return v.idle
 	}
 	return nil
+}
+
+// waitReady reports whether t, runnable, can start on v (which has
+// nothing to run) in this round: a task woken at some time by code on
+// another CPU cannot run earlier than that on v's clock, so v idles until
+// then if that is within the round.
+func (m *Machine) waitReady(v *VCPU, t *Task) bool {
+	now := m.clock(v)
+	if t.readyAt <= now {
+		return true
+	}
+	if t.readyAt >= m.now+m.cfg.Quantum {
+		return false
+	}
+	v.IdleTime += t.readyAt - now
+	v.used = t.readyAt - m.now
+	return true
 }
 
 // switchTo makes t v's current task (v has none).
@@ -463,6 +509,7 @@ func (m *Machine) switchTo(v *VCPU, t *Task) {
 	}
 	v.cur = t
 	t.cpu = v
+	t.started = true
 	t.LastCPU = v.ID
 	t.State = Running
 	v.busy = t != v.idle
@@ -481,10 +528,21 @@ func (m *Machine) deschedule(v *VCPU) *Task {
 	return t
 }
 
-// preempt puts v's task back on the run queue if another task wants the CPU.
+// preempt puts v's task back on the run queue if another task wants the
+// CPU. A woken stopper thread takes the CPU first, and the task it
+// displaces goes to the head of the run queue (it resumes as soon as a CPU
+// is free, as it would on its own CPU's run queue in Linux).
 func (m *Machine) preempt(v *VCPU) {
 	t := v.cur
-	if len(m.runq) == 0 {
+	if v.stopperWaiting() {
+		m.deschedule(v)
+		t.State = Runnable
+		if t != v.idle {
+			m.runq = append([]*Task{t}, m.runq...)
+		}
+		return
+	}
+	if !m.othersWaiting() {
 		v.slice = m.newSlice()
 		return
 	}
@@ -495,10 +553,40 @@ func (m *Machine) preempt(v *VCPU) {
 	}
 }
 
+// othersWaiting reports whether some task on the run queue can be picked.
+func (m *Machine) othersWaiting() bool {
+	for _, t := range m.runq {
+		if !t.held {
+			return true
+		}
+	}
+	return false
+}
+
+// stopperWaiting reports whether v's stopper thread is woken and not yet
+// running.
+func (v *VCPU) stopperWaiting() bool {
+	return v.stopper != nil && v.stopper.State == Runnable && v.cur != v.stopper &&
+		v.stopper.readyAt <= v.m.clock(v)
+}
+
+// preemptionPoint is where v's current task may be switched out:
+// cond_resched() (HC_YIELD with a non-zero argument) and the return to
+// user space. The task leaves the CPU if its stopper thread is waiting,
+// or if its time slice is used up and another task wants the CPU (Linux's
+// need_resched under voluntary preemption).
+func (m *Machine) preemptionPoint(v *VCPU) {
+	if v.stopperWaiting() || v.slice == 0 {
+		m.preempt(v)
+	}
+}
+
 func (m *Machine) makeRunnable(t *Task) {
 	t.deadline = 0
 	t.State = Runnable
-	if t.Kind == KindIdle {
+	t.readyAt = m.Clock()
+	if t.Kind == KindIdle || t.bound != nil {
+		// Idle tasks and stopper threads are picked by their own CPU.
 		return
 	}
 	m.runq = append(m.runq, t)
@@ -521,18 +609,15 @@ func (m *Machine) runCPU(v *VCPU, budget uint64) {
 			m.userStep(v, t, budget)
 			continue
 		}
+		// Kernel code is preempted only at preemption points (voluntary
+		// preemption, Debian's default): it runs until the round's
+		// budget is used up, and its time slice only counts down.
 		n := budget - v.used
-		if v.slice < n {
-			n = v.slice
-		}
 		ran, reason, err := v.CPU.Run(n)
 		v.used += ran
-		v.slice -= ran
+		v.slice -= min(v.slice, ran)
 		switch reason {
 		case cpu.StopBudget:
-			if v.slice == 0 {
-				m.preempt(v)
-			}
 		case cpu.StopVMCall:
 			m.hypercall(v, t)
 		case cpu.StopTrap:

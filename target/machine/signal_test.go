@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/targettest"
@@ -127,7 +128,7 @@ func restarted(t *testing.T, m *machine.Machine, want int, tasks ...*machine.Tas
 func noPendingSignal(t *testing.T, m *machine.Machine, tasks ...*machine.Task) {
 	t.Helper()
 	for _, task := range tasks {
-		if f := m.ThreadFlags(task); f&(1<<machine.TIFNotifySignal) != 0 {
+		if f := m.ThreadFlags(task); f&(1<<abi.TIF_NOTIFY_SIGNAL) != 0 {
 			t.Errorf("%s: thread flags %#x: TIF_NOTIFY_SIGNAL still set", task, f)
 		}
 	}

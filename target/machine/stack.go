@@ -44,14 +44,15 @@ func (m *Machine) Stack(t *Task) StackTrace {
 
 // stoppedAtHypercall reports whether rip follows a vmcall: the task is
 // blocked in (or returning from) a hypercall, at a point where every
-// function on its stack has its frame set up. A task preempted at an
-// arbitrary instruction may be in a prologue or epilogue, or in code gcc
+// function on its stack has its frame set up. Kernel code leaves its CPU
+// only at such points (voluntary preemption), so this holds for every
+// task not running; a running task, looked at from outside, may be at an
+// arbitrary instruction: in a prologue or epilogue, or in code gcc
 // shrink-wrapped before setting up its frame, where a frame-pointer walk
-// misses the caller; as in Linux, where a preempted task has an
-// interrupt frame on its stack, its walk is not reliable.
+// misses the caller, so its walk is not reliable (as in Linux).
 func (m *Machine) stoppedAtHypercall(rip uint64) bool {
-	var b [3]byte
-	return m.Mem.Peek(rip-3, b[:]) == nil && b == [3]byte{0x0f, 0x01, 0xc1}
+	var b [cpu.VMCallLen]byte
+	return m.Mem.Peek(rip-cpu.VMCallLen, b[:]) == nil && b == cpu.VMCall
 }
 
 // IsSubsequence reports whether sub's addresses appear in s in order

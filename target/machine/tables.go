@@ -2,6 +2,8 @@ package machine
 
 import (
 	"fmt"
+
+	"github.com/kpatchgo/kpatch-build/target/abi"
 )
 
 // Tables are the special tables of one object (vmlinux or a module), as
@@ -19,13 +21,9 @@ type Tables struct {
 
 // Entry sizes of the special tables.
 const (
-	BugEntrySize   = 12
-	ExEntrySize    = 12
-	JumpEntrySize  = 16
-	bugFlagWarning = 1 << 0
-	bugFlagOnce    = 1 << 1
-	bugFlagDone    = 1 << 2
-	bugFlagNoCut   = 1 << 3
+	BugEntrySize  = abi.Sizeof_bug_entry
+	ExEntrySize   = abi.Sizeof_exception_table_entry
+	JumpEntrySize = abi.Sizeof_jump_entry
 )
 
 // RegisterTables makes the bug, exception and jump tables of an object
@@ -84,6 +82,10 @@ func (m *Machine) rd64(a uint64) uint64 {
 	return uint64(uint32(m.rd32(a))) | uint64(uint32(m.rd32(a+4)))<<32
 }
 
+// rel32 returns the address a 32-bit field at a designates relative to
+// itself (the special tables' "target - ." fields).
+func (m *Machine) rel32(a uint64) uint64 { return a + uint64(int64(m.rd32(a))) }
+
 // BugEntry is a decoded __bug_table entry.
 type BugEntry struct {
 	// Entry is the entry's address; Addr the ud2's.
@@ -97,11 +99,12 @@ type BugEntry struct {
 func (m *Machine) FindBug(addr uint64) (BugEntry, bool) {
 	for _, t := range m.tables {
 		for e := t.Bug[0]; e < t.Bug[1]; e += BugEntrySize {
-			if e+uint64(int64(m.rd32(e))) != addr {
+			if m.rel32(e+abi.Offsetof_bug_entry_bug_addr_disp) != addr {
 				continue
 			}
-			file, _ := m.ReadCString(e+4+uint64(int64(m.rd32(e+4))), 256)
-			return BugEntry{Entry: e, Addr: addr, File: file, Line: int(m.rd16(e + 8)), Flags: m.rd16(e + 10)}, true
+			file, _ := m.ReadCString(m.rel32(e+abi.Offsetof_bug_entry_file_disp), 256)
+			return BugEntry{Entry: e, Addr: addr, File: file, Line: int(m.rd16(e + abi.Offsetof_bug_entry_line)),
+				Flags: m.rd16(e + abi.Offsetof_bug_entry_flags)}, true
 		}
 	}
 	return BugEntry{}, false
@@ -112,8 +115,8 @@ func (m *Machine) FindBug(addr uint64) (BugEntry, bool) {
 func (m *Machine) FindFixup(addr uint64) (uint64, bool) {
 	for _, t := range m.tables {
 		for e := t.Ex[0]; e < t.Ex[1]; e += ExEntrySize {
-			if e+uint64(int64(m.rd32(e))) == addr {
-				return e + 4 + uint64(int64(m.rd32(e+4))), true
+			if m.rel32(e+abi.Offsetof_exception_table_entry_insn) == addr {
+				return m.rel32(e + abi.Offsetof_exception_table_entry_fixup), true
 			}
 		}
 	}
@@ -136,12 +139,13 @@ func (m *Machine) JumpEntries(owner string) []JumpEntry {
 			continue
 		}
 		for e := t.Jump[0]; e < t.Jump[1]; e += JumpEntrySize {
-			k := m.rd64(e + 8)
+			kf := e + abi.Offsetof_jump_entry_key
+			k := m.rd64(kf)
 			out = append(out, JumpEntry{
-				Code:   e + uint64(int64(m.rd32(e))),
-				Target: e + 4 + uint64(int64(m.rd32(e+4))),
-				Key:    (e + 8 + k) &^ 3,
-				Branch: k&1 != 0,
+				Code:   m.rel32(e + abi.Offsetof_jump_entry_code),
+				Target: m.rel32(e + abi.Offsetof_jump_entry_target),
+				Key:    (kf + k) &^ abi.JUMP_TYPE_MASK,
+				Branch: k&abi.JUMP_TYPE_TRUE != 0,
 			})
 		}
 	}
@@ -179,7 +183,7 @@ func (m *Machine) setJumpSite(j JumpEntry, enabled bool) (bool, error) {
 // registered jump tables) for the key's current enabled count, as
 // HC_JUMP_LABEL does, and returns the number of sites of the key.
 func (m *Machine) JumpLabelUpdate(key uint64) (int, error) {
-	enabled := m.rd32(key) > 0
+	enabled := m.rd32(key+abi.Offsetof_static_key_enabled) > 0
 	n := 0
 	for _, j := range m.JumpEntries("") {
 		if j.Key != key {
@@ -197,7 +201,7 @@ func (m *Machine) JumpLabelUpdate(key uint64) (int, error) {
 // key's current state (used when a module is loaded after a key flipped).
 func (m *Machine) JumpLabelSync(owner string) error {
 	for _, j := range m.JumpEntries(owner) {
-		if _, err := m.setJumpSite(j, m.rd32(j.Key) > 0); err != nil {
+		if _, err := m.setJumpSite(j, m.rd32(j.Key+abi.Offsetof_static_key_enabled) > 0); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/mem"
 )
@@ -45,9 +46,9 @@ func (k TaskKind) String() string { return [...]string{"idle", "kthread", "user"
 
 // Task flags (task_struct.flags), as in Linux.
 const (
-	PFIdle    = 0x00000002
-	PFExiting = 0x00000004
-	PFKthread = 0x00200000
+	PFIdle    = abi.PF_IDLE
+	PFExiting = abi.PF_EXITING
+	PFKthread = abi.PF_KTHREAD
 )
 
 // Task is a task of the machine.
@@ -83,6 +84,10 @@ type Task struct {
 	user        *User
 	inUser      bool
 	onExit      []func(*Task)
+	bound       *VCPU  // a stopper thread's CPU
+	held        bool   // not to be scheduled (HC_TASK_HOLD)
+	started     bool   // has run at least once
+	readyAt     uint64 // when it became runnable (the waker's clock)
 }
 
 // String describes the task as "comm[pid]".
@@ -128,7 +133,7 @@ func (m *Machine) newTask(comm string, kind TaskKind, stackLo uint64) (*Task, er
 		}
 	}
 	t := &Task{PID: m.nextPID, Comm: comm, Kind: kind, Struct: ts,
-		StackLo: stackLo, StackHi: stackLo + ThreadSize, State: Runnable}
+		StackLo: stackLo, StackHi: stackLo + ThreadSize, State: Runnable, readyAt: m.Clock()}
 	m.nextPID++
 	var flags uint32
 	switch kind {
@@ -138,11 +143,11 @@ func (m *Machine) newTask(comm string, kind TaskKind, stackLo uint64) (*Task, er
 		flags = PFKthread
 	}
 	var b [TaskStructSize]byte
-	le32(b[0:], uint32(t.PID))
-	le32(b[4:], flags)
-	le64(b[8:], stackLo)
-	le64(b[16:], ThreadSize)
-	copy(b[24:39], comm)
+	le32(b[abi.Offsetof_task_struct_pid:], uint32(t.PID))
+	le32(b[abi.Offsetof_task_struct_flags:], flags)
+	le64(b[abi.Offsetof_task_struct_stack:], stackLo)
+	le64(b[abi.Offsetof_task_struct_stack_size:], ThreadSize)
+	copy(b[abi.Offsetof_task_struct_comm:abi.Offsetof_task_struct_comm+abi.TASK_COMM_LEN-1], comm)
 	if err := m.Mem.Poke(ts, b[:]); err != nil {
 		return nil, err
 	}

@@ -148,6 +148,11 @@ func (u *User) Printf(format string, args ...any) {
 // user time, or enters the kernel with its next system call, or exits.
 func (m *Machine) userStep(v *VCPU, t *Task, budget uint64) {
 	u := t.user
+	if v.stopperWaiting() {
+		// User code is preemptible anywhere.
+		m.preempt(v)
+		return
+	}
 	if u.spin == 0 {
 		c, ok := u.last, true
 		if u.again {

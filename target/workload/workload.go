@@ -5,31 +5,33 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 )
 
-// System call numbers of the target kernel (asm/unistd.h).
+// System call numbers of the target kernel (asm/unistd.h, through
+// package abi).
 const (
-	SysVersion        = 0
-	SysCmdline        = 1
-	SysMeminfo        = 2
-	SysVmstat         = 3
-	SysStat           = 4
-	SysCpuinfo        = 5
-	SysProcRead       = 6
-	SysReadUser       = 7
-	SysIncrUser       = 8
-	SysVerbose        = 9
-	SysGetpid         = 10
-	SysNanosleep      = 11
-	SysCount          = 12
-	SysWaitEvent      = 13
-	SysWakeAll        = 14
-	SysQueueWork      = 15
-	SysRestartSyscall = 16
-	SysKwork          = 17
-	SysSpinWork       = 18
-	SysMutexSleep     = 19
+	SysVersion        = abi.NR_version
+	SysCmdline        = abi.NR_cmdline
+	SysMeminfo        = abi.NR_meminfo
+	SysVmstat         = abi.NR_vmstat
+	SysStat           = abi.NR_stat
+	SysCpuinfo        = abi.NR_cpuinfo
+	SysProcRead       = abi.NR_proc_read
+	SysReadUser       = abi.NR_read_user
+	SysIncrUser       = abi.NR_incr_user
+	SysVerbose        = abi.NR_verbose
+	SysGetpid         = abi.NR_getpid
+	SysNanosleep      = abi.NR_nanosleep
+	SysCount          = abi.NR_count
+	SysWaitEvent      = abi.NR_wait_event
+	SysWakeAll        = abi.NR_wake_all
+	SysQueueWork      = abi.NR_queue_work
+	SysRestartSyscall = abi.NR_restart_syscall
+	SysKwork          = abi.NR_kwork
+	SysSpinWork       = abi.NR_spin_work
+	SysMutexSleep     = abi.NR_mutex_sleep
 )
 
 // Millisecond is a millisecond of virtual time in nanoseconds.

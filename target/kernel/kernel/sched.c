@@ -154,18 +154,14 @@ EXPORT_SYMBOL(msleep_interruptible);
 
 void yield(void)
 {
-	hypercall0(HC_YIELD);
+	hypercall1(HC_YIELD, 0);
 }
 EXPORT_SYMBOL(yield);
 
-/*
- * A voluntary preemption point for long loops in the kernel: give the
- * CPU to another task if the scheduler wants it.  The machine decides:
- * HC_YIELD switches only when another task is waiting to run.
- */
+/* A preemption point: the only place a long kernel loop gives up its CPU. */
 void cond_resched(void)
 {
-	yield();
+	hypercall1(HC_YIELD, 1);
 }
 EXPORT_SYMBOL(cond_resched);
 

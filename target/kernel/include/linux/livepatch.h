@@ -83,6 +83,9 @@ static_assert(offsetof(struct klp_patch, model) == 28, "klp_patch layout");
 #define HC_KLP_GET_PREV_STATE	0x102	/* (id) -> struct klp_state * of an older patch, or 0 */
 #define HC_KLP_CONTINUE		0x103	/* (struct klp_call *) -> as HC_KLP_ENABLE / HC_KLP_WORK */
 #define HC_KLP_WORK		0x104	/* (struct klp_call *) -> KLP_CALL or 0 (then sleep) */
+#define HC_KLP_SWITCH		0x105	/* (pid, -1: every task) -> 0, -EBUSY if the task can move */
+#define HC_KLP_REFCOUNT		0x106	/* (pid, unsigned long *slot, unsigned long ret) -> 1 counted, 0 not */
+#define HC_KLP_STACK_SEEN	0x107	/* (pid, unsigned long *entries, nr, reliable) -> 0: for tests */
 
 /*
  * The call protocol.  The core runs a patch's callbacks in the kernel, on
@@ -102,6 +105,43 @@ struct klp_call {
 	long sleep;			/* set by the core for the worker */
 };
 static_assert(sizeof(struct klp_call) == 32, "klp_call layout");
+
+/*
+ * The stack checks (kernel/livepatch/transition.c).  The core hands them
+ * a struct klp_check: the address ranges of the functions no task may be
+ * in (start inclusive, end exclusive) and the tasks to look at; they walk
+ * each task's frame pointers and compare every return address with every
+ * range (Linux's klp_check_stack_func()), and fill in the results.
+ */
+struct klp_range {
+	unsigned long start, end;
+};
+
+#define KLP_CHECK_REPORT	0x1	/* HC_KLP_STACK_SEEN for every stack walked */
+
+#define KLP_BUSY_RUNNING	1	/* the task runs on another CPU */
+#define KLP_BUSY_FUNC		2	/* a function in transition is on its stack */
+#define KLP_BUSY_UNRELIABLE	3	/* its stack cannot be walked reliably */
+
+struct klp_check {
+	unsigned long nr_ranges;	/*   0 in */
+	struct klp_range *ranges;	/*   8 in */
+	unsigned long nr_pids;		/*  16 in */
+	long *pids;			/*  24 in */
+	unsigned long flags;		/*  32 in: KLP_CHECK_* */
+	long busy_pid;			/*  40 out: the first task that blocks, 0 if none */
+	unsigned long busy_addr;	/*  48 out: where it is (KLP_BUSY_FUNC) */
+	long busy_reason;		/*  56 out: KLP_BUSY_* */
+	u64 pause_ns;			/*  64 out: stop_machine's pause */
+	u64 max_hold_ns;		/*  72 out: longest time one task was held */
+	unsigned long nr_switched;	/*  80 out */
+	unsigned long nr_counted;	/*  88 out: frames counted (reference counting) */
+};
+static_assert(sizeof(struct klp_check) == 96, "klp_check layout");
+
+long klp_stop_machine_check(struct klp_check *chk);
+long klp_try_complete_transition(struct klp_check *chk);
+long klp_count_stacks(struct klp_check *chk);
 
 int klp_enable_patch(struct klp_patch *patch);
 struct klp_state *klp_get_state(struct klp_patch *patch, unsigned long id);

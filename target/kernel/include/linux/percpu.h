@@ -5,7 +5,7 @@
 #include <linux/types.h>
 #include <asm/percpu.h>
 
-#define NR_CPUS		8
+#define NR_CPUS		16
 
 #define PER_CPU_SECTION	".data..percpu"
 

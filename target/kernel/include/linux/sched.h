@@ -72,6 +72,27 @@ static_assert(offsetof(struct task_struct, __state) == 64);
 static_assert(offsetof(struct task_struct, restart_block) == 72);
 static_assert(sizeof(struct task_struct) == TASK_STRUCT_SIZE);
 
+/*
+ * What HC_TASK_INFO tells about a task: its saved registers (the live ones
+ * for the caller itself, at the vmcall), its kernel stack and TI_* flags.
+ * The kernel's own stack unwinder works from these.
+ */
+struct task_info {
+	unsigned long	ip;			/*  0 */
+	unsigned long	sp;			/*  8 */
+	unsigned long	bp;			/* 16 */
+	unsigned long	stack_lo;		/* 24 */
+	unsigned long	stack_hi;		/* 32 */
+	unsigned long	flags;			/* 40: TI_* */
+};
+static_assert(sizeof(struct task_info) == 48);
+
+#define TI_RUNNING		0x01	/* on another CPU: its stack is moving */
+#define TI_USER			0x02	/* a user process in user space: no kernel frames */
+#define TI_NEW			0x04	/* never ran: nothing on its stack yet */
+#define TI_DEAD			0x08
+#define TI_CURRENT		0x10	/* the caller itself */
+
 /* kernel/sched.c */
 asmlinkage void schedule(void);
 long schedule_timeout(long timeout_ns);

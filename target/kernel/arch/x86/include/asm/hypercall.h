@@ -28,12 +28,18 @@
 #define HC_CPU_ID		0x09	/* () -> number of the calling CPU */
 #define HC_IDLE			0x0a	/* () -> 0: this CPU has nothing to run */
 #define HC_BOOT_DONE		0x0b	/* () -> 0: boot finished, start the other CPUs and user space */
-#define HC_YIELD		0x0c	/* () -> 0: stay runnable, let another task run */
+#define HC_YIELD		0x0c	/* (int cond) -> 0: stay runnable, let another task run; cond != 0: only at a
+					   preemption point's terms (stopper waiting, or time slice used up) */
 #define HC_JUMP_LABEL		0x0d	/* (struct static_key *key) -> number of sites rewritten */
 #define HC_PANIC		0x0e	/* (const char *msg) -> does not return: machine stops */
 #define HC_SYSCALL_RETURN	0x0f	/* (struct pt_regs *regs) -> does not return: back to the user script */
 
-#define HC_NR_KERNEL		0x10	/* first unused number below 0x100 */
+#define HC_STOPPER_CREATE	0x10	/* (int (*fn)(void *), void *arg, const char *name, int cpu) -> pid:
+					   the CPU's stopper thread, bound to it, run before any other task */
+#define HC_TASK_INFO		0x11	/* (pid, struct task_info *) -> 0 or -ESRCH */
+#define HC_TASK_HOLD		0x12	/* (pid, int hold) -> 0, -EBUSY (running), -ESRCH: hold keeps it off CPUs */
+
+#define HC_NR_KERNEL		0x13	/* first unused number below 0x100 */
 
 #ifndef __ASSEMBLY__
 
