@@ -72,7 +72,7 @@ func runLoaded(t *testing.T, cpus int, cfg workload.LoadedConfig) loadedRun {
 // after its duration, and is a function of its seed.
 func TestLoaded(t *testing.T) {
 	cfg := workload.LoadedConfig{Seed: 7, Duration: 5 * workload.Millisecond}
-	for _, cpus := range []int{1, 4, 8} {
+	for _, cpus := range []int{1, 4, 16} {
 		r := runLoaded(t, cpus, cfg)
 		for _, p := range loadedPlaces {
 			if r.seen[p.name] == 0 {
