@@ -10,7 +10,9 @@ import (
 	"github.com/kpatchgo/kpatch-build/target/workload"
 )
 
-func (s *sys) proc(name string) string {
+// procQuiet reads /proc/name without logging it (a check the selftest
+// does silently).
+func (s *sys) procQuiet(name string) string {
 	s.t.Helper()
 	var out string
 	done := false
@@ -19,15 +21,27 @@ func (s *sys) proc(name string) string {
 		done = true
 	})
 	s.k.M.RunUntil(func() bool { return done }, s.k.M.Now()+100_000_000)
-	s.log.WriteString("% cat /proc/" + name + "\n")
-	s.flush()
-	s.log.WriteString(out)
 	return out
 }
 
-// TestCallbacks mirrors test-callbacks.sh.
+// insmodNoWait loads a module without waiting for the transition its
+// init starts (the selftests' load_lp_nowait).
+func (s *sys) insmodNoWait(name string) error {
+	return s.step("insmod "+name+".ko", func() error {
+		_, err := s.k.LoadModule(s.k.Build.Modules[name])
+		return err
+	})
+}
+
+// TestCallbacks mirrors test-callbacks.sh, case by case.
 func TestCallbacks(t *testing.T) {
-	const demo, mod = "test_klp_callbacks_demo", "test_klp_callbacks_mod"
+	const demo, mod, busy = "test_klp_callbacks_demo", "test_klp_callbacks_mod", "test_klp_callbacks_busy"
+	patchedMod := func(t *testing.T, s *sys, want bool) {
+		t.Helper()
+		if got := strings.Contains(s.procQuiet("callbacks_mod"), "patched"); got != want {
+			t.Errorf("callbacks_mod patched = %v, want %v", got, want)
+		}
+	}
 	cases := []struct {
 		name string
 		run  func(t *testing.T, s *sys)
@@ -35,32 +49,33 @@ func TestCallbacks(t *testing.T) {
 		{"target module before livepatch", func(t *testing.T, s *sys) {
 			s.insmod(mod)
 			s.insmod(demo)
-			if got := s.proc("callbacks_mod"); !strings.Contains(got, "patched") {
-				t.Errorf("module function not patched: %q", got)
-			}
+			patchedMod(t, s, true)
 			s.disable(demo)
 			s.rmmod(demo)
 			s.rmmod(mod)
 		}},
-		{"module coming and going after livepatch", func(t *testing.T, s *sys) {
+		{"module_coming notifier", func(t *testing.T, s *sys) {
 			s.insmod(demo)
 			s.insmod(mod)
-			if got := s.proc("callbacks_mod"); !strings.Contains(got, "patched") {
-				t.Errorf("late module not patched: %q", got)
-			}
+			patchedMod(t, s, true)
+			s.disable(demo)
+			s.rmmod(demo)
+			s.rmmod(mod)
+		}},
+		{"module_going notifier", func(t *testing.T, s *sys) {
+			s.insmod(mod)
+			s.insmod(demo)
 			s.rmmod(mod)
 			s.disable(demo)
 			s.rmmod(demo)
 		}},
-		{"module going while patch stays", func(t *testing.T, s *sys) {
-			s.insmod(mod)
+		{"module_coming and module_going notifiers", func(t *testing.T, s *sys) {
 			s.insmod(demo)
-			s.rmmod(mod)
 			s.insmod(mod)
-			s.proc("callbacks_mod")
+			patchedMod(t, s, true)
+			s.rmmod(mod)
 			s.disable(demo)
 			s.rmmod(demo)
-			s.rmmod(mod)
 		}},
 		{"target module not present", func(t *testing.T, s *sys) {
 			s.insmod(demo)
@@ -72,12 +87,10 @@ func TestCallbacks(t *testing.T) {
 			if err := s.insmod("test_klp_callbacks_demo_fail"); err == nil {
 				t.Error("patch with a failing pre-patch callback loaded")
 			}
-			if got := s.proc("callbacks_mod"); strings.Contains(got, "patched") {
-				t.Errorf("failed patch left the module patched: %q", got)
-			}
+			patchedMod(t, s, false)
 			s.rmmod(mod)
 		}},
-		{"module pre-patch callback refuses the module", func(t *testing.T, s *sys) {
+		{"module_coming + pre-patch callback -ENODEV", func(t *testing.T, s *sys) {
 			s.insmod("test_klp_callbacks_demo_modfail")
 			if err := s.insmod(mod); err == nil {
 				t.Error("module loaded though the pre-patch callback failed")
@@ -85,23 +98,34 @@ func TestCallbacks(t *testing.T) {
 			s.disable("test_klp_callbacks_demo_modfail")
 			s.rmmod("test_klp_callbacks_demo_modfail")
 		}},
-		{"busy target module", func(t *testing.T, s *sys) {
-			s.insmod("test_klp_callbacks_busy")
-			s.k.M.RunFor(1_000_000)
-			s.step("insmod "+demo+".ko", func() error {
-				_, err := s.k.LoadModule(s.k.Build.Modules[demo])
-				return err
-			})
-			s.k.M.RunFor(10_000_000)
-			if s.c.InTransition() == nil {
-				t.Error("transition did not wait for the busy module")
-			}
-			who, _ := s.c.Blocker()
-			s.log.WriteString("blocked by: " + who + "\n")
-			s.step("wait for the transition", func() error { _, err := s.c.WaitTransition(2_000_000_000); return err })
+		{"multiple target modules", func(t *testing.T, s *sys) {
+			s.insmod(busy)
+			s.insmod(demo)
+			s.insmod(mod)
+			s.rmmod(mod)
 			s.disable(demo)
 			s.rmmod(demo)
-			s.rmmod("test_klp_callbacks_busy")
+			s.rmmod(busy)
+		}},
+		{"busy target module", func(t *testing.T, s *sys) {
+			s.insmod(busy + "_block")
+			s.insmodNoWait(demo)
+			// The transition waits for the busy module's function.
+			s.k.M.RunFor(5_000_000)
+			if s.c.InTransition() == nil {
+				t.Fatal("transition did not wait for the busy module")
+			}
+			s.insmodNoWait(mod)
+			if s.c.InTransition() == nil {
+				t.Error("transition completed while the busy module's function runs")
+			}
+			s.rmmod(mod)
+			s.disable(demo)
+			if r := lastReport(s.c, "patching"); !r.Reversed {
+				t.Errorf("patching transition not reversed: %v", r)
+			}
+			s.rmmod(demo)
+			s.rmmod(busy + "_block")
 		}},
 		{"multiple livepatches", func(t *testing.T, s *sys) {
 			s.insmod(demo)

@@ -45,6 +45,7 @@ var variants = map[string]struct{ base, defs string }{
 	"test_klp_livepatch_immediate":     {"test_klp_livepatch", "#define LP_MODEL KLP_MODEL_IMMEDIATE\n"},
 	"test_klp_livepatch2":              {"test_klp_livepatch", "#define LP_TAG \"test_klp_livepatch2\"\n"},
 	"test_klp_livepatch_replace":       {"test_klp_livepatch", "#define LP_REPLACE true\n"},
+	"test_klp_callbacks_busy_block":    {"test_klp_callbacks_busy", "#define LP_BLOCK\n"},
 }
 
 var (

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/loader"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 )
@@ -26,8 +25,9 @@ type Patch struct {
 	Model   Model
 	// Enabled is the sysfs "enabled" attribute.
 	Enabled bool
-	// Forced is set when a transition of the patch was forced: its
-	// module can no longer be unloaded.
+	// Forced is set when a forced transition removed the patch (its
+	// unpatching, or a replacing patch's patching): its module can no
+	// longer be unloaded.
 	Forced bool
 	// Disabled is set once the patch was disabled (or replaced): it
 	// cannot be enabled again.
@@ -79,6 +79,24 @@ type State struct {
 	Addr    uint64
 }
 
+// Layout of struct klp_object and struct module (<linux/livepatch.h>,
+// <linux/module.h>).
+const (
+	klpObjectSize  = 64
+	klpObjectMod   = 56 // struct module *mod
+	moduleSize     = 60
+	moduleName     = 4
+	moduleNameLen  = 56
+	moduleSlotSize = 64
+)
+
+// Module states (enum module_state).
+const (
+	ModuleStateLive   = 0
+	ModuleStateComing = 1
+	ModuleStateGoing  = 2
+)
+
 func (c *Core) rd64(a uint64) uint64 { v, _ := c.M.Mem.Read64(a); return v }
 
 func (c *Core) readStates(addr uint64) []State {
@@ -117,8 +135,8 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 		return nil, fmt.Errorf("no objects")
 	}
 	for i := 0; i < 64; i++ {
-		var ob [56]byte
-		oa := objs + uint64(i)*56
+		var ob [klpObjectSize]byte
+		oa := objs + uint64(i)*klpObjectSize
 		if err := c.M.Mem.Peek(oa, ob[:]); err != nil {
 			return nil, fmt.Errorf("struct klp_object at %#x: %v", oa, err)
 		}
@@ -215,13 +233,6 @@ func (c *Core) initObject(p *Patch, o *Object) error {
 		f.OldAddr, f.OldSize = s.Addr, s.Size
 		if _, err := c.K.Ftrace.SiteOf(f.OldAddr); err != nil {
 			return fmt.Errorf("function %s has no fentry site: it cannot be patched", f.OldName)
-		}
-		if c.funcs[f.OldAddr] == nil {
-			probe := &ftrace.Ops{Name: "livepatch", Flags: ftrace.FlagIPModify, Func: func(uint64, uint64, *ftrace.Regs) {}}
-			if err := c.K.Ftrace.Register(f.OldAddr, probe); err != nil {
-				return fmt.Errorf("cannot patch %s: %v", f.OldName, err)
-			}
-			_ = c.K.Ftrace.Unregister(f.OldAddr, probe)
 		}
 		if f.nop {
 			f.NewFunc, f.NewSize = f.OldAddr, f.OldSize
