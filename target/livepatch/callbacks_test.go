@@ -171,35 +171,69 @@ func TestShadowVars(t *testing.T) {
 	testutil.Golden(t, "testdata/shadow.golden", out)
 }
 
-// TestSystemStates mirrors test-state.sh: a state set up and restored, a
-// state taken over by a replacing patch of the same version and of a newer
-// version, an incompatible older version and a replacing patch without the
-// state refused.
+// TestSystemStates mirrors test-state.sh, case by case: a state set up
+// and restored; taken over by a replacing patch of a newer version; two
+// patches of the same version replacing each other; an older version
+// refused. Beyond Linux's cases: a replacing patch without the state is
+// refused too.
 func TestSystemStates(t *testing.T) {
-	s := bootSys(t, boot.Options{CPUs: 1})
-	s.log.WriteString("### system state modification\n")
-	s.insmod("test_klp_state")
-	s.disable("test_klp_state")
-	s.rmmod("test_klp_state")
-	s.log.WriteString("### taking over system state modification\n")
-	s.insmod("test_klp_state")
-	s.insmod("test_klp_state2")
-	s.rmmod("test_klp_state")
-	s.log.WriteString("### compatible cumulative livepatches\n")
-	s.insmod("test_klp_state3")
-	s.rmmod("test_klp_state2")
-	s.log.WriteString("### incompatible cumulative livepatches\n")
-	if err := s.insmod("test_klp_state2"); err == nil {
-		t.Error("older state version accepted")
+	const st, st2, st3 = "test_klp_state", "test_klp_state2", "test_klp_state3"
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s *sys)
+	}{
+		{"system state modification", func(t *testing.T, s *sys) {
+			s.insmod(st)
+			s.disable(st)
+			s.rmmod(st)
+		}},
+		{"taking over system state modification", func(t *testing.T, s *sys) {
+			s.insmod(st)
+			s.insmod(st2)
+			s.rmmod(st)
+			s.disable(st2)
+			s.rmmod(st2)
+		}},
+		{"compatible cumulative livepatches", func(t *testing.T, s *sys) {
+			s.insmod(st2)
+			s.insmod(st3)
+			s.rmmod(st2)
+			s.insmod(st2)
+			s.disable(st2)
+			s.rmmod(st2)
+			s.rmmod(st3)
+		}},
+		{"incompatible cumulative livepatches", func(t *testing.T, s *sys) {
+			s.insmod(st2)
+			if err := s.insmod(st); err == nil {
+				t.Error("older state version accepted")
+			}
+			s.disable(st2)
+			s.rmmod(st2)
+		}},
+		{"replacing patch without the state", func(t *testing.T, s *sys) {
+			s.insmod(st)
+			if err := s.insmod("test_klp_state_nostate_replace"); err == nil {
+				t.Error("replacing patch without the state accepted")
+			}
+			s.disable(st)
+			s.rmmod(st)
+		}},
 	}
-	if err := s.insmod("test_klp_state_nostate_replace"); err == nil {
-		t.Error("replacing patch without the state accepted")
+	var all strings.Builder
+	for _, tc := range cases {
+		s := bootSys(t, boot.Options{CPUs: 1})
+		s.log.WriteString("### " + tc.name + "\n")
+		tc.run(t, s)
+		if s.c.InTransition() != nil || len(s.c.Patches()) != 0 || len(s.k.Loader.Modules()) != 0 {
+			t.Errorf("%s: left a patch, a transition or a module behind", tc.name)
+		}
+		all.WriteString(s.log.String())
 	}
-	s.disable("test_klp_state3")
-	s.rmmod("test_klp_state3")
-	out := s.log.String()
-	for _, want := range []string{"setting up state 1 (version 1)", "taking over state 1 (version 1 -> 1)", "taking over state 1 (version 1 -> 2)",
-		"not compatible with the already installed livepatches", "restoring the system"} {
+	out := all.String()
+	for _, want := range []string{"allocating space to store the setting", "space to store the setting already allocated",
+		"fixing the setting (1 -> 7)", "taking over the setting change (value 7)", "restoring the setting (7 -> 1)",
+		"freeing space for the stored setting", "not compatible with the already installed livepatches"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}

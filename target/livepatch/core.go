@@ -117,6 +117,9 @@ type Core struct {
 	modStructs map[string]uint64
 	modPage    uint64
 	modNext    uint64
+	// completing is the patch whose completion callbacks run (the
+	// transition is over, but klp_get_prev_state still skips it).
+	completing *Patch
 }
 
 // Report is what one transition cost, in virtual time.
@@ -451,7 +454,7 @@ func (c *Core) hcGetState(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uin
 // the one being enabled (Linux's klp_get_prev_state).
 func (c *Core) hcGetPrevState(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uint64, error) {
 	id := cp.Regs[cpu.RDI]
-	var tp *Patch
+	tp := c.completing
 	if c.trans != nil {
 		tp = c.trans.patch
 	}

@@ -384,8 +384,9 @@ func (c *Core) complete(call caller) {
 	tr := c.trans
 	p := tr.patch
 	c.printf("'%s': completing %s transition", p.Name, opName(tr.target))
+	var replaced []*Patch
 	if tr.target == patched && p.Replace {
-		for _, old := range append([]*Patch(nil), c.patches...) {
+		for _, old := range c.patches {
 			if old == p {
 				continue
 			}
@@ -394,8 +395,7 @@ func (c *Core) complete(call caller) {
 				o.Patched = false
 			}
 			old.Enabled, old.Disabled = false, true
-			c.removePatch(old)
-			c.gone = append(c.gone, old)
+			replaced = append(replaced, old)
 		}
 		// The nops have done their work.
 		c.forFuncs(p, func(o *Object, f *Func) {
@@ -416,6 +416,9 @@ func (c *Core) complete(call caller) {
 	if tr.report.Err == "" {
 		tr.report.Completed = true
 	}
+	// The callbacks still see the replaced patches' states as the
+	// previous ones (Linux frees those patches afterwards).
+	c.completing = p
 	for _, o := range p.Objs {
 		if !c.objLoaded(o) {
 			continue
@@ -429,6 +432,11 @@ func (c *Core) complete(call caller) {
 			o.postUnpatchEnabled = false
 			o.Patched = false
 		}
+	}
+	c.completing = nil
+	for _, old := range replaced {
+		c.removePatch(old)
+		c.gone = append(c.gone, old)
 	}
 	if tr.target == unpatched {
 		p.Enabled, p.Disabled = false, true
