@@ -156,17 +156,24 @@ func TestCallbacks(t *testing.T) {
 	testutil.Golden(t, "testdata/callbacks.golden", all.String())
 }
 
-// TestShadowVars runs the shadow variable exercise.
+// TestShadowVars mirrors test-shadow-vars.sh "basic shadow variable API"
+// (the module prints pointers as PTRn, as Linux's transcript masks them),
+// then a duplicate allocation and a failing constructor.
 func TestShadowVars(t *testing.T) {
 	s := bootSys(t, boot.Options{CPUs: 1})
 	s.insmod("test_klp_shadow_vars")
 	s.rmmod("test_klp_shadow_vars")
 	out := s.log.String()
-	for _, want := range []string{"alloc: 11 22 33", "get_or_alloc existing: same 1 value 11", "get_or_alloc new: value 33",
-		"duplicate alloc: NULL", "Duplicate shadow variable", "failing ctor: NULL, get: -1", "after free_all(1): -1 -1 -1, id 2 left: 33", "ctor calls 4, dtor calls 3"} {
+	for _, want := range []string{"klp_shadow_get(obj=PTR1, id=0x1234) = PTR0", "got expected NULL result",
+		"klp_shadow_get_or_alloc(obj=PTR1, id=0x1234, size=8, gfp_flags=GFP_KERNEL), ctor=PTR4, ctor_data=PTR2 = PTR3",
+		"got expected PTR3 -> PTR2 result", "shadow_dtor(obj=PTR1, shadow_data=PTR3)",
+		"klp_shadow_free_all(id=0x1235, dtor=PTR0)", "Duplicate shadow variable", "Failed to construct shadow variable"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "unexpected") {
+		t.Errorf("unexpected result in\n%s", out)
 	}
 	testutil.Golden(t, "testdata/shadow.golden", out)
 }
