@@ -162,9 +162,10 @@ func (s *sys) sysfsCheck(path, mode, value string) {
 	}
 }
 
-// TestSysfs mirrors test-sysfs.sh: the modes of a patch's entries, and an
+// TestSysfs mirrors test-sysfs.sh: the modes of a patch's entries, an
 // object's patched attribute going 0 -> 1 -> 0 as its module comes and
-// goes. Function entries are named NAME,SYMPOS.
+// goes, the replace attribute of a replacing and of a stacking patch.
+// Function entries are named NAME,SYMPOS.
 func TestSysfs(t *testing.T) {
 	const lp = "test_klp_livepatch"
 	s := bootSys(t, boot.Options{CPUs: 2})
@@ -195,6 +196,22 @@ func TestSysfs(t *testing.T) {
 	s.sysfsCheck(demo+"/"+mod+"/patched", "-r--r--r--", "0")
 	s.disable(demo)
 	s.rmmod(demo)
+
+	s.log.WriteString("### sysfs test replace enabled\n")
+	s.insmod(lp + "_replace")
+	s.sysfsCheck(lp+"_replace/replace", "-r--r--r--", "1")
+	s.disable(lp + "_replace")
+	s.rmmod(lp + "_replace")
+	s.log.WriteString("### sysfs test replace disabled\n")
+	s.insmod(lp)
+	s.sysfsCheck(lp+"/replace", "-r--r--r--", "0")
+	// Beyond Linux's cases: stack_order counts the stacked patches.
+	s.insmod(lp + "2")
+	s.sysfsCheck(lp+"2/stack_order", "-r--r--r--", "2")
+	s.disable(lp + "2")
+	s.rmmod(lp + "2")
+	s.disable(lp)
+	s.rmmod(lp)
 	testutil.Golden(t, "testdata/sysfs.golden", s.log.String())
 }
 
