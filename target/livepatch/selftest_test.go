@@ -99,6 +99,16 @@ func TestAtomicReplace(t *testing.T) {
 	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch_replace:") {
 		t.Errorf("replacement not active: %q", got)
 	}
+	// Only the replacing patch is left in /sys/kernel/livepatch.
+	var dirs []string
+	for _, e := range s.c.Sysfs() {
+		if !strings.Contains(e.Path, "/") {
+			dirs = append(dirs, e.Path)
+		}
+	}
+	if len(dirs) != 1 || dirs[0] != "test_klp_livepatch_replace" {
+		t.Errorf("/sys/kernel/livepatch after the replace: %v", dirs)
+	}
 	s.rmmod("test_klp_livepatch2")
 	s.rmmod("lp_sleep_immediate")
 	if n := len(s.k.Ftrace.Hooked()); n != 1 {
