@@ -152,6 +152,11 @@ const (
 	TI_CURRENT           = 0x10
 )
 
+// Macros of include/linux/module.h.
+const (
+	MODULE_NAME_LEN = 56
+)
+
 // Macros of include/linux/livepatch.h.
 const (
 	KLP_MODEL_HYBRID       = 0
@@ -274,13 +279,15 @@ const (
 
 // struct klp_object (include/linux/livepatch.h).
 const (
-	Sizeof_klp_object             = 56
+	Sizeof_klp_object             = 64
 	Offsetof_klp_object_name      = 0
 	Sizeof_klp_object_name        = 8
 	Offsetof_klp_object_funcs     = 8
 	Sizeof_klp_object_funcs       = 8
 	Offsetof_klp_object_callbacks = 16
 	Sizeof_klp_object_callbacks   = 40
+	Offsetof_klp_object_mod       = 56
+	Sizeof_klp_object_mod         = 8
 )
 
 // struct klp_state (include/linux/livepatch.h).
@@ -375,6 +382,15 @@ const (
 	Sizeof_klp_range_start   = 8
 	Offsetof_klp_range_end   = 8
 	Sizeof_klp_range_end     = 8
+)
+
+// struct module (include/linux/module.h).
+const (
+	Sizeof_module         = 60
+	Offsetof_module_state = 0
+	Sizeof_module_state   = 4
+	Offsetof_module_name  = 4
+	Sizeof_module_name    = 56
 )
 
 // struct bug_entry (arch/x86/include/asm/bug.h).
@@ -549,6 +565,7 @@ var generated = []value{
 	{"TI_NEW", TI_NEW},
 	{"TI_DEAD", TI_DEAD},
 	{"TI_CURRENT", TI_CURRENT},
+	{"MODULE_NAME_LEN", MODULE_NAME_LEN},
 	{"KLP_MODEL_HYBRID", KLP_MODEL_HYBRID},
 	{"KLP_MODEL_IMMEDIATE", KLP_MODEL_IMMEDIATE},
 	{"KLP_MODEL_STOP_MACHINE", KLP_MODEL_STOP_MACHINE},
@@ -648,6 +665,8 @@ var generated = []value{
 	{"Sizeof_klp_object_funcs", Sizeof_klp_object_funcs},
 	{"Offsetof_klp_object_callbacks", Offsetof_klp_object_callbacks},
 	{"Sizeof_klp_object_callbacks", Sizeof_klp_object_callbacks},
+	{"Offsetof_klp_object_mod", Offsetof_klp_object_mod},
+	{"Sizeof_klp_object_mod", Sizeof_klp_object_mod},
 	{"Sizeof_klp_state", Sizeof_klp_state},
 	{"Offsetof_klp_state_id", Offsetof_klp_state_id},
 	{"Sizeof_klp_state_id", Sizeof_klp_state_id},
@@ -718,6 +737,11 @@ var generated = []value{
 	{"Sizeof_klp_range_start", Sizeof_klp_range_start},
 	{"Offsetof_klp_range_end", Offsetof_klp_range_end},
 	{"Sizeof_klp_range_end", Sizeof_klp_range_end},
+	{"Sizeof_module", Sizeof_module},
+	{"Offsetof_module_state", Offsetof_module_state},
+	{"Sizeof_module_state", Sizeof_module_state},
+	{"Offsetof_module_name", Offsetof_module_name},
+	{"Sizeof_module_name", Sizeof_module_name},
 	{"Sizeof_bug_entry", Sizeof_bug_entry},
 	{"Offsetof_bug_entry_bug_addr_disp", Offsetof_bug_entry_bug_addr_disp},
 	{"Sizeof_bug_entry_bug_addr_disp", Sizeof_bug_entry_bug_addr_disp},

@@ -1,6 +1,7 @@
 package ftrace
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -12,9 +13,20 @@ import (
 // Flags modify how an Ops hooks a function.
 type Flags uint
 
-// FlagIPModify lets the Ops change Regs.IP; at most one such Ops may hook
-// a function (Linux's FTRACE_OPS_FL_IPMODIFY).
-const FlagIPModify Flags = 1 << 0
+const (
+	// FlagIPModify lets the Ops change Regs.IP; at most one such Ops may
+	// hook a function (Linux's FTRACE_OPS_FL_IPMODIFY).
+	FlagIPModify Flags = 1 << iota
+	// FlagPermanent marks an Ops that must keep running: it cannot be
+	// registered while ftrace is disabled, and ftrace cannot be disabled
+	// while it is registered (Linux's FTRACE_OPS_FL_PERMANENT, which
+	// livepatch uses).
+	FlagPermanent
+)
+
+// ErrBusy is what Register and SetEnabled fail with when another user
+// holds what they need (Linux: -EBUSY).
+var ErrBusy = errors.New("busy")
 
 // Regs is what an Ops callback sees of the interrupted task (pt_regs).
 type Regs struct {
@@ -52,6 +64,9 @@ type Ftrace struct {
 	fentry uint64
 	tramp  uint64
 	sites  map[uint64]*site
+	// disabled is the kernel.ftrace_enabled sysctl set to 0: no site
+	// calls the trampoline.
+	disabled bool
 }
 
 // New prepares ftrace for m: fentry is the address of __fentry__ (the
@@ -119,6 +134,20 @@ func (f *Ftrace) RemoveSites(owner string) error {
 	return nil
 }
 
+// ReleaseSites forgets owner's sites even if some are still hooked, as
+// Linux's ftrace_release_mod does when a module goes away; it returns the
+// ops that still hooked one (their hooks on the module are gone).
+func (f *Ftrace) ReleaseSites(owner string) []*Ops {
+	var left []*Ops
+	for a, s := range f.sites {
+		if s.owner == owner {
+			left = append(left, s.ops...)
+			delete(f.sites, a)
+		}
+	}
+	return left
+}
+
 // Sites returns the number of sites owned by owner ("" for all).
 func (f *Ftrace) Sites(owner string) int {
 	n := 0
@@ -165,19 +194,61 @@ func (f *Ftrace) Register(fn uint64, ops *Ops) error {
 			return fmt.Errorf("ftrace: %s already hooks %s", ops.Name, f.m.Syms.Format(fn))
 		}
 		if o.Flags&FlagIPModify != 0 && ops.Flags&FlagIPModify != 0 {
-			return fmt.Errorf("ftrace: %s: %s already modifies the IP of %s: busy", ops.Name, o.Name, f.m.Syms.Format(fn))
+			return fmt.Errorf("ftrace: %s: %s already modifies the IP of %s: %w", ops.Name, o.Name, f.m.Syms.Format(fn), ErrBusy)
 		}
 	}
-	if len(s.ops) == 0 {
-		rel := int64(f.tramp) - int64(a+5)
-		if rel != int64(int32(rel)) {
-			return fmt.Errorf("ftrace: trampoline out of reach of %s", f.m.Syms.Format(a))
-		}
-		if err := f.m.Mem.Poke(a, []byte{0xe8, byte(rel), byte(rel >> 8), byte(rel >> 16), byte(rel >> 24)}); err != nil {
+	if f.disabled && ops.Flags&FlagPermanent != 0 {
+		return fmt.Errorf("ftrace: %s: kernel.ftrace_enabled is 0: %w", ops.Name, ErrBusy)
+	}
+	if len(s.ops) == 0 && !f.disabled {
+		if err := f.hook(a); err != nil {
 			return err
 		}
 	}
 	s.ops = append(s.ops, ops)
+	return nil
+}
+
+// hook makes the site at a call the trampoline.
+func (f *Ftrace) hook(a uint64) error {
+	rel := int64(f.tramp) - int64(a+5)
+	if rel != int64(int32(rel)) {
+		return fmt.Errorf("ftrace: trampoline out of reach of %s", f.m.Syms.Format(a))
+	}
+	return f.m.Mem.Poke(a, []byte{0xe8, byte(rel), byte(rel >> 8), byte(rel >> 16), byte(rel >> 24)})
+}
+
+// Enabled reports the kernel.ftrace_enabled sysctl.
+func (f *Ftrace) Enabled() bool { return !f.disabled }
+
+// SetEnabled sets the kernel.ftrace_enabled sysctl. Disabling turns every
+// hooked site back into a NOP (the ops stay registered and run again once
+// enabled), and fails with ErrBusy while a permanent ops is registered.
+func (f *Ftrace) SetEnabled(on bool) error {
+	if on == !f.disabled {
+		return nil
+	}
+	if !on {
+		for _, s := range f.sites {
+			for _, o := range s.ops {
+				if o.Flags&FlagPermanent != 0 {
+					return fmt.Errorf("ftrace: %s hooks %s: %w", o.Name, f.m.Syms.Format(s.addr), ErrBusy)
+				}
+			}
+		}
+	}
+	for _, a := range f.Hooked() {
+		var err error
+		if on {
+			err = f.hook(a)
+		} else {
+			err = f.m.Mem.Poke(a, machine.Nop5[:])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	f.disabled = !on
 	return nil
 }
 
@@ -192,7 +263,7 @@ func (f *Ftrace) Unregister(fn uint64, ops *Ops) error {
 	for i, o := range s.ops {
 		if o == ops {
 			s.ops = append(s.ops[:i:i], s.ops[i+1:]...)
-			if len(s.ops) == 0 {
+			if len(s.ops) == 0 && !f.disabled {
 				return f.m.Mem.Poke(a, machine.Nop5[:])
 			}
 			return nil

@@ -1,6 +1,7 @@
 package ftrace_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -122,5 +123,51 @@ func TestHookBusyFunction(t *testing.T) {
 	}
 	if err := k.M.RunFor(100_000_000); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFtraceEnabled: kernel.ftrace_enabled=0 turns hooked sites back into
+// NOPs (a tracer sees nothing) and refuses a permanent ops with ErrBusy;
+// 1 brings the hooks back; 0 is refused while a permanent ops is there.
+func TestFtraceEnabled(t *testing.T) {
+	k := targettest.Boot(t, boot.Options{CPUs: 1, Seed: 4})
+	ft := k.Ftrace
+	getpid := k.Symbols["sys_getpid"]
+	calls := 0
+	tracer := &ftrace.Ops{Name: "tracer", Func: func(uint64, uint64, *ftrace.Regs) { calls++ }}
+	perm := &ftrace.Ops{Name: "perm", Flags: ftrace.FlagIPModify | ftrace.FlagPermanent, Func: func(uint64, uint64, *ftrace.Regs) {}}
+	call := func() {
+		targettest.RunScript(t, k, "pid", func(u *machine.User) { u.Syscall(workload.SysGetpid) })
+	}
+	if err := ft.Register(getpid, tracer); err != nil {
+		t.Fatal(err)
+	}
+	if err := ft.SetEnabled(false); err != nil || ft.Enabled() {
+		t.Fatalf("disable: %v", err)
+	}
+	call()
+	if calls != 0 {
+		t.Errorf("tracer saw %d calls with ftrace disabled", calls)
+	}
+	if err := ft.Register(getpid, perm); !errors.Is(err, ftrace.ErrBusy) {
+		t.Errorf("permanent ops registered with ftrace disabled: %v", err)
+	}
+	if err := ft.SetEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	call()
+	if calls != 1 {
+		t.Errorf("tracer saw %d calls after enabling, want 1", calls)
+	}
+	if err := ft.Register(getpid, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := ft.SetEnabled(false); !errors.Is(err, ftrace.ErrBusy) || !ft.Enabled() {
+		t.Errorf("ftrace disabled under a permanent ops: %v", err)
+	}
+	ft.Unregister(getpid, perm)
+	ft.Unregister(getpid, tracer)
+	if len(ft.Hooked()) != 0 {
+		t.Errorf("still hooked: %x", ft.Hooked())
 	}
 }

@@ -101,6 +101,14 @@ type Core struct {
 	// The C stack checks and their struct klp_check.
 	stopCheckFn, tryCompleteFn, countStacksFn uint64
 	chk, chkCap                               uint64
+	// The struct module of each module a callback was given, in pages
+	// of kernel memory (klp_object.mod).
+	modStructs map[string]uint64
+	modPage    uint64
+	modNext    uint64
+	// completing is the patch whose completion callbacks run (the
+	// transition is over, but klp_get_prev_state still skips it).
+	completing *Patch
 }
 
 // Report is what one transition cost, in virtual time.
@@ -155,7 +163,7 @@ func (r Report) String() string {
 // hypercalls and hooks the module loader for late module patching.
 func New(k *boot.Kernel) (*Core, error) {
 	c := &Core{K: k, M: k.M, RetryPeriod: 1_000_000_000,
-		funcs: map[uint64]*funcOps{}, sessions: map[*machine.Task]*session{}}
+		funcs: map[uint64]*funcOps{}, sessions: map[*machine.Task]*session{}, modStructs: map[string]uint64{}}
 	for nr, fn := range map[uint64]machine.HypercallFunc{
 		abi.HC_KLP_ENABLE: c.hcEnable, abi.HC_KLP_GET_STATE: c.hcGetState, abi.HC_KLP_GET_PREV_STATE: c.hcGetPrevState,
 		abi.HC_KLP_CONTINUE: c.hcContinue, abi.HC_KLP_WORK: c.hcWork,
@@ -200,6 +208,7 @@ func New(k *boot.Kernel) (*Core, error) {
 	c.exitTramp = tr
 	k.M.AddTrap(tr, c.trapExit)
 	k.Loader.Coming = c.moduleComing
+	k.Loader.Removable = c.moduleRemovable
 	k.Loader.Going = c.moduleGoing
 	return c, nil
 }
@@ -282,6 +291,52 @@ func (c *Core) kernelCaller(fn, arg uint64) int64 {
 	return ret
 }
 
+// moduleStruct returns the struct module the core keeps for the module
+// name, with state written into it.
+func (c *Core) moduleStruct(name string, state int) (uint64, error) {
+	a, ok := c.modStructs[name]
+	if !ok {
+		if c.modPage == 0 || c.modNext+moduleSlotSize > mem.PageSize {
+			p, err := c.M.AllocKernel(mem.PageSize, mem.PermRW)
+			if err != nil {
+				return 0, err
+			}
+			c.modPage, c.modNext = p, 0
+		}
+		a = c.modPage + c.modNext
+		c.modNext += moduleSlotSize
+		b := make([]byte, abi.MODULE_NAME_LEN)
+		copy(b[:abi.MODULE_NAME_LEN-1], name)
+		if err := c.M.Mem.Poke(a+abi.Offsetof_module_name, b); err != nil {
+			return 0, err
+		}
+		c.modStructs[name] = a
+	}
+	return a, c.M.Mem.Write32(a, uint32(state))
+}
+
+// callObj runs the callback fn of object o (if it has one), with
+// o->mod pointing at the module's struct module in the given state
+// (NULL for vmlinux), as Linux's callbacks see it.
+func (c *Core) callObj(call caller, fn uint64, o *Object, state int) int64 {
+	if fn == 0 {
+		return 0
+	}
+	var mod uint64
+	if o.Name != "" {
+		var err error
+		if mod, err = c.moduleStruct(o.Name, state); err != nil {
+			c.printf("callback %s: struct module of %s: %v", c.M.Syms.Format(fn), o.Name, err)
+			return -errnoENOMEM
+		}
+	}
+	if err := c.M.Mem.Write64(o.Addr+abi.Offsetof_klp_object_mod, mod); err != nil {
+		c.printf("callback %s: struct klp_object at %#x: %v", c.M.Syms.Format(fn), o.Addr, err)
+		return -errnoEINVAL
+	}
+	return call(fn, o.Addr)
+}
+
 // busy reports whether a session is running on some task; the Go API
 // waits for it to finish first (Linux's klp_mutex).
 func (c *Core) waitIdle() error {
@@ -302,7 +357,7 @@ func (c *Core) pushFunc(f *Func) error {
 	fo := c.funcs[f.OldAddr]
 	if fo == nil {
 		fo = &funcOps{addr: f.OldAddr}
-		fo.ops = &ftrace.Ops{Name: "livepatch", Flags: ftrace.FlagIPModify, Func: func(ip, parent uint64, regs *ftrace.Regs) { c.handler(fo, regs) }}
+		fo.ops = &ftrace.Ops{Name: "livepatch", Flags: ftrace.FlagIPModify | ftrace.FlagPermanent, Func: func(ip, parent uint64, regs *ftrace.Regs) { c.handler(fo, regs) }}
 		if err := c.K.Ftrace.Register(f.OldAddr, fo.ops); err != nil {
 			return err
 		}
@@ -396,7 +451,7 @@ func (c *Core) hcGetState(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uin
 // the one being enabled (Linux's klp_get_prev_state).
 func (c *Core) hcGetPrevState(m *machine.Machine, t *machine.Task, cp *cpu.CPU) (uint64, error) {
 	id := cp.Regs[cpu.RDI]
-	var tp *Patch
+	tp := c.completing
 	if c.trans != nil {
 		tp = c.trans.patch
 	}

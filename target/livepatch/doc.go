@@ -7,17 +7,26 @@
 // HC_KLP_ENABLE. The core decodes it, resolves every function through
 // kallsyms (sympos 0 must be unique), applies the module's .klp.rela
 // sections for the objects that are loaded (.klp.sym.OBJ.NAME,POS symbols
-// with st_shndx SHN_LIVEPATCH), refuses functions without an fentry site
-// or already held by another IPMODIFY ftrace user, and pushes each
-// function onto its function stack: one ftrace IPMODIFY ops per patched
-// function redirects calls to the newest patch's new function. Nothing is
-// changed before every check has passed.
+// with st_shndx SHN_LIVEPATCH) and refuses functions without an fentry
+// site; then, as Linux's __klp_enable_patch, it runs each loaded object's
+// pre-patch callback and pushes its functions onto their function stacks:
+// one permanent ftrace IPMODIFY ops per patched function redirects calls
+// to the newest patch's new function. A function already held by another
+// IPMODIFY user, or ftrace disabled (kernel.ftrace_enabled=0), fails with
+// -EBUSY and cancels the transition.
+//
+// Callbacks get obj->mod, a struct module with the module's state
+// (MODULE_STATE_COMING while it is being loaded, GOING after its exit
+// function ran, LIVE otherwise; NULL for vmlinux). Any patch can be
+// disabled; forcing a transition marks only the patches it removes, whose
+// modules then stay loaded.
 //
 // Callbacks run in the kernel on a task: during HC_KLP_ENABLE the core
 // asks the calling task to run them (struct klp_call, KLP_CALL and
 // HC_KLP_CONTINUE); later transitions run them on the klp_transition
 // kernel thread (HC_KLP_WORK), which also retries transitions; the Go API
-// (Disable, Force, the module loader's Coming and Going hooks) runs them
+// (Disable, Force, the module loader's Coming and Going hooks; Going runs
+// after the module's exit function, as in Linux) runs them
 // in short-lived kernel threads.
 //
 // Models (struct klp_patch.model): Immediate switches every task at once;
@@ -41,5 +50,6 @@
 //
 // VerifyModule proves a patch module end to end, with checks of the
 // language ParseCheck reads, and says per function whether its new body
-// ran; View prints the sysfs-like view. See README.md for the measured costs.
+// ran; Sysfs and SysfsRead give /sys/kernel/livepatch with Linux's entries
+// and modes, View prints it. See README.md for the measured costs.
 package livepatch

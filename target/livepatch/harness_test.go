@@ -22,7 +22,7 @@ var variants = map[string]struct{ base, defs string }{
 	"test_klp_callbacks_demo_modfail":  {"test_klp_callbacks_demo", "#define LP_MOD_PRE_PATCH_RET (-19)\n"},
 	"test_klp_callbacks_demo2":         {"test_klp_callbacks_demo", "#define LP_TAG \"test_klp_callbacks_demo2\"\n"},
 	"test_klp_callbacks_demo2_replace": {"test_klp_callbacks_demo", "#define LP_TAG \"test_klp_callbacks_demo2\"\n#define LP_REPLACE true\n"},
-	"test_klp_state2":                  {"test_klp_state", "#define LP_STATE_VERSION 1\n"},
+	"test_klp_state2":                  {"test_klp_state", "#define LP_STATE_VERSION 2\n"},
 	"test_klp_state3":                  {"test_klp_state", "#define LP_STATE_VERSION 2\n"},
 	"test_klp_state_nostate_replace":   {"test_klp_livepatch", "#define LP_REPLACE true\n"},
 	"lp_sleep_hybrid":                  {"lp_sleep", "#define LP_MODEL KLP_MODEL_HYBRID\n#define LP_NANOSLEEP\n"},
@@ -45,6 +45,7 @@ var variants = map[string]struct{ base, defs string }{
 	"test_klp_livepatch_immediate":     {"test_klp_livepatch", "#define LP_MODEL KLP_MODEL_IMMEDIATE\n"},
 	"test_klp_livepatch2":              {"test_klp_livepatch", "#define LP_TAG \"test_klp_livepatch2\"\n"},
 	"test_klp_livepatch_replace":       {"test_klp_livepatch", "#define LP_REPLACE true\n"},
+	"test_klp_callbacks_busy_block":    {"test_klp_callbacks_busy", "#define LP_BLOCK\n"},
 }
 
 var (

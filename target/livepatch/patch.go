@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/kpatchgo/kpatch-build/target/abi"
-	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/loader"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 )
@@ -27,8 +26,9 @@ type Patch struct {
 	Model   Model
 	// Enabled is the sysfs "enabled" attribute.
 	Enabled bool
-	// Forced is set when a transition of the patch was forced: its
-	// module can no longer be unloaded.
+	// Forced is set when a forced transition removed the patch (its
+	// unpatching, or a replacing patch's patching): its module can no
+	// longer be unloaded.
 	Forced bool
 	// Disabled is set once the patch was disabled (or replaced): it
 	// cannot be enabled again.
@@ -79,6 +79,17 @@ type State struct {
 	Version uint32
 	Addr    uint64
 }
+
+// moduleSlotSize is the room given to each struct module the core
+// allocates (a multiple of 8, at least abi.Sizeof_module).
+const moduleSlotSize = (abi.Sizeof_module + 7) &^ 7
+
+// Module states (enum module_state).
+const (
+	ModuleStateLive   = 0
+	ModuleStateComing = 1
+	ModuleStateGoing  = 2
+)
 
 func (c *Core) rd64(a uint64) uint64 { v, _ := c.M.Mem.Read64(a); return v }
 
@@ -220,13 +231,6 @@ func (c *Core) initObject(p *Patch, o *Object) error {
 		f.OldAddr, f.OldSize = s.Addr, s.Size
 		if _, err := c.K.Ftrace.SiteOf(f.OldAddr); err != nil {
 			return fmt.Errorf("function %s has no fentry site: it cannot be patched", f.OldName)
-		}
-		if c.funcs[f.OldAddr] == nil {
-			probe := &ftrace.Ops{Name: "livepatch", Flags: ftrace.FlagIPModify, Func: func(uint64, uint64, *ftrace.Regs) {}}
-			if err := c.K.Ftrace.Register(f.OldAddr, probe); err != nil {
-				return fmt.Errorf("cannot patch %s: %v", f.OldName, err)
-			}
-			_ = c.K.Ftrace.Unregister(f.OldAddr, probe)
 		}
 		if f.nop {
 			f.NewFunc, f.NewSize = f.OldAddr, f.OldSize

@@ -214,10 +214,51 @@ func TestView(t *testing.T) {
 	s.log.WriteString("% livepatch status\n" + s.c.View())
 	s.step("echo 1 > /sys/kernel/livepatch/lp_sleep_kthread_hybrid/force", s.c.Force)
 	s.log.WriteString("% livepatch status\n" + s.c.View())
-	if !strings.Contains(s.c.View(), "forced: 1") {
-		t.Error("no forced patch in the view")
+	if !strings.Contains(s.c.View(), "cmdline_proc_show,1/ (-> livepatch_cmdline_proc_show") {
+		t.Error("no function entry NAME,SYMPOS in the view")
 	}
 	testutil.Golden(t, "testdata/view.golden", s.log.String())
+}
+
+// TestForce: as in Linux 6.x, forcing marks only the patches being
+// removed. A forced patching transition marks nothing (both modules can
+// be unloaded once disabled); a forced unpatching transition marks the
+// patch it disables, whose module then stays.
+func TestForce(t *testing.T) {
+	const lp, sleepy = "test_klp_livepatch", "lp_sleep_kthread_hybrid"
+	s := bootSys(t, boot.Options{CPUs: 2})
+	s.insmod(lp)
+	s.insmodNoWait(sleepy)
+	s.k.M.RunFor(5 * workload.Millisecond)
+	if s.c.InTransition() == nil {
+		t.Fatal("patching transition not blocked")
+	}
+	s.step("echo 1 > /sys/kernel/livepatch/"+sleepy+"/force", s.c.Force)
+	for _, n := range []string{lp, sleepy} {
+		if s.c.Patch(n).Forced {
+			t.Errorf("%s marked forced by a forced patching transition", n)
+		}
+	}
+	// long_sleeper wakes, and sleeps again, now in the new do_long_wait:
+	// the unpatching transition waits for it.
+	s.k.M.RunFor(10_100 * workload.Millisecond)
+	s.step("echo 0 > /sys/kernel/livepatch/"+sleepy+"/enabled", func() error { return s.c.Disable(sleepy) })
+	s.k.M.RunFor(5 * workload.Millisecond)
+	if s.c.InTransition() == nil {
+		t.Fatal("unpatching transition not blocked")
+	}
+	s.step("echo 1 > /sys/kernel/livepatch/"+sleepy+"/force", s.c.Force)
+	if !s.c.Patch(sleepy).Forced || s.c.Patch(lp).Forced {
+		t.Errorf("forced: %s %v, %s %v; want only %s", sleepy, s.c.Patch(sleepy).Forced, lp, s.c.Patch(lp).Forced, sleepy)
+	}
+	if err := s.rmmod(sleepy); err == nil {
+		t.Error("the module of a patch removed by force was unloaded")
+	}
+	s.disable(lp)
+	if err := s.rmmod(lp); err != nil {
+		t.Errorf("the module of a patch not removed by force stays: %v", err)
+	}
+	testutil.Golden(t, "testdata/force.golden", s.log.String())
 }
 
 // TestReversedTransition: disabling a patch whose transition is blocked

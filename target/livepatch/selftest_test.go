@@ -11,6 +11,18 @@ import (
 
 const patchedLine = "this has been live patched"
 
+// checkUnpatched reads /proc/cmdline (logged) and checks that no patch
+// and no ftrace hook is left.
+func (s *sys) checkUnpatched() {
+	s.t.Helper()
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); strings.Contains(got, patchedLine) {
+		s.t.Errorf("still patched: %q", got)
+	}
+	if n := len(s.k.Ftrace.Hooked()); n != 0 {
+		s.t.Errorf("%d ftrace sites still hooked", n)
+	}
+}
+
 // TestBasic mirrors test-livepatch.sh "basic function patching": load,
 // see the change, disable, unload, see it gone; and with each model.
 func TestBasic(t *testing.T) {
@@ -25,41 +37,50 @@ func TestBasic(t *testing.T) {
 			}
 			s.disable(mod)
 			s.rmmod(mod)
-			if got := s.cat(workload.SysCmdline, "/proc/cmdline"); strings.Contains(got, patchedLine) {
-				t.Errorf("still patched: %q", got)
-			}
-			if n := len(s.k.Ftrace.Hooked()); n != 0 {
-				t.Errorf("%d ftrace sites still hooked", n)
-			}
+			s.checkUnpatched()
 			testutil.Golden(t, "testdata/basic-"+mod+".golden", s.log.String())
 		})
 	}
 }
 
 // TestMultiplePatches mirrors "multiple livepatches": two patches stack on
-// one function, the newest wins; disabling it brings the older back.
+// one function, the newest wins; disabling it brings the older back. Then,
+// as in Linux since 5.1, the older of two stacked patches is disabled
+// first: the newest stays in effect.
 func TestMultiplePatches(t *testing.T) {
+	const lp, lp2 = "test_klp_livepatch", "test_klp_livepatch2"
 	s := bootSys(t, boot.Options{CPUs: 2})
-	s.insmod("test_klp_livepatch")
+	s.insmod(lp)
 	s.cat(workload.SysCmdline, "/proc/cmdline")
-	s.insmod("test_klp_livepatch2")
-	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch2:") {
+	s.insmod(lp2)
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, lp2+":") {
 		t.Errorf("newest patch does not win: %q", got)
 	}
-	if err := s.disable("test_klp_livepatch"); err == nil {
-		t.Error("disabling the older of two stacked patches succeeded")
-	}
-	s.disable("test_klp_livepatch2")
-	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch:") {
+	s.disable(lp2)
+	s.rmmod(lp2)
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, lp+":") {
 		t.Errorf("older patch not back: %q", got)
 	}
-	s.rmmod("test_klp_livepatch2")
-	if err := s.rmmod("test_klp_livepatch"); err == nil {
+	if err := s.rmmod(lp); err == nil {
 		t.Error("unloading an enabled patch module succeeded")
 	}
-	s.disable("test_klp_livepatch")
-	s.rmmod("test_klp_livepatch")
+	s.disable(lp)
+	s.rmmod(lp)
 	s.cat(workload.SysCmdline, "/proc/cmdline")
+
+	s.log.WriteString("### the older patch disabled first\n")
+	s.insmod(lp)
+	s.insmod(lp2)
+	if err := s.disable(lp); err != nil {
+		t.Errorf("disabling the older of two stacked patches: %v", err)
+	}
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, lp2+":") {
+		t.Errorf("newest patch not in effect after the older was disabled: %q", got)
+	}
+	s.rmmod(lp)
+	s.disable(lp2)
+	s.rmmod(lp2)
+	s.checkUnpatched()
 	testutil.Golden(t, "testdata/multiple.golden", s.log.String())
 }
 
@@ -77,6 +98,16 @@ func TestAtomicReplace(t *testing.T) {
 	}
 	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.HasPrefix(got, "test_klp_livepatch_replace:") {
 		t.Errorf("replacement not active: %q", got)
+	}
+	// Only the replacing patch is left in /sys/kernel/livepatch.
+	var dirs []string
+	for _, e := range s.c.Sysfs() {
+		if !strings.Contains(e.Path, "/") {
+			dirs = append(dirs, e.Path)
+		}
+	}
+	if len(dirs) != 1 || dirs[0] != "test_klp_livepatch_replace" {
+		t.Errorf("/sys/kernel/livepatch after the replace: %v", dirs)
 	}
 	s.rmmod("test_klp_livepatch2")
 	s.rmmod("lp_sleep_immediate")

@@ -1,6 +1,7 @@
 package livepatch
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -118,38 +119,30 @@ func (c *Core) enable(t *machine.Task, addr uint64, call caller) int64 {
 	}
 	c.printf("'%s': initializing patching transition", p.Name)
 	c.initTransition(p, patched)
-	for _, o := range p.Objs {
-		if !c.objLoaded(o) {
-			continue
-		}
-		if o.PrePatch != 0 {
-			if r := int32(call(o.PrePatch, o.Addr)); r != 0 {
-				c.printf("pre-patch callback failed for object '%s'", o.DisplayName())
-				c.printf("failed to enable patch '%s'", p.Name)
-				c.printf("'%s': canceling patching transition, going to unpatch", p.Name)
-				c.trans.target = unpatched
-				c.trans.report.Err = "pre-patch callback failed"
-				c.complete(call)
-				return int64(r)
-			}
-		}
-		o.postUnpatchEnabled = true
+	// Linux's __klp_enable_patch: per loaded object, its pre-patch
+	// callback, then its functions onto the ftrace stacks; a failure
+	// cancels the transition.
+	cancel := func(why string, ret int64) int64 {
+		c.printf("failed to enable patch '%s'", p.Name)
+		c.printf("'%s': canceling patching transition, going to unpatch", p.Name)
+		c.trans.target = unpatched
+		c.trans.report.Err = why
+		c.complete(call)
+		return ret
 	}
 	for _, o := range p.Objs {
 		if !c.objLoaded(o) {
 			continue
 		}
-		for _, f := range o.Funcs {
-			if err := c.pushFunc(f); err != nil {
-				// Checked in initObject; only a racing tracer gets here.
-				c.printf("'%s': %v", p.Name, err)
-				c.trans.target = unpatched
-				c.trans.report.Err = err.Error()
-				c.complete(call)
-				return errno(errnoEBUSY)
-			}
+		if r := int32(c.callObj(call, o.PrePatch, o, ModuleStateLive)); r != 0 {
+			c.printf("pre-patch callback failed for object '%s'", o.DisplayName())
+			return cancel("pre-patch callback failed", int64(r))
 		}
-		o.Patched = true
+		o.postUnpatchEnabled = true
+		if r := c.patchObject(o); r != 0 {
+			c.printf("failed to patch object '%s'", o.DisplayName())
+			return cancel("cannot patch object "+o.DisplayName(), r)
+		}
 	}
 	p.Enabled = true
 	c.patches = append(c.patches, p)
@@ -164,6 +157,27 @@ func (c *Core) enable(t *machine.Task, addr uint64, call caller) int64 {
 		c.printf("failed to enable patch '%s'", p.Name)
 		return errno(errnoEBUSY)
 	}
+	return 0
+}
+
+// patchObject is klp_patch_object: every function of o goes onto its
+// ftrace stack; on failure the functions already pushed are popped and
+// the errno is returned.
+func (c *Core) patchObject(o *Object) int64 {
+	for _, f := range o.Funcs {
+		if err := c.pushFunc(f); err != nil {
+			r := errno(errnoEINVAL)
+			if errors.Is(err, ftrace.ErrBusy) {
+				r = errno(errnoEBUSY)
+			}
+			c.printf("failed to register ftrace handler for function '%s' (%d)", f.OldName, r)
+			for _, g := range o.Funcs {
+				c.popFunc(g)
+			}
+			return r
+		}
+	}
+	o.Patched = true
 	return 0
 }
 
@@ -291,8 +305,9 @@ func (c *Core) complete(call caller) {
 	tr := c.trans
 	p := tr.patch
 	c.printf("'%s': completing %s transition", p.Name, opName(tr.target))
+	var replaced []*Patch
 	if tr.target == patched && p.Replace {
-		for _, old := range append([]*Patch(nil), c.patches...) {
+		for _, old := range c.patches {
 			if old == p {
 				continue
 			}
@@ -301,8 +316,7 @@ func (c *Core) complete(call caller) {
 				o.Patched = false
 			}
 			old.Enabled, old.Disabled = false, true
-			c.removePatch(old)
-			c.gone = append(c.gone, old)
+			replaced = append(replaced, old)
 		}
 		// The nops have done their work.
 		c.forFuncs(p, func(o *Object, f *Func) {
@@ -321,21 +335,27 @@ func (c *Core) complete(call caller) {
 	if tr.report.Err == "" {
 		tr.report.Completed = true
 	}
+	// The callbacks still see the replaced patches' states as the
+	// previous ones (Linux frees those patches afterwards).
+	c.completing = p
 	for _, o := range p.Objs {
 		if !c.objLoaded(o) {
 			continue
 		}
 		if tr.target == patched {
-			if o.PostPatch != 0 {
-				call(o.PostPatch, o.Addr)
-			}
+			c.callObj(call, o.PostPatch, o, ModuleStateLive)
 		} else {
-			if o.PostUnpatch != 0 && o.postUnpatchEnabled {
-				call(o.PostUnpatch, o.Addr)
+			if o.postUnpatchEnabled {
+				c.callObj(call, o.PostUnpatch, o, ModuleStateLive)
 			}
 			o.postUnpatchEnabled = false
 			o.Patched = false
 		}
+	}
+	c.completing = nil
+	for _, old := range replaced {
+		c.removePatch(old)
+		c.gone = append(c.gone, old)
 	}
 	if tr.target == unpatched {
 		p.Enabled, p.Disabled = false, true
@@ -512,14 +532,11 @@ func (c *Core) Disable(name string) error {
 		}
 		return c.reverse()
 	}
-	if c.patches[len(c.patches)-1] != p {
-		return fmt.Errorf("livepatch: %s: only the newest patch can be disabled", name)
-	}
 	c.printf("'%s': initializing unpatching transition", p.Name)
 	c.initTransition(p, unpatched)
 	for _, o := range p.Objs {
-		if o.Patched && o.PreUnpatch != 0 {
-			c.kernelCaller(o.PreUnpatch, o.Addr)
+		if o.Patched {
+			c.callObj(c.kernelCaller, o.PreUnpatch, o, ModuleStateLive)
 		}
 	}
 	p.Enabled = false
@@ -543,6 +560,7 @@ func (c *Core) reverse() error {
 	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(tr.target), Start: c.M.Clock(), Tasks: len(tr.states)}
 	tr.failed = 0
 	p.Enabled = tr.target == patched
+	c.printf("'%s': starting %s transition", p.Name, opName(tr.target))
 	if p.Model == Refcount {
 		tr.switched = false
 		c.unhookReturns()
@@ -564,8 +582,9 @@ func (c *Core) reverse() error {
 }
 
 // Force forces the transition in progress: every task is switched at
-// once (klp_force_transition). The patch's module can no longer be
-// unloaded.
+// once (klp_force_transition). The modules of the patches being removed
+// (the patch an unpatching transition disables, the patches a replacing
+// one replaces) can no longer be unloaded.
 func (c *Core) Force() error {
 	if err := c.waitIdle(); err != nil {
 		return err
@@ -580,10 +599,17 @@ func (c *Core) Force() error {
 	}
 	tr.switched = true
 	tr.report.Forced = true
-	for _, p := range c.patches {
-		p.Forced = true
+	// Linux 6.x marks only the patches being removed: a task may still
+	// run their code, so their modules must stay.
+	if tr.target == unpatched {
+		tr.patch.Forced = true
+	} else if tr.patch.Replace {
+		for _, p := range c.patches {
+			if p != tr.patch {
+				p.Forced = true
+			}
+		}
 	}
-	tr.patch.Forced = true
 	c.complete(c.kernelCaller)
 	return nil
 }
@@ -626,8 +652,8 @@ func (c *Core) moduleComing(mod *loader.Module) error {
 			}
 			c.printf("applying patch '%s' to loading module '%s'", p.Name, mod.Name)
 			err := c.initObject(p, o)
-			if err == nil && o.PrePatch != 0 {
-				if r := int32(c.kernelCaller(o.PrePatch, o.Addr)); r != 0 {
+			if err == nil {
+				if r := int32(c.callObj(c.kernelCaller, o.PrePatch, o, ModuleStateComing)); r != 0 {
 					c.printf("pre-patch callback failed for object '%s'", o.DisplayName())
 					err = fmt.Errorf("errno %d", r)
 				}
@@ -654,8 +680,8 @@ func (c *Core) moduleComing(mod *loader.Module) error {
 				return fmt.Errorf("livepatch: patch '%s' refused the module: %v", p.Name, err)
 			}
 			o.Patched = true
-			if (c.trans == nil || c.trans.patch != p) && o.PostPatch != 0 {
-				c.kernelCaller(o.PostPatch, o.Addr)
+			if c.trans == nil || c.trans.patch != p {
+				c.callObj(c.kernelCaller, o.PostPatch, o, ModuleStateComing)
 			}
 			done = append(done, o)
 			donePatches = append(donePatches, p)
@@ -666,23 +692,23 @@ func (c *Core) moduleComing(mod *loader.Module) error {
 
 func (c *Core) unpatchObject(p *Patch, o *Object) {
 	isTrans := c.trans != nil && c.trans.patch == p
-	if !isTrans && o.PreUnpatch != 0 {
-		c.kernelCaller(o.PreUnpatch, o.Addr)
+	if !isTrans {
+		c.callObj(c.kernelCaller, o.PreUnpatch, o, ModuleStateGoing)
 	}
 	c.printf("reverting patch '%s' on unloading module '%s'", p.Name, o.Name)
 	for _, f := range o.Funcs {
 		c.popFunc(f)
 	}
 	o.Patched = false
-	if o.PostUnpatch != 0 && o.postUnpatchEnabled {
-		c.kernelCaller(o.PostUnpatch, o.Addr)
+	if o.postUnpatchEnabled {
+		c.callObj(c.kernelCaller, o.PostUnpatch, o, ModuleStateGoing)
 	}
 	o.postUnpatchEnabled = false
 }
 
-// moduleGoing is klp_module_going, and refuses to unload a patch module
-// whose patch is still enabled or was forced.
-func (c *Core) moduleGoing(mod *loader.Module) error {
+// moduleRemovable refuses to unload a patch module whose patch is still
+// enabled or was forced (Linux holds its module reference).
+func (c *Core) moduleRemovable(mod *loader.Module) error {
 	if err := c.waitIdle(); err != nil {
 		return err
 	}
@@ -691,11 +717,22 @@ func (c *Core) moduleGoing(mod *loader.Module) error {
 			return fmt.Errorf("in use: live patch '%s' is enabled (disable it first)", p.Name)
 		}
 	}
+	for _, p := range c.gone {
+		if p.Mod == mod && p.Forced {
+			return fmt.Errorf("in use: live patch '%s' had a forced transition", p.Name)
+		}
+	}
+	return nil
+}
+
+// moduleGoing is klp_module_going, after the module's exit function ran:
+// the patches of the module are undone.
+func (c *Core) moduleGoing(mod *loader.Module) error {
+	if err := c.waitIdle(); err != nil {
+		return err
+	}
 	for i, p := range c.gone {
 		if p.Mod == mod {
-			if p.Forced {
-				return fmt.Errorf("in use: live patch '%s' had a forced transition", p.Name)
-			}
 			c.gone = append(c.gone[:i:i], c.gone[i+1:]...)
 			break
 		}

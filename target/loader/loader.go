@@ -79,12 +79,15 @@ type Loader struct {
 	// relocated and registered, before its init function runs (where
 	// Linux calls klp_module_coming); an error refuses the module.
 	Coming func(mod *Module) error
-	// Going, if set, is called when a module is about to be unloaded,
-	// before its hooked ftrace sites are checked and its cleanup_module
-	// runs (klp_module_going: patches of the module are undone); an error
-	// refuses the unload (a live patch still enabled is in use). It is
-	// also called, with its error ignored, when a module's init fails
-	// after Coming succeeded.
+	// Removable, if set, is asked before a module is unloaded; an error
+	// refuses the unload (Linux: the module is in use, e.g. a live patch
+	// still enabled or forced).
+	Removable func(mod *Module) error
+	// Going, if set, is called when a module goes away: after its
+	// cleanup_module ran and before its ftrace sites are released, as
+	// Linux calls klp_module_going (patches of the module are undone).
+	// It is also called when a module's init fails after Coming
+	// succeeded. Its error is reported but the module is gone.
 	Going func(mod *Module) error
 }
 
@@ -603,18 +606,20 @@ func (l *Loader) Unload(name string) error {
 			}
 		}
 	}
-	if l.Going != nil {
-		if err := l.Going(mod); err != nil {
-			return fmt.Errorf("module %s: %v", name, err)
-		}
-	}
-	if l.ft != nil {
-		if err := l.ft.RemoveSites(name); err != nil {
+	if l.Removable != nil {
+		if err := l.Removable(mod); err != nil {
 			return fmt.Errorf("module %s: %v", name, err)
 		}
 	}
 	if _, err := l.m.CallKernel("rmmod", mod.Exit, 0, l.InitLimit); err != nil {
 		return fmt.Errorf("module %s: cleanup_module: %v", name, err)
+	}
+	var goingErr error
+	if l.Going != nil {
+		goingErr = l.Going(mod)
+	}
+	if l.ft != nil {
+		l.ft.ReleaseSites(name)
 	}
 	for i, o := range l.mods {
 		if o == mod {
@@ -623,6 +628,9 @@ func (l *Loader) Unload(name string) error {
 		}
 	}
 	l.teardown(mod)
+	if goingErr != nil {
+		return fmt.Errorf("module %s: unloaded, but: %w", name, goingErr)
+	}
 	return nil
 }
 

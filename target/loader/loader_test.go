@@ -3,6 +3,8 @@ package loader_test
 import (
 	"debug/elf"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/target/loader"
 	"github.com/kpatchgo/kpatch-build/target/machine"
 	"github.com/kpatchgo/kpatch-build/target/mem"
 	"github.com/kpatchgo/kpatch-build/target/targettest"
@@ -238,4 +241,46 @@ func plainObject(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestUnloadHooks: Removable is asked before the exit function runs and
+// can refuse the unload; Going runs after the exit function, as Linux
+// calls klp_module_going, and the module's ftrace sites go after it.
+func TestUnloadHooks(t *testing.T) {
+	k := targettest.Boot(t, boot.Options{CPUs: 2, Seed: 1})
+	if _, err := k.LoadModule(k.Build.Modules["hello"]); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	refuse := true
+	k.Loader.Removable = func(mod *loader.Module) error {
+		order = append(order, "removable")
+		if refuse {
+			return errors.New("in use")
+		}
+		return nil
+	}
+	k.Loader.Going = func(mod *loader.Module) error {
+		unloaded := strings.Contains(k.M.Console(), "hello: unloaded")
+		order = append(order, fmt.Sprintf("going (exit ran: %v, sites: %d)", unloaded, k.Ftrace.Sites("hello")))
+		return nil
+	}
+	if err := k.Loader.Unload("hello"); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("refused unload: %v", err)
+	}
+	if k.Loader.Module("hello") == nil || strings.Contains(k.M.Console(), "hello: unloaded") {
+		t.Error("a refused unload ran the exit function or removed the module")
+	}
+	refuse = false
+	sites := k.Ftrace.Sites("hello")
+	if err := k.Loader.Unload("hello"); err != nil {
+		t.Fatal(err)
+	}
+	if k.Ftrace.Sites("hello") != 0 {
+		t.Error("ftrace sites left after the unload")
+	}
+	want := []string{"removable", "removable", fmt.Sprintf("going (exit ran: true, sites: %d)", sites)}
+	if diff := cmp.Diff(want, order); diff != "" || sites == 0 {
+		t.Errorf("hook order (-want +got):\n%s", diff)
+	}
 }

@@ -51,7 +51,7 @@ var Headers = []string{
 // MacroPrefixes select the object-like integer macros that are ABI: a
 // macro is taken when its name starts with one of them.
 var MacroPrefixes = []string{
-	"HC_", "KLP_", "PF_", "TASK_", "TI_", "THREAD_SIZE", "BUGFLAG_", "EX_TYPE_", "EX_DATA_",
+	"HC_", "KLP_", "PF_", "TASK_", "TI_", "MODULE_NAME_LEN", "THREAD_SIZE", "BUGFLAG_", "EX_TYPE_", "EX_DATA_",
 	"ALT_FLAG_", "JUMP_LABEL_NOP_SIZE", "JUMP_TYPE_",
 	"NCAPINTS", "X86_FEATURE_", "NR_CPUS", "__NR_", "NR_syscalls",
 	"TIF_", "PT_",
@@ -67,7 +67,7 @@ var MacroHeaders = []string{"include/linux/errno.h"}
 var Structs = []string{
 	"task_struct", "restart_block", "pt_regs",
 	"klp_func", "klp_callbacks", "klp_object", "klp_state", "klp_patch", "klp_call",
-	"task_info", "klp_check", "klp_range",
+	"task_info", "klp_check", "klp_range", "module",
 	"bug_entry", "exception_table_entry", "alt_instr", "jump_entry", "static_key", "kernel_symbol",
 }
 

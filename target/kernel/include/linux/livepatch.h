@@ -19,8 +19,7 @@
 #include <linux/types.h>
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
-
-struct module;
+#include <linux/module.h>
 
 /* Consistency models (struct klp_patch.model). */
 #define KLP_MODEL_HYBRID	0	/* livepatch: per-task switching (default) */
@@ -53,6 +52,7 @@ struct klp_object {
 	const char *name;		/* NULL for vmlinux, else a module name */
 	struct klp_func *funcs;		/* ends with an all-zero entry */
 	struct klp_callbacks callbacks;
+	struct module *mod;		/* set by the core: the loaded module, NULL for vmlinux */
 };
 
 struct klp_state {
@@ -72,7 +72,11 @@ struct klp_patch {
 /* Layouts the Go core decodes. */
 static_assert(sizeof(struct klp_func) == 32, "klp_func layout");
 static_assert(offsetof(struct klp_object, callbacks) == 16, "klp_object layout");
-static_assert(sizeof(struct klp_object) == 56, "klp_object layout");
+static_assert(offsetof(struct klp_object, mod) == 56, "klp_object layout");
+static_assert(sizeof(struct klp_object) == 64, "klp_object layout");
+static_assert(offsetof(struct module, state) == 0, "module layout");
+static_assert(offsetof(struct module, name) == 4, "module layout");
+static_assert(sizeof(struct module) == 60, "module layout");
 static_assert(sizeof(struct klp_state) == 24, "klp_state layout");
 static_assert(offsetof(struct klp_patch, replace) == 24, "klp_patch layout");
 static_assert(offsetof(struct klp_patch, model) == 28, "klp_patch layout");

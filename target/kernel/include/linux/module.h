@@ -50,4 +50,25 @@ typedef void (*exitcall_t)(void);
 
 #define THIS_MODULE_NAME	KBUILD_MODNAME
 
+/*
+ * A module's state, with Linux's values.  The module loader is Go code of
+ * the machine and keeps its own records; the livepatch core gives a patch's
+ * callbacks a struct module (klp_object.mod) with the state the module is
+ * in when the callback runs: COMING before its init, GOING after its exit,
+ * LIVE otherwise.
+ */
+enum module_state {
+	MODULE_STATE_LIVE,	/* normal state */
+	MODULE_STATE_COMING,	/* fully formed, running module_init */
+	MODULE_STATE_GOING,	/* going away */
+	MODULE_STATE_UNFORMED,	/* still setting it up */
+};
+
+#define MODULE_NAME_LEN		56
+
+struct module {
+	enum module_state state;
+	char name[MODULE_NAME_LEN];
+};
+
 #endif /* _LINUX_MODULE_H */

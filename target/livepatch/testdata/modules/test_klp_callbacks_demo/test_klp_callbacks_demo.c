@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The callback demo of the selftests: callbacks for vmlinux and two
- * target modules print what they are called for; the patch changes a
- * function of each module.  The test build may define LP_PRE_PATCH_RET
+ * The callback demo of the selftests: callbacks for vmlinux and the
+ * target modules print what they are called for, with the state of the
+ * module (obj->mod); the patch changes a function of each module.  The test build may define LP_PRE_PATCH_RET
  * and LP_MOD_PRE_PATCH_RET (what the pre-patch callbacks of vmlinux and
  * of the modules return), LP_REPLACE and LP_TAG.
  */
@@ -25,30 +25,47 @@
 #define LP_TAG KBUILD_MODNAME
 #endif
 
-static const char *objname(struct klp_object *obj)
+/* What a callback says about the module state of its object. */
+static const char *const state_text[] = {
+	[MODULE_STATE_LIVE] = "[MODULE_STATE_LIVE] Normal state",
+	[MODULE_STATE_COMING] = "[MODULE_STATE_COMING] Full formed, running module_init",
+	[MODULE_STATE_GOING] = "[MODULE_STATE_GOING] Going away",
+	[MODULE_STATE_UNFORMED] = "[MODULE_STATE_UNFORMED] Still setting it up",
+};
+
+/* vmlinux, or "module -> state" from the struct module the core gives. */
+static void say(const char *callback, struct klp_object *obj)
 {
-	return obj->name ? obj->name : "vmlinux";
+	if (!obj->mod) {
+		pr_info("%s: %s: vmlinux\n", LP_TAG, callback);
+		return;
+	}
+	if (obj->mod->state > MODULE_STATE_UNFORMED) {
+		pr_info("%s: %s: %s -> state %d?\n", LP_TAG, callback, obj->mod->name, obj->mod->state);
+		return;
+	}
+	pr_info("%s: %s: %s -> %s\n", LP_TAG, callback, obj->mod->name, state_text[obj->mod->state]);
 }
 
 static int pre_patch_callback(struct klp_object *obj)
 {
-	pr_info("%s: %s: %s\n", LP_TAG, __func__, objname(obj));
+	say(__func__, obj);
 	return obj->name ? LP_MOD_PRE_PATCH_RET : LP_PRE_PATCH_RET;
 }
 
 static void post_patch_callback(struct klp_object *obj)
 {
-	pr_info("%s: %s: %s\n", LP_TAG, __func__, objname(obj));
+	say(__func__, obj);
 }
 
 static void pre_unpatch_callback(struct klp_object *obj)
 {
-	pr_info("%s: %s: %s\n", LP_TAG, __func__, objname(obj));
+	say(__func__, obj);
 }
 
 static void post_unpatch_callback(struct klp_object *obj)
 {
-	pr_info("%s: %s: %s\n", LP_TAG, __func__, objname(obj));
+	say(__func__, obj);
 }
 
 static int patched_callbacks_mod_show(struct seq_file *m, void *v)
@@ -85,6 +102,8 @@ static struct klp_object objs[] = {
 	{ .name = NULL, .funcs = no_funcs, .callbacks = CALLBACKS, },
 	{ .name = "test_klp_callbacks_mod", .funcs = mod_funcs, .callbacks = CALLBACKS, },
 	{ .name = "test_klp_callbacks_busy", .funcs = busymod_funcs, .callbacks = CALLBACKS, },
+	/* The same module built to block (Linux: a module parameter). */
+	{ .name = "test_klp_callbacks_busy_block", .funcs = busymod_funcs, .callbacks = CALLBACKS, },
 	{ }
 };
 

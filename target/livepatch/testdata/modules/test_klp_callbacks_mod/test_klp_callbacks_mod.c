@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The target module of the callback tests: a proc entry a patch changes. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
