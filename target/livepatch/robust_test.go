@@ -172,10 +172,7 @@ func TestHammeredSyscall(t *testing.T) {
 				if err == nil {
 					break
 				}
-				// The patched function is on a hammer's stack for about
-				// half of each call; with six hammers a stop_machine
-				// check succeeds about once in 2^6 tries.
-				if tries++; tries == 500 {
+				if tries++; tries == 100 {
 					t.Fatal(err)
 				}
 				s.k.M.RunFor(100_000)
