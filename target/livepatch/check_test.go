@@ -1,7 +1,6 @@
 package livepatch_test
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -20,9 +19,8 @@ func TestCStackWalkMatchesShadowStack(t *testing.T) {
 		if err := workload.Start(k.M, "mixed"); err != nil {
 			t.Fatal(err)
 		}
-		end := k.M.Now() + 40*workload.Millisecond
-		for i := range 6 {
-			k.M.Spawn(fmt.Sprintf("load%d", i), kernelLoad(end))
+		if _, err := workload.Spawn(k.M, workload.Loaded(1, workload.LoadedConfig{Duration: 40 * workload.Millisecond})); err != nil {
+			t.Fatal(err)
 		}
 	}})
 	compared, unreliable := 0, 0

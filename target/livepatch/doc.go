@@ -36,7 +36,8 @@
 // its stack is clean (klp_try_complete_transition(): the task is held
 // while the kernel walks its frame pointers) or when it returns to user
 // space, retries every RetryPeriod, sends a fake signal to the user tasks
-// not yet switched (machine.SignalFake) and wakes kernel threads after
+// not yet switched (machine.SignalFake) and wakes kernel threads in an
+// interruptible sleep (machine.WakeState) after
 // every SignalsTimeout failed retries, and can be forced; Refcount counts
 // entries into the functions in transition through ftrace and exits
 // through a return trampoline, including the frames already on the

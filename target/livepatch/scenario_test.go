@@ -31,26 +31,14 @@ func row(model string, cpus int, r livepatch.Report) string {
 
 const tableHead = "| model        | CPUs | tasks | global pause (ns) | longest task pause (ns) | time to end (ns) | result |\n|---|---|---|---|---|---|---|\n"
 
-// kernelLoad keeps a CPU busy in the kernel until virtual time end, then
-// exits: back-to-back text system calls (meminfo, stat), each a few
-// thousand instructions with no preemption point, with a little user
-// time in between. (A stand-in for the kernel-loading workloads of
-// target/workload.)
-func kernelLoad(end uint64) machine.Script {
-	return func(u *machine.User) {
-		for u.Now() < end {
-			workload.ReadText(u, workload.SysMeminfo)
-			workload.ReadText(u, workload.SysStat)
-			u.Compute(2_000)
-		}
-	}
-}
-
-// Load of the loaded rows: per CPU, this many kernelLoad processes,
-// started at boot and ending loadFor ns later; the patch is loaded
-// loadBefore ns after boot.
+// The loaded rows run workload.Loaded: per CPU, long kernel work with
+// cond_resched() every 500 steps, a spinlock holder, two processes
+// sharing a mutex (one sleeps holding it), a nanosleeper and a
+// wait-queue waiter, plus one waker. It is spawned when the boot ends,
+// starts new calls during loadFor and then exits, so that virtual time
+// can jump once the machine is idle; the patch is loaded loadBefore ns
+// after boot, while every CPU is busy.
 const (
-	loadPerCPU = 2
 	loadFor    = 3 * workload.Millisecond
 	loadBefore = 1 * workload.Millisecond
 )
@@ -63,9 +51,8 @@ func measure(t *testing.T, b *boot.Build, mod string, cpus int, loaded bool) liv
 		if !loaded {
 			return
 		}
-		end := k.M.Now() + loadFor
-		for i := 0; i < loadPerCPU*cpus; i++ {
-			k.M.Spawn(fmt.Sprintf("load%d", i), kernelLoad(end))
+		if _, err := workload.Spawn(k.M, workload.Loaded(cpus, workload.LoadedConfig{Duration: loadFor})); err != nil {
+			t.Fatal(err)
 		}
 	}})
 	s.k.M.RunFor(loadBefore)
@@ -159,9 +146,10 @@ func TestScenarioSeedsTable(t *testing.T) {
 // sends it a fake signal: it completes when the napper passes through
 // user space; the reference-counting model completes when it leaves the
 // function. The long_sleeper kernel thread sleeps 10 s in do_long_wait
-// and calls it again at once: stop_machine fails, the per-task model
-// wakes it after 15 retries to no avail (as in Linux, a woken kernel
-// thread goes back to sleep in the same function) and can only be
+// (msleep, an uninterruptible sleep) and calls it again at once:
+// stop_machine fails, the per-task model cannot switch it (as in Linux,
+// kernel threads are woken only from an interruptible sleep, and a woken
+// one would go back to sleep in the same function) and can only be
 // forced, the reference-counting model completes when it returns.
 func TestScenarioLongSleeper(t *testing.T) {
 	var b strings.Builder

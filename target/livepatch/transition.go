@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/target/abi"
 	"github.com/kpatchgo/kpatch-build/target/cpu"
 	"github.com/kpatchgo/kpatch-build/target/ftrace"
 	"github.com/kpatchgo/kpatch-build/target/loader"
@@ -402,7 +403,8 @@ func (c *Core) work(call caller) uint64 {
 
 // sendSignals is klp_send_signals: every user task not yet switched
 // gets a fake signal (it leaves an interruptible sleep and passes through
-// user space, where it switches); sleeping kernel threads are woken.
+// user space, where it switches); kernel threads in an interruptible sleep
+// are woken.
 func (c *Core) sendSignals() {
 	tr := c.trans
 	if !tr.report.Signalled {
@@ -419,8 +421,12 @@ func (c *Core) sendSignals() {
 				c.printf("%v", err)
 			}
 		case machine.KindKernel:
+			// Linux wakes a kernel thread only from an interruptible
+			// sleep (wake_up_state(task, TASK_INTERRUPTIBLE)).
 			if t.State == machine.Sleeping && t != c.worker {
-				c.M.Wake(t.PID)
+				if _, err := c.M.WakeState(t, abi.TASK_INTERRUPTIBLE); err != nil {
+					c.printf("%v", err)
+				}
 			}
 		}
 	}

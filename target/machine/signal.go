@@ -31,11 +31,18 @@ func (m *Machine) SignalFake(t *Task) (woken bool, err error) {
 	if flags&(1<<abi.TIF_NOTIFY_SIGNAL) != 0 {
 		return false, nil
 	}
+	return m.WakeState(t, abi.TASK_INTERRUPTIBLE)
+}
+
+// WakeState is the kernel's wake_up_state(): it wakes t only if t sleeps,
+// or is about to sleep, in one of the TASK_* states of the mask (read
+// from task_struct.__state), and reports whether it woke it.
+func (m *Machine) WakeState(t *Task, mask uint32) (bool, error) {
 	state, err := m.Mem.Read32(t.Struct + abi.Offsetof_task_struct___state)
 	if err != nil {
-		return false, fmt.Errorf("machine: signal to %s: %w", t, err)
+		return false, fmt.Errorf("machine: wake %s: %w", t, err)
 	}
-	if state&abi.TASK_INTERRUPTIBLE == 0 {
+	if state&mask == 0 {
 		return false, nil
 	}
 	return m.wake(nil, t.PID) == 1, nil
