@@ -42,10 +42,7 @@ func TestCallbacks(t *testing.T) {
 			t.Errorf("callbacks_mod patched = %v, want %v", got, want)
 		}
 	}
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *sys)
-	}{
+	cases := []selftestCase{
 		{"target module before livepatch", func(t *testing.T, s *sys) {
 			s.insmod(mod)
 			s.insmod(demo)
@@ -143,17 +140,7 @@ func TestCallbacks(t *testing.T) {
 			s.rmmod(demo)
 		}},
 	}
-	var all strings.Builder
-	for _, tc := range cases {
-		s := bootSys(t, boot.Options{CPUs: 2})
-		s.log.WriteString("### " + tc.name + "\n")
-		tc.run(t, s)
-		if s.c.InTransition() != nil || len(s.c.Patches()) != 0 || len(s.k.Ftrace.Hooked()) != 0 {
-			t.Errorf("%s: left a patch, a transition or a hook behind", tc.name)
-		}
-		all.WriteString(s.log.String())
-	}
-	testutil.Golden(t, "testdata/callbacks.golden", all.String())
+	testutil.Golden(t, "testdata/callbacks.golden", runCases(t, 2, cases))
 }
 
 // TestShadowVars mirrors test-shadow-vars.sh "basic shadow variable API"
@@ -185,10 +172,7 @@ func TestShadowVars(t *testing.T) {
 // refused too.
 func TestSystemStates(t *testing.T) {
 	const st, st2, st3 = "test_klp_state", "test_klp_state2", "test_klp_state3"
-	cases := []struct {
-		name string
-		run  func(t *testing.T, s *sys)
-	}{
+	cases := []selftestCase{
 		{"system state modification", func(t *testing.T, s *sys) {
 			s.insmod(st)
 			s.disable(st)
@@ -227,17 +211,7 @@ func TestSystemStates(t *testing.T) {
 			s.rmmod(st)
 		}},
 	}
-	var all strings.Builder
-	for _, tc := range cases {
-		s := bootSys(t, boot.Options{CPUs: 1})
-		s.log.WriteString("### " + tc.name + "\n")
-		tc.run(t, s)
-		if s.c.InTransition() != nil || len(s.c.Patches()) != 0 || len(s.k.Loader.Modules()) != 0 {
-			t.Errorf("%s: left a patch, a transition or a module behind", tc.name)
-		}
-		all.WriteString(s.log.String())
-	}
-	out := all.String()
+	out := runCases(t, 1, cases)
 	for _, want := range []string{"allocating space to store the setting", "space to store the setting already allocated",
 		"fixing the setting (1 -> 7)", "taking over the setting change (value 7)", "restoring the setting (7 -> 1)",
 		"freeing space for the stored setting", "not compatible with the already installed livepatches"} {
@@ -246,4 +220,28 @@ func TestSystemStates(t *testing.T) {
 		}
 	}
 	testutil.Golden(t, "testdata/states.golden", out)
+}
+
+// selftestCase is one case of a Linux selftest script.
+type selftestCase struct {
+	name string
+	run  func(t *testing.T, s *sys)
+}
+
+// runCases runs each case on a freshly booted system with cpus CPUs and
+// returns their transcripts, each under a "### name" line. A case that
+// leaves a patch, a transition, an ftrace hook or a loaded module behind
+// fails the test.
+func runCases(t *testing.T, cpus int, cases []selftestCase) string {
+	var all strings.Builder
+	for _, tc := range cases {
+		s := bootSys(t, boot.Options{CPUs: cpus})
+		s.log.WriteString("### " + tc.name + "\n")
+		tc.run(t, s)
+		if s.c.InTransition() != nil || len(s.c.Patches()) != 0 || len(s.k.Ftrace.Hooked()) != 0 || len(s.k.Loader.Modules()) != 0 {
+			t.Errorf("%s: left a patch, a transition, a hook or a module behind", tc.name)
+		}
+		all.WriteString(s.log.String())
+	}
+	return all.String()
 }
