@@ -192,6 +192,14 @@ const (
 	PT_RESTART   = 1
 )
 
+// Macros of include/linux/module.h.
+const (
+	MODULE_STATE_LIVE     = 0
+	MODULE_STATE_COMING   = 1
+	MODULE_STATE_GOING    = 2
+	MODULE_STATE_UNFORMED = 3
+)
+
 // struct task_struct (include/linux/sched.h).
 const (
 	Sizeof_task_struct                   = 128
@@ -593,6 +601,10 @@ var generated = []value{
 	{"PT_FLAGS", PT_FLAGS},
 	{"PT_REGS_SIZE", PT_REGS_SIZE},
 	{"PT_RESTART", PT_RESTART},
+	{"MODULE_STATE_LIVE", MODULE_STATE_LIVE},
+	{"MODULE_STATE_COMING", MODULE_STATE_COMING},
+	{"MODULE_STATE_GOING", MODULE_STATE_GOING},
+	{"MODULE_STATE_UNFORMED", MODULE_STATE_UNFORMED},
 	{"Sizeof_task_struct", Sizeof_task_struct},
 	{"Offsetof_task_struct_pid", Offsetof_task_struct_pid},
 	{"Sizeof_task_struct_pid", Sizeof_task_struct_pid},

@@ -84,11 +84,11 @@ type State struct {
 // allocates (a multiple of 8, at least abi.Sizeof_module).
 const moduleSlotSize = (abi.Sizeof_module + 7) &^ 7
 
-// Module states (enum module_state).
+// Module states (enum module_state, from package abi).
 const (
-	ModuleStateLive   = 0
-	ModuleStateComing = 1
-	ModuleStateGoing  = 2
+	ModuleStateLive   = abi.MODULE_STATE_LIVE
+	ModuleStateComing = abi.MODULE_STATE_COMING
+	ModuleStateGoing  = abi.MODULE_STATE_GOING
 )
 
 func (c *Core) rd64(a uint64) uint64 { v, _ := c.M.Mem.Read64(a); return v }

@@ -71,7 +71,12 @@ var Structs = []string{
 	"bug_entry", "exception_table_entry", "alt_instr", "jump_entry", "static_key", "kernel_symbol",
 }
 
-// Macro is one integer macro.
+// Enums are the enumerations whose values are ABI: the livepatch core
+// hands callbacks a struct module whose state is an enum module_state.
+// Their enumerators are rendered as macros are.
+var Enums = []string{"module_state"}
+
+// Macro is one integer macro (or enumerator, see Enums).
 type Macro struct {
 	// Name is the C name (HC_CONSOLE_WRITE).
 	Name string
@@ -218,6 +223,9 @@ func Extract(dir string) (*ABI, error) {
 	for _, s := range Structs {
 		fmt.Fprintf(&src, "struct %s *abi_s_%s;\n", s, s)
 	}
+	for _, e := range Enums {
+		fmt.Fprintf(&src, "enum %s abi_e_%s;\n", e, e)
+	}
 	csrc := filepath.Join(tmp, "abi.c")
 	obj := filepath.Join(tmp, "abi.o")
 	if err := os.WriteFile(csrc, []byte(src.String()), 0o644); err != nil {
@@ -234,11 +242,11 @@ func Extract(dir string) (*ABI, error) {
 	if err := readValues(f, macros); err != nil {
 		return nil, err
 	}
-	structs, err := readStructs(f, dir)
+	structs, enums, err := readStructs(f, dir)
 	if err != nil {
 		return nil, err
 	}
-	return &ABI{Macros: macros, Structs: structs}, nil
+	return &ABI{Macros: append(macros, enums...), Structs: structs}, nil
 }
 
 func run(dir, name string, args ...string) ([]byte, error) {
@@ -340,19 +348,21 @@ func readValues(f *elf.File, macros []Macro) error {
 	return nil
 }
 
-// readStructs returns the layout of every Structs entry from f's DWARF.
-func readStructs(f *elf.File, dir string) ([]Struct, error) {
+// readStructs returns the layout of every Structs entry and the
+// enumerators of every Enums entry from f's DWARF.
+func readStructs(f *elf.File, dir string) ([]Struct, []Macro, error) {
 	d, err := f.DWARF()
 	if err != nil {
-		return nil, fmt.Errorf("abi.o: DWARF: %w", err)
+		return nil, nil, fmt.Errorf("abi.o: DWARF: %w", err)
 	}
 	found := map[string]Struct{}
+	enums := map[string][]Macro{}
 	r := d.Reader()
 	var files []*dwarf.LineFile
 	for {
 		e, err := r.Next()
 		if err != nil {
-			return nil, fmt.Errorf("abi.o: DWARF: %w", err)
+			return nil, nil, fmt.Errorf("abi.o: DWARF: %w", err)
 		}
 		if e == nil {
 			break
@@ -364,6 +374,37 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 			}
 			continue
 		case dwarf.TagStructType:
+		case dwarf.TagEnumerationType:
+			name, _ := e.Val(dwarf.AttrName).(string)
+			if !slices.Contains(Enums, name) || !e.Children {
+				if e.Children {
+					r.SkipChildren()
+				}
+				continue
+			}
+			header := ""
+			if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && int(fi) < len(files) && files[fi] != nil {
+				header = relHeader(files[fi].Name, dir)
+			}
+			for {
+				m, err := r.Next()
+				if err != nil {
+					return nil, nil, fmt.Errorf("abi.o: DWARF of enum %s: %w", name, err)
+				}
+				if m == nil || m.Tag == 0 {
+					break
+				}
+				if m.Tag != dwarf.TagEnumerator {
+					continue
+				}
+				en, _ := m.Val(dwarf.AttrName).(string)
+				v, ok := m.Val(dwarf.AttrConstValue).(int64)
+				if !ok {
+					return nil, nil, fmt.Errorf("enum %s: enumerator %s has no value", name, en)
+				}
+				enums[name] = append(enums[name], Macro{Name: en, Header: header, Value: v})
+			}
+			continue
 		default:
 			if !e.Children {
 				continue
@@ -389,7 +430,7 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 		for {
 			m, err := r.Next()
 			if err != nil {
-				return nil, fmt.Errorf("abi.o: DWARF of struct %s: %w", name, err)
+				return nil, nil, fmt.Errorf("abi.o: DWARF of struct %s: %w", name, err)
 			}
 			if m == nil || m.Tag == 0 {
 				break
@@ -403,12 +444,12 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 			fn, _ := m.Val(dwarf.AttrName).(string)
 			off, ok := m.Val(dwarf.AttrDataMemberLoc).(int64)
 			if !ok {
-				return nil, fmt.Errorf("struct %s: member %s has no constant offset (a bit-field?)", name, fn)
+				return nil, nil, fmt.Errorf("struct %s: member %s has no constant offset (a bit-field?)", name, fn)
 			}
 			to, _ := m.Val(dwarf.AttrType).(dwarf.Offset)
 			typ, err := d.Type(to)
 			if err != nil {
-				return nil, fmt.Errorf("struct %s: member %s: %w", name, fn, err)
+				return nil, nil, fmt.Errorf("struct %s: member %s: %w", name, fn, err)
 			}
 			s.Fields = append(s.Fields, flatten(fn, off, typ)...)
 		}
@@ -418,11 +459,18 @@ func readStructs(f *elf.File, dir string) ([]Struct, error) {
 	for _, n := range Structs {
 		s, ok := found[n]
 		if !ok {
-			return nil, fmt.Errorf("struct %s: not defined by the ABI headers", n)
+			return nil, nil, fmt.Errorf("struct %s: not defined by the ABI headers", n)
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	var consts []Macro
+	for _, n := range Enums {
+		if len(enums[n]) == 0 {
+			return nil, nil, fmt.Errorf("enum %s: not defined by the ABI headers", n)
+		}
+		consts = append(consts, enums[n]...)
+	}
+	return out, consts, nil
 }
 
 // flatten returns the member name at off of type typ; an anonymous
