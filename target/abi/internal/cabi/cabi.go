@@ -382,10 +382,7 @@ func readStructs(f *elf.File, dir string) ([]Struct, []Macro, error) {
 				}
 				continue
 			}
-			header := ""
-			if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && int(fi) < len(files) && files[fi] != nil {
-				header = relHeader(files[fi].Name, dir)
-			}
+			header := declHeader(e, files, dir)
 			for {
 				m, err := r.Next()
 				if err != nil {
@@ -421,9 +418,7 @@ func readStructs(f *elf.File, dir string) ([]Struct, []Macro, error) {
 			continue
 		}
 		s := Struct{Name: name, Size: size}
-		if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && int(fi) < len(files) && files[fi] != nil {
-			s.Header = relHeader(files[fi].Name, dir)
-		}
+		s.Header = declHeader(e, files, dir)
 		if !e.Children {
 			continue
 		}
@@ -471,6 +466,15 @@ func readStructs(f *elf.File, dir string) ([]Struct, []Macro, error) {
 		consts = append(consts, enums[n]...)
 	}
 	return out, consts, nil
+}
+
+// declHeader returns the header declaring DWARF entry e, relative to the
+// kernel tree at dir ("" when the entry names no file).
+func declHeader(e *dwarf.Entry, files []*dwarf.LineFile, dir string) string {
+	if fi, ok := e.Val(dwarf.AttrDeclFile).(int64); ok && int(fi) < len(files) && files[fi] != nil {
+		return relHeader(files[fi].Name, dir)
+	}
+	return ""
 }
 
 // flatten returns the member name at off of type typ; an anonymous
