@@ -149,24 +149,30 @@ func (c *Core) tryComplete(call caller) bool {
 	return false
 }
 
-// countOnStacks is the reference-counting model's first scan: the C code
+// countOnStacks is the reference-counting model's scan: the C code
 // counts every frame of a function in transition on every task's stack
 // and hooks its return (HC_KLP_REFCOUNT), so that it is counted out when
-// it leaves. Entries during the scan are counted by the ftrace handler.
-func (c *Core) countOnStacks(call caller) {
+// it leaves. Entries during the scan are counted by the ftrace handler. A
+// frame already hooked is not counted again, so a later scan (after a
+// task could not be scanned) only adds what the earlier one missed. It
+// reports whether every task was scanned (tr.unscanned says the same).
+func (c *Core) countOnStacks(call caller) bool {
 	tr := c.trans
 	addr, err := c.writeCheck(c.checkRanges(), c.livePIDs())
 	if err != nil {
 		c.printf("%v", err)
-		return
+		tr.unscanned = true
+		return false
 	}
 	tr.scanning = true
 	left := call(c.countStacksFn, addr)
 	tr.scanning = false
 	tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, c.checkField(abi.Offsetof_klp_check_max_hold_ns))
+	tr.unscanned = left != 0
 	if left != 0 {
-		c.printf("'%s': %d tasks could not be scanned (%s)", tr.patch.Name, left, c.noteBlocker("is in"))
+		c.printf("'%s': %d tasks could not be scanned (%s), scanning again later", tr.patch.Name, left, c.noteBlocker("is in"))
 	}
+	return left == 0
 }
 
 // hcSwitch is HC_KLP_SWITCH(pid): the C check found nothing on the
@@ -206,8 +212,11 @@ func (c *Core) hcRefcount(m *machine.Machine, self *machine.Task, cp *cpu.CPU) (
 	if tr == nil || t == nil {
 		return 0, nil
 	}
+	if ret == c.exitTramp {
+		return 0, nil // hooked already, by the ftrace handler or an earlier scan
+	}
 	if v, err := m.Mem.Read64(slot); err != nil || v != ret {
-		return 0, nil // already hooked by the ftrace handler
+		return 0, nil // hooked by the ftrace handler since the walk read it
 	}
 	if err := m.Mem.Write64(slot, c.exitTramp); err != nil {
 		return 0, nil

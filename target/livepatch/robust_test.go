@@ -290,3 +290,45 @@ func TestReversedTransition(t *testing.T) {
 	s.log.WriteString(strings.Join(ops, "\n") + "\n")
 	testutil.Golden(t, "testdata/reversed.golden", s.log.String())
 }
+
+// TestRefcountRescan: a task that keeps running kernel code on another
+// CPU cannot be held for the reference-counting model's first scan. The
+// transition must not switch on a count that may miss that task's frames:
+// it waits, and the worker scans again a retry period later, once the
+// task has left the kernel.
+func TestRefcountRescan(t *testing.T) {
+	var ret int64
+	s := bootSys(t, boot.Options{CPUs: 2, OnBootDone: func(k *boot.Kernel) {
+		k.M.Spawn("cruncher", func(u *machine.User) {
+			// Long kernel work whose cond_resched() never gives the
+			// CPU away: nothing else wants it.
+			ret = u.Syscall(workload.SysKwork, 400_000, 1000)
+			for {
+				u.Syscall(workload.SysNanosleep, 100*workload.Millisecond)
+			}
+		})
+	}})
+	s.k.M.RunFor(50 * 1000) // the cruncher is in its system call
+	if err := s.insmod("test_klp_livepatch_refcount"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.log.String(), "could not be scanned (cruncher") {
+		t.Fatalf("the first scan held the running cruncher:\n%s", s.log.String())
+	}
+	// insmod waits up to 2 s for the transition.
+	if ok, err := s.c.WaitTransition(3_000_000_000); err != nil || !ok {
+		t.Fatalf("transition not complete 3 s later (%v):\n%s", err, s.log.String())
+	}
+	r := lastReport(s.c, "patching")
+	if !r.Completed || r.Tries < 2 || r.Duration() < s.c.RetryPeriod {
+		t.Errorf("report %s: want completed by a later scan, a retry period after the start\n%s", r, s.log.String())
+	}
+	if ret <= 0 && ret > -4096 {
+		t.Errorf("sys_kwork returned %d", ret)
+	}
+	if got := s.cat(workload.SysCmdline, "/proc/cmdline"); !strings.Contains(got, patchedLine) {
+		t.Errorf("not patched: %q", got)
+	}
+	s.disable("test_klp_livepatch_refcount")
+	s.rmmod("test_klp_livepatch_refcount")
+}

@@ -41,7 +41,12 @@ type transition struct {
 	count    int
 	switched bool
 	scanning bool // the first scan runs: exits do not switch yet
-	ret      map[*machine.Task][]retEntry
+	// unscanned: some task could not be scanned (it kept running on
+	// another CPU); until a later scan covers every task, the count may
+	// miss a frame, so the transition does not switch. The worker scans
+	// again every RetryPeriod.
+	unscanned bool
+	ret       map[*machine.Task][]retEntry
 }
 
 type retEntry struct {
@@ -234,11 +239,7 @@ func (c *Core) startTransition(call caller) error {
 		c.complete(call)
 	case Refcount:
 		tr.report.Tries = 1
-		c.countOnStacks(call)
-		if tr.count <= 0 && !tr.switched {
-			c.switchAll()
-			c.complete(call)
-		}
+		c.startRefcount(call)
 	default:
 		if c.tryComplete(call) {
 			c.complete(call)
@@ -261,6 +262,22 @@ func (c *Core) retryLater() {
 	}
 	tr.failed++
 	tr.nextTry = c.M.Clock() + c.RetryPeriod
+}
+
+// startRefcount starts a reference-counting transition: the first scan,
+// then the switch at once if nothing is inside the functions; if some
+// task could not be scanned, the worker scans again later.
+func (c *Core) startRefcount(call caller) {
+	tr := c.trans
+	if c.countOnStacks(call) && tr.count <= 0 && !tr.switched {
+		c.switchAll()
+		c.complete(call)
+		return
+	}
+	if tr.unscanned {
+		c.retryLater()
+		c.wakeWorker()
+	}
 }
 
 // abortUnpatch undoes a failed stop_machine unpatching transition: the
@@ -385,8 +402,23 @@ func (c *Core) work(call caller) uint64 {
 		return 0
 	}
 	if tr.patch.Model == Refcount {
-		if tr.switched {
+		switch {
+		case tr.switched:
 			c.complete(call)
+		case tr.unscanned:
+			if now := c.M.Clock(); now < tr.nextTry {
+				return tr.nextTry - now
+			}
+			tr.report.Tries++
+			if c.countOnStacks(call) && tr.count <= 0 && !tr.switched {
+				c.switchAll()
+				c.complete(call)
+				return 0
+			}
+			if tr.unscanned {
+				c.retryLater()
+				return c.RetryPeriod
+			}
 		}
 		return 0
 	}
@@ -481,7 +513,7 @@ func (c *Core) trapExit(m *machine.Machine, t *machine.Task, cp *cpu.CPU) error 
 // functions any more; the worker completes it.
 func (c *Core) noteExit() {
 	tr := c.trans
-	if tr.count <= 0 && !tr.switched && !tr.scanning {
+	if tr.count <= 0 && !tr.switched && !tr.scanning && !tr.unscanned {
 		c.switchAll()
 		c.wakeWorker()
 	}
@@ -571,11 +603,7 @@ func (c *Core) reverse() error {
 		tr.switched = false
 		c.unhookReturns()
 		tr.count = 0
-		c.countOnStacks(c.kernelCaller)
-		if tr.count <= 0 && !tr.switched {
-			c.switchAll()
-			c.complete(c.kernelCaller)
-		}
+		c.startRefcount(c.kernelCaller)
 		return nil
 	}
 	if c.tryComplete(c.kernelCaller) {
