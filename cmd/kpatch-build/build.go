@@ -12,6 +12,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/target/kernel"
@@ -147,6 +148,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	if err := checkBuildFlags(f); err != nil {
 		return err
 	}
+	if err := checkVerifyInput(f, patches); err != nil {
+		return err
+	}
 	ctx, sig, stop := interruptContext()
 	defer stop()
 	if f.cacheDir == "" {
@@ -215,6 +219,25 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		return verifyModule(cmd, res, patches)
 	}
 	return nil
+}
+
+// checkVerifyInput reads the checks --verify will run (each patch's
+// NAME.expect) before anything is built, so that a malformed check is
+// refused with its file and line and no module is written.
+func checkVerifyInput(f *buildFlags, patches []string) error {
+	if !f.verify {
+		return nil
+	}
+	if f.sourceDir != "" {
+		for _, p := range patches {
+			if _, err := guest.ReadExpectations(guest.ExpectPath(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	_, _, _, err := loadPatchChecks(patches)
+	return err
 }
 
 // verifyModule loads the built module in the emulated target and checks

@@ -58,15 +58,23 @@ func readPatchChecks(patch string, into *patchChecks) error {
 	return sc.Err()
 }
 
+// loadPatchChecks reads the checks of every patch's NAME.expect and
+// compiles them; runBuild calls it before building, so a malformed check
+// is refused (naming the file and line) before anything is written.
+func loadPatchChecks(patches []string) (patchChecks, []livepatch.Check, []livepatch.Check, error) {
+	var pc patchChecks
+	for _, p := range patches {
+		if err := readPatchChecks(p, &pc); err != nil {
+			return pc, nil, nil, err
+		}
+	}
+	checks, own, err := livepatch.AddChecks(livepatch.DefaultChecks, pc.specs)
+	return pc, checks, own, err
+}
+
 func init() {
 	verifyModule = func(cmd *cobra.Command, res *pipeline.Result, patches []string) error {
-		var pc patchChecks
-		for _, p := range patches {
-			if err := readPatchChecks(p, &pc); err != nil {
-				return err
-			}
-		}
-		checks, own, err := livepatch.AddChecks(livepatch.DefaultChecks, pc.specs)
+		pc, checks, own, err := loadPatchChecks(patches)
 		if err != nil {
 			return err
 		}

@@ -51,8 +51,16 @@ func TestVerifyChecks(t *testing.T) {
 		t.Errorf("exit %d, want 1 with %q:\n%s\n%s", code, want, out, msg)
 	}
 
-	code, out, msg = verify(patch("incr-bad", "desc x\ncheck call 8 u32=-1\n"))
+	bad := patch("incr-bad", "desc x\ncheck call 8 u32=-1\n")
+	code, out, msg = verify(bad)
 	if want := "incr-bad.expect:2: check call 8: bad argument \"u32=-1\""; code != 1 || !strings.Contains(msg, want) {
 		t.Errorf("exit %d, want 1 with %q:\n%s\n%s", code, want, out, msg)
+	}
+	// The checks are read before the build: nothing is built or written.
+	if strings.Contains(msg, "SUCCESS") {
+		t.Errorf("a malformed check was refused only after the build:\n%s", msg)
+	}
+	if kos, _ := filepath.Glob(filepath.Join(root, "out-"+filepath.Base(bad), "*.ko")); len(kos) != 0 {
+		t.Errorf("a malformed check left modules behind: %v", kos)
 	}
 }
