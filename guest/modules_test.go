@@ -92,7 +92,7 @@ func TestResolveModulesErrors(t *testing.T) {
 
 // TestResolveModulesDebian resolves real targets of the installed kernel.
 func TestResolveModulesDebian(t *testing.T) {
-	dir := filepath.Join("/lib/modules", testRelease)
+	dir := filepath.Join("/lib/modules", testRelease(t))
 	if _, err := os.Stat(filepath.Join(dir, "modules.dep")); err != nil {
 		absent(t, dir+"/modules.dep missing (run tools/realkernel-setup.sh)")
 	}

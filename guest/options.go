@@ -14,7 +14,7 @@ import (
 
 // Options says which kernel to boot and how.
 type Options struct {
-	// Release is the kernel release, e.g. 6.1.0-56-amd64. Empty means the
+	// Release is the kernel release, e.g. 6.1.0-N-amd64. Empty means the
 	// release written in Kernel's boot header.
 	Release string
 	// Kernel is the bzImage to boot; default /boot/vmlinuz-Release.

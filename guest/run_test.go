@@ -20,7 +20,7 @@ func TestRunFilesAndStatus(t *testing.T) {
 	if !strings.Contains(err.Error(), "the guest script exited with status 3") || !strings.Contains(err.Error(), "hello from the host") {
 		t.Errorf("error lacks the status or the console:\n%v", err)
 	}
-	for _, want := range []string{"hello from the host\n", "\n" + testRelease + "\n"} {
+	for _, want := range []string{"hello from the host\n", "\n" + testRelease(t) + "\n"} {
 		if !strings.Contains(console, want) {
 			t.Errorf("console lacks %q:\n%s", want, console)
 		}

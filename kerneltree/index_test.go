@@ -10,7 +10,7 @@ import (
 func TestIndexDebian(t *testing.T) {
 	testutil.NeedDebianKernel(t)
 	cache := testutil.CacheDir(t)
-	r, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache})
+	r, err := FindRunning(testutil.DebianKernel(t).Vmlinux, Overrides{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}

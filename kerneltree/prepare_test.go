@@ -17,12 +17,13 @@ func debianTree(t *testing.T) (*Tree, *Running) {
 	t.Helper()
 	src := testutil.LinuxSource(t)
 	cache := testutil.CacheDir(t)
-	r, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache})
+	k := testutil.DebianKernel(t)
+	r, err := FindRunning(k.Vmlinux, Overrides{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	tree, err := Prepare(context.Background(), PrepareOptions{SourceDir: src, Config: debianConfig, Symvers: r.Symvers, Release: r.Release, CC: r.CC,
+	tree, err := Prepare(context.Background(), PrepareOptions{SourceDir: src, Config: k.Config, Symvers: r.Symvers, Release: r.Release, CC: r.CC,
 		CacheDir: cache, Jobs: 2, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -30,8 +31,6 @@ func debianTree(t *testing.T) (*Tree, *Running) {
 	t.Logf("prepare: %v (cached %v)", time.Since(start), tree.Cached)
 	return tree, r
 }
-
-var debianConfig = "/lib/modules/" + testutil.DebianKVER + "/build/.config"
 
 func TestPrepareDebian(t *testing.T) {
 	tree, r := debianTree(t)
@@ -44,7 +43,7 @@ func TestPrepareDebian(t *testing.T) {
 			t.Errorf("prepared tree lacks %s: %v", f, err)
 		}
 	}
-	want, _ := os.ReadFile(debianConfig)
+	want, _ := os.ReadFile(testutil.DebianKernel(t).Config)
 	got, _ := os.ReadFile(filepath.Join(tree.Dir, ".config"))
 	if d := configDiff(want, got); d != "" {
 		t.Errorf("olddefconfig changed the configuration: %s", d)
@@ -53,7 +52,7 @@ func TestPrepareDebian(t *testing.T) {
 		t.Error(err)
 	}
 	// A second preparation is the cached tree.
-	again, err := Prepare(context.Background(), PrepareOptions{SourceDir: testutil.LinuxSource(t), Config: debianConfig, Symvers: r.Symvers, Release: r.Release,
+	again, err := Prepare(context.Background(), PrepareOptions{SourceDir: testutil.LinuxSource(t), Config: testutil.DebianKernel(t).Config, Symvers: r.Symvers, Release: r.Release,
 		CC: r.CC, CacheDir: testutil.CacheDir(t)})
 	if err != nil || !again.Cached || again.Dir != tree.Dir {
 		t.Errorf("second preparation: %+v, %v", again, err)

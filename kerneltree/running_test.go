@@ -11,16 +11,16 @@ import (
 )
 
 func TestFindRunningDebian(t *testing.T) {
-	testutil.NeedDebianKernel(t)
+	k := testutil.DebianKernel(t)
 	cache := t.TempDir()
 	start := time.Now()
-	r, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, Getenv: func(string) (string, bool) { return "", false }})
+	r, err := FindRunning(k.Vmlinux, Overrides{CacheDir: cache, Getenv: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("cold: %v", time.Since(start))
-	if r.Release != testutil.DebianKVER {
-		t.Errorf("release %q, want %q", r.Release, testutil.DebianKVER)
+	if r.Release != k.Release {
+		t.Errorf("release %q, want %q", r.Release, k.Release)
 	}
 	if r.CC != "gcc-12" {
 		t.Errorf("compiler %q, want gcc-12 (comment %q)", r.CC, r.Compiler)
@@ -30,11 +30,11 @@ func TestFindRunningDebian(t *testing.T) {
 	if d := cmp.Diff(want, r.StructSizes); d != "" {
 		t.Errorf("struct sizes (-want +got):\n%s", d)
 	}
-	if r.Symvers != "/lib/modules/"+testutil.DebianKVER+"/build/Module.symvers" {
+	if r.Symvers != k.Symvers {
 		t.Errorf("symvers %s", r.Symvers)
 	}
 	start = time.Now()
-	r2, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, Release: "1.2.3", Symvers: "/x/Module.symvers", DebugModules: "/x",
+	r2, err := FindRunning(k.Vmlinux, Overrides{CacheDir: cache, Release: "1.2.3", Symvers: "/x/Module.symvers", DebugModules: "/x",
 		CC: "gcc", SkipCompilerCheck: true, Getenv: func(k string) (string, bool) { return "7", k == "BUG_STRUCT_SIZE" }})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +43,7 @@ func TestFindRunningDebian(t *testing.T) {
 	if r2.Release != "1.2.3" || r2.Symvers != "/x/Module.symvers" || r2.CC != "gcc" || r2.StructSizes["BUG_STRUCT_SIZE"] != "7" || r2.StructSizes["JUMP_STRUCT_SIZE"] != "16" {
 		t.Errorf("overrides not applied: %+v", r2)
 	}
-	if _, err := FindRunning(testutil.DebianVmlinux, Overrides{CacheDir: cache, CC: "gcc-12", Getenv: func(k string) (string, bool) { return "x", k == "ORC_STRUCT_SIZE" }}); err == nil {
+	if _, err := FindRunning(k.Vmlinux, Overrides{CacheDir: cache, CC: "gcc-12", Getenv: func(k string) (string, bool) { return "x", k == "ORC_STRUCT_SIZE" }}); err == nil {
 		t.Error("a non-numeric struct size was accepted")
 	}
 }

@@ -17,10 +17,6 @@ import (
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
-// realKernel is the Debian 12 kernel the real-kernel tests are pinned to
-// (KPATCHGO_KVER overrides it; the goldens are for this one).
-const realKernel = "6.1.0-56-amd64"
-
 // realEnv is what a real-kernel module test needs from the Debian packages.
 type realEnv struct {
 	kver, build, vmlinux string
@@ -31,12 +27,13 @@ type realEnv struct {
 // absent (fails instead when CI=true, where they are installed).
 func needReal(t *testing.T, withVmlinux bool) realEnv {
 	t.Helper()
-	kver := os.Getenv("KPATCHGO_KVER")
-	if kver == "" {
-		kver = realKernel
+	k, err := testutil.FindDebianKernel()
+	if err != nil {
+		testutil.Missing(t, "%v (tools/realkernel-setup.sh installs it)", err)
 	}
-	e := realEnv{kver: kver, build: filepath.Join("/lib/modules", kver, "build"),
-		vmlinux: filepath.Join("/usr/lib/debug/boot", "vmlinux-"+kver)}
+	t.Logf("real kernel: %s (series %s)", k.Release, testutil.TestSeries)
+	kver := k.Release
+	e := realEnv{kver: kver, build: k.Build, vmlinux: k.Vmlinux}
 	missing := func(what string) {
 		t.Helper()
 		msg := what + " missing: install Debian's linux-headers-" + kver + ", linux-image-" + kver + "-dbg and gcc-12 (tools/realkernel-setup.sh)"
@@ -258,7 +255,7 @@ func TestBuildKbuild(t *testing.T) {
 	if len(l.Problems) > 0 {
 		t.Errorf("inspect: %v", l.Problems)
 	}
-	testutil.Golden(t, filepath.Join("testdata", "kbuild", "cmdline.listing.golden"), l.String())
+	testutil.Golden(t, filepath.Join("testdata", "kbuild", "cmdline.listing.golden"), testutil.NormalizeKernel(l.String(), e.kver))
 
 	// readelf finds nothing wrong with the ELF or its DWARF.
 	if _, err := exec.LookPath("readelf"); err == nil {
@@ -305,7 +302,16 @@ func TestBuildKbuildRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(tmp, "out.ko")
-	base := module.KbuildOptions{Name: "livepatch-x", TreeDir: tmp, Objects: []string{obj}, Release: realKernel,
+	// A release that is never installed: the first cases fail before it
+	// matters; the installed headers' cases use the installed one.
+	release := "6.1.0-99-amd64"
+	var build string
+	if k, err := testutil.FindDebianKernel(); err == nil {
+		release, build = k.Release, k.Build
+	} else if testutil.InCI() {
+		t.Fatalf("CI=true but %v", err)
+	}
+	base := module.KbuildOptions{Name: "livepatch-x", TreeDir: tmp, Objects: []string{obj}, Release: release,
 		CC: "gcc-12", WorkDir: filepath.Join(tmp, "work"), Output: out}
 	type refusal struct {
 		name string
@@ -319,10 +325,9 @@ func TestBuildKbuildRefuses(t *testing.T) {
 	}
 	// With the installed headers: a release mismatch, and an object that
 	// is not ELF.
-	build := filepath.Join("/lib/modules", realKernel, "build")
 	if _, err := os.Stat(filepath.Join(build, "include", "generated", "utsrelease.h")); err == nil {
 		cases = append(cases,
-			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-1-amd64" }, `prepared for release "` + realKernel + `", not "6.1.0-1-amd64"`},
+			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-98-amd64" }, `prepared for release "` + release + `", not "6.1.0-98-amd64"`},
 			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj},
 			refusal{"foreign work directory", func(o *module.KbuildOptions) { o.TreeDir = build; o.WorkDir = tmp }, "not emptying it"})
 	}

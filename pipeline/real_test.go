@@ -64,7 +64,7 @@ func TestRealKernel(t *testing.T) {
 		}
 		return p
 	}
-	config := "/lib/modules/" + testutil.DebianKVER + "/build/.config"
+	config := testutil.DebianKernel(t).Config
 	run := func(patch string, vmlinux string) (*pipeline.Result, error, time.Duration) {
 		start := time.Now()
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: config, Vmlinux: vmlinux,
@@ -82,7 +82,7 @@ func TestRealKernel(t *testing.T) {
 		}
 	})
 	t.Run("one-file", func(t *testing.T) {
-		res, err, d := run(meminfo, testutil.DebianVmlinux)
+		res, err, d := run(meminfo, testutil.DebianKernel(t).Vmlinux)
 		t.Logf("one-file patch: %v", d)
 		if res != nil && len(res.DiffObjects) > 0 {
 			defer os.RemoveAll(filepath.Dir(filepath.Dir(res.DiffObjects[0])))
@@ -98,7 +98,7 @@ func TestRealKernel(t *testing.T) {
 		}
 	})
 	t.Run("header", func(t *testing.T) {
-		res, err, d := run(write("count-zeros.patch", realHeaderPatch), testutil.DebianVmlinux)
+		res, err, d := run(write("count-zeros.patch", realHeaderPatch), testutil.DebianKernel(t).Vmlinux)
 		n := 0
 		if res != nil {
 			n = len(res.Report.Objects)
@@ -117,14 +117,14 @@ func TestRealKernel(t *testing.T) {
 	t.Run("rename-refused", func(t *testing.T) {
 		rename := "diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo2.c\nsimilarity index 99%\nrename from fs/proc/meminfo.c\nrename to fs/proc/meminfo2.c\n" +
 			strings.Replace(strings.Replace(testutil.LinuxMeminfoPatch, "+++ b/fs/proc/meminfo.c", "+++ b/fs/proc/meminfo2.c", 1), "MemTotal (kpatched)", "MemTotal (renamed)", 1)
-		_, err, _ := run(write("rename.patch", rename), testutil.DebianVmlinux)
+		_, err, _ := run(write("rename.patch", rename), testutil.DebianKernel(t).Vmlinux)
 		var pe *pipeline.Error
 		if !errors.As(err, &pe) || pe.Key != refusal.RealRename || !strings.Contains(err.Error(), "rename.patch:1: renames fs/proc/meminfo.c to fs/proc/meminfo2.c") {
 			t.Fatalf("got %v, want the rename refusal naming the patch, line and file", err)
 		}
 	})
 	t.Run("failed-build", func(t *testing.T) {
-		_, err, _ := run(write("broken.patch", realBrokenPatch), testutil.DebianVmlinux)
+		_, err, _ := run(write("broken.patch", realBrokenPatch), testutil.DebianKernel(t).Vmlinux)
 		if err == nil || !strings.Contains(err.Error(), "patched build") {
 			t.Fatalf("got %v, want the patched build's failure", err)
 		}
@@ -136,7 +136,7 @@ func TestRealKernel(t *testing.T) {
 		for _, point := range []string{"applying meminfo.patch", "diffing 1 object", "building patch module"} {
 			killAt(t, meminfo, point)
 		}
-		res, err, d := run(meminfo, testutil.DebianVmlinux)
+		res, err, d := run(meminfo, testutil.DebianKernel(t).Vmlinux)
 		if err != nil {
 			t.Fatalf("after the kills: %v", err)
 		}
@@ -190,7 +190,7 @@ func TestRealKernelChild(t *testing.T) {
 	}
 	out := t.TempDir()
 	_, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: testutil.LinuxSource(t),
-		Config: "/lib/modules/" + testutil.DebianKVER + "/build/.config", Vmlinux: testutil.DebianVmlinux,
+		Config: testutil.DebianKernel(t).Config, Vmlinux: testutil.DebianKernel(t).Vmlinux,
 		Patches: []string{patch}, OutputDir: out, CacheDir: testutil.CacheDir(t), Jobs: 2,
 		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
 	if err != nil {

@@ -1,20 +1,59 @@
 #!/usr/bin/env bash
+# Usage: realkernel-setup.sh [SERIES]
 # Installs, from Debian's packages, what kpatch-build needs to build and
-# verify live patches for Debian 12's running kernel: the kernel image and
-# headers, linux-source-6.1, the -dbg vmlinux and debug modules, the build
-# dependencies, qemu and a static busybox. Idempotent; needs root.
-# Prints the kernel release (KVER) on standard output.
+# verify live patches for a Debian kernel series on Debian 12: the kernel
+# image and headers, linux-source-SERIES, the -dbg vmlinux and debug
+# modules, the build dependencies, qemu and a static busybox.
+#   6.1   Debian 12's own kernel (the default; the real-kernel test tier)
+#   6.12  the kernel of bookworm-backports (added to apt's sources)
+# Idempotent; needs root when something is missing. Prints, on standard
+# output, the newest installed release of SERIES that has its headers and
+# debug vmlinux: the one the tool and the tests use (package debian).
 set -euo pipefail
+series=${1:-6.1}
 [ "$(id -u)" = 0 ] || { echo "realkernel-setup: must run as root" >&2; exit 2; }
-pkgs=(
-  linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg linux-source-6.1
-  gcc-12 gcc make bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
-  binutils cpio qemu-system-x86 busybox-static
-)
-"$(dirname "$0")/apt-ensure.sh" realkernel-setup "${pkgs[@]}"
-kver=
-for v in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V); do
-  [ -d "/lib/modules/$v/build" ] && [ -e "/usr/lib/debug/boot/vmlinux-$v" ] && kver=$v
-done
-[ -n "$kver" ] || { echo "realkernel-setup: no kernel with headers and a -dbg vmlinux installed" >&2; exit 1; }
+here=$(dirname "$0")
+tools=(gcc-12 gcc make bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
+  binutils cpio qemu-system-x86 busybox-static)
+
+# newest prints the newest release of the series with an image, headers
+# and a debug vmlinux (the rule of debian.Newest), or nothing.
+newest() {
+  local kver= v
+  for v in $(ls /boot/vmlinuz-"$series".* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V); do
+    case $v in "$series".*) ;; *) continue ;; esac
+    # 6.1 must not take 6.12's releases: the series is up to the second dot
+    # or the first non-digit after the minor number.
+    [ "$(echo "$v" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')" = "$series" ] || continue
+    [ -d "/lib/modules/$v/build" ] && [ -e "/usr/lib/debug/boot/vmlinux-$v" ] && kver=$v
+  done
+  echo "$kver"
+}
+
+case $series in
+6.1)
+  "$here/apt-ensure.sh" realkernel-setup linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg \
+    linux-source-6.1 "${tools[@]}"
+  ;;
+6.12)
+  "$here/apt-ensure.sh" realkernel-setup "${tools[@]}"
+  list=/etc/apt/sources.list.d/kpatch-bookworm-backports.sources
+  if [ -z "$(newest)" ] || ! [ -e /usr/src/linux-source-6.12.tar.xz ]; then
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$list"
+    fi
+    echo "realkernel-setup: installing Debian's 6.12 kernel from bookworm-backports" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2
+    apt-get install -y -q --no-install-recommends -t bookworm-backports \
+      linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg linux-source-6.12 >&2
+  fi
+  ;;
+*)
+  echo "realkernel-setup: series $series unknown (6.1 or 6.12)" >&2
+  exit 2
+  ;;
+esac
+kver=$(newest)
+[ -n "$kver" ] || { echo "realkernel-setup: no $series kernel with headers and a -dbg vmlinux installed" >&2; exit 1; }
 echo "$kver"

@@ -5,42 +5,91 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/debian"
 )
 
-// Debian 12's kernel as installed by tools/realkernel-setup.sh.
-const (
-	// DebianKVER is the release of the installed Debian kernel.
-	DebianKVER = "6.1.0-56-amd64"
-	// DebianSourceTarball is linux-source-6.1's tarball.
-	DebianSourceTarball = "/usr/src/linux-source-6.1.tar.xz"
+// TestSeries is the kernel line the real-kernel tier tests: Debian 12's
+// 6.1. Another series installed beside it (a 6.12 from
+// bookworm-backports) is never picked by accident.
+const TestSeries = "6.1"
+
+// DebianSourceTarball is linux-source-6.1's tarball.
+var DebianSourceTarball = debian.SourceTarball("/", TestSeries)
+
+var (
+	kernelOnce sync.Once
+	kernel     debian.Kernel
+	kernelErr  error
 )
 
-// DebianVmlinux is the -dbg package's vmlinux of the installed kernel.
-var DebianVmlinux = "/usr/lib/debug/boot/vmlinux-" + DebianKVER
+// FindDebianKernel returns the Debian kernel the real-kernel tests use,
+// found the way tools/realkernel-setup.sh and the tool find it: the
+// release named by $KPATCH_TEST_KVER, else the newest installed release
+// of TestSeries with its headers and debug vmlinux. It never names a
+// release of its own: Debian replaces its kernel every few weeks.
+func FindDebianKernel() (debian.Kernel, error) {
+	kernelOnce.Do(func() {
+		if rel := os.Getenv("KPATCH_TEST_KVER"); rel != "" {
+			kernel = debian.At("/", rel)
+			return
+		}
+		kernel, kernelErr = debian.Newest("/", TestSeries)
+	})
+	return kernel, kernelErr
+}
+
+// DebianKernel returns the installed Debian kernel the real-kernel tests
+// use (FindDebianKernel) and logs which, or skips the test (fails it when
+// CI=true) when it, linux-source or gcc-12 is not installed.
+func DebianKernel(t testing.TB) debian.Kernel {
+	t.Helper()
+	k, err := FindDebianKernel()
+	if err != nil {
+		Missing(t, "%v; run tools/realkernel-setup.sh %s", err, TestSeries)
+	}
+	if m := k.Missing(); len(m) != 0 {
+		Missing(t, "Debian kernel %s incomplete, missing %s; run tools/realkernel-setup.sh %s", k.Release, strings.Join(m, ", "), TestSeries)
+	}
+	if _, err := os.Stat(DebianSourceTarball); err != nil {
+		Missing(t, "Debian's linux-source-%s missing (%v); run tools/realkernel-setup.sh %s", TestSeries, err, TestSeries)
+	}
+	if _, err := exec.LookPath("gcc-12"); err != nil {
+		Missing(t, "gcc-12 not installed")
+	}
+	t.Logf("real kernel: %s (series %s)", k.Release, TestSeries)
+	return k
+}
 
 // NeedDebianKernel skips the test (fails it when CI=true) unless every
 // file of Debian's kernel packages the real-kernel tests use is present.
 func NeedDebianKernel(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{DebianVmlinux, DebianSourceTarball, "/lib/modules/" + DebianKVER + "/build/.config",
-		"/usr/lib/debug/lib/modules/" + DebianKVER + "/kernel"} {
-		if _, err := os.Stat(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("Debian kernel packages missing (%v); run tools/realkernel-setup.sh", err)
-			}
-			t.Skipf("Debian kernel packages missing (%v); run tools/realkernel-setup.sh", err)
-		}
-	}
-	if _, err := exec.LookPath("gcc-12"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("gcc-12 not installed")
-		}
-		t.Skip("gcc-12 not installed")
-	}
+	DebianKernel(t)
 }
+
+// NormalizeKernel replaces, in a golden's text, what belongs to the
+// installed kernel build rather than to the behaviour under test: its
+// release (KVER), its Debian version and build date from uname -v, and
+// kernel text addresses (0xffffffff8XXXXXXX, which move with every
+// build). Goldens then hold for whichever kernel is current.
+func NormalizeKernel(s, release string) string {
+	if release != "" {
+		s = strings.ReplaceAll(s, release, "KVER")
+	}
+	s = debianVersion.ReplaceAllString(s, "Debian DEBVER (DATE)")
+	return kernelAddr.ReplaceAllString(s, "0xffffffffADDR")
+}
+
+var (
+	debianVersion = regexp.MustCompile(`Debian [0-9][0-9A-Za-z.+~-]* \([0-9]{4}-[0-9]{2}-[0-9]{2}\)`)
+	kernelAddr    = regexp.MustCompile(`0xffffffff[89a-f][0-9a-f]{7}`)
+)
 
 // CacheDir is the persistent cache the real-kernel tests share between
 // runs: $KPATCH_CACHEDIR, or kpatch-build-go-test in the user cache.
