@@ -98,8 +98,9 @@ func (o *Options) logf(format string, args ...any) {
 
 // refusePatch refuses what kpatch-build refuses before building: a patch
 // whose paths leave the source tree at dir (through a symlink: the rest
-// is refused when the patch is read), changes to lib/ (linked into
-// vmlinux as archives, not patchable per object) and assembly files. The
+// is refused when the patch is read), changes to a Linux tree's build
+// files (BuildFile: they would run during the build), to lib/ (linked
+// into vmlinux as archives, not patchable per object) and assembly files. The
 // paths are the patch's cleaned ones, so fs/../lib/x.c is lib/x.c.
 func refusePatch(p *build.Patch, dir string) error {
 	if dir != "" {
@@ -107,7 +108,11 @@ func refusePatch(p *build.Patch, dir string) error {
 			return err
 		}
 	}
+	linux := dir != "" && IsLinuxTree(dir)
 	for _, f := range p.Paths() {
+		if linux && BuildFile(f.Path) {
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.BuildFileChange, f.Path)}
+		}
 		if strings.HasPrefix(f.Path, "lib/") {
 			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
 		}
@@ -116,6 +121,25 @@ func refusePatch(p *build.Patch, dir string) error {
 		}
 	}
 	return nil
+}
+
+// BuildFile reports whether a tree-relative path of a Linux tree is part
+// of the build rather than of the kernel's code: a Makefile (and its
+// fragments), Kbuild, Build or Kconfig file, a make fragment, a
+// configuration, a linker script or anything under scripts/ (run by the
+// build). A patch to one would run during the build and cannot be live
+// patched: the running kernel was built without it.
+func BuildFile(path string) bool {
+	base := filepath.Base(path)
+	switch {
+	case base == "GNUmakefile", base == "Kbuild", base == "Build", base == ".config",
+		strings.HasPrefix(base, "Makefile"), strings.HasPrefix(base, "Kbuild."), strings.HasPrefix(base, "Kconfig"),
+		strings.HasSuffix(base, ".mk"), strings.HasSuffix(base, "defconfig"), strings.HasSuffix(base, ".config"),
+		strings.HasSuffix(base, ".lds"), strings.HasSuffix(base, ".lds.S"),
+		strings.HasPrefix(path, "scripts/"):
+		return true
+	}
+	return false
 }
 
 // Run builds a patch module: for a Linux tree (a distribution kernel's

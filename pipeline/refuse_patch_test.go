@@ -92,3 +92,53 @@ func listing(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// TestRefuseBuildFiles: in a Linux tree, a patch to a build file (one
+// that make reads or runs) is refused before anything runs or is written,
+// wherever it is in the patch; the same files' names elsewhere are code.
+func TestRefuseBuildFiles(t *testing.T) {
+	root := t.TempDir()
+	tree := filepath.Join(root, "linux")
+	files := []string{"Kbuild", "Kconfig", "scripts/Makefile.build", "scripts/link-vmlinux.sh", "fs/proc/Makefile",
+		"fs/proc/meminfo.c", "arch/x86/Kconfig.debug", "arch/x86/Makefile_32.cpu", "arch/x86/kernel/vmlinux.lds.S",
+		"arch/x86/configs/x86_64_defconfig", "tools/objtool/Build", "fs/proc/kconfig_notes.c"}
+	for _, f := range files {
+		os.MkdirAll(filepath.Join(tree, filepath.Dir(f)), 0o755)
+		if err := os.WriteFile(filepath.Join(tree, f), []byte("line 1\nline 2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hunk := func(f string) string { return "--- a/" + f + "\n+++ b/" + f + "\n@@ -1 +1 @@\n-line 1\n+$(shell touch /tmp/owned)\n" }
+	code := hunk("fs/proc/meminfo.c")
+	for _, c := range []struct {
+		file string
+		line int
+	}{
+		{"fs/proc/Makefile", 6}, {"Kconfig", 6}, {"arch/x86/Kconfig.debug", 6}, {"scripts/link-vmlinux.sh", 6},
+		{"scripts/Makefile.build", 6}, {"arch/x86/configs/x86_64_defconfig", 6},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			patch := filepath.Join(t.TempDir(), "fix.patch")
+			if err := os.WriteFile(patch, []byte(code+hunk(c.file)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := listing(t, root)
+			_, err := Run(context.Background(), Options{SourceDir: tree, Patches: []string{patch}, CacheDir: filepath.Join(root, "cache"), OutputDir: filepath.Join(root, "out")})
+			want := fmt.Sprintf("%s:%d: changes to the kernel's build files are not supported (%s)", patch, c.line, c.file)
+			var pe *Error
+			if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(pe.Hint, "need a new kernel build") {
+				t.Errorf("error %v (hint %q), want\n%s", err, hintText(pe), want)
+			}
+			if d := cmp.Diff(before, listing(t, root)); d != "" {
+				t.Errorf("something was written (-before +after):\n%s", d)
+			}
+		})
+	}
+	for f, want := range map[string]bool{"fs/proc/meminfo.c": false, "fs/proc/kconfig_notes.c": false, "include/linux/kconfig.h": false,
+		"arch/x86/Makefile_32.cpu": true, "tools/objtool/Build": true, "arch/x86/kernel/vmlinux.lds.S": true, "fs/Makefile": true,
+		"drivers/Kconfig": true, "scripts/kallsyms.c": true, "arch/x86/boot/compressed/vmlinux.lds": true} {
+		if BuildFile(f) != want {
+			t.Errorf("BuildFile(%q) = %v, want %v", f, !want, want)
+		}
+	}
+}

@@ -120,6 +120,7 @@ const (
 	SiblingCall             Key = "sibling-call"
 	Internal                Key = "internal"
 
+	BuildFileChange    Key = "build-file-change"
 	LibChange          Key = "lib-change"
 	AsmChange          Key = "asm-change"
 	PatchAbsolute      Key = "patch-absolute"
@@ -255,6 +256,8 @@ var table = []Entry{
 	// The main command's refusals of a patch, before anything is written:
 	// each message follows "PATCH:LINE: PATH: " (the patch file, the line of
 	// the file's header or the hunk, the path as the patch writes it).
+	{Key: BuildFileChange, Cmd: Build, Format: "changes to the kernel's build files are not supported (%s)", Args: []string{"FILE"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a live patch replaces functions of the running kernel; Makefile, Kbuild, Kconfig, configuration, linker-script and scripts/ changes need a new kernel build: drop them from the patch"},
 	{Key: LibChange, Cmd: Build, Format: "changes to lib/ are not supported (%s)", Args: []string{"FILE"}, Note: patchPrefix, Code: ExitError,
 		Hint: "lib/ code is linked from archives and may be inlined anywhere; patch the callers instead"},
 	{Key: AsmChange, Cmd: Build, Format: "changes to assembly files are not supported (%s)", Args: []string{"FILE"}, Note: patchPrefix, Code: ExitError,
