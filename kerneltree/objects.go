@@ -51,7 +51,7 @@ type Objects struct {
 }
 
 // objectsVersion changes when the object builds' flags change.
-const objectsVersion = "1"
+const objectsVersion = "2"
 
 // includeDir is the directory of the prepared tree that holds
 // kpatch-macros.h.
@@ -62,6 +62,14 @@ const includeDir = ".kpatch-include"
 // sections for the diff, kpatch-macros.h's directory on the include path
 // (relative: kbuild compiles from the tree's top).
 const KCFLAGS = build.FunctionSections + " -I./" + includeDir
+
+// kcflags are the KCFLAGS of the make runs in the prepared tree at dir:
+// KCFLAGS, and dir mapped to "." in the debug info and file macros, so
+// that no object carries the cache's location (or a run's): two caches
+// give modules of the same bytes. The map names the tree's final
+// directory from the preparation on, so the commands kbuild records stay
+// the same for every later build.
+func kcflags(dir string) string { return KCFLAGS + " -ffile-prefix-map=" + dir + "=." }
 
 // journalName is the record of a patched build in progress: the files
 // the patches replaced (their originals kept under savedDir) and the
@@ -300,7 +308,7 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	}
 	sorted := append([]string(nil), objs...)
 	sort.Strings(sorted)
-	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release), "KCFLAGS="+KCFLAGS)
+	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release), "KCFLAGS="+kcflags(t.Dir))
 	args = append(args, sorted...)
 	desc := what + ": make " + strings.Join(sorted, " ")
 	if len(sorted) > 4 {

@@ -53,7 +53,7 @@ type Tree struct {
 }
 
 // prepareVersion changes when the preparation's steps change.
-const prepareVersion = "1"
+const prepareVersion = "2"
 
 // Marker files of the prepared tree (not part of the tree).
 const (
@@ -203,7 +203,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	}
 	// The objects' flags, so that single-object builds in clones find
 	// everything prepare built up to date.
-	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+KCFLAGS)
+	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+kcflags(t.Dir))
 	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}); err != nil {
 		return fail(err)
 	}

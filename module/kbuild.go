@@ -159,8 +159,12 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	if jobs < 1 {
 		jobs = 1
 	}
+	// The work and tree directories are mapped out of the debug info of
+	// every object kbuild compiles here (the hook, NAME.mod.c): the module
+	// is the same bytes whatever the run's work directory and the cache's
+	// location.
 	args := []string{"-C", tree, "M=" + work, "CC=" + o.CC, "KERNELRELEASE=" + o.Release,
-		"-j" + strconv.Itoa(jobs), "modules"}
+		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs), "modules"}
 	logf("kbuild: make %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "make", args...)
 	// make and its compilers share a process group, ended together when

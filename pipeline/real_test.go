@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"context"
 	"errors"
 	"fmt"
@@ -195,5 +196,43 @@ func TestRealKernelChild(t *testing.T) {
 		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRealReproducible builds one patch twice, in the tests' shared cache
+// and in a new one elsewhere (its own prepared tree, index and work
+// directories), and wants the same module bytes: no path of a cache or a
+// run may reach the module (its debug info, its build-id).
+func TestRealReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prepares a second tree (a minute or two)")
+	}
+	k := testutil.DebianKernel(t)
+	src := testutil.LinuxSource(t)
+	dir := t.TempDir()
+	patch := filepath.Join(dir, "meminfo.patch")
+	if err := os.WriteFile(patch, []byte(testutil.LinuxMeminfoPatch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sums []string
+	for i, cache := range []string{testutil.CacheDir(t), filepath.Join(dir, "cache2")} {
+		start := time.Now()
+		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: k.Config, Vmlinux: k.Vmlinux,
+			Patches: []string{patch}, OutputDir: filepath.Join(dir, fmt.Sprint("out", i)), CacheDir: cache, Jobs: 2,
+			Log: func(f string, a ...any) { t.Logf("[%d %5.1fs] %s", i, time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			t.Fatalf("build in %s: %v", cache, err)
+		}
+		b, err := os.ReadFile(res.Module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), cache) {
+			t.Errorf("the module names its cache %s", cache)
+		}
+		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(b)))
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("two caches, two modules: sha256 %s and %s", sums[0], sums[1])
 	}
 }
