@@ -38,6 +38,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/proof"
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -58,17 +59,23 @@ type Options struct {
 	Jobs              int      // -j
 	NonReplace        bool     // -R
 	SkipCompilerCheck bool
-	KeepWork          bool // -d: keep the work tree
-	Targets           []string
-	Log               func(format string, args ...any)
-	BuildLog          io.Writer
+	// SkipProof skips comparing the original objects with the running
+	// kernel (real trees; dangerous: see package proof).
+	SkipProof bool
+	KeepWork  bool // -d: keep the work tree
+	Targets   []string
+	Log       func(format string, args ...any)
+	BuildLog  io.Writer
 }
 
 // Report is the JSON report of a whole build.
 type Report struct {
 	Module  string            `json:"module,omitempty"`
 	Objects []*elfdiff.Report `json:"objects"`
-	Error   string            `json:"error,omitempty"`
+	// Proof is, per original object of a real tree, what the comparison
+	// with the running kernel proved (package proof).
+	Proof []proof.Result `json:"proof,omitempty"`
+	Error string         `json:"error,omitempty"`
 }
 
 // Result is a built patch module.
@@ -327,13 +334,10 @@ type diffJob struct {
 // diffObjects diffs each object against its parent's symbols, in
 // parallel, writing the outputs into dir; it returns the outputs of the
 // objects that changed.
-func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
+// loadTables loads the parents' symbol tables of the jobs, each once.
+func loadTables(jobs []*diffJob) (map[string]*symtab.Table, error) {
 	tables := map[string]*symtab.Table{}
 	for _, j := range jobs {
-		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
 		if tables[j.symtab] == nil {
 			t, err := symtab.Load(j.symtab)
 			if err != nil {
@@ -341,6 +345,20 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 			}
 			tables[j.symtab] = t
 		}
+	}
+	return tables, nil
+}
+
+func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
+	}
+	tables, err := loadTables(jobs)
+	if err != nil {
+		return nil, err
 	}
 	o.logf("diffing %d object(s)", len(jobs))
 	sem := make(chan struct{}, o.Jobs)

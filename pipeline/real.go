@@ -9,10 +9,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/kerneltree"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/proof"
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -89,6 +91,9 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 		}
 		jobs = append(jobs, j)
 	}
+	if err := o.prove(jobs, res.Report); err != nil {
+		return res, err
+	}
 	objs, err := o.diffObjects(jobs, sv, r.StructSizes, filepath.Join(work, "diff"), res.Report)
 	if err != nil {
 		return res, err
@@ -119,6 +124,52 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 		return res, err
 	}
 	return res, finishModule(res, ko, sv)
+}
+
+// prove compares every original object with the running kernel (package
+// proof) before anything is diffed: a tree, configuration or compiler
+// that is not the running kernel's refuses the build, naming the object
+// and the function.
+func (o *Options) prove(jobs []*diffJob, report *Report) error {
+	if o.SkipProof {
+		o.logf("WARNING: --skip-proof: the original objects are not compared with the running kernel; a source tree, configuration or compiler that differs goes into the module unnoticed")
+		return nil
+	}
+	start := time.Now()
+	tables, err := loadTables(jobs)
+	if err != nil {
+		return err
+	}
+	var objs []proof.Object
+	for _, j := range jobs {
+		objs = append(objs, proof.Object{Name: j.obj, Path: j.orig, Parent: j.parent, Kernel: j.symtab, Table: tables[j.symtab]})
+	}
+	results, err := proof.Prove(objs)
+	report.Proof = results
+	var m *proof.Mismatch
+	if errors.As(err, &m) {
+		return refusal.New(refusal.KernelMismatch, m.Object, m.Function, m.Difference(), m.Cause())
+	}
+	if err != nil {
+		return fmt.Errorf("proof against the running kernel: %w", err)
+	}
+	proven, unmatched := 0, 0
+	masked := map[string]int{}
+	for _, r := range results {
+		proven += r.Proven
+		unmatched += r.Unmatched
+		for k, n := range r.Masked {
+			masked[k] += n
+		}
+	}
+	var kinds []string
+	for k, n := range masked {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	o.logf("proved the %d original object(s) the running kernel's: %d function(s) equal, %d not in the kernel under their name; masked: %s (%.2fs)",
+		len(results), proven, unmatched, strings.Join(kinds, ", "), time.Since(start).Seconds())
+	return nil
 }
 
 // realKernel finds the running kernel's facts; a real tree needs its

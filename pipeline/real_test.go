@@ -2,8 +2,8 @@ package pipeline_test
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -58,13 +58,7 @@ func TestRealKernel(t *testing.T) {
 	cache := testutil.CacheDir(t)
 	before := testutil.TreeDigest(t, src)
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeIn(t, dir, name, text) }
 	config := testutil.DebianKernel(t).Config
 	run := func(patch string, vmlinux string) (*pipeline.Result, error, time.Duration) {
 		start := time.Now()
@@ -219,7 +213,9 @@ func TestRealReproducible(t *testing.T) {
 		start := time.Now()
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: k.Config, Vmlinux: k.Vmlinux,
 			Patches: []string{patch}, OutputDir: filepath.Join(dir, fmt.Sprint("out", i)), CacheDir: cache, Jobs: 2,
-			Log: func(f string, a ...any) { t.Logf("[%d %5.1fs] %s", i, time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+			Log: func(f string, a ...any) {
+				t.Logf("[%d %5.1fs] %s", i, time.Since(start).Seconds(), fmt.Sprintf(f, a...))
+			}})
 		if err != nil {
 			t.Fatalf("build in %s: %v", cache, err)
 		}
@@ -235,4 +231,127 @@ func TestRealReproducible(t *testing.T) {
 	if sums[0] != sums[1] {
 		t.Errorf("two caches, two modules: sha256 %s and %s", sums[0], sums[1])
 	}
+}
+
+// TestRealProof: the original objects must be the running kernel's. A
+// copy of linux-source-6.1 whose loadavg_proc_show returns 1 (outside the
+// patch's hunk) is refused, naming the object and the function, and no
+// module is written; a configuration with one option changed is refused
+// when the option changes the compiled object, accepted when it does not.
+// Each case prepares its own tree (about a minute each, cached).
+func TestRealProof(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prepares three trees (minutes cold)")
+	}
+	k := testutil.DebianKernel(t)
+	src := testutil.LinuxSource(t)
+	cache := testutil.CacheDir(t)
+	dir := t.TempDir()
+	write := func(name, text string) string { return writeIn(t, dir, name, text) }
+	run := func(t *testing.T, tree, config, patch string) (*pipeline.Result, error, string) {
+		out := filepath.Join(t.TempDir(), "out")
+		start := time.Now()
+		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: tree, Config: config, Vmlinux: k.Vmlinux,
+			Patches: []string{patch}, OutputDir: out, CacheDir: cache, Jobs: 2,
+			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+		return res, err, out
+	}
+	refused := func(t *testing.T, err error, out string, want ...string) {
+		t.Helper()
+		var pe *pipeline.Error
+		if !errors.As(err, &pe) || pe.Key != refusal.KernelMismatch {
+			t.Fatalf("err = %v, want a kernel-mismatch refusal", err)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("refusal %q lacks %q", err, w)
+			}
+		}
+		if !strings.Contains(pe.Hint, "linux-source") {
+			t.Errorf("hint %q does not say how to get the matching source", pe.Hint)
+		}
+		if entries, _ := os.ReadDir(out); len(entries) > 0 {
+			t.Errorf("output written: %v", entries)
+		}
+	}
+
+	t.Run("altered-tree", func(t *testing.T) {
+		alt := filepath.Join(dir, "linux")
+		if out, err := exec.Command("cp", "-al", src, alt).CombinedOutput(); err != nil {
+			t.Fatalf("cp -al: %v\n%s", err, out)
+		}
+		f := filepath.Join(alt, "fs/proc/loadavg.c")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := os.Stat(f)
+		i := strings.Index(string(b), "\treturn 0;\n}\n\nstatic int __init proc_loadavg_init")
+		if i < 0 {
+			t.Fatal("fs/proc/loadavg.c: loadavg_proc_show's return not found")
+		}
+		altered := string(b[:i]) + "\treturn 1;" + string(b[i+len("\treturn 0;"):])
+		os.Chmod(filepath.Dir(f), 0o755)
+		os.Remove(f) // a link to the extracted tree's file
+		if err := os.WriteFile(f, []byte(altered), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A fixed time: the prepared tree of this copy is cached between runs.
+		os.Chtimes(f, info.ModTime().Add(time.Second), info.ModTime().Add(time.Second))
+		patch := write("loadavg.patch", `--- a/fs/proc/loadavg.c
++++ b/fs/proc/loadavg.c
+@@ -17,7 +17,7 @@ static int loadavg_proc_show(struct seq_file *m, void *v)
+ 
+ 	get_avenrun(avnrun, FIXED_1/200, 0);
+ 
+-	seq_printf(m, "%lu.%02lu %lu.%02lu %lu.%02lu %u/%d %d\n",
++	seq_printf(m, "%lu.%02lu %lu.%02lu %lu.%02lu %u/%d %d (kpatched)\n",
+ 		LOAD_INT(avnrun[0]), LOAD_FRAC(avnrun[0]),
+ 		LOAD_INT(avnrun[1]), LOAD_FRAC(avnrun[1]),
+ 		LOAD_INT(avnrun[2]), LOAD_FRAC(avnrun[2]),
+`)
+		_, err, out := run(t, alt, k.Config, patch)
+		refused(t, err, out, "fs/proc/loadavg.o: function loadavg_proc_show is not the running kernel's (in vmlinux: first difference at offset 0x", "the source tree is not the running kernel's")
+		// The honest tree builds the same patch.
+		if _, err, _ := run(t, src, k.Config, patch); err != nil {
+			t.Errorf("the running kernel's own tree: %v", err)
+		}
+	})
+
+	cfg, err := os.ReadFile(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meminfo := write("meminfo.patch", testutil.LinuxMeminfoPatch)
+	t.Run("config-alters-object", func(t *testing.T) {
+		if !strings.Contains(string(cfg), "\nCONFIG_MEMORY_FAILURE=y\n") {
+			t.Skip("the kernel's configuration has no CONFIG_MEMORY_FAILURE=y")
+		}
+		c := write("memory-failure.config", strings.Replace(string(cfg), "\nCONFIG_MEMORY_FAILURE=y\n", "\n# CONFIG_MEMORY_FAILURE is not set\n", 1))
+		_, err, out := run(t, src, c, meminfo)
+		refused(t, err, out, "fs/proc/meminfo.o: function meminfo_proc_show is not the running kernel's (in vmlinux: ")
+	})
+	t.Run("config-alters-nothing", func(t *testing.T) {
+		if !strings.Contains(string(cfg), "\nCONFIG_JOYSTICK_XPAD=m\n") {
+			t.Skip("the kernel's configuration has no CONFIG_JOYSTICK_XPAD=m")
+		}
+		c := write("xpad.config", strings.Replace(string(cfg), "\nCONFIG_JOYSTICK_XPAD=m\n", "\n# CONFIG_JOYSTICK_XPAD is not set\n", 1))
+		res, err, _ := run(t, src, c, meminfo)
+		if err != nil {
+			t.Fatalf("a configuration change that alters no compiled object: %v", err)
+		}
+		if len(res.Report.Proof) != 1 || res.Report.Proof[0].Proven == 0 {
+			t.Errorf("proof report %+v, want meminfo.o's functions proven", res.Report.Proof)
+		}
+	})
+}
+
+// writeIn writes text to the file name in dir and returns its path.
+func writeIn(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

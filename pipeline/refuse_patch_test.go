@@ -108,7 +108,9 @@ func TestRefuseBuildFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hunk := func(f string) string { return "--- a/" + f + "\n+++ b/" + f + "\n@@ -1 +1 @@\n-line 1\n+$(shell touch /tmp/owned)\n" }
+	hunk := func(f string) string {
+		return "--- a/" + f + "\n+++ b/" + f + "\n@@ -1 +1 @@\n-line 1\n+$(shell touch /tmp/owned)\n"
+	}
 	code := hunk("fs/proc/meminfo.c")
 	for _, c := range []struct {
 		file string

@@ -23,7 +23,7 @@ type buildFlags struct {
 	symvers, debugModules, release, cc                         string // real trees: overrides of what -v finds
 	targets                                                    []string
 	jobs                                                       int
-	nonReplace, skipCompilerCheck, verify, kvm                 bool
+	nonReplace, skipCompilerCheck, skipProof, verify, kvm      bool
 }
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
@@ -38,6 +38,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.BoolVarP(&f.nonReplace, "non-replace", "R", false, "do not replace older patches (no atomic replace)")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-compiler-check", false, "do not compare the compiler with the one that built the kernel")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-gcc-check", false, "deprecated alias of --skip-compiler-check")
+	fl.BoolVar(&f.skipProof, "skip-proof", false, "DANGEROUS: do not prove the original objects equal to the running kernel's (a real tree whose kernel has no debug info)")
 	fl.MarkHidden("skip-gcc-check")
 	fl.StringVar(&f.cacheDir, "cachedir", "", "cache of builds (default: the user cache directory)")
 	fl.StringVar(&f.report, "report", "", "write a JSON report to `FILE`")
@@ -174,7 +175,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	keep := log.Level >= 5
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
-		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck,
+		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof,
 		KeepWork: keep, Targets: f.targets, Log: progress})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
 		work := filepath.Dir(res.Build.WorkDir)
