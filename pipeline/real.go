@@ -94,6 +94,9 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if err := o.prove(jobs, res.Report); err != nil {
 		return res, err
 	}
+	if err := o.checkLayouts(jobs); err != nil {
+		return res, err
+	}
 	objs, err := o.diffObjects(jobs, sv, r.StructSizes, filepath.Join(work, "diff"), res.Report)
 	if err != nil {
 		return res, err
@@ -169,6 +172,26 @@ func (o *Options) prove(jobs []*diffJob, report *Report) error {
 	sort.Strings(kinds)
 	o.logf("proved the %d original object(s) the running kernel's: %d function(s) equal, %d not in the kernel under their name; masked: %s (%.2fs)",
 		len(results), proven, unmatched, strings.Join(kinds, ", "), time.Since(start).Seconds())
+	return nil
+}
+
+// checkLayouts refuses a patch that changes the layout of a struct or
+// union an original object defines (package proof's Layouts); types only
+// the patched objects define are new code's, and logged.
+func (o *Options) checkLayouts(jobs []*diffJob) error {
+	for _, j := range jobs {
+		added, err := proof.Layouts(j.obj, j.orig, j.patched)
+		var lc *proof.LayoutChange
+		if errors.As(err, &lc) {
+			return refusal.New(refusal.LayoutChange, lc)
+		}
+		if err != nil {
+			return err
+		}
+		if len(added) > 0 {
+			o.logf("%s: type(s) only the patched object uses (new code): %s", j.obj, strings.Join(added, ", "))
+		}
+	}
 	return nil
 }
 

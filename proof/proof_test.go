@@ -88,3 +88,24 @@ func TestMismatchMessage(t *testing.T) {
 		t.Errorf("cause with 30 of 40 differing: %s", m.Cause())
 	}
 }
+
+func TestDescribeLayoutChange(t *testing.T) {
+	orig := layout{size: 48, members: []member{{"kref", 0, 4}, {"count", 32, 8}, {"flags", 40, 4}, {"id", 44, 4}}}
+	for _, c := range []struct {
+		patched layout
+		want    string
+	}{
+		{layout{size: 56, members: []member{{"kref", 0, 4}, {"count", 32, 8}, {"writes", 40, 8}, {"flags", 48, 4}, {"id", 52, 4}}},
+			"member writes added at offset 40; member flags moves from offset 40 to 48; size 48 becomes 56"},
+		{layout{size: 48, members: []member{{"kref", 0, 4}, {"count", 32, 8}, {"id", 44, 4}}}, "member flags removed"},
+		{layout{size: 48, members: []member{{"kref", 0, 4}, {"count", 32, 8}, {"flags", 40, 2}, {"id", 44, 4}}}, "member flags changes size from 4 to 2 bytes"},
+		{layout{size: 64, members: orig.members}, "size 48 becomes 64"},
+	} {
+		if got := compareLayouts([]layout{orig}, []layout{c.patched}); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+	if got := compareLayouts([]layout{orig}, []layout{{size: 8}, orig}); got != "" {
+		t.Errorf("the same definition among others: %q", got)
+	}
+}

@@ -142,6 +142,7 @@ const (
 	NoChangedObjects   Key = "no-changed-objects"
 	NeedVmlinux        Key = "need-vmlinux"
 	KernelMismatch     Key = "kernel-mismatch"
+	LayoutChange       Key = "layout-change"
 	CompilerMissing    Key = "compiler-missing"
 	NoConfig           Key = "no-config"
 	NotCompiled        Key = "not-compiled"
@@ -297,6 +298,8 @@ var table = []Entry{
 		Hint: "build the patch with the compiler that built the running kernel, or use --skip-compiler-check"},
 	{Key: KernelMismatch, Cmd: Build, Format: "%s: function %s is not the running kernel's (%s): %s", Args: []string{"OBJECT", "FUNCTION", "DIFFERENCE", "CAUSE"}, Code: ExitError,
 		Hint: "build from the running kernel's own source, configuration and compiler: Debian's linux-source package of the kernel's exact version (dpkg -s linux-image-KVER names it), /lib/modules/KVER/build/.config and the compiler its .comment names; --skip-proof builds anyway (dangerous: the module would carry the differences into the running kernel)"},
+	{Key: LayoutChange, Cmd: Build, Format: "%w", Args: []string{"OBJECT: TYPE changes its layout (MEMBER ...)"}, Code: ExitError,
+		Hint: "the running kernel's code and the instances it already made keep the old layout: leave the type as it is and keep new fields in a shadow variable (klp_shadow_get_or_alloc), or make a new type used only by new code"},
 	{Key: NeedVmlinux, Cmd: Build, Format: "%s is a Linux source tree: -v VMLINUX is required (kpatch-build never builds the whole kernel)", Args: []string{"SRCDIR"}, Code: ExitError,
 		Hint: "give the running kernel's vmlinux with symbols: Debian's linux-image-KVER-dbg package installs it as /usr/lib/debug/boot/vmlinux-KVER"},
 	{Key: CompilerMissing, Cmd: Build, Format: "%w", Args: []string{"compiler check: CC is not the compiler that built the kernel"}, Code: ExitError,
