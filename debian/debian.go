@@ -22,6 +22,7 @@ import (
 type Kernel struct {
 	Release      string // e.g. the 6.1 series' "6.1.0-N-amd64"
 	Image        string // /boot/vmlinuz-RELEASE (linux-image)
+	BootConfig   string // /boot/config-RELEASE (linux-image): the configuration it was built with
 	Modules      string // /lib/modules/RELEASE (linux-image)
 	Build        string // /lib/modules/RELEASE/build (linux-headers)
 	Config       string // Build/.config
@@ -39,6 +40,7 @@ func At(root, release string) Kernel {
 	return Kernel{
 		Release:      release,
 		Image:        filepath.Join(root, "boot", "vmlinuz-"+release),
+		BootConfig:   filepath.Join(root, "boot", "config-"+release),
 		Modules:      filepath.Join(root, "lib", "modules", release),
 		Build:        filepath.Join(root, "lib", "modules", release, "build"),
 		Config:       filepath.Join(root, "lib", "modules", release, "build", ".config"),

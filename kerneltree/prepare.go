@@ -211,7 +211,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if d := configDiff(cfg, newCfg); d != "" {
+	if d := ConfigDiff(cfg, newCfg); d != "" {
 		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
 	}
 	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
@@ -289,7 +289,10 @@ func (t *Tree) checkState() error {
 
 // configDiff describes the options whose values differ between two
 // configurations (comments ignored), or "" when none do.
-func configDiff(a, b []byte) string {
+// ConfigDiff lists the options whose values differ between two kernel
+// configurations ("CONFIG_X y -> n", at most ten, then a count), "" when
+// none do.
+func ConfigDiff(a, b []byte) string {
 	parse := func(b []byte) map[string]string {
 		m := map[string]string{}
 		for _, line := range strings.Split(string(b), "\n") {

@@ -45,7 +45,7 @@ func TestPrepareDebian(t *testing.T) {
 	}
 	want, _ := os.ReadFile(testutil.DebianKernel(t).Config)
 	got, _ := os.ReadFile(filepath.Join(tree.Dir, ".config"))
-	if d := configDiff(want, got); d != "" {
+	if d := ConfigDiff(want, got); d != "" {
 		t.Errorf("olddefconfig changed the configuration: %s", d)
 	}
 	if err := tree.checkState(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kpatchgo/kpatch-build/build"
+	"github.com/kpatchgo/kpatch-build/debian"
 	"github.com/kpatchgo/kpatch-build/kerneltree"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/proof"
@@ -129,6 +130,25 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	return res, finishModule(res, ko, sv)
 }
 
+// checkConfig compares the configuration with the one the running
+// kernel's image package records (/boot/config-KVER), when it is there,
+// and says which options differ: the proof then refuses the build if one
+// of them changes a compiled object.
+func (o *Options) checkConfig(release string) {
+	boot := debian.At("/", release).BootConfig
+	want, err := os.ReadFile(boot)
+	if err != nil {
+		return
+	}
+	got, err := os.ReadFile(o.Config)
+	if err != nil {
+		return // refused when the tree is prepared, with the file named
+	}
+	if d := kerneltree.ConfigDiff(want, got); d != "" {
+		o.logf("warning: %s differs from the running kernel's configuration %s: %s (the proof refuses the build if this changes a compiled object)", o.Config, boot, d)
+	}
+}
+
 // prove compares every original object with the running kernel (package
 // proof) before anything is diffed: a tree, configuration or compiler
 // that is not the running kernel's refuses the build, naming the object
@@ -217,6 +237,7 @@ func (o *Options) realKernel() (*kerneltree.Running, error) {
 		}
 	}
 	o.logf("running kernel %s (%s, %s)", r.Release, r.CC, filepath.Base(r.Vmlinux))
+	o.checkConfig(r.Release)
 	return r, nil
 }
 

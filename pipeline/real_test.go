@@ -248,13 +248,27 @@ func TestRealProof(t *testing.T) {
 	cache := testutil.CacheDir(t)
 	dir := t.TempDir()
 	write := func(name, text string) string { return writeIn(t, dir, name, text) }
+	var logs []string
 	run := func(t *testing.T, tree, config, patch string) (*pipeline.Result, error, string) {
 		out := filepath.Join(t.TempDir(), "out")
 		start := time.Now()
+		logs = nil
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: tree, Config: config, Vmlinux: k.Vmlinux,
 			Patches: []string{patch}, OutputDir: out, CacheDir: cache, Jobs: 2,
-			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+			Log: func(f string, a ...any) {
+				logs = append(logs, fmt.Sprintf(f, a...))
+				t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...))
+			}})
 		return res, err, out
+	}
+	warned := func(t *testing.T, option string) {
+		t.Helper()
+		for _, l := range logs {
+			if strings.Contains(l, "differs from the running kernel's configuration") && strings.Contains(l, option) {
+				return
+			}
+		}
+		t.Errorf("no warning names %s as differing from the running kernel's configuration", option)
 	}
 	refused := func(t *testing.T, err error, out string, want ...string) {
 		t.Helper()
@@ -330,6 +344,7 @@ func TestRealProof(t *testing.T) {
 		c := write("memory-failure.config", strings.Replace(string(cfg), "\nCONFIG_MEMORY_FAILURE=y\n", "\n# CONFIG_MEMORY_FAILURE is not set\n", 1))
 		_, err, out := run(t, src, c, meminfo)
 		refused(t, err, out, "fs/proc/meminfo.o: function meminfo_proc_show is not the running kernel's (in vmlinux: ")
+		warned(t, "CONFIG_MEMORY_FAILURE y -> n")
 	})
 	t.Run("config-alters-nothing", func(t *testing.T) {
 		if !strings.Contains(string(cfg), "\nCONFIG_JOYSTICK_XPAD=m\n") {
@@ -343,6 +358,7 @@ func TestRealProof(t *testing.T) {
 		if len(res.Report.Proof) != 1 || res.Report.Proof[0].Proven == 0 {
 			t.Errorf("proof report %+v, want meminfo.o's functions proven", res.Report.Proof)
 		}
+		warned(t, "CONFIG_JOYSTICK_XPAD m -> n")
 	})
 }
 
