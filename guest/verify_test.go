@@ -22,8 +22,13 @@ var (
 // testPatchNames are the livepatches in testdata/livepatch.
 var testPatchNames = []string{"guest_lp_cmdline", "guest_lp_xfs"}
 
-// TestMain removes the kbuild directory of the test livepatch.
+// TestMain removes the kbuild directory of the test livepatch. Run as
+// a helper (helperEnv set), the test binary is a run with a hung guest
+// instead (runHungGuest).
 func TestMain(m *testing.M) {
+	if rel := os.Getenv(helperEnv); rel != "" {
+		runHungGuest(rel)
+	}
 	code := m.Run()
 	if testPatchDir != "" {
 		os.RemoveAll(testPatchDir)
