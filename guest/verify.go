@@ -18,6 +18,9 @@ type Check struct {
 	// Patched and Unpatched are Go regular expressions the output must
 	// match with and without the patch; an empty one is not checked.
 	Patched, Unpatched string
+	// Source says where the check was written (FILE:LINE), for messages;
+	// it may be empty.
+	Source string
 }
 
 // Verify names the livepatch module to verify and how.

@@ -229,12 +229,8 @@ func checkVerifyInput(f *buildFlags, patches []string) error {
 		return nil
 	}
 	if f.sourceDir != "" {
-		for _, p := range patches {
-			if _, err := guest.ReadExpectations(guest.ExpectPath(p)); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := guest.ReadPatchExpectations(patches)
+		return err
 	}
 	_, _, _, err := loadPatchChecks(patches)
 	return err
