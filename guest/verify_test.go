@@ -161,3 +161,24 @@ func TestVerifyModuleTarget(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyIndistinctChecks: checks of files the patch does not change
+// (here kernel.ostype, beside a patch of /proc/cmdline) pass in every
+// phase but cannot tell the patch from no patch: measured before the
+// patch is loaded, they fail the verification, and only for that.
+func TestVerifyIndistinctChecks(t *testing.T) {
+	o := needKernel(t)
+	v := Verify{Module: testPatch(t, "guest_lp_cmdline"), Checks: []Check{
+		{Command: "cat /proc/sys/kernel/ostype", Unpatched: `^Linux$`, Patched: `Linux`},
+		{Command: "uname -r", Unpatched: "^" + testRelease(t) + "$", Patched: "^" + testRelease(t) + "$"},
+	}}
+	res, err := VerifyPatch(context.Background(), o, v)
+	var ge *Error
+	if !errors.As(err, &ge) || !ge.Indistinct || len(ge.Problems) != 1 {
+		t.Fatalf("err = %v, want only the checks' indistinctness", err)
+	}
+	if len(res.Distinct) != 0 {
+		t.Errorf("Distinct = %v, want none", res.Distinct)
+	}
+	testutil.Golden(t, "testdata/verify-indistinct.golden", testutil.NormalizeKernel(res.Summary, o.Release))
+}
