@@ -86,8 +86,8 @@ func TestJudgeConsoles(t *testing.T) {
 			if (len(vd.problems) == 0) != c.ok {
 				t.Errorf("problems = %q, want ok=%v", vd.problems, c.ok)
 			}
-			if vd.indistinct {
-				t.Errorf("indistinct with a check that tells the patch apart")
+			if vd.indistinct != "" {
+				t.Errorf("indistinct with a check that tells the patch apart: %s", vd.indistinct)
 			}
 			testutil.Golden(t, filepath.Join("testdata", "judge", name+".golden"), vd.summary)
 		})
@@ -248,8 +248,8 @@ func TestJudgeDistinct(t *testing.T) {
 			if !slices.Equal(vd.distinct, c.distinct) {
 				t.Errorf("distinct checks %v, want %v", vd.distinct, c.distinct)
 			}
-			if want := c.distinct == nil; vd.indistinct != want || (len(vd.problems) == 1) != want {
-				t.Errorf("indistinct %v, problems %q; want indistinct %v and it the only problem", vd.indistinct, vd.problems, want)
+			if want := c.distinct == nil; (vd.indistinct != "") != want || (len(vd.problems) == 1) != want {
+				t.Errorf("indistinct %q, problems %q; want indistinct %v and it the only problem", vd.indistinct, vd.problems, want)
 			}
 			testutil.Golden(t, filepath.Join("testdata", "judge", "distinct-"+c.name+".golden"), vd.summary)
 		})
@@ -258,7 +258,7 @@ func TestJudgeDistinct(t *testing.T) {
 	late.late = true
 	late.preload = []ModuleFile{{Name: "xfs"}}
 	out := console(map[string][]string{"patched": {"6.1.0-test"}, "unpatched-again": {"6.1.0-test"}})
-	if vd := late.judge(strings.Replace(out, "@@M@@ phase unpatched\n", "", 1)); len(vd.problems) != 0 || vd.indistinct {
-		t.Errorf("late load: problems %q, indistinct %v; want none (nothing to measure)", vd.problems, vd.indistinct)
+	if vd := late.judge(strings.Replace(out, "@@M@@ phase unpatched\n", "", 1)); len(vd.problems) != 0 || vd.indistinct != "" {
+		t.Errorf("late load: problems %q, indistinct %q; want none (nothing to measure)", vd.problems, vd.indistinct)
 	}
 }

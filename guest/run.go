@@ -29,9 +29,9 @@ type Error struct {
 	Problems []string
 	// Console is the whole serial console.
 	Console string
-	// Indistinct is set when one of the problems is that the checks
-	// cannot tell the patch from no patch (VerifyPatch).
-	Indistinct bool
+	// Indistinct, when one of the problems is that the checks cannot
+	// tell the patch from no patch (VerifyPatch), says why.
+	Indistinct string
 }
 
 // consoleTailLines is how much console an Error's message shows.

@@ -80,7 +80,7 @@ var failPatterns = regexp.MustCompile(`Kernel panic|BUG: |Oops|general protectio
 // different line named once). Unless LateLoad, the checks must also tell
 // the patch from no patch: at least one check's output before the patch
 // is loaded must fail its Patched regexp (Result.Distinct), or the
-// verification fails with Error.Indistinct set. On failure the error is
+// verification fails with Error.Indistinct saying so. On failure the error is
 // an *Error whose message ends with the console's tail; the Result is
 // returned in both cases once the guest has booted.
 func VerifyPatch(ctx context.Context, o Options, v Verify) (*Result, error) {
@@ -332,8 +332,9 @@ type verdict struct {
 	// distinct are the checks (from 1) whose output before the patch
 	// fails their patched regexp.
 	distinct []int
-	// indistinct is set when no check tells the patch from no patch.
-	indistinct bool
+	// indistinct says why no check tells the patch from no patch; it is
+	// empty when one does.
+	indistinct string
 }
 
 // judge reads the console and returns the verdict.
@@ -510,9 +511,8 @@ func (p *verifyPlan) judgeDistinct(vd *verdict, fail func(string, ...any), befor
 		}
 	}
 	if len(vd.distinct) == 0 {
-		vd.indistinct = true
-		fail("the checks cannot tell the patch from no patch: without the patch, no check's output fails its patched regexp:\n  %s",
-			strings.Join(same, "\n  "))
+		vd.indistinct = "without the patch, no check's output fails its patched regexp:\n  " + strings.Join(same, "\n  ")
+		fail("the checks cannot tell the patch from no patch: %s", vd.indistinct)
 	}
 }
 

@@ -174,7 +174,7 @@ func TestVerifyIndistinctChecks(t *testing.T) {
 	}}
 	res, err := VerifyPatch(context.Background(), o, v)
 	var ge *Error
-	if !errors.As(err, &ge) || !ge.Indistinct || len(ge.Problems) != 1 {
+	if !errors.As(err, &ge) || ge.Indistinct == "" || len(ge.Problems) != 1 {
 		t.Fatalf("err = %v, want only the checks' indistinctness", err)
 	}
 	if len(res.Distinct) != 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,9 +52,8 @@ func verifyReal(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, p
 			fmt.Fprint(cmd.OutOrStdout(), r.Summary)
 		}
 		var ge *guest.Error
-		if errors.As(err, &ge) && ge.Indistinct && len(ge.Problems) == 1 {
-			_, why, _ := strings.Cut(ge.Problems[0], "no patch: ")
-			return refusal.New(refusal.VerifyIndistinct, why)
+		if errors.As(err, &ge) && ge.Indistinct != "" && len(ge.Problems) == 1 {
+			return refusal.New(refusal.VerifyIndistinct, ge.Indistinct)
 		}
 		if err != nil {
 			return refusal.New(refusal.VerifyFailed, err)
