@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +16,36 @@ import (
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
-// judgePlan is a plan with one check, for consoles written by hand.
-func judgePlan() *verifyPlan {
-	return &verifyPlan{release: "6.1.0-test", patch: "lp", marker: "@@M@@", numCheck: 1,
-		checks:  []Check{{Command: "cat /proc/x", Unpatched: "^old$", Patched: "^new$"}},
-		unpatch: []*regexp.Regexp{regexp.MustCompile("^old$")},
-		patched: []*regexp.Regexp{regexp.MustCompile("^new$")}}
+// judgePlan is a plan for consoles written by hand, with the checks
+// given or one: cat /proc/x, old without the patch and new with it.
+func judgePlan(checks ...Check) *verifyPlan {
+	if len(checks) == 0 {
+		checks = []Check{{Command: "cat /proc/x", Unpatched: "^old$", Patched: "^new$"}}
+	}
+	p := &verifyPlan{release: "6.1.0-test", patch: "lp", marker: "@@M@@", numCheck: len(checks), checks: checks}
+	for _, c := range checks {
+		p.unpatch = append(p.unpatch, compiled(c.Unpatched))
+		p.patched = append(p.patched, compiled(c.Patched))
+	}
+	return p
 }
 
-// checkLines is the console of one check in a phase.
+// compiled compiles a test's regexp; empty is none.
+func compiled(re string) *regexp.Regexp {
+	if re == "" {
+		return nil
+	}
+	return regexp.MustCompile(re)
+}
+
+// checkLines is the console of check 1 in a phase.
 func checkLines(phase, out string, rc int) string {
-	return fmt.Sprintf("@@M@@ check-begin %s 1\n%s\n@@M@@ check-end %s 1 %d\n", phase, out, phase, rc)
+	return checkLinesN(phase, 1, out, rc)
+}
+
+// checkLinesN is the console of check n in a phase.
+func checkLinesN(phase string, n int, out string, rc int) string {
+	return fmt.Sprintf("@@M@@ check-begin %s %d\n%s\n@@M@@ check-end %s %d %d\n", phase, n, out, phase, n, rc)
 }
 
 // TestJudgeConsoles reads consoles written by hand: the guest's markers
@@ -48,17 +68,28 @@ func TestJudgeConsoles(t *testing.T) {
 		"stuck": {start + "@@M@@ transition lp stuck\n@@M@@ dmesg-begin end\n@@M@@ dmesg-end end\n@@M@@ done\n", false},
 		"warning": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
 			"@@M@@ dmesg-begin patched\n[   3.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.1] Call Trace:\n@@M@@ dmesg-end patched\n" + end, false},
+		// A BUG is printed on the console and is in dmesg again; a
+		// warning repeats: each is one problem, listed once.
+		"repeated": {"[   2.5] BUG: unable to handle page fault for address: 0000000000000008\n" + loaded +
+			"@@M@@ phase patched\n" + checkLines("patched", "new", 0) + "@@M@@ dmesg-begin patched\n" +
+			"[   2.5] BUG: unable to handle page fault for address: 0000000000000008\n[   2.6] Call Trace:\n" +
+			"[   3.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.1] Call Trace:\n" +
+			"[   3.2] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.2] Call Trace:\n" +
+			"@@M@@ dmesg-end patched\n" + end, false},
 		"died-in-check": {loaded + "@@M@@ phase patched\n@@M@@ check-begin patched 1\nnew\n[    4.0] Kernel panic - not syncing: test\n", false},
 		"never-started": {"SeaBIOS\n[    0.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n", false},
 		"disabled":      {start + "@@M@@ transition lp done\n@@M@@ enabled lp 0\n" + end, false},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			sum, problems := judgePlan().judge(c.console)
-			if (len(problems) == 0) != c.ok {
-				t.Errorf("problems = %q, want ok=%v", problems, c.ok)
+			vd := judgePlan().judge(c.console)
+			if (len(vd.problems) == 0) != c.ok {
+				t.Errorf("problems = %q, want ok=%v", vd.problems, c.ok)
 			}
-			testutil.Golden(t, filepath.Join("testdata", "judge", name+".golden"), sum)
+			if vd.indistinct != "" {
+				t.Errorf("indistinct with a check that tells the patch apart: %s", vd.indistinct)
+			}
+			testutil.Golden(t, filepath.Join("testdata", "judge", name+".golden"), vd.summary)
 		})
 	}
 }
@@ -159,5 +190,75 @@ func TestRunTimeoutKillsQemu(t *testing.T) {
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("Run returned after %s, want about 4s", d)
+	}
+}
+
+// TestJudgeDistinct: the output before the patch must fail the patched
+// regexp of at least one check, or the checks cannot tell the patch from
+// no patch. Checks meant to stay the same may go beside one that tells;
+// a late load, which has no output before the patch, measures nothing.
+func TestJudgeDistinct(t *testing.T) {
+	same := Check{Command: "uname -r", Unpatched: `^6\.1`, Patched: `^6\.1`, Source: "x.expect:3"}
+	loose := Check{Command: "cat /proc/x", Unpatched: `^(old|new)$`, Patched: `^(new|old)$`, Source: "x.expect:6"}
+	tells := Check{Command: "cat /proc/y", Unpatched: `^old$`, Patched: `^new$`, Source: "x.expect:9"}
+	onlyPatched := Check{Command: "cat /proc/z", Patched: `z`, Source: "x.expect:12"}
+	// console is a good run of the checks: outputs[phase][i] is check
+	// i+1's output.
+	console := func(outputs map[string][]string) string {
+		var b strings.Builder
+		phase := func(name string) {
+			b.WriteString("@@M@@ phase " + name + "\n")
+			for i, out := range outputs[name] {
+				b.WriteString(checkLinesN(name, i+1, out, 0))
+			}
+		}
+		phase("unpatched")
+		b.WriteString("@@M@@ insmod lp 0\n@@M@@ transition lp done\n@@M@@ enabled lp 1\n")
+		phase("patched")
+		b.WriteString("@@M@@ disable lp 0\n@@M@@ transition lp done\n@@M@@ rmmod lp 0\n")
+		phase("unpatched-again")
+		b.WriteString("@@M@@ done\n")
+		return b.String()
+	}
+	cases := []struct {
+		name     string
+		checks   []Check
+		outputs  map[string][]string
+		distinct []int
+	}{
+		{"same-and-loose", []Check{same, loose}, map[string][]string{
+			"unpatched":       {"6.1.0-test", "old"},
+			"patched":         {"6.1.0-test", "new"},
+			"unpatched-again": {"6.1.0-test", "old"},
+		}, nil},
+		{"only-patched-matches", []Check{onlyPatched}, map[string][]string{
+			"unpatched":       {"z was here"},
+			"patched":         {"z was here"},
+			"unpatched-again": {"z was here"},
+		}, nil},
+		{"same-beside-one-that-tells", []Check{same, tells}, map[string][]string{
+			"unpatched":       {"6.1.0-test", "old"},
+			"patched":         {"6.1.0-test", "new"},
+			"unpatched-again": {"6.1.0-test", "old"},
+		}, []int{2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vd := judgePlan(c.checks...).judge(console(c.outputs))
+			if !slices.Equal(vd.distinct, c.distinct) {
+				t.Errorf("distinct checks %v, want %v", vd.distinct, c.distinct)
+			}
+			if want := c.distinct == nil; (vd.indistinct != "") != want || (len(vd.problems) == 1) != want {
+				t.Errorf("indistinct %q, problems %q; want indistinct %v and it the only problem", vd.indistinct, vd.problems, want)
+			}
+			testutil.Golden(t, filepath.Join("testdata", "judge", "distinct-"+c.name+".golden"), vd.summary)
+		})
+	}
+	late := judgePlan(same)
+	late.late = true
+	late.preload = []ModuleFile{{Name: "xfs"}}
+	out := console(map[string][]string{"patched": {"6.1.0-test"}, "unpatched-again": {"6.1.0-test"}})
+	if vd := late.judge(strings.Replace(out, "@@M@@ phase unpatched\n", "", 1)); len(vd.problems) != 0 || vd.indistinct != "" {
+		t.Errorf("late load: problems %q, indistinct %q; want none (nothing to measure)", vd.problems, vd.indistinct)
 	}
 }

@@ -217,13 +217,14 @@ func (r *resolver) visit(name, parent string, optional bool) error {
 	return nil
 }
 
-// readModuleFile returns a module's ELF bytes: as they are for .ko,
-// decompressed for .ko.gz. Other compressions are refused, since the
-// standard library cannot read them.
+// readModuleFile returns a module's ELF bytes: decompressed for .ko.gz,
+// as they are for any other name (.ko, or kpatch-build's
+// NAME.ko.unverified). The distribution's other compressions (.ko.xz,
+// .ko.zst) are refused, since the standard library cannot read them.
 func readModuleFile(p string) ([]byte, error) {
 	switch {
-	case strings.HasSuffix(p, ".ko"):
-		return os.ReadFile(p)
+	case strings.HasSuffix(p, ".ko.xz") || strings.HasSuffix(p, ".ko.zst"):
+		return nil, fmt.Errorf("%s: compressed module format not supported (only .ko and .ko.gz); decompress it first", p)
 	case strings.HasSuffix(p, ".ko.gz"):
 		f, err := os.Open(p)
 		if err != nil {
@@ -240,7 +241,7 @@ func readModuleFile(p string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s: compressed module format not supported (only .ko and .ko.gz); decompress it first", p)
+	return os.ReadFile(p)
 }
 
 // Modinfo holds the .modinfo fields the guest needs of a module.

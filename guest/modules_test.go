@@ -116,11 +116,13 @@ func TestResolveModulesDebian(t *testing.T) {
 	}
 }
 
-// TestReadModuleFile reads plain and gzip modules and refuses the rest.
+// TestReadModuleFile reads plain and gzip modules, whatever the plain
+// one's name, and refuses the other compressions.
 func TestReadModuleFile(t *testing.T) {
 	dir := t.TempDir()
 	elfBytes := []byte("\x7fELF module bytes")
 	os.WriteFile(filepath.Join(dir, "a.ko"), elfBytes, 0o644)
+	os.WriteFile(filepath.Join(dir, "a.ko.unverified"), elfBytes, 0o644)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(elfBytes)
@@ -128,7 +130,7 @@ func TestReadModuleFile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "b.ko.gz"), gz.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(dir, "c.ko.gz"), []byte("not gzip"), 0o644)
 	os.WriteFile(filepath.Join(dir, "d.ko.xz"), []byte("\xfd7zXZ"), 0o644)
-	for _, n := range []string{"a.ko", "b.ko.gz"} {
+	for _, n := range []string{"a.ko", "a.ko.unverified", "b.ko.gz"} {
 		if got, err := readModuleFile(filepath.Join(dir, n)); err != nil || !bytes.Equal(got, elfBytes) {
 			t.Errorf("%s: %q, %v", n, got, err)
 		}

@@ -13,10 +13,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +29,9 @@ type Error struct {
 	Problems []string
 	// Console is the whole serial console.
 	Console string
+	// Indistinct, when one of the problems is that the checks cannot
+	// tell the patch from no patch (VerifyPatch), says why.
+	Indistinct string
 }
 
 // consoleTailLines is how much console an Error's message shows.
@@ -104,11 +109,11 @@ func run(ctx context.Context, o Options, script string, files map[string][]byte)
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "kpatch-guest-")
+	dir, release, err := makeGuestDir(os.TempDir(), o.Log)
 	if err != nil {
 		return "", fmt.Errorf("guest: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	initrdPath := filepath.Join(dir, "initramfs.cpio")
 	if err := os.WriteFile(initrdPath, initrd, 0o644); err != nil {
 		return "", fmt.Errorf("guest: %w", err)
@@ -230,22 +235,28 @@ func (l *lockedBuffer) String() string {
 }
 
 // boot runs qemu until the guest powers off, the timeout passes or ctx
-// ends, killing qemu by its PID in the latter cases. It returns the
-// console and what went wrong.
+// ends, killing qemu in the latter cases. It returns the console and what
+// went wrong. qemu dies with the caller: it runs in its own process group
+// (a terminal's ^C reaches the caller, which decides), the group is
+// killed whenever boot returns, and the kernel sends it SIGKILL when the
+// caller dies, even by SIGKILL (the parent-death signal).
 func boot(ctx context.Context, o Options, initrd string) (string, []string) {
 	var out, stderr lockedBuffer
 	cmd := exec.Command(qemuBinary, qemuArgs(o, initrd)...)
 	cmd.Stdin = nil
 	cmd.Stdout = &out
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	o.Log("guest: booting %s (%s, %s, %d CPU, timeout %s)", o.Kernel, accelName(o), o.Memory, o.CPUs, o.Timeout)
-	if err := cmd.Start(); err != nil {
+	done := make(chan error, 1)
+	if err := startAndWait(cmd, done); err != nil {
 		return "", []string{fmt.Sprintf("start %s: %v", qemuBinary, err)}
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// qemu leads its process group: the group is killed, not only qemu.
+	// (Once Wait has returned, the group's number may be another's.)
+	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	timer := time.NewTimer(o.Timeout)
 	defer timer.Stop()
 	var problems []string
@@ -253,11 +264,11 @@ func boot(ctx context.Context, o Options, initrd string) (string, []string) {
 	select {
 	case werr = <-done:
 	case <-timer.C:
-		cmd.Process.Kill()
+		kill()
 		werr = <-done
 		problems = append(problems, fmt.Sprintf("qemu killed after the %s timeout", o.Timeout))
 	case <-ctx.Done():
-		cmd.Process.Kill()
+		kill()
 		werr = <-done
 		problems = append(problems, fmt.Sprintf("qemu killed: %v", ctx.Err()))
 	}
@@ -271,6 +282,26 @@ func boot(ctx context.Context, o Options, initrd string) (string, []string) {
 		problems = append(problems, fmt.Sprintf("qemu failed (%v): %s", werr, msg))
 	}
 	return cleanConsole(out.String()), problems
+}
+
+// startAndWait starts cmd and sends the result of its Wait on done. The
+// parent-death signal fires when the thread that forked the child exits,
+// not the process; the goroutine keeps its thread locked from the start
+// to the end of the child, so that the runtime cannot end that thread
+// (it does end a thread whose locked goroutine exits) while qemu runs.
+func startAndWait(cmd *exec.Cmd, done chan<- error) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		done <- cmd.Wait()
+	}()
+	return <-started
 }
 
 // terminalControl matches the escape sequences the firmware prints for

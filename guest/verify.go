@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ type Check struct {
 	// Patched and Unpatched are Go regular expressions the output must
 	// match with and without the patch; an empty one is not checked.
 	Patched, Unpatched string
+	// Source says where the check was written (FILE:LINE), for messages;
+	// it may be empty.
+	Source string
 }
 
 // Verify names the livepatch module to verify and how.
@@ -44,6 +48,10 @@ type Result struct {
 	Console string
 	// Elapsed is the boot and verification time.
 	Elapsed time.Duration
+	// Distinct lists the checks (from 1) that tell the patch from no
+	// patch: their output before the patch was loaded does not match
+	// their Patched regexp. A late load has no such phase: it is empty.
+	Distinct []int
 }
 
 // Phases of a verification, as the guest marks them.
@@ -68,9 +76,13 @@ var failPatterns = regexp.MustCompile(`Kernel panic|BUG: |Oops|general protectio
 // completes with enabled=1, the checks match Patched (LateLoad: after the
 // target modules load), the patch is disabled, its reverse transition
 // completes, it unloads, and the checks match Unpatched again. A kernel
-// log line with a panic, oops, BUG, WARNING or call trace fails it. On
-// failure the error is an *Error whose message ends with the console's
-// tail; the Result is returned in both cases once the guest has booted.
+// log line with a panic, oops, BUG, WARNING or call trace fails it (each
+// different line named once). Unless LateLoad, the checks must also tell
+// the patch from no patch: at least one check's output before the patch
+// is loaded must fail its Patched regexp (Result.Distinct), or the
+// verification fails with Error.Indistinct saying so. On failure the error is
+// an *Error whose message ends with the console's tail; the Result is
+// returned in both cases once the guest has booted.
 func VerifyPatch(ctx context.Context, o Options, v Verify) (*Result, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -90,11 +102,13 @@ func VerifyPatch(ctx context.Context, o Options, v Verify) (*Result, error) {
 	} else if runErr != nil {
 		return nil, runErr
 	}
-	summary, more := plan.judge(console)
+	vd := plan.judge(console)
+	summary := vd.summary
 	for _, pr := range problems {
 		summary += "FAIL: " + pr + "\n"
 	}
-	problems = append(problems, more...)
+	problems = append(problems, vd.problems...)
+	res.Distinct = vd.distinct
 	if len(problems) > 0 {
 		summary += fmt.Sprintf("result: FAIL (%d %s)\n", len(problems), plural(len(problems), "problem"))
 	} else {
@@ -103,7 +117,7 @@ func VerifyPatch(ctx context.Context, o Options, v Verify) (*Result, error) {
 	res.Summary = summary
 	o.Log("guest: verification of %s took %.1fs", plan.patch, res.Elapsed.Seconds())
 	if len(problems) > 0 {
-		return res, &Error{Problems: problems, Console: console}
+		return res, &Error{Problems: problems, Console: console, Indistinct: vd.indistinct}
 	}
 	return res, nil
 }
@@ -310,16 +324,29 @@ func taintLetters(v string) string {
 // and the kernel log lines a problem list names.
 const maxShownLines = 12
 
-// judge reads the console and returns the summary (without its result
-// line) and the problems.
-func (p *verifyPlan) judge(console string) (string, []string) {
+// verdict is what judge read from a console.
+type verdict struct {
+	// summary is the Result's summary without its result line.
+	summary  string
+	problems []string
+	// distinct are the checks (from 1) whose output before the patch
+	// fails their patched regexp.
+	distinct []int
+	// indistinct says why no check tells the patch from no patch; it is
+	// empty when one does.
+	indistinct string
+}
+
+// judge reads the console and returns the verdict.
+func (p *verifyPlan) judge(console string) verdict {
 	var sum strings.Builder
-	var problems []string
+	var vd verdict
 	fail := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
-		problems = append(problems, msg)
+		vd.problems = append(vd.problems, msg)
 		fmt.Fprintf(&sum, "FAIL: %s\n", msg)
 	}
+	before := make([]*string, p.numCheck) // the outputs before the patch
 	fmt.Fprintf(&sum, "kernel: %s\npatch: %s\n", p.release, p.patch)
 	if len(p.preload) > 0 {
 		mode := "before the patch"
@@ -345,14 +372,14 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 		optional[m.Name] = m
 	}
 	seen := map[string]bool{}
-	var kernelBad []string
+	var kernelBad kernelProblems
 	lines := strings.Split(console, "\n")
 	prefix := p.marker + " "
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
 		if !strings.HasPrefix(line, prefix) {
 			if failPatterns.MatchString(line) {
-				kernelBad = append(kernelBad, strings.TrimSpace(line))
+				kernelBad.add(line)
 			}
 			continue
 		}
@@ -428,20 +455,20 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 			// The guest adds one newline after the output.
 			text := strings.Join(out, "\n")
 			text = strings.TrimSuffix(text, "\n")
-			p.judgeCheck(&sum, fail, phase, idx, rc, text)
+			if k := p.judgeCheck(&sum, fail, phase, idx, rc, text); k > 0 && phase == phaseBefore {
+				before[k-1] = &text
+			}
 		case "done":
 			seen["done"] = true
 		}
 	}
-	if len(kernelBad) > 0 {
-		if len(kernelBad) > maxShownLines {
-			kernelBad = kernelBad[:maxShownLines]
-		}
-		fail("kernel log reports a problem:\n  %s", strings.Join(kernelBad, "\n  "))
+	if len(kernelBad.lines) > 0 {
+		fail("kernel log reports a problem:\n  %s", strings.Join(kernelBad.shown(), "\n  "))
 	}
 	if !strings.Contains(console, prefix) {
 		fail("the guest never started the verification")
-		return sum.String(), problems
+		vd.summary = sum.String()
+		return vd
 	}
 	for _, phase := range []string{phaseBefore, phasePatched, phaseAfter} {
 		if phase == phaseBefore && p.late {
@@ -456,16 +483,121 @@ func (p *verifyPlan) judge(console string) (string, []string) {
 	if !seen["done"] {
 		fail("the guest did not finish the verification")
 	}
-	return sum.String(), problems
+	p.judgeDistinct(&vd, fail, before)
+	vd.summary = sum.String()
+	return vd
 }
 
-// judgeCheck matches one check's output against its expectation.
-func (p *verifyPlan) judgeCheck(sum *strings.Builder, fail func(string, ...any), phase, idx, rc, text string) {
+// judgeDistinct finds the checks that tell the patch from no patch:
+// those whose output before the patch (before[i], nil when the check did
+// not run) fails their patched regexp. When every check ran and none
+// does, the checks prove nothing and the verification fails. A late load
+// has no output before the patch: nothing is measured.
+func (p *verifyPlan) judgeDistinct(vd *verdict, fail func(string, ...any), before []*string) {
+	if p.late || p.numCheck == 0 {
+		return
+	}
+	var same []string
+	for i, out := range before {
+		switch {
+		case out == nil:
+			return // the check did not run: already a failure
+		case p.patched[i] == nil:
+			same = append(same, fmt.Sprintf("check %d%s has no patched regexp", i+1, p.source(i)))
+		case p.patched[i].MatchString(*out):
+			same = append(same, fmt.Sprintf("check %d%s: /%s/ matches %s", i+1, p.source(i), p.patched[i], shortOutput(*out)))
+		default:
+			vd.distinct = append(vd.distinct, i+1)
+		}
+	}
+	if len(vd.distinct) == 0 {
+		vd.indistinct = "without the patch, no check's output fails its patched regexp:\n  " + strings.Join(same, "\n  ")
+		fail("the checks cannot tell the patch from no patch: %s", vd.indistinct)
+	}
+}
+
+// source returns " (FILE:LINE)" for check i when its source is known.
+func (p *verifyPlan) source(i int) string {
+	if p.checks[i].Source == "" {
+		return ""
+	}
+	return " (" + p.checks[i].Source + ")"
+}
+
+// shortOutput quotes a check's output for a one-line message, cut to its
+// first line and 80 bytes.
+func shortOutput(s string) string {
+	cut := false
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s, cut = s[:i], true
+	}
+	if len(s) > 80 {
+		s, cut = s[:80], true
+	}
+	q := strconv.Quote(s)
+	if cut {
+		q += "..."
+	}
+	return q
+}
+
+// kernelProblems are the kernel log lines that fail a verification,
+// each different text once: the console shows a line of a high enough
+// level as the kernel prints it and again in the guest's dmesg (the same
+// line, with its timestamp), and a warning repeated is one problem.
+type kernelProblems struct {
+	lines []string        // first occurrence of each text, in order
+	count map[string]int  // occurrences by text without the timestamp
+	seen  map[string]bool // the lines, with their timestamps
+}
+
+// kernelTimestamp is the "[   12.345678] " prefix of a kernel log line.
+var kernelTimestamp = regexp.MustCompile(`^\[ *[0-9]+\.[0-9]+\] `)
+
+// add notes one kernel log line.
+func (k *kernelProblems) add(line string) {
+	line = strings.TrimSpace(line)
+	text := kernelTimestamp.ReplaceAllString(line, "")
+	if k.count == nil {
+		k.count, k.seen = map[string]int{}, map[string]bool{}
+	}
+	if k.seen[line] {
+		return
+	}
+	k.seen[line] = true
+	if k.count[text] == 0 {
+		k.lines = append(k.lines, line)
+	}
+	k.count[text]++
+}
+
+// shown returns the lines to list, each with how many times it appeared
+// when more than once, at most maxShownLines of them.
+func (k *kernelProblems) shown() []string {
+	var out []string
+	for _, l := range k.lines {
+		if len(out) == maxShownLines {
+			out = append(out, fmt.Sprintf("... and %d more", len(k.lines)-maxShownLines))
+			break
+		}
+		if n := k.count[kernelTimestamp.ReplaceAllString(l, "")]; n > 1 {
+			l += fmt.Sprintf(" (%d times)", n)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// judgeCheck matches one check's output against its expectation and
+// returns the check's number (0 for an unknown one). Before the patch,
+// the summary also says whether the output fails the patched regexp:
+// whether the check tells the patch from no patch.
+func (p *verifyPlan) judgeCheck(sum *strings.Builder, fail func(string, ...any), phase, idx, rc, text string) int {
 	var k int
 	fmt.Sscan(idx, &k)
 	if k < 1 || k > p.numCheck {
 		fail("%s: unknown check %q on the console", phase, idx)
-		return
+		return 0
 	}
 	re := p.unpatch[k-1]
 	if phase == phasePatched {
@@ -475,11 +607,18 @@ func (p *verifyPlan) judgeCheck(sum *strings.Builder, fail func(string, ...any),
 	if rc != "0" {
 		status = fmt.Sprintf(" (exit status %s)", rc)
 	}
+	tells := ""
+	if pre := p.patched[k-1]; phase == phaseBefore && pre != nil {
+		tells = "; does not tell the patch apart (matches the patched regexp too)"
+		if !pre.MatchString(text) {
+			tells = "; tells the patch apart (does not match the patched regexp)"
+		}
+	}
 	switch {
 	case re == nil:
-		fmt.Fprintf(sum, "%s: check %s: not checked%s\n", phase, idx, status)
+		fmt.Fprintf(sum, "%s: check %s: not checked%s%s\n", phase, idx, status, tells)
 	case re.MatchString(text):
-		fmt.Fprintf(sum, "%s: check %s: ok%s\n", phase, idx, status)
+		fmt.Fprintf(sum, "%s: check %s: ok%s%s\n", phase, idx, status, tells)
 	default:
 		out := strings.Split(text, "\n")
 		if len(out) > maxShownLines {
@@ -487,6 +626,7 @@ func (p *verifyPlan) judgeCheck(sum *strings.Builder, fail func(string, ...any),
 		}
 		fail("%s: check %s: output does not match /%s/%s; output:\n  | %s", phase, idx, re, status, strings.Join(out, "\n  | "))
 	}
+	return k
 }
 
 // moduleNames lists modules for the summary, marking optional ones.

@@ -22,8 +22,13 @@ var (
 // testPatchNames are the livepatches in testdata/livepatch.
 var testPatchNames = []string{"guest_lp_cmdline", "guest_lp_xfs"}
 
-// TestMain removes the kbuild directory of the test livepatch.
+// TestMain removes the kbuild directory of the test livepatch. Run as
+// a helper (helperEnv set), the test binary is a run with a hung guest
+// instead (runHungGuest).
 func TestMain(m *testing.M) {
+	if rel := os.Getenv(helperEnv); rel != "" {
+		runHungGuest(rel)
+	}
 	code := m.Run()
 	if testPatchDir != "" {
 		os.RemoveAll(testPatchDir)
@@ -155,4 +160,25 @@ func TestVerifyModuleTarget(t *testing.T) {
 			testutil.Golden(t, "testdata/verify-xfs-"+name+".golden", testutil.NormalizeKernel(res.Summary, o.Release))
 		})
 	}
+}
+
+// TestVerifyIndistinctChecks: checks of files the patch does not change
+// (here kernel.ostype, beside a patch of /proc/cmdline) pass in every
+// phase but cannot tell the patch from no patch: measured before the
+// patch is loaded, they fail the verification, and only for that.
+func TestVerifyIndistinctChecks(t *testing.T) {
+	o := needKernel(t)
+	v := Verify{Module: testPatch(t, "guest_lp_cmdline"), Checks: []Check{
+		{Command: "cat /proc/sys/kernel/ostype", Unpatched: `^Linux$`, Patched: `Linux`},
+		{Command: "uname -r", Unpatched: "^" + testRelease(t) + "$", Patched: "^" + testRelease(t) + "$"},
+	}}
+	res, err := VerifyPatch(context.Background(), o, v)
+	var ge *Error
+	if !errors.As(err, &ge) || ge.Indistinct == "" || len(ge.Problems) != 1 {
+		t.Fatalf("err = %v, want only the checks' indistinctness", err)
+	}
+	if len(res.Distinct) != 0 {
+		t.Errorf("Distinct = %v, want none", res.Distinct)
+	}
+	testutil.Golden(t, "testdata/verify-indistinct.golden", testutil.NormalizeKernel(res.Summary, o.Release))
 }

@@ -55,6 +55,7 @@ type Options struct {
 	Patches           []string // the source patches
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
+	Unverified        bool     // --verify: the module is written as NAME.ko.unverified until it is verified
 	CacheDir          string   // cached builds and work trees
 	Jobs              int      // -j
 	NonReplace        bool     // -R
@@ -275,7 +276,7 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return res, err
 	}
-	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	ko := o.modulePath()
 	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
 	if _, err := os.Stat(script); err != nil {
 		script = ""
@@ -447,11 +448,26 @@ func finishModule(res *Result, ko string, sv *symtab.Symvers) error {
 	}
 	if len(missing) > 0 {
 		os.Remove(ko)
-		return refusal.New(refusal.UndefinedSymbols, filepath.Base(ko), strings.Join(missing, " "))
+		return refusal.New(refusal.UndefinedSymbols, strings.TrimSuffix(filepath.Base(ko), UnverifiedSuffix), strings.Join(missing, " "))
 	}
 	res.Module = ko
 	res.Report.Module = ko
 	return nil
+}
+
+// UnverifiedSuffix ends the name of a module written with
+// Options.Unverified: NAME.ko.unverified, never loaded by mistake for a
+// verified NAME.ko.
+const UnverifiedSuffix = ".unverified"
+
+// modulePath is where the module is written: OutputDir/NAME.ko, with
+// UnverifiedSuffix when Unverified.
+func (o *Options) modulePath() string {
+	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	if o.Unverified {
+		ko += UnverifiedSuffix
+	}
+	return ko
 }
 
 // moduleOf returns the module an object belongs to in the bundled

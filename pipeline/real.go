@@ -120,7 +120,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
 		return res, err
 	}
-	ko := filepath.Join(o.OutputDir, o.Name+".ko")
+	ko := o.modulePath()
 	o.logf("building patch module %s", filepath.Base(ko))
 	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC,
 		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log})

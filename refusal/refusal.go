@@ -155,6 +155,8 @@ const (
 	VerifyFailed       Key = "verify-failed"
 	VerifyMissing      Key = "verify-missing"
 	VerifyUnpatched    Key = "verify-unpatched"
+	ExpectMalformed    Key = "expect-malformed"
+	VerifyIndistinct   Key = "verify-indistinct"
 )
 
 // table is every refusal, the diff engine's first, most common first.
@@ -328,6 +330,10 @@ var table = []Entry{
 		Hint: "the patched function did not run or did not print the text: check the patch's `check` line and that the patch changes what the system call runs"},
 	{Key: VerifyUnpatched, Cmd: Build, Format: "verify: %s contains %q without the patch too", Args: []string{"CHECK", "TEXT"}, Code: ExitError,
 		Hint: "the `check` text must be one that only the patched kernel prints: choose a text the patch adds"},
+	{Key: ExpectMalformed, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: "(after `PATCH.expect:LINE:`): an unknown key, a line that is not text, a `patched` or `unpatched` line before any check or twice for one, a regexp that does not compile, a check with neither, a bad module name; refused before anything is built", Code: ExitError,
+		Hint: "a PATCH.expect line is KEY VALUE: `check`, `patched`, `unpatched` and `kmod` for --verify, `desc`, `outcome`, `changed`, `new`, `refuse` and `hint` for the catalogue tests; `#` starts a comment"},
+	{Key: VerifyIndistinct, Cmd: Build, Format: "verify: the checks cannot tell the patch from no patch: %s", Args: []string{"WHY"}, Note: "(before the build when no check expects another output with the patch; after the guest's first unpatched phase when every check's output already matches its patched regexp)", Code: ExitError,
+		Hint: "give at least one check a `patched` regexp that the output without the patch does not match (a text the patch adds or changes); checks meant to stay the same may keep one regexp for both"},
 }
 
 var byKey = func() map[Key]int {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -95,6 +97,9 @@ func checkBuildFlags(f *buildFlags) error {
 			return usagef("-n/--name %q: %w", f.name, err)
 		}
 	}
+	if st, err := os.Stat(f.output); err == nil && !st.IsDir() {
+		return usagef("-o/--output %s: not a directory (-o names the directory the module is written to)", f.output)
+	}
 	if f.report != "" {
 		if err := checkWritable(f.report); err != nil {
 			return usagef("--report %s: %w", f.report, err)
@@ -175,16 +180,20 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	keep := log.Level >= 5
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
-		OutputDir: f.output, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace, SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof,
-		KeepWork: keep, Targets: f.targets, Log: progress})
+		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
+		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
 		work := filepath.Dir(res.Build.WorkDir)
 		os.WriteFile(filepath.Join(work, build.KeptMarker), nil, 0o644)
 		progress("kept the work tree: %s", work)
 	}
+	if err == nil && f.verify {
+		interrupted := func() bool { return sig() != nil }
+		err = verifyAndPublish(ctx, cmd, res, patches, verifyOptions{kvm: f.kvm, interrupted: interrupted, progress: progress})
+	}
 	if s := sig(); s != nil {
-		// Interrupted: whatever the pipeline made of its killed
-		// commands, one line and no module.
+		// Interrupted: whatever the pipeline or the verification made
+		// of its killed commands, one line and no module.
 		if res != nil && res.Module != "" {
 			os.Remove(res.Module)
 		}
@@ -213,13 +222,51 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		return err // run prints a refusal's hint
 	}
 	progress("SUCCESS: %s", res.Module)
-	if f.verify {
-		if res.Release != "" {
-			return verifyReal(ctx, cmd, res, patches, f.kvm, progress)
-		}
-		return verifyModule(cmd, res, patches)
-	}
 	return nil
+}
+
+// verifyOptions are how --verify runs.
+type verifyOptions struct {
+	kvm bool // boot qemu with KVM
+	// interrupted reports a SIGINT or SIGTERM: it holds from the
+	// signal on, before the run's commands (qemu) are killed.
+	interrupted func() bool
+	progress    func(string, ...any)
+}
+
+// verifyAndPublish verifies the module the pipeline wrote as
+// NAME.ko.unverified (under qemu for a real kernel, else in the emulated
+// target) and, once it is verified, renames it NAME.ko: with --verify,
+// the output directory holds a NAME.ko only when it was verified. A
+// module that fails is kept under its unverified name, and the run says
+// so; an interrupted run says nothing (the caller does).
+func verifyAndPublish(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, patches []string, vo verifyOptions) error {
+	vo.progress("built %s; it is renamed %s once verified", res.Module, filepath.Base(verifiedName(res.Module)))
+	var err error
+	if res.Release != "" {
+		err = verifyReal(ctx, cmd, res, patches, vo)
+	} else {
+		err = verifyModule(cmd, res, patches)
+	}
+	if vo.interrupted() {
+		return context.Canceled // the caller says by which signal
+	}
+	if err != nil {
+		vo.progress("not verified: the module is kept as %s", res.Module)
+		return err
+	}
+	final := verifiedName(res.Module)
+	if err := os.Rename(res.Module, final); err != nil {
+		return fmt.Errorf("verified module: %w", err)
+	}
+	res.Module, res.Report.Module = final, final
+	return nil
+}
+
+// verifiedName is the name of a verified module: NAME.ko for
+// NAME.ko.unverified.
+func verifiedName(unverified string) string {
+	return strings.TrimSuffix(unverified, pipeline.UnverifiedSuffix)
 }
 
 // checkVerifyInput reads the checks --verify will run (each patch's
@@ -230,12 +277,8 @@ func checkVerifyInput(f *buildFlags, patches []string) error {
 		return nil
 	}
 	if f.sourceDir != "" {
-		for _, p := range patches {
-			if _, err := guest.ReadExpectations(guest.ExpectPath(p)); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := guest.ReadPatchExpectations(patches)
+		return err
 	}
 	_, _, _, err := loadPatchChecks(patches)
 	return err

@@ -2,23 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
-)
 
-// alive reports whether pid is a live process (not gone, not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z"))
-}
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+)
 
 // TestKillDescendants: on an interrupt the whole tree of processes a run
 // started dies, grandchildren included (killing only the direct child, as
@@ -43,7 +33,7 @@ func TestKillDescendants(t *testing.T) {
 	killDescendants()
 	cmd.Wait()
 	for _, p := range pids {
-		if alive(p) {
+		if testutil.Alive(p) {
 			t.Errorf("process %d survived", p)
 			exec.Command("kill", "-9", strconv.Itoa(p)).Run()
 		}

@@ -181,8 +181,8 @@ func processesIn(dir string) []string {
 
 // buildRun is one finished run of the binary.
 type buildRun struct {
-	code   int
-	stderr string
+	code           int
+	stdout, stderr string
 }
 
 // messages returns the lines of stderr that are not progress lines.
@@ -197,11 +197,14 @@ func (r buildRun) messages() []string {
 }
 
 // startBuild starts the binary; at is called with each line of its
-// standard error until it returns true; wait returns the run.
+// standard error until it returns true; wait returns the run, with its
+// standard output and error.
 func startBuild(t *testing.T, bin string, args []string, at func(cmd *exec.Cmd, line string) bool) (wait func() buildRun) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +228,7 @@ func startBuild(t *testing.T, bin string, args []string, at func(cmd *exec.Cmd, 
 	return func() buildRun {
 		<-done
 		err := cmd.Wait()
-		r := buildRun{stderr: buf.String()}
+		r := buildRun{stdout: stdout.String(), stderr: buf.String()}
 		if ee, ok := err.(*exec.ExitError); ok {
 			r.code = ee.ExitCode()
 		} else if err != nil {

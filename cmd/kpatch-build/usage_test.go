@@ -102,6 +102,7 @@ func TestBuildUsageErrors(t *testing.T) {
 			[]string{"--report " + filepath.Join(root, "missing", "r.json") + ": directory " + filepath.Join(root, "missing") + ": no such file or directory"}},
 		{"--report is a directory", with("--report", root), 2, []string{"--report " + root + ": is a directory"}},
 		{"--report under a file", with("--report", filepath.Join(file, "r.json")), 2, []string{"--report " + filepath.Join(file, "r.json") + ": " + file + " is not a directory"}},
+		{"-o is a file", []string{"--cachedir", cache, "-o", file, patch}, 2, []string{"-o/--output " + file + ": not a directory"}},
 		{"--config with the bundled kernel", with("--config", file), 2, []string{"--config: the bundled kernel has no configuration"}},
 		{"--verify with a source tree", with("--verify", "-s", root), 2, []string{"--verify works with the bundled kernel and with Linux trees"}},
 	})

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
@@ -18,44 +17,44 @@ import (
 // file beside it: "check SPEC" lines in the check language of
 // livepatch.ParseCheck (e.g. "check syscall NR TEXT": with the patch
 // applied the text system call NR returns TEXT somewhere in its output)
-// and "why-not-reached FUNC REASON" lines. Other lines are the catalogue
-// test's.
+// and "why-not-reached FUNC REASON" lines. The other keys of
+// bundledExpectKeys are the catalogue test's; any other line is refused
+// (guest.ReadExpectLines).
 type patchChecks struct {
 	specs      []string
 	notReached map[string]string
 }
 
+// bundledExpectKeys are the keys of a bundled-kernel catalogue entry's
+// NAME.expect.
+var bundledExpectKeys = []string{"check", "why-not-reached", "desc", "outcome", "changed", "new", "refuse", "hint",
+	"stack", "features", "nonreplace", "knownbug"}
+
 func readPatchChecks(patch string, into *patchChecks) error {
-	expect := strings.TrimSuffix(strings.TrimSuffix(patch, ".patch"), ".diff") + ".expect"
-	f, err := os.Open(expect)
-	if os.IsNotExist(err) {
-		return nil
-	}
+	expect := guest.ExpectPath(patch)
+	lines, err := guest.ReadExpectLines(expect, bundledExpectKeys)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		key, rest, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		switch key {
+	for _, l := range lines {
+		switch l.Key {
 		case "check":
-			if strings.HasPrefix(rest, "module ") {
+			if strings.HasPrefix(l.Rest, "module ") {
 				continue // the catalogue test's: a module to preload
 			}
-			if _, err := livepatch.ParseCheck(rest); err != nil {
-				return fmt.Errorf("%s:%d: %w", expect, n, err)
+			if _, err := livepatch.ParseCheck(l.Rest); err != nil {
+				return fmt.Errorf("%s:%d: %w", expect, l.N, err)
 			}
-			into.specs = append(into.specs, rest)
+			into.specs = append(into.specs, l.Rest)
 		case "why-not-reached":
-			fn, why, _ := strings.Cut(rest, " ")
+			fn, why, _ := strings.Cut(l.Rest, " ")
 			if into.notReached == nil {
 				into.notReached = map[string]string{}
 			}
 			into.notReached[fn] = strings.TrimSpace(why)
 		}
 	}
-	return sc.Err()
+	return nil
 }
 
 // loadPatchChecks reads the checks of every patch's NAME.expect and
