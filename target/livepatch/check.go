@@ -189,6 +189,7 @@ func (c *Core) hcSwitch(m *machine.Machine, self *machine.Task, cp *cpu.CPU) (ui
 		for t := range tr.states {
 			tr.states[t] = tr.target
 		}
+		c.noteChange(nil)
 		return 0, nil
 	}
 	t := m.Task(pid)
@@ -199,6 +200,7 @@ func (c *Core) hcSwitch(m *machine.Machine, self *machine.Task, cp *cpu.CPU) (ui
 		return uint64(errno(errnoEBUSY)), nil
 	}
 	tr.states[t] = tr.target
+	c.noteChange(t)
 	return 0, nil
 }
 

@@ -109,6 +109,14 @@ type Core struct {
 	// completing is the patch whose completion callbacks run (the
 	// transition is over, but klp_get_prev_state still skips it).
 	completing *Patch
+	// checker is the consistency checker (Check), or nil; forcing and
+	// going say that the versions tasks run change because a transition
+	// is forced or a module goes away.
+	checker        *Checker
+	forcing, going bool
+	// mutation is a deliberate bug for the tests that show the checker
+	// catches it (see export_test.go); "" in normal use.
+	mutation string
 }
 
 // Report is what one transition cost, in virtual time.
@@ -365,6 +373,7 @@ func (c *Core) pushFunc(f *Func) error {
 	}
 	fo.stack = append([]*Func{f}, fo.stack...)
 	f.patched = true
+	c.noteChange(nil)
 	return nil
 }
 
@@ -384,6 +393,7 @@ func (c *Core) popFunc(f *Func) {
 		_ = c.K.Ftrace.Unregister(f.OldAddr, fo.ops)
 		delete(c.funcs, f.OldAddr)
 	}
+	c.noteChange(nil)
 }
 
 // handler is the ftrace handler of a patched function (Linux's
@@ -402,7 +412,7 @@ func (c *Core) handler(fo *funcOps, regs *ftrace.Regs) {
 			if tr.target == patched {
 				i = 1
 			}
-		} else if c.taskState(regs.Task) == unpatched {
+		} else if c.taskState(regs.Task) == unpatched && c.mutation != mutationHandlerIgnoresState {
 			i = 1
 		}
 	}
@@ -482,3 +492,7 @@ func (c *Core) wakeWorker() {
 	}
 	c.M.Wake(c.worker.PID)
 }
+
+// mutationHandlerIgnoresState is the deliberate bug of the handler
+// ignoring the task's patch state (Core.mutation; tests only).
+const mutationHandlerIgnoresState = "handler-ignores-task-state"

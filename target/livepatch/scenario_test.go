@@ -207,6 +207,19 @@ func TestScenarioLongSleeper(t *testing.T) {
 			if !r.Completed || r.GlobalPause != 0 || r.Duration() < 1_000_000_000 {
 				t.Errorf("refcount: %v", r)
 			}
+		case mod == "lp_sleep_immediate":
+			// The immediate model switches the napper and long_sleeper
+			// while they sleep in the functions: the checker sees it
+			// and, the model promising nothing, waives it.
+			var who []string
+			for _, v := range s.chk.Waived() {
+				if v.Rule == "switched-inside" && v.Waiver == "immediate model" {
+					who = append(who, v.Task)
+				}
+			}
+			if got := strings.Join(who, " "); got != "long_sleeper[3] napper[5]" {
+				t.Errorf("immediate: waived switches inside a function: %q, want long_sleeper[3] napper[5]", got)
+			}
 		}
 		b.WriteString(s.log.String())
 		name := r.Model.String()
