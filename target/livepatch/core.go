@@ -141,6 +141,12 @@ type Report struct {
 	// of one task while its stack was checked (measured by the C code);
 	// under stop_machine, the global pause.
 	MaxTaskPause uint64
+	// CPUStall is the longest stretch any CPU made no progress while the
+	// checks ran (machine.WatchProgress: it ran its stopper thread, or
+	// idled while a runnable task was held), measured under every model:
+	// about the pause under stop_machine, what the per-task and
+	// reference-counting models cost the other CPUs otherwise.
+	CPUStall uint64
 	// Tasks is the number of live tasks when the transition started.
 	Tasks int
 	// Tries is the number of attempts; Signalled and Forced say whether
