@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/target/boot"
 	"github.com/kpatchgo/kpatch-build/target/livepatch"
 	"github.com/kpatchgo/kpatch-build/target/workload"
@@ -91,6 +92,16 @@ func runLongWaitScenario(t *testing.T, mutation string) mutationRun {
 //     reference-counting transitions stay blocked and stop_machine fails
 //     with busy.
 func TestConsistencyMutations(t *testing.T) {
+	var table, first strings.Builder
+	table.WriteString("| bug | patch (model) | without the bug | with the bug |\n|---|---|---|---|\n")
+	record := func(bug, mod string, good, bad mutationRun) {
+		n := len(bad.violations)
+		fmt.Fprintf(&table, "| %s | %s (%s) | %s | %d violations: %s |\n", bug, mod, bad.report.Model,
+			outcome(good), n, strings.Join(rules(bad.violations), ", "))
+		if n > 0 {
+			fmt.Fprintf(&first, "%s, %s: %s\n", bug, mod, bad.violations[0])
+		}
+	}
 	t.Run("handler-ignores-task-state", func(t *testing.T) {
 		good := runLongWaitScenario(t, "")
 		if len(good.violations) != 0 || !good.inTrans {
@@ -100,9 +111,7 @@ func TestConsistencyMutations(t *testing.T) {
 		if got := rules(bad.violations); len(got) == 0 || got[0] != "new-before-switch" {
 			t.Errorf("with the bug: rules %v, want new-before-switch first; violations %v", got, bad.violations)
 		}
-		for _, v := range bad.violations {
-			t.Logf("caught: %s", v)
-		}
+		record("handler ignores the task's patch state", "lp_sleep_kthread_hybrid", good, bad)
 	})
 	t.Run("check-skips-ip", func(t *testing.T) {
 		normal := kernelBuild(t)
@@ -119,11 +128,20 @@ func TestConsistencyMutations(t *testing.T) {
 				t.Errorf("%s with the bug: rules %s, want switched-inside and old-after-switch; violations %v (%v)",
 					mod, got, bad.violations, bad.report)
 			}
-			for i, v := range bad.violations {
-				if i < 3 {
-					t.Logf("%s caught: %s", mod, v)
-				}
-			}
+			record("stack check skips the task's %rip", mod, good, bad)
 		}
 	})
+	testutil.Golden(t, "testdata/mutations.golden", table.String()+"\n"+first.String())
+}
+
+// outcome describes a run without the bug.
+func outcome(r mutationRun) string {
+	s := fmt.Sprintf("%d violations", len(r.violations))
+	switch {
+	case r.inTrans:
+		s += ", transition blocked (forced)"
+	case !r.report.Completed:
+		s += ", failed: " + r.report.Err
+	}
+	return s
 }

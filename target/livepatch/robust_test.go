@@ -112,6 +112,8 @@ func TestTracerAndPatch(t *testing.T) {
 // unpatching one, and the consistency checker finds no task running a
 // version its patch state does not select.
 func TestHammeredSyscall(t *testing.T) {
+	var table strings.Builder
+	table.WriteString(hammeredHead)
 	for _, mod := range []string{"test_klp_livepatch", "test_klp_livepatch_stop", "test_klp_livepatch_refcount"} {
 		t.Run(mod, func(t *testing.T) {
 			type stats struct{ old, patched, bad int }
@@ -201,9 +203,16 @@ func TestHammeredSyscall(t *testing.T) {
 				t.Errorf("the consistency checker saw %d executions of a version of the patched function", n)
 			}
 			t.Logf("%d attempts, %d executions checked\n%v\n%v", tries, s.chk.Executions(), r, u)
+			fmt.Fprintf(&table, "| %s | %d | %d | %d | %d | %d | %d |\n", r.Model, r.Duration(), r.GlobalPause, r.CPUStall,
+				u.Duration(), u.GlobalPause, u.CPUStall)
 		})
 	}
+	testutil.Golden(t, "testdata/hammered.golden", table.String())
 }
+
+const hammeredHead = `| model | patching: time to end (ns) | patching: global pause (ns) | patching: longest CPU stall (ns) | unpatching: time to end (ns) | unpatching: global pause (ns) | unpatching: longest CPU stall (ns) |
+|---|---|---|---|---|---|---|
+`
 
 // TestView prints the sysfs-like view during a blocked transition and
 // after it.
