@@ -26,8 +26,8 @@ func firstTable(text string) string {
 // tables this test names): no figure is typed by hand.
 func TestReadmeFigures(t *testing.T) {
 	for readme, goldens := range map[string][]string{
-		"README.md":                            {"scenario-seeds", "scenario-long-sleeper", "scenario-schedule", "hammered", "mutations"},
-		filepath.Join("..", "..", "README.md"): {"scenario-seeds"},
+		"README.md":                            {"scenario-seeds", "scenario-long-sleeper", "scenario-schedule", "hammered", "mutations", "scenario-realistic"},
+		filepath.Join("..", "..", "README.md"): {"scenario-seeds", "scenario-realistic"},
 	} {
 		text, err := os.ReadFile(readme)
 		if err != nil {
