@@ -168,6 +168,8 @@ type CPU struct {
 	fa, fb, fres, fx uint64
 
 	shadow []Frame
+	// branch, if set, sees every call and return executed.
+	branch BranchFunc
 	// shadowUnderflow counts returns that found no matching shadow frame.
 	shadowUnderflow uint64
 

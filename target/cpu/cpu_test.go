@@ -3,6 +3,7 @@ package cpu
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -570,9 +571,11 @@ func TestShadowStackAndFramePointers(t *testing.T) {
 	}
 }
 
-func TestControlTransfers(t *testing.T) {
-	// Indirect call through memory, rep ret, a direct call to code that
-	// leaves through a 64-bit jmp *mem, and ret $8.
+// newControlTransfers returns a CPU about to run an indirect call through
+// memory, rep ret, a direct call to code that leaves through a 64-bit jmp
+// *mem, and ret $8.
+func newControlTransfers(t *testing.T) *CPU {
+	t.Helper()
 	code := "ff1540000000" + // 0x00 call *0x40(%rip) = *0x46
 		"e81d000000" + // 0x06 call 0x28
 		"f4" + // 0x0b hlt
@@ -593,6 +596,11 @@ func TestControlTransfers(t *testing.T) {
 	if err := mem.Poke(codeAddr+0x40, []byte{0xc2, 0x08, 0x00}); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestControlTransfers(t *testing.T) {
+	c := newControlTransfers(t)
 	// ret $8 pops 8 bytes more than the call pushed.
 	sp := c.Regs[RSP]
 	n, r, err := c.Run(100)
@@ -746,5 +754,23 @@ func TestTwoCPUsShareMemory(t *testing.T) {
 	}
 	if v, _ := a.Memory().Read64(dataAddr); v != 2100 {
 		t.Errorf("counter = %d, want 2100", v)
+	}
+}
+
+// TestBranchHook: the branch hook sees every call and ret instruction,
+// direct and indirect, with the instruction's address and where it went,
+// and no jump.
+func TestBranchHook(t *testing.T) {
+	c := newControlTransfers(t)
+	var got []string
+	c.SetBranchHook(func(k BranchKind, from, to uint64) {
+		got = append(got, fmt.Sprintf("%s %#x->%#x", k, from-codeAddr, to-codeAddr))
+	})
+	if _, r, err := c.Run(100); r != StopHalt || err != nil {
+		t.Fatalf("Run: %v, %v", r, err)
+	}
+	want := []string{"call 0x0->0x20", "ret 0x23->0x6", "call 0x6->0x28", "ret 0x40->0xb"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("branches %v, want %v", got, want)
 	}
 }

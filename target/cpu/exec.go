@@ -290,6 +290,9 @@ func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
 					r[RSP] = sp
 					c.shadow = append(c.shadow, Frame{Ret: in.next, Callee: in.target, SP: sp})
 					c.RIP = in.target
+					if c.branch != nil {
+						c.branch(BranchCall, in.addr, in.target)
+					}
 					n += uint64(i) + 1
 					goto nextBlock
 				}
@@ -303,6 +306,9 @@ func (c *CPU) Run(max uint64) (n uint64, reason StopReason, err error) {
 						c.shadowPop(sp)
 					}
 					r[RSP] = sp + 8 + in.imm
+					if c.branch != nil {
+						c.branch(BranchRet, in.addr, c.RIP)
+					}
 					n += uint64(i) + 1
 					goto nextBlock
 				}
@@ -506,6 +512,9 @@ func (c *CPU) callPush(in *inst, target uint64) uint8 {
 	c.Regs[RSP] = sp
 	c.shadow = append(c.shadow, Frame{Ret: in.next, Callee: target, SP: sp})
 	c.RIP = target
+	if c.branch != nil {
+		c.branch(BranchCall, in.addr, target)
+	}
 	return stBranch
 }
 
@@ -730,6 +739,9 @@ func (c *CPU) exec(in *inst) uint8 {
 		c.shadowPop(sp)
 		c.Regs[RSP] = sp + 8 + in.imm
 		c.RIP = v
+		if c.branch != nil {
+			c.branch(BranchRet, in.addr, v)
+		}
 		return stBranch
 
 	case opSetcc:

@@ -108,3 +108,34 @@ func le64(b []byte) uint64 {
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
+
+// BranchKind says which instruction transferred control.
+type BranchKind uint8
+
+// Branch kinds.
+const (
+	// BranchCall is a call instruction, direct or indirect.
+	BranchCall BranchKind = iota
+	// BranchRet is a ret instruction.
+	BranchRet
+)
+
+// String names the kind.
+func (k BranchKind) String() string {
+	if k == BranchCall {
+		return "call"
+	}
+	return "ret"
+}
+
+// BranchFunc observes one executed call or return: from is the address
+// of the instruction, to the address it transferred control to (the
+// callee, or the return address popped). It runs after the instruction
+// took effect (RIP is to, the shadow stack is updated).
+type BranchFunc func(kind BranchKind, from, to uint64)
+
+// SetBranchHook makes fn see every call and ret instruction the CPU
+// executes from now on (nil: none). Calls and returns the machine makes
+// on a task's behalf (Call, Return) are not instructions and are not
+// seen.
+func (c *CPU) SetBranchHook(fn BranchFunc) { c.branch = fn }

@@ -90,6 +90,18 @@ func (c *Core) noteBlocker(verb string) string {
 	return tr.blocker
 }
 
+// watched runs the C check fn(arg) under a progress watch and keeps the
+// longest CPU stall it saw in the transition's report.
+func (c *Core) watched(call caller, fn, arg uint64) int64 {
+	c.M.WatchProgress()
+	ret := call(fn, arg)
+	gap, _ := c.M.StopWatchProgress()
+	if tr := c.trans; tr != nil {
+		tr.report.CPUStall = max(tr.report.CPUStall, gap)
+	}
+	return ret
+}
+
 // stopMachineCheck runs kpatch's check: klp_stop_machine_check() stops
 // every CPU, checks every task's stack and, if none is busy, switches
 // every task before the CPUs go back to work. It returns what makes the
@@ -101,7 +113,7 @@ func (c *Core) stopMachineCheck(call caller) string {
 	if err != nil {
 		return err.Error()
 	}
-	ret := call(c.stopCheckFn, addr)
+	ret := c.watched(call, c.stopCheckFn, addr)
 	pause := c.checkField(abi.Offsetof_klp_check_pause_ns)
 	tr.report.GlobalPause += pause
 	tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, pause)
@@ -138,7 +150,7 @@ func (c *Core) tryComplete(call caller) bool {
 			c.printf("%v", err)
 			return false
 		}
-		left = call(c.tryCompleteFn, addr)
+		left = c.watched(call, c.tryCompleteFn, addr)
 		tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, c.checkField(abi.Offsetof_klp_check_max_hold_ns))
 	}
 	if left == 0 {
@@ -165,7 +177,7 @@ func (c *Core) countOnStacks(call caller) bool {
 		return false
 	}
 	tr.scanning = true
-	left := call(c.countStacksFn, addr)
+	left := c.watched(call, c.countStacksFn, addr)
 	tr.scanning = false
 	tr.report.MaxTaskPause = max(tr.report.MaxTaskPause, c.checkField(abi.Offsetof_klp_check_max_hold_ns))
 	tr.unscanned = left != 0
@@ -189,6 +201,7 @@ func (c *Core) hcSwitch(m *machine.Machine, self *machine.Task, cp *cpu.CPU) (ui
 		for t := range tr.states {
 			tr.states[t] = tr.target
 		}
+		c.noteChange(nil)
 		return 0, nil
 	}
 	t := m.Task(pid)
@@ -199,6 +212,7 @@ func (c *Core) hcSwitch(m *machine.Machine, self *machine.Task, cp *cpu.CPU) (ui
 		return uint64(errno(errnoEBUSY)), nil
 	}
 	tr.states[t] = tr.target
+	c.noteChange(t)
 	return 0, nil
 }
 

@@ -109,6 +109,14 @@ type Core struct {
 	// completing is the patch whose completion callbacks run (the
 	// transition is over, but klp_get_prev_state still skips it).
 	completing *Patch
+	// checker is the consistency checker (Check), or nil; forcing and
+	// going say that the versions tasks run change because a transition
+	// is forced or a module goes away.
+	checker        *Checker
+	forcing, going bool
+	// mutation is a deliberate bug for the tests that show the checker
+	// catches it (see export_test.go); "" in normal use.
+	mutation string
 }
 
 // Report is what one transition cost, in virtual time.
@@ -133,6 +141,12 @@ type Report struct {
 	// of one task while its stack was checked (measured by the C code);
 	// under stop_machine, the global pause.
 	MaxTaskPause uint64
+	// CPUStall is the longest stretch any CPU made no progress while the
+	// checks ran (machine.WatchProgress: it ran its stopper thread, or
+	// idled while a runnable task was held), measured under every model:
+	// about the pause under stop_machine, what the per-task and
+	// reference-counting models cost the other CPUs otherwise.
+	CPUStall uint64
 	// Tasks is the number of live tasks when the transition started.
 	Tasks int
 	// Tries is the number of attempts; Signalled and Forced say whether
@@ -365,6 +379,7 @@ func (c *Core) pushFunc(f *Func) error {
 	}
 	fo.stack = append([]*Func{f}, fo.stack...)
 	f.patched = true
+	c.noteChange(nil)
 	return nil
 }
 
@@ -384,6 +399,7 @@ func (c *Core) popFunc(f *Func) {
 		_ = c.K.Ftrace.Unregister(f.OldAddr, fo.ops)
 		delete(c.funcs, f.OldAddr)
 	}
+	c.noteChange(nil)
 }
 
 // handler is the ftrace handler of a patched function (Linux's
@@ -402,7 +418,7 @@ func (c *Core) handler(fo *funcOps, regs *ftrace.Regs) {
 			if tr.target == patched {
 				i = 1
 			}
-		} else if c.taskState(regs.Task) == unpatched {
+		} else if c.taskState(regs.Task) == unpatched && c.mutation != mutationHandlerIgnoresState {
 			i = 1
 		}
 	}
@@ -482,3 +498,7 @@ func (c *Core) wakeWorker() {
 	}
 	c.M.Wake(c.worker.PID)
 }
+
+// mutationHandlerIgnoresState is the deliberate bug of the handler
+// ignoring the task's patch state (Core.mutation; tests only).
+const mutationHandlerIgnoresState = "handler-ignores-task-state"

@@ -36,6 +36,9 @@ var variants = map[string]struct{ base, defs string }{
 	"lp_sched_stop":                    {"lp_sched", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n"},
 	"lp_sched_stop_force":              {"lp_sched", "#define LP_MODEL KLP_MODEL_STOP_MACHINE\n#define LP_FLAGS KLP_FUNC_FORCE\n"},
 	"lp_sched_immediate_flag":          {"lp_sched", "#define LP_MODEL KLP_MODEL_HYBRID\n#define LP_FLAGS KLP_FUNC_IMMEDIATE\n"},
+	"lp_ip":                            {"lp_sched", "#define LP_SCHED_INNER\n"},
+	"lp_ip_stop":                       {"lp_sched", "#define LP_SCHED_INNER\n#define LP_MODEL KLP_MODEL_STOP_MACHINE\n"},
+	"lp_ip_refcount":                   {"lp_sched", "#define LP_SCHED_INNER\n#define LP_MODEL KLP_MODEL_REFCOUNT\n"},
 	"lp_bad_nosym":                     {"lp_bad", "#define LP_OLD_NAME \"no_such_function\"\n"},
 	"lp_bad_ambig":                     {"lp_bad", "#define LP_OLD_NAME \"show_val_kb\"\n"},
 	"lp_bad_sympos":                    {"lp_bad", "#define LP_OLD_NAME \"show_val_kb\"\n#define LP_SYMPOS 3\n"},
@@ -119,13 +122,18 @@ func buildWithVariants(kcflags string) (*boot.Build, error) {
 	return boot.BuildKernel(boot.BuildOptions{ExtraModules: extra, KCFLAGS: kcflags})
 }
 
-// sys is a booted kernel with the livepatch core and a script driver.
+// sys is a booted kernel with the livepatch core, its consistency
+// checker and a script driver.
 type sys struct {
 	t    *testing.T
 	k    *boot.Kernel
 	c    *livepatch.Core
+	chk  *livepatch.Checker
 	mark int
 	log  strings.Builder
+	// inconsistent is set by a test that expects the checker to find
+	// violations (it checks them itself).
+	inconsistent bool
 }
 
 func bootSys(t *testing.T, opts boot.Options) *sys {
@@ -147,8 +155,15 @@ func bootSysBuild(t *testing.T, b *boot.Build, opts boot.Options) *sys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sys{t: t, k: k, c: c}
+	s := &sys{t: t, k: k, c: c, chk: c.Check()}
 	s.mark = k.M.ConsoleLen()
+	// Every test runs under the consistency checker: whatever the model,
+	// no task may run code its patch state does not select.
+	t.Cleanup(func() {
+		if err := s.chk.Err(); err != nil && !s.inconsistent {
+			t.Error(err)
+		}
+	})
 	return s
 }
 

@@ -107,10 +107,13 @@ func TestTracerAndPatch(t *testing.T) {
 
 // TestHammeredSyscall: several processes call the cmdline system call in
 // a loop on 4 CPUs while it is patched and unpatched, under each model;
-// every answer is either the old or the new text, and every process sees
+// every answer is either the old or the new text, every process sees
 // the new text after the patching transition and the old after the
-// unpatching one.
+// unpatching one, and the consistency checker finds no task running a
+// version its patch state does not select.
 func TestHammeredSyscall(t *testing.T) {
+	var table strings.Builder
+	table.WriteString(hammeredHead)
 	for _, mod := range []string{"test_klp_livepatch", "test_klp_livepatch_stop", "test_klp_livepatch_refcount"} {
 		t.Run(mod, func(t *testing.T) {
 			type stats struct{ old, patched, bad int }
@@ -193,10 +196,23 @@ func TestHammeredSyscall(t *testing.T) {
 			if !r.Completed || !u.Completed {
 				t.Errorf("transitions: %v; %v", r, u)
 			}
-			t.Logf("%d attempts\n%v\n%v", tries, r, u)
+			// The consistency checker (bootSys) saw the hammers run
+			// both versions of cmdline_proc_show, each when its state
+			// selected it.
+			if n := s.chk.Executions(); n < 100 {
+				t.Errorf("the consistency checker saw %d executions of a version of the patched function", n)
+			}
+			t.Logf("%d attempts, %d executions checked\n%v\n%v", tries, s.chk.Executions(), r, u)
+			fmt.Fprintf(&table, "| %s | %d | %d | %d | %d | %d | %d |\n", r.Model, r.Duration(), r.GlobalPause, r.CPUStall,
+				u.Duration(), u.GlobalPause, u.CPUStall)
 		})
 	}
+	testutil.Golden(t, "testdata/hammered.golden", table.String())
 }
+
+const hammeredHead = `| model | patching: time to end (ns) | patching: global pause (ns) | patching: longest CPU stall (ns) | unpatching: time to end (ns) | unpatching: global pause (ns) | unpatching: longest CPU stall (ns) |
+|---|---|---|---|---|---|---|
+`
 
 // TestView prints the sysfs-like view during a blocked transition and
 // after it.

@@ -43,11 +43,55 @@ func TestBasic(t *testing.T) {
 	}
 }
 
-// TestMultiplePatches mirrors "multiple livepatches": two patches stack on
-// one function, the newest wins; disabling it brings the older back. Then,
-// as in Linux since 5.1, the older of two stacked patches is disabled
-// first: the newest stays in effect.
+// grepPatched is the selftests' grep 'live patched' /proc/cmdline and
+// /proc/meminfo (into the kernel log): the lines of both texts that say a
+// patch is active, logged and returned.
+func (s *sys) grepPatched() []string {
+	s.t.Helper()
+	var out []string
+	for _, nr := range []uint64{workload.SysCmdline, workload.SysMeminfo} {
+		for _, l := range strings.SplitAfter(s.text(nr), "\n") {
+			if strings.Contains(l, "live patched") {
+				out = append(out, strings.TrimSuffix(l, "\n"))
+				s.log.WriteString(l)
+			}
+		}
+	}
+	return out
+}
+
+// TestMultiplePatches mirrors test-livepatch.sh "multiple livepatches":
+// a patch of cmdline_proc_show, then one of meminfo_proc_show
+// (test_klp_atomic_replace with replace=0): both are active; disabling
+// and unloading the second leaves the first active; then none is.
 func TestMultiplePatches(t *testing.T) {
+	const lp, lp2 = "test_klp_livepatch", "test_klp_atomic_replace"
+	s := bootSys(t, boot.Options{CPUs: 2})
+	want := func(lines ...string) {
+		t.Helper()
+		if got := s.grepPatched(); strings.Join(got, "|") != strings.Join(lines, "|") {
+			t.Errorf("active patches say %q, want %q", got, lines)
+		}
+	}
+	s.insmod(lp)
+	want(lp + ": this has been live patched")
+	s.insmod(lp2)
+	want(lp+": this has been live patched", lp2+": this has been live patched")
+	s.disable(lp2)
+	s.rmmod(lp2)
+	want(lp + ": this has been live patched")
+	s.disable(lp)
+	s.rmmod(lp)
+	want()
+	s.checkUnpatched()
+	testutil.Golden(t, "testdata/multiple.golden", s.log.String())
+}
+
+// TestStackedPatches goes beyond Linux's cases: two patches stack on one
+// function, the newest wins; disabling it brings the older back. Then, as
+// in Linux since 5.1, the older of two stacked patches is disabled first:
+// the newest stays in effect.
+func TestStackedPatches(t *testing.T) {
 	const lp, lp2 = "test_klp_livepatch", "test_klp_livepatch2"
 	s := bootSys(t, boot.Options{CPUs: 2})
 	s.insmod(lp)
@@ -81,7 +125,7 @@ func TestMultiplePatches(t *testing.T) {
 	s.disable(lp2)
 	s.rmmod(lp2)
 	s.checkUnpatched()
-	testutil.Golden(t, "testdata/multiple.golden", s.log.String())
+	testutil.Golden(t, "testdata/stacked.golden", s.log.String())
 }
 
 // TestAtomicReplace mirrors "atomic replace livepatch": a replacing patch

@@ -201,6 +201,7 @@ func (c *Core) initTransition(p *Patch, target int) {
 	tr.report.Tasks = len(tr.states)
 	c.forFuncs(p, func(o *Object, f *Func) { f.transition = f.Flags&FuncImmediate == 0 })
 	c.trans = tr
+	c.noteChange(nil)
 }
 
 // startTransition starts the transition set up by initTransition and
@@ -215,6 +216,7 @@ func (c *Core) startTransition(call caller) error {
 		for t := range tr.states {
 			tr.states[t] = tr.target
 		}
+		c.noteChange(nil)
 		tr.report.Tries = 1
 		c.complete(call)
 	case StopMachine:
@@ -236,6 +238,7 @@ func (c *Core) startTransition(call caller) error {
 		for t := range tr.states {
 			tr.states[t] = tr.target
 		}
+		c.noteChange(nil)
 		c.complete(call)
 	case Refcount:
 		tr.report.Tries = 1
@@ -288,6 +291,7 @@ func (c *Core) abortUnpatch() {
 	tr.report.End = c.M.Clock()
 	c.Reports = append(c.Reports, *tr.report)
 	c.trans = nil
+	c.noteChange(nil)
 }
 
 // checkFuncs returns the address ranges a task must not be in for the
@@ -349,6 +353,7 @@ func (c *Core) complete(call caller) {
 	c.forFuncs(p, func(o *Object, f *Func) { f.transition = false })
 	c.unhookReturns()
 	c.trans = nil
+	c.noteChange(nil)
 	tr.report.End = c.M.Clock()
 	if tr.report.Err == "" {
 		tr.report.Completed = true
@@ -468,6 +473,7 @@ func (c *Core) sendSignals() {
 func (c *Core) trapSyscallReturn(m *machine.Machine, t *machine.Task, cp *cpu.CPU) error {
 	if tr := c.trans; tr != nil && tr.patch.Model == Hybrid {
 		tr.states[t] = tr.target
+		c.noteChange(t)
 	}
 	return nil
 }
@@ -527,6 +533,7 @@ func (c *Core) switchAll() {
 	for t := range tr.states {
 		tr.states[t] = tr.target
 	}
+	c.noteChange(nil)
 }
 
 // unhookReturns restores hooked return addresses still pending (a
@@ -594,6 +601,13 @@ func (c *Core) reverse() error {
 	tr.report.Reversed = true
 	tr.report.Err = "reversed"
 	c.Reports = append(c.Reports, *tr.report)
+	// Tasks created during the transition were in its target state;
+	// they keep it.
+	for _, t := range c.M.Tasks() {
+		if _, ok := tr.states[t]; !ok && t.State != machine.Dead {
+			tr.states[t] = tr.target
+		}
+	}
 	tr.target = 1 - tr.target
 	tr.report = &Report{Patch: p.Name, Model: p.Model, Op: opName(tr.target), Start: c.M.Clock(), Tasks: len(tr.states)}
 	tr.failed = 0
@@ -631,6 +645,8 @@ func (c *Core) Force() error {
 	for t := range tr.states {
 		tr.states[t] = tr.target
 	}
+	c.forcing = true
+	c.noteChange(nil)
 	tr.switched = true
 	tr.report.Forced = true
 	// Linux 6.x marks only the patches being removed: a task may still
@@ -645,6 +661,7 @@ func (c *Core) Force() error {
 		}
 	}
 	c.complete(c.kernelCaller)
+	c.forcing = false
 	return nil
 }
 
@@ -771,6 +788,7 @@ func (c *Core) moduleGoing(mod *loader.Module) error {
 			break
 		}
 	}
+	c.going = true
 	for _, p := range c.patches {
 		for _, o := range p.Objs {
 			if o.Name == mod.Name && o.Patched {
@@ -778,5 +796,7 @@ func (c *Core) moduleGoing(mod *loader.Module) error {
 			}
 		}
 	}
+	c.going = false
+	c.noteChange(nil)
 	return nil
 }

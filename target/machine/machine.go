@@ -142,6 +142,7 @@ type Machine struct {
 	stopErr    error
 	inRound    bool
 	running    *VCPU // the CPU executing now, during a round
+	watch      *progressWatch
 }
 
 // ErrStopped is returned once the machine has stopped (kernel panic,
@@ -598,6 +599,7 @@ func (m *Machine) runCPU(v *VCPU, budget uint64) {
 		if v.cur == nil {
 			t := m.pick(v)
 			if t == nil {
+				m.noteIdle(v, m.clock(v), budget-v.used)
 				v.IdleTime += budget - v.used
 				v.used = budget
 				return
@@ -606,6 +608,9 @@ func (m *Machine) runCPU(v *VCPU, budget uint64) {
 		}
 		t := v.cur
 		if t.user != nil && t.inUser {
+			if m.watch != nil {
+				m.watch.progress(v.ID)
+			}
 			m.userStep(v, t, budget)
 			continue
 		}
@@ -613,7 +618,9 @@ func (m *Machine) runCPU(v *VCPU, budget uint64) {
 		// preemption, Debian's default): it runs until the round's
 		// budget is used up, and its time slice only counts down.
 		n := budget - v.used
+		start := m.clock(v)
 		ran, reason, err := v.CPU.Run(n)
+		m.noteRun(v, t, start, ran)
 		v.used += ran
 		v.slice -= min(v.slice, ran)
 		switch reason {

@@ -115,3 +115,20 @@ func (m *Machine) formatFrame(i int, a uint64) string {
 	}
 	return m.Syms.FormatReturn(a)
 }
+
+// BranchFunc observes a call or return instruction executed by task t
+// (see cpu.BranchFunc).
+type BranchFunc func(t *Task, kind cpu.BranchKind, from, to uint64)
+
+// OnBranch makes fn see every call and ret instruction any CPU executes,
+// with the task that executed it (nil: none). Consistency checkers use it
+// to watch which code each task runs.
+func (m *Machine) OnBranch(fn BranchFunc) {
+	for _, v := range m.cpus {
+		if fn == nil {
+			v.CPU.SetBranchHook(nil)
+			continue
+		}
+		v.CPU.SetBranchHook(func(k cpu.BranchKind, from, to uint64) { fn(v.cur, k, from, to) })
+	}
+}

@@ -18,12 +18,18 @@ type LoadedConfig struct {
 	// exit (the waker last, once no waiter is left), so the machine goes
 	// idle and its time can jump.
 	Duration uint64
+	// SpinMin and SpinMax bound the steps of kernel work each spinN
+	// process does per call holding its spinlock (a non-preemptible
+	// section); 0 means DefaultSpinMin and DefaultSpinMax.
+	SpinMin, SpinMax int
 }
 
 // Defaults of LoadedConfig.
 const (
 	DefaultLoadedSeed     = 1
 	DefaultLoadedDuration = 20 * Millisecond
+	DefaultSpinMin        = 1000
+	DefaultSpinMax        = 4000
 )
 
 // Loaded returns the processes of the loaded workload for a machine of
@@ -31,8 +37,9 @@ const (
 //
 //   - kworkN: long system calls of kernel work (sys_kwork, 5000 to
 //     20000 steps, cond_resched() every 500 steps);
-//   - spinN: kernel work holding a spinlock (sys_spin_work, 1000 to
-//     4000 steps), CPUs 2i and 2i+1 sharing spinlock i;
+//   - spinN: kernel work holding a spinlock (sys_spin_work, cfg.SpinMin
+//     to cfg.SpinMax steps, by default 1000 to 4000), CPUs 2i and 2i+1
+//     sharing spinlock i;
 //   - mutexNa, mutexNb: two processes taking mutex N (mod 16) and
 //     sleeping 100 to 500 µs holding it (sys_mutex_sleep), so one is
 //     often blocked on the mutex the other holds;
@@ -52,6 +59,12 @@ func Loaded(cpus int, cfg LoadedConfig) []Process {
 	if cfg.Duration == 0 {
 		cfg.Duration = DefaultLoadedDuration
 	}
+	if cfg.SpinMin == 0 {
+		cfg.SpinMin = DefaultSpinMin
+	}
+	if cfg.SpinMax == 0 {
+		cfg.SpinMax = DefaultSpinMax
+	}
 	waiters := 0
 	var ps []Process
 	for c := 0; c < cpus; c++ {
@@ -64,7 +77,7 @@ func Loaded(cpus int, cfg LoadedConfig) []Process {
 				u.Syscall(SysKwork, uint64(5000+r.Intn(15001)), 500)
 			})},
 			Process{fmt.Sprintf("spin%d", c), loadLoop(cfg.Duration, rng(1), func(u *machine.User, r *rand.Rand) {
-				u.Syscall(SysSpinWork, uint64(c/2%16), uint64(1000+r.Intn(3001)))
+				u.Syscall(SysSpinWork, uint64(c/2%16), uint64(cfg.SpinMin+r.Intn(cfg.SpinMax-cfg.SpinMin+1)))
 			})},
 			Process{fmt.Sprintf("mutex%da", c), mutexSleeper(cfg.Duration, rng(2), mutex)},
 			Process{fmt.Sprintf("mutex%db", c), mutexSleeper(cfg.Duration, rng(3), mutex)},

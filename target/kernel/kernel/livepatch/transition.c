@@ -30,6 +30,17 @@
 #define KLP_CHECK_PASSES	1
 #endif
 
+/*
+ * The first stack entry the checks compare: 0, the task's own %rip.
+ * KLP_CHECK_SKIP_IP (a deliberate bug, for the tests that show the
+ * consistency checker catches it) starts at 1: only return addresses.
+ */
+#ifdef KLP_CHECK_SKIP_IP
+#define KLP_FIRST_ENTRY		1
+#else
+#define KLP_FIRST_ENTRY		0
+#endif
+
 #define KLP_MAX_STACK		65	/* %rip and up to 64 return addresses */
 
 struct klp_stack {
@@ -77,7 +88,7 @@ static noinline int klp_check_stack_func(const struct klp_check *chk,
 
 	for (pass = 0; pass < KLP_CHECK_PASSES; pass++) {
 		found = -1;
-		for (i = 0; i < st->nr && found < 0; i++)
+		for (i = KLP_FIRST_ENTRY; i < st->nr && found < 0; i++)
 			for (j = 0; j < chk->nr_ranges; j++)
 				if (st->entries[i] >= chk->ranges[j].start &&
 				    st->entries[i] < chk->ranges[j].end) {
@@ -270,7 +281,7 @@ long klp_count_stacks(struct klp_check *chk)
 				 * recorded in the order they will be popped
 				 * from the end.
 				 */
-				for (k = st.nr - 2; k >= 0; k--)
+				for (k = st.nr - 2; k >= KLP_FIRST_ENTRY; k--)
 					for (j = 0; j < chk->nr_ranges; j++)
 						if (st.entries[k] >= chk->ranges[j].start &&
 						    st.entries[k] < chk->ranges[j].end) {

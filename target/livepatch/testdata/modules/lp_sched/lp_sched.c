@@ -4,6 +4,12 @@
  * the per-function force flag (no stack check) or immediate flag (no
  * transition) lets a stack-checking model patch it.  The test build
  * defines LP_MODEL and LP_FLAGS.
+ *
+ * With LP_SCHED_INNER the same code replaces __schedule(prev) instead,
+ * where every sleeping task's instruction pointer is (right after its
+ * sleep hypercall): a stack check must consider a task's own %rip, not
+ * only the return addresses above it, or it switches tasks that go on
+ * running the old __schedule() when they wake.
  */
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -20,7 +26,16 @@
 
 static unsigned long patched_calls;
 
-/* What schedule() does, without the per-CPU switch count. */
+#ifdef LP_SCHED_INNER
+#define LP_OLD_NAME "__schedule"
+#else
+#define LP_OLD_NAME "schedule"
+#endif
+
+/*
+ * What schedule() does, without the per-CPU switch count (its caller
+ * counts it when it replaces __schedule()).
+ */
 static noinline void livepatch_schedule(void)
 {
 	struct task_struct *prev = current;
@@ -33,10 +48,13 @@ static noinline void livepatch_schedule(void)
 	} else {
 		hypercall0(HC_SCHEDULE);
 	}
+#ifdef LP_SCHED_INNER
+	WRITE_ONCE(prev->__state, TASK_RUNNING);
+#endif
 }
 
 static struct klp_func funcs[] = {
-	{ .old_name = "schedule", .new_func = livepatch_schedule, .flags = LP_FLAGS, },
+	{ .old_name = LP_OLD_NAME, .new_func = livepatch_schedule, .flags = LP_FLAGS, },
 	{ }
 };
 
@@ -56,7 +74,7 @@ static int lp_sched_init(void)
 
 static void lp_sched_exit(void)
 {
-	pr_info("%s: patched schedule() ran %lu times\n", KBUILD_MODNAME, patched_calls);
+	pr_info("%s: patched " LP_OLD_NAME "() ran %lu times\n", KBUILD_MODNAME, patched_calls);
 }
 
 module_init(lp_sched_init);
