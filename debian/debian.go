@@ -50,6 +50,31 @@ func At(root, release string) Kernel {
 	}
 }
 
+// PackagingOptions are the options Debian's linux-headers configuration
+// (/lib/modules/KVER/build/.config) sets for building modules and the
+// image's record (/boot/config-KVER) leaves out: the build salt and
+// module signing. They change no compiled code, so comparing the two
+// configurations leaves them out.
+var PackagingOptions = []string{"CONFIG_BUILD_SALT", "CONFIG_MODULE_SIG_ALL", "CONFIG_MODULE_SIG_KEY", "CONFIG_SYSTEM_TRUSTED_KEYS"}
+
+// WithoutPackagingOptions returns a configuration without the lines of
+// PackagingOptions.
+func WithoutPackagingOptions(config []byte) []byte {
+	var out []string
+	for _, line := range strings.Split(string(config), "\n") {
+		skip := false
+		for _, o := range PackagingOptions {
+			if strings.HasPrefix(line, o+"=") || line == "# "+o+" is not set" {
+				skip = true
+			}
+		}
+		if !skip {
+			out = append(out, line)
+		}
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
 // Series is the kernel line of a release: "6.1" for "6.1.0-N-amd64",
 // "6.12" for "6.12.N+deb13-amd64".
 func Series(release string) string {

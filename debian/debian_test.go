@@ -97,3 +97,11 @@ func TestSeries(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutPackagingOptions(t *testing.T) {
+	in := "CONFIG_A=y\nCONFIG_BUILD_SALT=\"x\"\nCONFIG_MODULE_SIG_ALL=y\n# CONFIG_MODULE_SIG_KEY is not set\nCONFIG_MODULE_SIG_ALLX=y\n"
+	want := "CONFIG_A=y\nCONFIG_MODULE_SIG_ALLX=y\n"
+	if got := string(WithoutPackagingOptions([]byte(in))); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -144,7 +144,7 @@ func (o *Options) checkConfig(release string) {
 	if err != nil {
 		return // refused when the tree is prepared, with the file named
 	}
-	if d := kerneltree.ConfigDiff(want, got); d != "" {
+	if d := kerneltree.ConfigDiff(debian.WithoutPackagingOptions(want), debian.WithoutPackagingOptions(got)); d != "" {
 		o.logf("warning: %s differs from the running kernel's configuration %s: %s (the proof refuses the build if this changes a compiled object)", o.Config, boot, d)
 	}
 }

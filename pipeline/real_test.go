@@ -330,6 +330,11 @@ func TestRealProof(t *testing.T) {
 		if _, err, _ := run(t, src, k.Config, patch); err != nil {
 			t.Errorf("the running kernel's own tree: %v", err)
 		}
+		for _, l := range logs {
+			if strings.Contains(l, "differs from the running kernel's configuration") {
+				t.Errorf("the kernel's own configuration warned: %s", l)
+			}
+		}
 	})
 
 	cfg, err := os.ReadFile(k.Config)
