@@ -63,6 +63,9 @@ type Options struct {
 	// SkipProof skips comparing the original objects with the running
 	// kernel (real trees; dangerous: see package proof).
 	SkipProof bool
+
+	// tables are the parents' symbol tables loaded in this run.
+	tables map[string]*symtab.Table
 	KeepWork  bool // -d: keep the work tree
 	Targets   []string
 	Log       func(format string, args ...any)
@@ -335,9 +338,13 @@ type diffJob struct {
 // diffObjects diffs each object against its parent's symbols, in
 // parallel, writing the outputs into dir; it returns the outputs of the
 // objects that changed.
-// loadTables loads the parents' symbol tables of the jobs, each once.
-func loadTables(jobs []*diffJob) (map[string]*symtab.Table, error) {
-	tables := map[string]*symtab.Table{}
+// loadTables loads the parents' symbol tables of the jobs, each once in
+// a run (the proof and the diff share them).
+func (o *Options) loadTables(jobs []*diffJob) (map[string]*symtab.Table, error) {
+	if o.tables == nil {
+		o.tables = map[string]*symtab.Table{}
+	}
+	tables := o.tables
 	for _, j := range jobs {
 		if tables[j.symtab] == nil {
 			t, err := symtab.Load(j.symtab)
@@ -357,7 +364,7 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 	for _, j := range jobs {
 		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
 	}
-	tables, err := loadTables(jobs)
+	tables, err := o.loadTables(jobs)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func (o *Options) prove(jobs []*diffJob, report *Report) error {
 		return nil
 	}
 	start := time.Now()
-	tables, err := loadTables(jobs)
+	tables, err := o.loadTables(jobs)
 	if err != nil {
 		return err
 	}
