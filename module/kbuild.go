@@ -43,6 +43,8 @@ type KbuildOptions struct {
 	Release string
 	// CC is the compiler the kernel was built with (e.g. gcc-12).
 	CC string
+	// Vars are more make variables of the tree (kerneltree.Tree.Vars).
+	Vars []string
 	// NonReplace builds a patch that does not replace older ones (-R).
 	NonReplace bool
 	// Jobs is make's -j (default 1).
@@ -164,7 +166,8 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	// is the same bytes whatever the run's work directory and the cache's
 	// location.
 	args := []string{"-C", tree, "M=" + work, "CC=" + o.CC, "KERNELRELEASE=" + o.Release,
-		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs), "modules"}
+		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs)}
+	args = append(append(args, o.Vars...), "modules")
 	logf("kbuild: make %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "make", args...)
 	// make and its compilers share a process group, ended together when
