@@ -57,6 +57,15 @@ type Arch struct {
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
+	// PaddingNop is the instruction a function's padding is made of
+	// (x86-64's one-byte NOP): kernels built with CALL_PADDING compile
+	// every function with -fpatchable-function-entry=N,N, so N NOPs
+	// precede the function's symbol in its section. They get their
+	// __pfx_ symbol only when objtool runs, which kernels with IBT do at
+	// link time, so a compiled object has a function at offset N of its
+	// section with only these NOPs before it: the padding belongs to the
+	// function and travels with it. Nil: functions start their sections.
+	PaddingNop []byte
 	// IgnoredSections are sections dropped from the comparison and the
 	// output because the architecture's output does not need them.
 	IgnoredSections []string
@@ -71,6 +80,21 @@ type Arch struct {
 
 	// unsupported is the error every use of a stub returns.
 	unsupported error
+}
+
+// Padding reports whether b, the bytes of a section before a function's
+// symbol, are all padding NOPs (not when b is empty).
+func (a *Arch) Padding(b []byte) bool {
+	n := len(a.PaddingNop)
+	if n == 0 || len(b) == 0 || len(b)%n != 0 {
+		return false
+	}
+	for i := 0; i < len(b); i += n {
+		if !bytes.Equal(b[i:i+n], a.PaddingNop) {
+			return false
+		}
+	}
+	return true
 }
 
 // Reloc describes one relocation type.

@@ -39,6 +39,7 @@ var x86_64 = Arch{
 	Decode:          DecodeX86,
 	LineArgLoad:     isX86LineArgLoad,
 	PrefixSymbols:   []string{"__pfx_", "__cfi_"},
+	PaddingNop:      []byte{0x90},
 	IgnoredSections: []string{"__patchable_function_entries", ".rela__patchable_function_entries"},
 	RestoreCall:     restoreX86Call,
 }
