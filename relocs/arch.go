@@ -78,8 +78,31 @@ type Arch struct {
 	// or loaded (s390x's expoline thunks, which the kernel exports).
 	NormalSymbols []string
 
+	// Hardening, when set, is what the architecture's control-flow
+	// hardening asks of a module's code (module.CheckHardening).
+	Hardening *Hardening
+
 	// unsupported is the error every use of a stub returns.
 	unsupported error
+}
+
+// Hardening describes the control-flow hardening a kernel may be built
+// with, as far as a module's code must follow it: x86-64's indirect
+// branch tracking (IBT: every function entered by an indirect branch
+// starts with ENDBR64) and return thunks (every return is a jump to the
+// return thunk, listed in .return_sites so the module loader can patch
+// it to the mitigation the CPU needs).
+type Hardening struct {
+	// Landing is the instruction an indirect branch must land on.
+	Landing []byte
+	// ReturnThunk is the symbol returns jump to.
+	ReturnThunk string
+	// Return reports whether an instruction is a bare return.
+	Return func(insn []byte) bool
+	// DirectBranch reports whether an instruction is a direct call or
+	// jump, whose relocated operand is a branch target rather than an
+	// address taken.
+	DirectBranch func(insn []byte) bool
 }
 
 // Padding reports whether b, the bytes of a section before a function's
