@@ -41,6 +41,10 @@ type Hardening struct {
 	// Returns are the returns of each function: jumps to the return
 	// thunk, those of them listed in .return_sites, bare returns.
 	Returns []string
+	// CallSites is the number of .call_sites entries (calls the loader
+	// may redirect to call-depth accounting thunks), none of which may be
+	// a call that a livepatch relocation resolves.
+	CallSites int
 	// Problems are the entries without ENDBR64, the return-thunk jumps
 	// the loader would not patch and the bare returns of a return-thunk
 	// module.
@@ -202,6 +206,29 @@ func CheckHardening(f *elfobj.File) (*Hardening, error) {
 			h.Returns = append(h.Returns, fmt.Sprintf("%s: %d return-thunk jump(s), %d in .return_sites, %d bare return(s)", fn.Name, jumps, listed, bare))
 		}
 	}
+	// Call sites: the loader redirects each call of .call_sites to its
+	// callee's call thunk when the module loads, so none may be a call
+	// the livepatch core resolves later.
+	klp := map[siteKey]bool{}
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_RELA && s.Flags&elfobj.SHFRelaLivepatch != 0 && s.Base != nil {
+			for _, r := range s.Relocs {
+				klp[siteKey{s.Base, r.Offset}] = true
+			}
+		}
+	}
+	if cs := f.SectionByName(".call_sites"); cs != nil && cs.Rela != nil {
+		for _, r := range cs.Rela.Relocs {
+			if r.Sym == nil || r.Sym.Section == nil {
+				continue
+			}
+			call := uint64(int64(r.Sym.Value) + r.Addend)
+			if klp[siteKey{r.Sym.Section, call + 1}] {
+				h.Problems = append(h.Problems, fmt.Sprintf("%s+%#x: .call_sites lists a call the livepatch core resolves after the loader patched the call sites", r.Sym.Section.Name, call))
+			}
+		}
+		h.CallSites = len(cs.Rela.Relocs)
+	}
 	return h, nil
 }
 
@@ -319,5 +346,6 @@ func (h *Hardening) String() string {
 		rethunk = "yes: each return must be a return-thunk jump listed in .return_sites"
 	}
 	list("returns (return thunks "+rethunk+")", h.Returns)
+	fmt.Fprintf(&b, "call sites: %d (none may be a call a livepatch relocation resolves)\n", h.CallSites)
 	return b.String()
 }

@@ -128,6 +128,12 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if s := obj.SectionByName(".kpatch.force"); s != nil && s.Size > 0 {
 			logf("kbuild: %s: KPATCH_FORCE_UNSAFE has no effect on Linux's livepatch (no per-function force); the function keeps its stack check", p)
 		}
+		if err := AddKLPPlaceholders(obj); err != nil {
+			return fmt.Errorf("module %s: %w", o.Name, err)
+		}
+		if b, err = obj.Write(); err != nil {
+			return fmt.Errorf("module %s: %s: %w", o.Name, p, err)
+		}
 		base := strings.TrimSuffix(filepath.Base(p), ".o")
 		part := fmt.Sprintf("kpatch-%d-%s.o", i, badChars.ReplaceAllString(base, "_"))
 		parts = append(parts, part)
@@ -196,6 +202,9 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		return fmt.Errorf("module %s: kbuild output: %w", o.Name, err)
 	}
 	if err := checkModinfo(f, modname, o.Release); err != nil {
+		return fmt.Errorf("module %s: %s: %w", o.Name, ko, err)
+	}
+	if err := removeKLPPlaceholders(f); err != nil {
 		return fmt.Errorf("module %s: %s: %w", o.Name, ko, err)
 	}
 	if err := ConvertKLP(f); err != nil {
