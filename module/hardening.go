@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,6 +23,10 @@ var annotationSections = []string{
 	".static_call_sites", "__jump_table", ".altinstructions", ".parainstructions",
 	"__bug_table", "__ex_table", ".smp_locks", kpatchfmt.RelocationsSection,
 }
+
+// reasonPatched is why a replacement function is listed among the
+// indirect entries.
+const reasonPatched = "patched function"
 
 // Hardening is the static check of a module's code against the kernel's
 // control-flow hardening (relocs.Hardening), which qemu's TCG does not
@@ -52,10 +57,11 @@ type Hardening struct {
 }
 
 // CheckHardening checks, for an architecture with control-flow hardening
-// (x86-64), that every function an indirect branch can enter (the
-// replacement functions, callbacks, the module's init and exit, any
-// function whose address is taken) starts with ENDBR64 when the module is
-// built for IBT, and that every return is a jump to the return thunk that
+// (x86-64), that every function an indirect branch can enter (callbacks,
+// the module's init and exit, any function whose address is taken)
+// starts with ENDBR64 when the module is built for IBT (replacement
+// functions are listed too; the livepatch core enters them by a return,
+// so they need it only when also entered some other way), and that every return is a jump to the return thunk that
 // .return_sites lists (so the module loader patches it) when the module
 // uses return thunks. It returns nil for other architectures.
 func CheckHardening(f *elfobj.File) (*Hardening, error) {
@@ -98,7 +104,7 @@ func CheckHardening(f *elfobj.File) (*Hardening, error) {
 		reason := "address taken in " + base.Name
 		switch {
 		case base.Name == kpatchfmt.FuncsSection:
-			reason = "patched function"
+			reason = reasonPatched
 		case strings.HasPrefix(base.Name, kpatchfmt.CallbackPrefix):
 			reason = "callback"
 		}
@@ -133,8 +139,18 @@ func CheckHardening(f *elfobj.File) (*Hardening, error) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	for _, s := range entries {
 		ok := bytes.HasPrefix(c.bytesAt(s.Section, s.Value), hd.Landing)
+		// The livepatch core enters a replacement function through the
+		// ftrace trampoline's return (the handler rewrites the saved
+		// RIP, then RET: arch/x86/kernel/ftrace_64.S), which IBT does
+		// not check: a replacement needs ENDBR64 only when something
+		// else can branch to it indirectly. gcc gives none to a static
+		// function whose address its unit never takes.
+		required := slices.ContainsFunc(why[s], func(r string) bool { return r != reasonPatched })
 		state := "ENDBR64"
-		if !ok {
+		switch {
+		case !ok && !required:
+			state = "no ENDBR64, not needed: entered by ftrace's return"
+		case !ok:
 			state = "NO ENDBR64"
 			if h.IBT {
 				h.Problems = append(h.Problems, fmt.Sprintf("%s can be entered indirectly (%s) but does not start with ENDBR64: an IBT kernel would stop with a control-protection fault (Missing ENDBR)", s.Name, strings.Join(why[s], ", ")))
@@ -338,7 +354,7 @@ func (h *Hardening) String() string {
 	}
 	ibt := "no (init_module does not start with ENDBR64): listed, not required"
 	if h.IBT {
-		ibt = "yes: each must start with ENDBR64"
+		ibt = "yes: each must start with ENDBR64, but for one only ftrace enters"
 	}
 	list("indirect entries (IBT "+ibt+")", h.Entries)
 	rethunk := "no (no return thunk referenced): bare returns allowed"

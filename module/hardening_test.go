@@ -76,9 +76,18 @@ func TestHardening(t *testing.T) {
 	cases := []struct {
 		name, with, want string
 	}{
-		{"endbr", "nop; nop; nop; nop", "replacement can be entered indirectly (patched function) but does not start with ENDBR64"},
+		{"endbr", "nop; nop; nop; nop", "helper can be entered indirectly (address taken in .text.replacement) but does not start with ENDBR64"},
 		{"bare-ret", "ret", "replacement+0x12: a bare return"},
 		{"return-site", ".long 2b - .", "replacement+0x12: a jump to __x86_return_thunk that .return_sites does not list"},
+	}
+	// A replacement function is entered by the ftrace trampoline's
+	// return: without ENDBR64 it is listed, not refused.
+	h, err := module.CheckHardening(assemble(t, breakLine(t, "replacement-endbr", "nop; nop; nop; nop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Problems) > 0 || !strings.Contains(strings.Join(h.Entries, "\n"), "replacement: no ENDBR64, not needed") {
+		t.Errorf("a replacement without ENDBR64: problems %q, entries %q", h.Problems, h.Entries)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

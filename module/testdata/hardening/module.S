@@ -3,13 +3,14 @@
  * thunks (6.12): ENDBR64 at every function an indirect branch enters,
  * every return a jump to __x86_return_thunk listed in .return_sites.
  * TestHardening assembles it as is and with the lines marked BREAK-x
- * changed, each of which the check must report.
+ * changed, each of which the check must report (but one: a replacement
+ * function is entered by ftrace's return, so it needs no ENDBR64).
  */
 	.section .text.replacement,"ax",@progbits
 	.nops 16
 	.type replacement, @function
 replacement:
-	endbr64				/* BREAK-endbr */
+	endbr64				/* BREAK-replacement-endbr */
 	call __fentry__
 	lea helper(%rip), %rax		/* helper's address is taken */
 	call *%rax
@@ -19,7 +20,7 @@ replacement:
 	.section .text.helper,"ax",@progbits
 	.type helper, @function
 helper:
-	endbr64
+	endbr64				/* BREAK-endbr */
 	xor %eax, %eax
 1:	jmp __x86_return_thunk
 	.size helper, .-helper
