@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -217,9 +218,17 @@ func (r *resolver) visit(name, parent string, optional bool) error {
 	return nil
 }
 
+// moduleDecompressors are the programs that decompress the module
+// compressions the standard library cannot read (Debian's 6.12 modules are
+// .ko.xz), by suffix.
+var moduleDecompressors = map[string][]string{
+	".ko.xz":  {"xz", "-dc"},
+	".ko.zst": {"zstd", "-dc"},
+}
+
 // readModuleFile returns a module's ELF bytes: as they are for .ko,
-// decompressed for .ko.gz. Other compressions are refused, since the
-// standard library cannot read them.
+// decompressed for .ko.gz, and through the system's xz or zstd for .ko.xz
+// and .ko.zst. Other compressions are refused.
 func readModuleFile(p string) ([]byte, error) {
 	switch {
 	case strings.HasSuffix(p, ".ko"):
@@ -240,7 +249,20 @@ func readModuleFile(p string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s: compressed module format not supported (only .ko and .ko.gz); decompress it first", p)
+	for suffix, argv := range moduleDecompressors {
+		if !strings.HasSuffix(p, suffix) {
+			continue
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(argv[0], append(argv[1:], p)...)
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w: %s (install %s)", p, strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()), argv[0])
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("%s: compressed module format not supported (only .ko, .ko.gz, .ko.xz and .ko.zst); decompress it first", p)
 }
 
 // Modinfo holds the .modinfo fields the guest needs of a module.

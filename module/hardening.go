@@ -33,8 +33,7 @@ const reasonPatched = "patched function"
 // enforce, so a guest run cannot see it broken.
 type Hardening struct {
 	// IBT is set when the module is built for a kernel with indirect
-	// branch tracking (its init_module starts with ENDBR64, as kbuild
-	// compiles every function with -fcf-protection=branch there).
+	// branch tracking (one of its functions starts with ENDBR64).
 	IBT bool
 	// Entries are the functions an indirect branch can enter, each with
 	// why ("patched function", "callback", "module init", "address taken
@@ -79,8 +78,15 @@ func CheckHardening(f *elfobj.File) (*Hardening, error) {
 			}
 		}
 	}
-	if init := f.SymbolByName("init_module"); init != nil && init.Section != nil {
-		h.IBT = bytes.HasPrefix(c.bytesAt(init.Section, init.Value), hd.Landing)
+	// Built for IBT when any function starts with ENDBR64 (kbuild
+	// compiles with -fcf-protection=branch there, and gcc gives every
+	// function that can be called indirectly, init_module included, an
+	// ENDBR64): one function broken does not hide the others.
+	for _, fn := range c.funcs {
+		if bytes.HasPrefix(c.bytesAt(fn.Section, fn.Value), hd.Landing) {
+			h.IBT = true
+			break
+		}
 	}
 
 	// Why each function can be entered indirectly.
@@ -352,7 +358,7 @@ func (h *Hardening) String() string {
 			fmt.Fprintf(&b, "  %s\n", l)
 		}
 	}
-	ibt := "no (init_module does not start with ENDBR64): listed, not required"
+	ibt := "no (no function starts with ENDBR64): listed, not required"
 	if h.IBT {
 		ibt = "yes: each must start with ENDBR64, but for one only ftrace enters"
 	}
