@@ -96,8 +96,11 @@ type symbol struct {
 	entrySite uint64
 	isPfx     bool
 	pfx       *symbol
-	parent    *symbol
-	children  []*symbol
+	// padding is the size of the NOP padding before the function in its
+	// section when no prefix symbol covers it (relocs.Arch.PaddingNop).
+	padding  uint64
+	parent   *symbol
+	children []*symbol
 	// file is the index of the FILE block (in the ORIG object's symbol
 	// table) this symbol belongs to, for parent symbol lookup; -1 when
 	// unknown (new symbols).

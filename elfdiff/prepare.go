@@ -169,6 +169,13 @@ func (d *differ) bundle(o *object) error {
 		if sym.localEntry {
 			want = sym.Value
 		}
+		// Function padding without its prefix symbol yet (CALL_PADDING
+		// with objtool run at link time): the NOPs before the symbol
+		// are the function's.
+		if sym.pfx == nil && sym.Type == elf.STT_FUNC && sym.Value > 0 && sym.Value <= uint64(len(sym.sec.Data)) && d.arch.Padding(sym.sec.Data[:sym.Value]) {
+			want = sym.Value
+			sym.padding = sym.Value
+		}
 		// Patchable-entry NOPs before the symbol (arm64 CALL_OPS, ppc64le
 		// global entry) start where the symbol would otherwise.
 		if d.arch.Entry.Kind == relocs.EntryPatchable && sym.hasFentry && sym.entrySite < sym.Value {

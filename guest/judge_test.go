@@ -76,6 +76,13 @@ func TestJudgeConsoles(t *testing.T) {
 			"[   3.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.1] Call Trace:\n" +
 			"[   3.2] WARNING: CPU: 0 PID: 1 at kernel/livepatch/x.c:1 f+0x1/0x2\n[   3.2] Call Trace:\n" +
 			"@@M@@ dmesg-end patched\n" + end, false},
+		// 6.12's module annotations: each complaint alone fails.
+		"unpatched-return-thunk": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
+			"@@M@@ dmesg-begin patched\n[   3.1] Unpatched return thunk in use. This should not happen!\n@@M@@ dmesg-end patched\n" + end, false},
+		"missing-endbr": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
+			"@@M@@ dmesg-begin patched\n[   3.1] Missing ENDBR: cmdline_proc_show+0x0/0x60 [livepatch_x]\n@@M@@ dmesg-end patched\n" + end, false},
+		"call-thunk-padding": {loaded + "@@M@@ phase patched\n" + checkLines("patched", "new", 0) +
+			"@@M@@ dmesg-begin patched\n[   3.1] Invalid padding area for cmdline_proc_show+0x0/0x60\n@@M@@ dmesg-end patched\n" + end, false},
 		"died-in-check": {loaded + "@@M@@ phase patched\n@@M@@ check-begin patched 1\nnew\n[    4.0] Kernel panic - not syncing: test\n", false},
 		"never-started": {"SeaBIOS\n[    0.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n", false},
 		"disabled":      {start + "@@M@@ transition lp done\n@@M@@ enabled lp 0\n" + end, false},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -217,15 +218,20 @@ func (r *resolver) visit(name, parent string, optional bool) error {
 	return nil
 }
 
+// moduleDecompressors are the programs that decompress the module
+// compressions the standard library cannot read (Debian's 6.12 modules are
+// .ko.xz), by suffix.
+var moduleDecompressors = map[string][]string{
+	".ko.xz":  {"xz", "-dc"},
+	".ko.zst": {"zstd", "-dc"},
+}
+
 // readModuleFile returns a module's ELF bytes: decompressed for .ko.gz,
-// as they are for any other name (.ko, or kpatch-build's
-// NAME.ko.unverified). The distribution's other compressions (.ko.xz,
-// .ko.zst) are refused, since the standard library cannot read them.
+// through the system's xz or zstd for .ko.xz and .ko.zst, as they are for
+// .ko or kpatch-build's NAME.ko.unverified. Other compressions are
+// refused.
 func readModuleFile(p string) ([]byte, error) {
-	switch {
-	case strings.HasSuffix(p, ".ko.xz") || strings.HasSuffix(p, ".ko.zst"):
-		return nil, fmt.Errorf("%s: compressed module format not supported (only .ko and .ko.gz); decompress it first", p)
-	case strings.HasSuffix(p, ".ko.gz"):
+	if strings.HasSuffix(p, ".ko.gz") {
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, err
@@ -240,6 +246,24 @@ func readModuleFile(p string) ([]byte, error) {
 			return nil, fmt.Errorf("%s: gzip: %w", p, err)
 		}
 		return b, nil
+	}
+	for suffix, argv := range moduleDecompressors {
+		if !strings.HasSuffix(p, suffix) {
+			continue
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(argv[0], append(argv[1:], p)...)
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w: %s (install %s)", p, strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()), argv[0])
+		}
+		return b, nil
+	}
+	for _, c := range []string{".ko.lz4", ".ko.bz2", ".ko.lzma", ".ko.lzo"} {
+		if strings.HasSuffix(p, c) {
+			return nil, fmt.Errorf("%s: compressed module format not supported (only .ko, .ko.gz, .ko.xz and .ko.zst); decompress it first", p)
+		}
 	}
 	return os.ReadFile(p)
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // writeModulesDir writes a depmod-style directory from file contents.
@@ -116,8 +119,8 @@ func TestResolveModulesDebian(t *testing.T) {
 	}
 }
 
-// TestReadModuleFile reads plain and gzip modules, whatever the plain
-// one's name, and refuses the other compressions.
+// TestReadModuleFile reads plain, gzip and xz modules (Debian's 6.12
+// ships .ko.xz) and refuses the rest.
 func TestReadModuleFile(t *testing.T) {
 	dir := t.TempDir()
 	elfBytes := []byte("\x7fELF module bytes")
@@ -130,12 +133,17 @@ func TestReadModuleFile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "b.ko.gz"), gz.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(dir, "c.ko.gz"), []byte("not gzip"), 0o644)
 	os.WriteFile(filepath.Join(dir, "d.ko.xz"), []byte("\xfd7zXZ"), 0o644)
-	for _, n := range []string{"a.ko", "a.ko.unverified", "b.ko.gz"} {
+	os.WriteFile(filepath.Join(dir, "f.ko.lz4"), []byte("\x04\x22\x4d\x18"), 0o644)
+	xz := testutil.NeedTool(t, "xz")
+	if out, err := exec.Command("sh", "-c", `printf '\177ELF module bytes' | "$0" -c > "$1"`, xz, filepath.Join(dir, "e.ko.xz")).CombinedOutput(); err != nil {
+		t.Fatalf("xz: %v %s", err, out)
+	}
+	for _, n := range []string{"a.ko", "a.ko.unverified", "b.ko.gz", "e.ko.xz"} {
 		if got, err := readModuleFile(filepath.Join(dir, n)); err != nil || !bytes.Equal(got, elfBytes) {
 			t.Errorf("%s: %q, %v", n, got, err)
 		}
 	}
-	for n, want := range map[string]string{"c.ko.gz": "c.ko.gz: gzip", "d.ko.xz": "compressed module format not supported"} {
+	for n, want := range map[string]string{"c.ko.gz": "c.ko.gz: gzip", "d.ko.xz": "d.ko.xz: xz -dc", "f.ko.lz4": "compressed module format not supported"} {
 		if _, err := readModuleFile(filepath.Join(dir, n)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", n, err, want)
 		}

@@ -67,8 +67,15 @@ const transitionWait = 600
 
 // failPatterns are kernel log lines that fail a verification. Unsigned
 // modules taint the kernel (E) and livepatches taint it (K); neither is a
-// failure.
-var failPatterns = regexp.MustCompile(`Kernel panic|BUG: |Oops|general protection fault|WARNING: CPU|Call Trace`)
+// failure. Besides oopses and warnings, the complaints of the x86 code
+// that patches a module's annotations (6.12 with IBT, call padding, call
+// depth tracking and return thunks): a return the loader left on the
+// return thunk (the thunk's WARN), an indirect branch to a function
+// without ENDBR (a #CP that only hardware with CET raises), a call site
+// whose callee's padding is not a call thunk's, and x86 relocations the
+// module loader could not apply.
+var failPatterns = regexp.MustCompile(`Kernel panic|BUG: |Oops|general protection fault|WARNING: CPU|Call Trace|` +
+	`Unpatched return thunk|Missing ENDBR|Invalid padding area|x86/modules: Invalid relocation|Unknown rela relocation|overflow in relocation`)
 
 // VerifyPatch boots the kernel of o with the livepatch module of v and
 // proves it in the guest: the Preload modules load (unless LateLoad),

@@ -308,7 +308,7 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	}
 	sorted := append([]string(nil), objs...)
 	sort.Strings(sorted)
-	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release), "KCFLAGS="+kcflags(t.Dir))
+	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
 	args = append(args, sorted...)
 	desc := what + ": make " + strings.Join(sorted, " ")
 	if len(sorted) > 4 {

@@ -47,7 +47,11 @@ type Tree struct {
 	Key     string // the cache key: sources, configuration, compiler, release
 	Release string // KERNELRELEASE
 	CC      string // the compiler
-	Cached  bool   // the tree came from the cache
+	// Vars are the make variables the configuration needs besides CC
+	// and KERNELRELEASE (ConfigVars), given to every make run in the
+	// tree, the module build's included.
+	Vars   []string
+	Cached bool // the tree came from the cache
 
 	lock *os.File // held while objects are built
 }
@@ -112,6 +116,11 @@ func TreeKey(o *PrepareOptions) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, build.CompilerID(o.CC),
 		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
+	if vars := ConfigVars(cfg); len(vars) > 0 {
+		// Absent for configurations without any, so that their keys
+		// stay what they were.
+		fmt.Fprintf(h, "vars %q\n", vars)
+	}
 	for _, f := range files {
 		fmt.Fprintf(h, "%s\n", f)
 	}
@@ -138,7 +147,11 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{Dir: filepath.Join(o.CacheDir, prefixPrepared+key), Key: key, Release: o.Release, CC: o.CC}
+	cfg, err := os.ReadFile(o.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	t := &Tree{Dir: filepath.Join(o.CacheDir, prefixPrepared+key), Key: key, Release: o.Release, CC: o.CC, Vars: ConfigVars(cfg)}
 	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
 		t.Cached = true
 		logf("using the prepared tree %s", key)
@@ -175,10 +188,6 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
 		return fail(fmt.Errorf("copy %s: %w", o.SourceDir, err))
 	}
-	cfg, err := os.ReadFile(o.Config)
-	if err != nil {
-		return fail(fmt.Errorf("config: %w", err))
-	}
 	// A new file: the copy's .config, if any, is a link to the user's.
 	os.Remove(filepath.Join(tmp, ".config"))
 	if err := os.WriteFile(filepath.Join(tmp, ".config"), cfg, 0o644); err != nil {
@@ -203,7 +212,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	}
 	// The objects' flags, so that single-object builds in clones find
 	// everything prepare built up to date.
-	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release), "KCFLAGS="+kcflags(t.Dir))
+	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
 	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}); err != nil {
 		return fail(err)
 	}
@@ -233,10 +242,30 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 }
 
 // MakeArgs are the arguments of every make run in a tree: the running
-// kernel's compiler and release, so nothing the kernel was built with
-// differs.
-func MakeArgs(dir string, jobs int, cc, release string) []string {
-	return []string{"-C", dir, fmt.Sprintf("-j%d", jobs), "CC=" + cc, "HOSTCC=" + cc, "KERNELRELEASE=" + release}
+// kernel's compiler and release and the configuration's variables
+// (ConfigVars), so nothing the kernel was built with differs.
+func MakeArgs(dir string, jobs int, cc, release string, vars ...string) []string {
+	return append([]string{"-C", dir, fmt.Sprintf("-j%d", jobs), "CC=" + cc, "HOSTCC=" + cc, "KERNELRELEASE=" + release}, vars...)
+}
+
+// NoRustc is the RUSTC of a tree whose kernel was configured without a
+// Rust compiler: a program whose --version fails, as a missing rustc's
+// would.
+const NoRustc = "false"
+
+// ConfigVars are the make variables that keep Kconfig's view of the
+// toolchain the kernel's: Kconfig asks the tools for their versions
+// (CONFIG_RUSTC_VERSION from "$(RUSTC) --version", 6.12 on), so a Rust
+// compiler installed here but absent when the kernel was configured
+// (CONFIG_RUSTC_VERSION=0, Debian's 6.12) would make olddefconfig change
+// the configuration; RUSTC is then a program that is not a Rust compiler.
+func ConfigVars(config []byte) []string {
+	for _, line := range strings.Split(string(config), "\n") {
+		if line == "CONFIG_RUSTC_VERSION=0" {
+			return []string{"RUSTC=" + NoRustc}
+		}
+	}
+	return nil
 }
 
 // stateFiles are the preparation's outputs every object depends on

@@ -39,8 +39,13 @@ type Running struct {
 	// DebugModules is the directory of the debug modules (with symbols
 	// and DWARF), /usr/lib/debug/lib/modules/KVER.
 	DebugModules string `json:"-"`
-	// CC is the compiler binary matching Compiler, e.g. gcc-12.
+	// CC is the compiler binary matching Compiler, spelled as the
+	// configuration's CONFIG_CC_VERSION_TEXT names it when it does (e.g.
+	// x86_64-linux-gnu-gcc-12 for Debian's 6.12), else gcc-MAJOR.
 	CC string `json:"-"`
+	// Config is the kernel's configuration (Overrides.Config, else the
+	// headers' /lib/modules/KVER/build/.config when it exists).
+	Config string `json:"-"`
 }
 
 // Overrides replace what FindRunning would find; empty fields are found.
@@ -49,6 +54,9 @@ type Overrides struct {
 	Symvers      string // Module.symvers
 	DebugModules string // the debug modules' directory
 	CC           string // the compiler
+	// Config is the kernel's configuration: the compiler is the one its
+	// CONFIG_CC_VERSION_TEXT names (default: the headers' .config).
+	Config string
 	// SkipCompilerCheck accepts CC (default gcc) without comparing its
 	// version with the vmlinux's .comment.
 	SkipCompilerCheck bool
@@ -152,7 +160,19 @@ found:
 			return nil, fmt.Errorf("debug modules of %s: %w (install linux-image-%s-dbg or give the directory with --debug-modules)", r.Release, err, r.Release)
 		}
 	}
-	if r.CC, err = findCompiler(r.Compiler, o.CC, o.SkipCompilerCheck); err != nil {
+	r.Config = o.Config
+	if r.Config == "" {
+		if c := filepath.Join(root, "lib/modules", r.Release, "build/.config"); fileExists(c) {
+			r.Config = c
+		}
+	}
+	configCC := ""
+	if r.Config != "" && o.CC == "" {
+		if configCC, err = ConfigCompiler(r.Config); err != nil {
+			return nil, err
+		}
+	}
+	if r.CC, err = findCompiler(r.Compiler, o.CC, configCC, o.SkipCompilerCheck); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -240,14 +260,52 @@ func comment(f *elf.File, path string) (string, error) {
 	return "", fmt.Errorf("%s: no GCC version in .comment", path)
 }
 
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// ConfigCompiler returns the compiler program a kernel configuration
+// names: the first word of CONFIG_CC_VERSION_TEXT (the first line of
+// "$(CC) --version" when the kernel was configured), or "" when the
+// configuration has none (kernels before 5.8). Building with another
+// spelling of the same compiler (gcc-12 for x86_64-linux-gnu-gcc-12)
+// changes CONFIG_CC_VERSION_TEXT, so olddefconfig rewrites the
+// configuration and everything depending on it rebuilds.
+func ConfigCompiler(config string) (string, error) {
+	b, err := os.ReadFile(config)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, "CONFIG_CC_VERSION_TEXT=")
+		if !ok {
+			continue
+		}
+		text, err := strconv.Unquote(strings.TrimSpace(v))
+		if err != nil {
+			return "", fmt.Errorf("%s: CONFIG_CC_VERSION_TEXT=%s: %w", config, v, err)
+		}
+		if f := strings.Fields(text); len(f) > 0 {
+			return f[0], nil
+		}
+		return "", nil
+	}
+	return "", nil
+}
+
 // findCompiler returns the compiler binary whose version string matches
-// the .comment's: cc when given, else gcc-MAJOR, else gcc.
-func findCompiler(comment, cc string, skipCheck bool) (string, error) {
+// the .comment's: cc when given, else the configuration's spelling
+// (configCC) when there is one, else gcc-MAJOR, else gcc.
+func findCompiler(comment, cc, configCC string, skipCheck bool) (string, error) {
 	// "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0" -> "(Debian 12.2.0-14+deb12u1) 12.2.0"
 	want := strings.TrimSpace(strings.TrimPrefix(comment, "GCC:"))
 	candidates := []string{cc}
 	if cc == "" {
 		candidates = nil
+		if configCC != "" {
+			candidates = append(candidates, configCC)
+		}
 		fields := strings.Fields(want)
 		if len(fields) > 0 {
 			if major, _, ok := strings.Cut(fields[len(fields)-1], "."); ok {

@@ -2,6 +2,8 @@ package kerneltree
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -50,9 +52,43 @@ func TestFindRunningDebian(t *testing.T) {
 
 func TestFindCompilerMismatch(t *testing.T) {
 	testutil.NeedTool(t, "gcc")
-	_, err := findCompiler("GCC: (Nowhere 1.0) 1.0", "gcc", false)
+	_, err := findCompiler("GCC: (Nowhere 1.0) 1.0", "gcc", "", false)
 	var ce *CompilerError
 	if err == nil || !errors.As(err, &ce) {
 		t.Fatalf("got %v, want a CompilerError", err)
+	}
+}
+
+func TestConfigCompiler(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	os.WriteFile(cfg, []byte("CONFIG_CC_VERSION_TEXT=\"x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0\"\nCONFIG_CC_IS_GCC=y\n"), 0o644)
+	got, err := ConfigCompiler(cfg)
+	if err != nil || got != "x86_64-linux-gnu-gcc-12" {
+		t.Errorf("ConfigCompiler = %q, %v; want x86_64-linux-gnu-gcc-12", got, err)
+	}
+	os.WriteFile(cfg, []byte("CONFIG_CC_IS_GCC=y\n"), 0o644)
+	if got, err := ConfigCompiler(cfg); err != nil || got != "" {
+		t.Errorf("no CONFIG_CC_VERSION_TEXT: %q, %v; want empty", got, err)
+	}
+
+	// Two spellings of one compiler: the configuration's comes first,
+	// so that olddefconfig sees the CONFIG_CC_VERSION_TEXT it recorded.
+	bin := t.TempDir()
+	for _, name := range []string{"cross-cc-1", "gcc-1"} {
+		script := "#!/bin/sh\necho '" + name + " (Fake 1.0-1) 1.0'\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if cc, err := findCompiler("GCC: (Fake 1.0-1) 1.0", "", "cross-cc-1", false); err != nil || cc != "cross-cc-1" {
+		t.Errorf("with the configuration's spelling: %q, %v; want cross-cc-1", cc, err)
+	}
+	if cc, err := findCompiler("GCC: (Fake 1.0-1) 1.0", "", "", false); err != nil || cc != "gcc-1" {
+		t.Errorf("without: %q, %v; want gcc-1", cc, err)
+	}
+	if cc, err := findCompiler("GCC: (Fake 1.0-1) 1.0", "", "absent-cc-1", false); err != nil || cc != "gcc-1" {
+		t.Errorf("configuration's compiler absent: %q, %v; want gcc-1", cc, err)
 	}
 }

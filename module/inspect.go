@@ -23,6 +23,9 @@ type Listing struct {
 	KLP       []string // "SECTION+OFF TYPE SYMBOL ADDEND" per livepatch relocation
 	Undefined []string // symbols the module loader must resolve (exports)
 	Problems  []string // what makes the module malformed
+	// Hardening is the check of the code against the kernel's
+	// control-flow hardening (nil when the architecture has none).
+	Hardening *Hardening
 }
 
 // MaxNameLen is the longest module name the kernel accepts: struct
@@ -122,6 +125,13 @@ func Inspect(f *elfobj.File) *Listing {
 	if f.SymbolByName("init_module") == nil {
 		l.Problems = append(l.Problems, "no init_module")
 	}
+	h, err := CheckHardening(f)
+	if err != nil {
+		l.Problems = append(l.Problems, fmt.Sprintf("control-flow check: %v", err))
+	} else if h != nil {
+		l.Hardening = h
+		l.Problems = append(l.Problems, h.Problems...)
+	}
 	return l
 }
 
@@ -151,6 +161,11 @@ func (l *Listing) String() string {
 	section("callbacks", l.Callbacks)
 	section("livepatch relocations", l.KLP)
 	section("undefined symbols (resolved against exports)", l.Undefined)
+	// Kernels without IBT and return thunks (the bundled one) have
+	// nothing to show.
+	if h := l.Hardening; h != nil && (h.IBT || h.Rethunk) {
+		b.WriteString(h.String())
+	}
 	if len(l.Problems) == 0 {
 		b.WriteString("well formed: yes\n")
 	} else {

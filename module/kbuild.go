@@ -43,6 +43,8 @@ type KbuildOptions struct {
 	Release string
 	// CC is the compiler the kernel was built with (e.g. gcc-12).
 	CC string
+	// Vars are more make variables of the tree (kerneltree.Tree.Vars).
+	Vars []string
 	// NonReplace builds a patch that does not replace older ones (-R).
 	NonReplace bool
 	// Jobs is make's -j (default 1).
@@ -126,6 +128,12 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if s := obj.SectionByName(".kpatch.force"); s != nil && s.Size > 0 {
 			logf("kbuild: %s: KPATCH_FORCE_UNSAFE has no effect on Linux's livepatch (no per-function force); the function keeps its stack check", p)
 		}
+		if err := AddKLPPlaceholders(obj); err != nil {
+			return fmt.Errorf("module %s: %w", o.Name, err)
+		}
+		if b, err = obj.Write(); err != nil {
+			return fmt.Errorf("module %s: %s: %w", o.Name, p, err)
+		}
 		base := strings.TrimSuffix(filepath.Base(p), ".o")
 		part := fmt.Sprintf("kpatch-%d-%s.o", i, badChars.ReplaceAllString(base, "_"))
 		parts = append(parts, part)
@@ -164,7 +172,8 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	// is the same bytes whatever the run's work directory and the cache's
 	// location.
 	args := []string{"-C", tree, "M=" + work, "CC=" + o.CC, "KERNELRELEASE=" + o.Release,
-		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs), "modules"}
+		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs)}
+	args = append(append(args, o.Vars...), "modules")
 	logf("kbuild: make %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, "make", args...)
 	// make and its compilers share a process group, ended together when
@@ -193,6 +202,9 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		return fmt.Errorf("module %s: kbuild output: %w", o.Name, err)
 	}
 	if err := checkModinfo(f, modname, o.Release); err != nil {
+		return fmt.Errorf("module %s: %s: %w", o.Name, ko, err)
+	}
+	if err := removeKLPPlaceholders(f); err != nil {
 		return fmt.Errorf("module %s: %s: %w", o.Name, ko, err)
 	}
 	if err := ConvertKLP(f); err != nil {

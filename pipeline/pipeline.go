@@ -447,8 +447,13 @@ func finishModule(res *Result, ko string, sv *symtab.Symvers) error {
 	if err != nil {
 		return err
 	}
+	l := module.Inspect(f)
+	if h := l.Hardening; h != nil && len(h.Problems) > 0 {
+		os.Remove(ko)
+		return refusal.New(refusal.Hardening, filepath.Base(ko), strings.Join(h.Problems, "; "))
+	}
 	var missing []string
-	for _, name := range module.Inspect(f).Undefined {
+	for _, name := range l.Undefined {
 		if !sv.IsExported(name) {
 			missing = append(missing, name)
 		}

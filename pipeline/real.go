@@ -122,7 +122,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	}
 	ko := o.modulePath()
 	o.logf("building patch module %s", filepath.Base(ko))
-	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC,
+	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC, Vars: tree.Vars,
 		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log})
 	if err != nil {
 		return res, err
@@ -222,7 +222,7 @@ func (o *Options) realKernel() (*kerneltree.Running, error) {
 		return nil, refusal.New(refusal.NeedVmlinux, o.SourceDir)
 	}
 	r, err := kerneltree.FindRunning(o.Vmlinux, kerneltree.Overrides{Release: o.Release, Symvers: o.Symvers, DebugModules: o.DebugModules,
-		CC: o.CC, SkipCompilerCheck: o.SkipCompilerCheck, CacheDir: o.CacheDir})
+		CC: o.CC, Config: o.Config, SkipCompilerCheck: o.SkipCompilerCheck, CacheDir: o.CacheDir})
 	if err != nil {
 		var ce *kerneltree.CompilerError
 		if errors.As(err, &ce) {
@@ -231,10 +231,10 @@ func (o *Options) realKernel() (*kerneltree.Running, error) {
 		return nil, err
 	}
 	if o.Config == "" {
-		o.Config = filepath.Join("/lib/modules", r.Release, "build", ".config")
-		if _, err := os.Stat(o.Config); err != nil {
+		if r.Config == "" {
 			return nil, refusal.New(refusal.NoConfig)
 		}
+		o.Config = r.Config
 	}
 	o.logf("running kernel %s (%s, %s)", r.Release, r.CC, filepath.Base(r.Vmlinux))
 	o.checkConfig(r.Release)

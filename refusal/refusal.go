@@ -152,6 +152,7 @@ const (
 	NoFunctionalChange Key = "no-functional-change"
 	PrintCFlags        Key = "print-cflags"
 	UndefinedSymbols   Key = "undefined-symbols"
+	Hardening          Key = "hardening"
 	VerifyFailed       Key = "verify-failed"
 	VerifyMissing      Key = "verify-missing"
 	VerifyUnpatched    Key = "verify-unpatched"
@@ -324,6 +325,8 @@ var table = []Entry{
 		Hint: "the tree's Makefile must print its compile flags with 'make print-cflags' (the bundled kernel does); building modules for a real Linux tree through kbuild is not supported yet"},
 	{Key: UndefinedSymbols, Cmd: Build, Format: "patch module %s: undefined symbols: %s", Args: []string{"M.ko", "X"}, Code: ExitError,
 		Hint: "the patched code uses symbols that are neither exported by the running kernel nor in the patch; a module can only call exported functions, so export them or keep the change inside vmlinux"},
+	{Key: Hardening, Cmd: Build, Format: "patch module %s breaks the kernel's control-flow hardening: %s", Args: []string{"M.ko", "PROBLEMS"}, Code: ExitError,
+		Hint: "every function an indirect branch can enter must start with ENDBR64 and every return must be a return-thunk jump in .return_sites (kbuild's objtool writes them when it links the module): report it with the module and `kpatch-build inspect`'s output"},
 	{Key: VerifyFailed, Cmd: Build, Format: "verify: %w", Args: []string{"ERR"}, Note: "(with the target's console)", Code: ExitError,
 		Hint: "the module did not load, did not patch, or the old behaviour did not come back: the target's console above shows where"},
 	{Key: VerifyMissing, Cmd: Build, Format: "verify: with the patch, %s does not contain %q:\n%s", Args: []string{"CHECK", "TEXT", "OUTPUT"}, Code: ExitError,

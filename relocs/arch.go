@@ -57,6 +57,15 @@ type Arch struct {
 	// PrefixSymbols lists the name prefixes of padding symbols placed just
 	// before a function and tied to it (__pfx_, __cfi_ on x86-64).
 	PrefixSymbols []string
+	// PaddingNop is the instruction a function's padding is made of
+	// (x86-64's one-byte NOP): kernels built with CALL_PADDING compile
+	// every function with -fpatchable-function-entry=N,N, so N NOPs
+	// precede the function's symbol in its section. They get their
+	// __pfx_ symbol only when objtool runs, which kernels with IBT do at
+	// link time, so a compiled object has a function at offset N of its
+	// section with only these NOPs before it: the padding belongs to the
+	// function and travels with it. Nil: functions start their sections.
+	PaddingNop []byte
 	// IgnoredSections are sections dropped from the comparison and the
 	// output because the architecture's output does not need them.
 	IgnoredSections []string
@@ -69,8 +78,46 @@ type Arch struct {
 	// or loaded (s390x's expoline thunks, which the kernel exports).
 	NormalSymbols []string
 
+	// Hardening, when set, is what the architecture's control-flow
+	// hardening asks of a module's code (module.CheckHardening).
+	Hardening *Hardening
+
 	// unsupported is the error every use of a stub returns.
 	unsupported error
+}
+
+// Hardening describes the control-flow hardening a kernel may be built
+// with, as far as a module's code must follow it: x86-64's indirect
+// branch tracking (IBT: every function entered by an indirect branch
+// starts with ENDBR64) and return thunks (every return is a jump to the
+// return thunk, listed in .return_sites so the module loader can patch
+// it to the mitigation the CPU needs).
+type Hardening struct {
+	// Landing is the instruction an indirect branch must land on.
+	Landing []byte
+	// ReturnThunk is the symbol returns jump to.
+	ReturnThunk string
+	// Return reports whether an instruction is a bare return.
+	Return func(insn []byte) bool
+	// DirectBranch reports whether an instruction is a direct call or
+	// jump, whose relocated operand is a branch target rather than an
+	// address taken.
+	DirectBranch func(insn []byte) bool
+}
+
+// Padding reports whether b, the bytes of a section before a function's
+// symbol, are all padding NOPs (not when b is empty).
+func (a *Arch) Padding(b []byte) bool {
+	n := len(a.PaddingNop)
+	if n == 0 || len(b) == 0 || len(b)%n != 0 {
+		return false
+	}
+	for i := 0; i < len(b); i += n {
+		if !bytes.Equal(b[i:i+n], a.PaddingNop) {
+			return false
+		}
+	}
+	return true
 }
 
 // Reloc describes one relocation type.

@@ -39,8 +39,37 @@ var x86_64 = Arch{
 	Decode:          DecodeX86,
 	LineArgLoad:     isX86LineArgLoad,
 	PrefixSymbols:   []string{"__pfx_", "__cfi_"},
+	PaddingNop:      []byte{0x90},
 	IgnoredSections: []string{"__patchable_function_entries", ".rela__patchable_function_entries"},
 	RestoreCall:     restoreX86Call,
+	Hardening: &Hardening{
+		Landing:      []byte{0xf3, 0x0f, 0x1e, 0xfa}, // endbr64
+		ReturnThunk:  "__x86_return_thunk",
+		Return:       isX86Return,
+		DirectBranch: isX86DirectBranch,
+	},
+}
+
+// isX86Return reports whether insn is a near return (ret, ret imm16,
+// with a REP prefix or not).
+func isX86Return(insn []byte) bool {
+	if len(insn) > 1 && insn[0] == 0xf3 {
+		insn = insn[1:]
+	}
+	return len(insn) > 0 && (insn[0] == 0xc3 || insn[0] == 0xc2)
+}
+
+// isX86DirectBranch reports whether insn is a call, jmp or jcc with a
+// 32-bit displacement, whose relocation designates a branch target, not
+// an address taken.
+func isX86DirectBranch(insn []byte) bool {
+	switch {
+	case len(insn) == 5 && (insn[0] == 0xe8 || insn[0] == 0xe9):
+		return true
+	case len(insn) == 6 && insn[0] == 0x0f && insn[1]&0xf0 == 0x80:
+		return true
+	}
+	return false
 }
 
 func x86(t elf.R_X86_64) uint32 { return uint32(t) }
@@ -138,6 +167,15 @@ func (in *Insns) At(i int) (start, end uint32) {
 		return start, in.starts[i+1]
 	}
 	return start, in.size
+}
+
+// Start returns the start offset of the instruction containing off.
+func (in *Insns) Start(off uint64) (uint64, bool) {
+	i := sort.Search(len(in.starts), func(i int) bool { return uint64(in.starts[i]) > off }) - 1
+	if i < 0 {
+		return 0, false
+	}
+	return uint64(in.starts[i]), true
 }
 
 // End returns the end offset of the instruction containing off.

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,7 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kpatchgo/kpatch-build/debian"
+	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 )
 
@@ -66,11 +70,18 @@ func readRealExpect(t *testing.T, path string) *realExpect {
 // binary.
 func needRealVerify(t *testing.T) (src string, k debian.Kernel, bin string) {
 	t.Helper()
+	return needSeriesVerify(t, testutil.TestSeries)
+}
+
+// needSeriesVerify is needRealVerify for the newest installed kernel of
+// series.
+func needSeriesVerify(t *testing.T, series string) (src string, k debian.Kernel, bin string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds kernel objects and boots the real kernel: skipped with -short")
 	}
-	src = testutil.LinuxSource(t)
-	k = testutil.DebianKernel(t)
+	src = testutil.SeriesSource(t, series)
+	k = testutil.SeriesKernel(t, series)
 	testutil.NeedTool(t, "qemu-system-x86_64")
 	return src, k, buildBinary(t)
 }
@@ -78,6 +89,70 @@ func needRealVerify(t *testing.T) (src string, k debian.Kernel, bin string) {
 // verifiedByChecks is the last line of a verification by behaviour
 // checks of which one at least tells the patch from no patch.
 var verifiedByChecks = regexp.MustCompile(`\nVERIFIED \(load, transition, unload; [1-9][0-9]* behaviour check\(s\), [1-9][0-9]* telling the patch from no patch\)\n$`)
+
+// checkHardening612 checks that a 6.12 module passes inspect's
+// control-flow check, as an IBT and return-thunk module, and returns the
+// check's text for the golden. With breakIt, it also breaks a copy on
+// purpose (init_module's ENDBR64 made a NOP) and checks
+// that kpatch-build inspect (bin) reports it and exits 1.
+func checkHardening612(t *testing.T, bin, ko string, breakIt bool) string {
+	t.Helper()
+	f, err := elfobj.Open(ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := module.Inspect(f)
+	h := l.Hardening
+	if h == nil || !h.IBT || !h.Rethunk {
+		t.Fatalf("%s: not checked as an IBT and return-thunk module: %+v", ko, h)
+	}
+	if len(l.Problems) > 0 {
+		t.Errorf("%s: malformed: %q", ko, l.Problems)
+	}
+	if breakIt {
+		// init_module: the kernel calls it through mod->init.
+		fn := f.SymbolByName("init_module")
+		if fn == nil || fn.Section == nil {
+			t.Fatalf("%s: no init_module", ko)
+		}
+		b, err := os.ReadFile(ko)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := findSectionOffset(t, b, fn.Section.Name) + fn.Value
+		if !bytes.Equal(b[off:off+4], []byte{0xf3, 0x0f, 0x1e, 0xfa}) {
+			t.Fatalf("%s: %s does not start with ENDBR64 at file offset %#x", ko, fn.Name, off)
+		}
+		copy(b[off:], []byte{0x0f, 0x1f, 0x40, 0x00}) // a 4-byte NOP
+		bad := filepath.Join(t.TempDir(), "broken.ko")
+		if err := os.WriteFile(bad, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := fn.Name + " can be entered indirectly (module entry"
+		cmd := exec.Command(bin, "inspect", bad)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), want) ||
+			!strings.Contains(string(out), fn.Name+": NO ENDBR64 (module entry") {
+			t.Errorf("inspect of the broken module: exit %d, want 1 and %q:\n%s", code, want, out)
+		}
+	}
+	return h.String()
+}
+
+// findSectionOffset returns the file offset of the named section of the
+// ELF file b.
+func findSectionOffset(t *testing.T, b []byte, name string) uint64 {
+	t.Helper()
+	ef, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ef.Section(name)
+	if s == nil {
+		t.Fatalf("no section %s", name)
+	}
+	return s.Offset
+}
 
 // progressLine is a progress line of the command ("[ 12.3s] ...").
 var progressLine = regexp.MustCompile(`^\[ *[0-9.]+s\] `)
@@ -91,15 +166,35 @@ var progressLine = regexp.MustCompile(`^\[ *[0-9.]+s\] `)
 // are those of NAME.expect; the report and the verification are golden
 // (NAME.golden). The source tree is unchanged at the end.
 func TestRealCatalogue(t *testing.T) {
-	src, k, bin := needRealVerify(t)
+	runRealCatalogue(t, testutil.TestSeries, "realpatches", 16)
+}
+
+// TestRealCatalogue612 is TestRealCatalogue for Debian's 6.12
+// (testdata/realpatches-6.12), a kernel with IBT, call padding, call
+// depth tracking and return thunks: besides what the 6.1 tier checks,
+// every module must pass inspect's control-flow check (ENDBR64 at every
+// indirect entry, every return a return-thunk jump in .return_sites),
+// which the golden shows, and a module broken on purpose must fail it.
+func TestRealCatalogue612(t *testing.T) {
+	runRealCatalogue(t, testutil.Series612, "realpatches-6.12", 3)
+}
+
+// runRealCatalogue runs the catalogue of testdata/DIR (at least min
+// patches) against the newest installed kernel of series.
+func runRealCatalogue(t *testing.T, series, dirName string, min int) {
+	src, k, bin := needSeriesVerify(t, series)
 	readelf := testutil.NeedTool(t, "readelf")
 	before := testutil.TreeDigest(t, src)
 	cache := testutil.CacheDir(t)
-	dir := filepath.Join(testutil.RepoRoot(), "testdata", "realpatches")
+	dir := filepath.Join(testutil.RepoRoot(), "testdata", dirName)
 	patches, _ := filepath.Glob(filepath.Join(dir, "*.patch"))
-	if len(patches) < 16 {
-		t.Fatalf("%d catalogue patches in %s, want at least 16", len(patches), dir)
+	if len(patches) < min {
+		t.Fatalf("%d catalogue patches in %s, want at least %d", len(patches), dir, min)
 	}
+	if only := os.Getenv("KPATCH_TEST_PATCH"); only != "" {
+		patches = slices.DeleteFunc(patches, func(p string) bool { return !strings.Contains(filepath.Base(p), only) })
+	}
+	broken := false
 	for _, patch := range patches {
 		name := strings.TrimSuffix(filepath.Base(patch), ".patch")
 		t.Run(name, func(t *testing.T) {
@@ -195,6 +290,10 @@ func TestRealCatalogue(t *testing.T) {
 					t.Errorf("not verified by checks that tell the patch apart:\n%s", stdout.String())
 				}
 				golden.WriteString(stdout.String())
+				if series == testutil.Series612 {
+					golden.WriteString(checkHardening612(t, bin, ko, !broken))
+					broken = true
+				}
 			}
 			testutil.Golden(t, strings.TrimSuffix(patch, ".patch")+".golden", testutil.NormalizeKernel(golden.String(), k.Release))
 		})

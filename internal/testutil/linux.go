@@ -19,13 +19,18 @@ import (
 // bookworm-backports) is never picked by accident.
 const TestSeries = "6.1"
 
+// Series612 is the second tier's kernel line: Debian 12's backports
+// (and Debian 13's) 6.12, built with IBT, call padding, call depth
+// tracking and return thunks.
+const Series612 = "6.12"
+
 // DebianSourceTarball is linux-source-6.1's tarball.
 var DebianSourceTarball = debian.SourceTarball("/", TestSeries)
 
 var (
-	kernelOnce sync.Once
-	kernel     debian.Kernel
-	kernelErr  error
+	kernelMu sync.Mutex
+	kernels  = map[string]debian.Kernel{}
+	kernErrs = map[string]error{}
 )
 
 // FindDebianKernel returns the Debian kernel the real-kernel tests use,
@@ -33,15 +38,25 @@ var (
 // release named by $KPATCH_TEST_KVER, else the newest installed release
 // of TestSeries with its headers and debug vmlinux. It never names a
 // release of its own: Debian replaces its kernel every few weeks.
-func FindDebianKernel() (debian.Kernel, error) {
-	kernelOnce.Do(func() {
-		if rel := os.Getenv("KPATCH_TEST_KVER"); rel != "" {
-			kernel = debian.At("/", rel)
-			return
-		}
-		kernel, kernelErr = debian.Newest("/", TestSeries)
-	})
-	return kernel, kernelErr
+func FindDebianKernel() (debian.Kernel, error) { return FindSeriesKernel(TestSeries) }
+
+// FindSeriesKernel is FindDebianKernel for the kernel line series:
+// $KPATCH_TEST_KVER counts when its release is of that series.
+func FindSeriesKernel(series string) (debian.Kernel, error) {
+	kernelMu.Lock()
+	defer kernelMu.Unlock()
+	if k, ok := kernels[series]; ok || kernErrs[series] != nil {
+		return k, kernErrs[series]
+	}
+	var k debian.Kernel
+	var err error
+	if rel := os.Getenv("KPATCH_TEST_KVER"); rel != "" && debian.Series(rel) == series {
+		k = debian.At("/", rel)
+	} else {
+		k, err = debian.Newest("/", series)
+	}
+	kernels[series], kernErrs[series] = k, err
+	return k, err
 }
 
 // DebianKernel returns the installed Debian kernel the real-kernel tests
@@ -49,20 +64,27 @@ func FindDebianKernel() (debian.Kernel, error) {
 // CI=true) when it, linux-source or gcc-12 is not installed.
 func DebianKernel(t testing.TB) debian.Kernel {
 	t.Helper()
-	k, err := FindDebianKernel()
+	return SeriesKernel(t, TestSeries)
+}
+
+// SeriesKernel is DebianKernel for the kernel line series (TestSeries or
+// Series612).
+func SeriesKernel(t testing.TB, series string) debian.Kernel {
+	t.Helper()
+	k, err := FindSeriesKernel(series)
 	if err != nil {
-		Missing(t, "%v; run tools/realkernel-setup.sh %s", err, TestSeries)
+		Missing(t, "%v; run tools/realkernel-setup.sh %s", err, series)
 	}
 	if m := k.Missing(); len(m) != 0 {
-		Missing(t, "Debian kernel %s incomplete, missing %s; run tools/realkernel-setup.sh %s", k.Release, strings.Join(m, ", "), TestSeries)
+		Missing(t, "Debian kernel %s incomplete, missing %s; run tools/realkernel-setup.sh %s", k.Release, strings.Join(m, ", "), series)
 	}
-	if _, err := os.Stat(DebianSourceTarball); err != nil {
-		Missing(t, "Debian's linux-source-%s missing (%v); run tools/realkernel-setup.sh %s", TestSeries, err, TestSeries)
+	if _, err := os.Stat(debian.SourceTarball("/", series)); err != nil {
+		Missing(t, "Debian's linux-source-%s missing (%v); run tools/realkernel-setup.sh %s", series, err, series)
 	}
 	if _, err := exec.LookPath("gcc-12"); err != nil {
 		Missing(t, "gcc-12 not installed")
 	}
-	t.Logf("real kernel: %s (series %s)", k.Release, TestSeries)
+	t.Logf("real kernel: %s (series %s)", k.Release, series)
 	return k
 }
 
@@ -111,14 +133,22 @@ func CacheDir(t testing.TB) string {
 // with TreeDigest).
 func LinuxSource(t testing.TB) string {
 	t.Helper()
-	NeedDebianKernel(t)
-	info, err := os.Stat(DebianSourceTarball)
+	return SeriesSource(t, TestSeries)
+}
+
+// SeriesSource is LinuxSource for the kernel line series: an extracted,
+// read-only linux-source-SERIES.
+func SeriesSource(t testing.TB, series string) string {
+	t.Helper()
+	SeriesKernel(t, series)
+	tarball := debian.SourceTarball("/", series)
+	info, err := os.Stat(tarball)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := CacheDir(t)
 	dir := filepath.Join(cache, fmt.Sprintf("linux-source-%d-%d", info.Size(), info.ModTime().Unix()))
-	src := filepath.Join(dir, "linux-source-6.1")
+	src := filepath.Join(dir, "linux-source-"+series)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return src
 	}
@@ -133,13 +163,13 @@ func LinuxSource(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("tar", "-xf", DebianSourceTarball, "-C", tmp).CombinedOutput()
+	out, err := exec.Command("tar", "-xf", tarball, "-C", tmp).CombinedOutput()
 	if err == nil {
-		out, err = exec.Command("chmod", "-R", "a-w", filepath.Join(tmp, "linux-source-6.1")).CombinedOutput()
+		out, err = exec.Command("chmod", "-R", "a-w", filepath.Join(tmp, "linux-source-"+series)).CombinedOutput()
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
-		t.Fatalf("extract %s: %v\n%s", DebianSourceTarball, err, out)
+		t.Fatalf("extract %s: %v\n%s", tarball, err, out)
 	}
 	if err := build.Publish(tmp, dir, ".complete"); err != nil {
 		t.Fatal(err)
