@@ -40,6 +40,9 @@ type Options struct {
 	// Config, if set, is a kernel configuration written into the work
 	// trees as .config (the user's tree keeps its own).
 	Config string
+	// Fuzz is the most context lines a hunk may have ignored (GNU
+	// patch's --fuzz; DefaultFuzz is its default); 0 applies exactly.
+	Fuzz int
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
@@ -59,6 +62,8 @@ type Result struct {
 	Changed, New []string
 	// Cached reports that the original build came from the cache.
 	Cached bool
+	// Fuzzed are the hunks the patches applied with fuzz.
+	Fuzzed []FuzzedHunk
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -208,9 +213,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, p := range opts.Patches {
 		opts.logf("applying %s", filepath.Base(p.Path))
-		if err := p.ApplyTo(res.WorkDir, opts.logf); err != nil {
+		fuzzed, err := p.ApplyWith(res.WorkDir, ApplyOptions{Fuzz: opts.Fuzz, Log: opts.logf})
+		if err != nil {
 			return res, err
 		}
+		res.Fuzzed = append(res.Fuzzed, fuzzed...)
 	}
 	record := filepath.Join(work, "changed-objects")
 	opts.logf("building the patched tree")

@@ -18,13 +18,41 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
-// MacrosHeader is kpatch-macros.h, the patch-author API (callbacks, load and
-// unload hooks, KPATCH_IGNORE_SECTION, KPATCH_IGNORE_FUNCTION,
-// KPATCH_FORCE_UNSAFE, KPATCH_PRINTK). The build puts it on the include path
-// of the patched objects so patches written for kpatch build unchanged.
+// MacrosHeader is kpatch-macros.h, the patch-author API: patch_object and
+// the callback types, the callbacks, load and unload hooks,
+// KPATCH_IGNORE_SECTION, KPATCH_IGNORE_FUNCTION, KPATCH_IGNORE_STATIC,
+// KPATCH_FORCE_UNSAFE, KPATCH_PRINTK, KPATCH_PRINTK_DEFERRED and
+// KPATCH_STATIC_CALL (README: "The patch-author API").
 //
 //go:embed hook/kpatch-macros.h
 var MacrosHeader []byte
+
+// SyscallHeader is kpatch-syscall.h: KPATCH_SYSCALL_DEFINE0 to
+// KPATCH_SYSCALL_DEFINE6, which kpatch-macros.h includes.
+//
+//go:embed hook/kpatch-syscall.h
+var SyscallHeader []byte
+
+// Headers returns the headers of the patch-author API by file name. The
+// build puts them on the include path of the original and the patched
+// objects, so patches written for kpatch build unchanged.
+func Headers() map[string][]byte {
+	return map[string][]byte{"kpatch-macros.h": MacrosHeader, "kpatch-syscall.h": SyscallHeader}
+}
+
+// WriteHeaders writes the headers of the patch-author API into dir (made
+// if missing), for a compiler's -I.
+func WriteHeaders(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("patch-author headers: %w", err)
+	}
+	for name, b := range Headers() {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("patch-author headers: %w", err)
+		}
+	}
+	return nil
+}
 
 // KbuildOptions describe a patch module built by kbuild against a prepared
 // real kernel tree.

@@ -52,6 +52,7 @@ type Options struct {
 	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
 	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
 	Patches           []string // the source patches
+	Fuzz              int      // the most context lines of a hunk ignored (GNU patch's --fuzz; the command's default is build.DefaultFuzz), 0: exactly
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
 	CacheDir          string   // cached builds and work trees
@@ -66,9 +67,11 @@ type Options struct {
 
 // Report is the JSON report of a whole build.
 type Report struct {
-	Module  string            `json:"module,omitempty"`
-	Objects []*elfdiff.Report `json:"objects"`
-	Error   string            `json:"error,omitempty"`
+	Module string `json:"module,omitempty"`
+	// Fuzzed are the hunks the patches applied with fuzz.
+	Fuzzed  []build.FuzzedHunk `json:"fuzzed,omitempty"`
+	Objects []*elfdiff.Report  `json:"objects"`
+	Error   string             `json:"error,omitempty"`
 }
 
 // Result is a built patch module.
@@ -187,9 +190,12 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 	if err != nil {
 		return res, err
 	}
-	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
-		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
+	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
+		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
 	res.Build = br
+	if br != nil {
+		res.Report.Fuzzed = br.Fuzzed
+	}
 	if br != nil && !o.KeepWork {
 		defer os.RemoveAll(filepath.Dir(br.WorkDir))
 	}

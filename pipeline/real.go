@@ -70,11 +70,12 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	}
 	paths = uniq(paths)
 	o.logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
-	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, MacrosHeader: module.MacrosHeader,
+	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: o.Fuzz, Headers: module.Headers(),
 		CacheDir: o.CacheDir, WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog})
 	if err != nil {
 		return res, err
 	}
+	res.Report.Fuzzed = built.Fuzzed
 	sv, err := symtab.LoadSymvers(r.Symvers)
 	if err != nil {
 		return res, err

@@ -59,8 +59,11 @@ type Entry struct {
 	Note string
 	// Code is the exit status (ExitError or ExitFatal).
 	Code int
-	// Hint tells the patch author what to do.
-	Hint string
+	// Hint tells the patch author what to do. With HintFormat it is a
+	// format of the message's arguments, each verb with an explicit
+	// index (%[2]s), so that it can name the element.
+	Hint       string
+	HintFormat bool
 }
 
 // The keys, in table order.
@@ -97,6 +100,7 @@ const (
 	StructSizeInvalid       Key = "struct-size-invalid"
 	IgnoreSectionEntry      Key = "ignore-section-entry"
 	IgnoreSectionMissing    Key = "ignore-section-missing"
+	IgnoreStaticEntry       Key = "ignore-static-entry"
 	IgnoreFunctionType      Key = "ignore-function-type"
 	IgnoreFunctionBundle    Key = "ignore-function-bundle"
 	BundleMismatch          Key = "bundle-mismatch"
@@ -134,7 +138,7 @@ const (
 	PatchMalformed     Key = "patch-malformed"
 	PatchTreeMismatch  Key = "patch-tree-mismatch"
 	HunkFails          Key = "hunk-fails"
-	HunkAnchor         Key = "hunk-anchor"
+	HunkFuzz           Key = "hunk-fuzz"
 	PatchedBuild       Key = "patched-build"
 	CompilerCheck      Key = "compiler-check"
 	CompilerMismatch   Key = "compiler-mismatch"
@@ -174,9 +178,9 @@ var table = []Entry{
 	{Key: ObjectSize, Format: "object size mismatch: %s", Args: []string{"X"}, Code: ExitFatal,
 		Hint: "a data structure cannot change size in a live patch; use a shadow variable for new fields"},
 	{Key: StaticLocalRemoved, Format: "reference to static local variable %s in %s was removed", Args: []string{"X", "F"}, Code: ExitFatal,
-		Hint: "keep the static local variable referenced from the function, or give the new variable a different name"},
+		Hint: "keep the static local variable referenced from the function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"X\") (kpatch-macros.h)"},
 	{Key: StaticLocalUnreferenced, Format: "static local %s has been correlated with %s, but patched %s is missing a reference to it", Args: []string{"X", "Y", "F"}, Code: ExitFatal,
-		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name"},
+		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"X\") (kpatch-macros.h)"},
 	{Key: NoFentry, Format: "%d function(s) can not be patched", Args: []string{"N"}, Note: "(the log names each: `doesn't have patchable function entry`)", Code: ExitFatal,
 		Hint: "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead"},
 	{Key: GroupMember, Format: "changed section %s is part of a section group", Args: []string{"X"}, Code: ExitFatal,
@@ -217,6 +221,8 @@ var table = []Entry{
 		Hint: "use the KPATCH_IGNORE_SECTION() macro, which records a pointer to the section's name"},
 	{Key: IgnoreSectionMissing, Format: "KPATCH_IGNORE_SECTION: can't find %s", Args: []string{"S"}, Code: ExitError,
 		Hint: "name a section of this object (with -ffunction-sections a function's section is .text.NAME)"},
+	{Key: IgnoreStaticEntry, Format: "KPATCH_IGNORE_STATIC: entry at %#x does not point to a string", Args: []string{"OFF"}, Code: ExitError,
+		Hint: "use the KPATCH_IGNORE_STATIC() macro with the variable's name as a string: KPATCH_IGNORE_STATIC(\"name\")"},
 	{Key: IgnoreFunctionType, Format: "KPATCH_IGNORE_FUNCTION: expected function symbol: %s", Args: []string{"X"}, Code: ExitError,
 		Hint: "KPATCH_IGNORE_FUNCTION() takes a function, not a variable"},
 	{Key: IgnoreFunctionBundle, Format: "KPATCH_IGNORE_FUNCTION: expected bundled symbol: %s", Args: []string{"X"}, Code: ExitError,
@@ -281,10 +287,10 @@ var table = []Entry{
 		Hint: "the patch is damaged (a mailer or an editor may have changed it): make it again with git format-patch or diff -u"},
 	{Key: PatchTreeMismatch, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: patchPrefix + ": no such file in the source tree, a new file that already exists, a deletion that does not remove the whole file, a file where the tree has a directory or the reverse", Code: ExitError,
 		Hint: "the patch was made against another tree: refresh it against the running kernel's source tree"},
-	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset (kpatch-build applies hunks at an offset, never with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE"}, Note: patchPrefix, Code: ExitError,
+	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset, even with %d of its context lines ignored (fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "F"}, Note: patchPrefix + "; F is the hunk's context on its longer side, the most GNU patch could ignore", Code: ExitError,
 		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
-	{Key: HunkAnchor, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are in %s, but not at the %s of the file, where its shorter context after or before its change says it is (kpatch-build never applies with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "start|end"}, Note: patchPrefix, Code: ExitError,
-		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
+	{Key: HunkFuzz, Cmd: Build, Format: "hunk #%d (%s) does not apply with fuzz %d (--fuzz): it applies to %s only with fuzz %d, at line %d", Args: []string{"N", "@@ -A,B +C,D @@", "MAX", "FILE", "F", "L"}, Note: patchPrefix, Code: ExitError, HintFormat: true,
+		Hint: "hunk #%[1]d of %[4]s applies at line %[6]d only with %[5]d of its context lines ignored at its ends: check that line %[6]d is where the change belongs, then allow it with --fuzz %[5]d (GNU patch's and kpatch-build's default is 2), or refresh the patch against this source tree"},
 	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"make ..."}, Note: "with the compiler's messages", Code: ExitError,
 		Hint: "fix the patch so that the kernel compiles with it"},
 	{Key: CompilerCheck, Cmd: Build, Format: "compiler check: %w", Args: []string{"ERR"}, Code: ExitError,
@@ -358,21 +364,38 @@ func (e Entry) Message(args ...any) (string, error) {
 // Shown returns the message as the README shows it: each verb of Format
 // replaced by its Args name, new lines by spaces.
 func (e Entry) Shown() string {
-	s, _ := e.render()
+	s, _ := render(e.Format, e.Args)
+	return s
+}
+
+// ShownHint returns the hint as the README shows it: with HintFormat,
+// each verb replaced by its Args name.
+func (e Entry) ShownHint() string {
+	if !e.HintFormat {
+		return e.Hint
+	}
+	s, _ := render(e.Hint, e.Args)
 	return s
 }
 
 // Verbs returns the number of verbs (arguments) of Format.
 func (e Entry) Verbs() int {
-	_, n := e.render()
+	_, n := render(e.Format, e.Args)
 	return n
 }
 
-// render replaces the verbs of Format by the names of Args (a "?" for a
-// missing name) and counts them.
-func (e Entry) render() (string, int) {
+// render replaces the verbs of format by the names of args (a "?" for a
+// missing name; a verb with an explicit index, %[2]s, by that argument's)
+// and counts them.
+func render(f string, args []string) (string, int) {
 	var b strings.Builder
-	f, n := e.Format, 0
+	n := 0
+	name := func(k int) string {
+		if k >= 0 && k < len(args) {
+			return args[k]
+		}
+		return "?"
+	}
 	for i := 0; i < len(f); i++ {
 		if f[i] != '%' {
 			b.WriteByte(f[i])
@@ -382,14 +405,22 @@ func (e Entry) render() (string, int) {
 		for j < len(f) && strings.IndexByte("+-# 0123456789.", f[j]) >= 0 {
 			j++
 		}
+		index := -1
+		if j < len(f) && f[j] == '[' {
+			end := strings.IndexByte(f[j:], ']')
+			if end > 0 {
+				fmt.Sscanf(f[j+1:j+end], "%d", &index)
+				index--
+				j += end + 1
+			}
+		}
 		switch {
 		case j < len(f) && f[j] == '%':
 			b.WriteByte('%')
-		case n < len(e.Args):
-			b.WriteString(e.Args[n])
-			n++
+		case index >= 0:
+			b.WriteString(name(index))
 		default:
-			b.WriteString("?")
+			b.WriteString(name(n))
 			n++
 		}
 		i = j
@@ -413,7 +444,11 @@ type Error struct {
 func New(k Key, args ...any) *Error {
 	e := Lookup(k)
 	msg, cause := e.Message(args...)
-	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: e.Hint, Err: cause}
+	hint := e.Hint
+	if e.HintFormat {
+		hint = fmt.Sprintf(e.Hint, args...)
+	}
+	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: hint, Err: cause}
 }
 
 // Error returns the message (the hint is separate).

@@ -5,6 +5,8 @@
  *   .kpatch.ignore.functions   one pointer (8 bytes) to the function
  *   .kpatch.ignore.sections    one pointer (8 bytes) to a string naming
  *                              the section
+ *   .kpatch.ignore.statics     one pointer (8 bytes) to a string naming
+ *                              a static local variable
  *   .kpatch.force              one pointer (8 bytes) to the function
  *   .kpatch.callbacks.{pre,post}_{patch,unpatch}
  *                              one static struct { fn; objname; } (16 bytes,
@@ -23,6 +25,10 @@ struct klp_object;
 #define KPATCH_IGNORE_FUNCTION(_fn)						\
 	void *__kpatch_ignore_func_##_fn					\
 		__section(".kpatch.ignore.functions") = _fn
+
+#define KPATCH_IGNORE_STATIC(_static)						\
+	char *__UNIQUE_ID(kpatch_ignore_static_)				\
+		__section(".kpatch.ignore.statics") = _static
 
 #define KPATCH_FORCE_UNSAFE(_fn)						\
 	void *__kpatch_force_func_##_fn __section(".kpatch.force") = _fn
