@@ -46,6 +46,9 @@ type Options struct {
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
+	// FailLog, if set, is where the output of a make that fails is
+	// saved (the error names it).
+	FailLog string
 }
 
 // Result is the outcome of a build.
@@ -272,17 +275,21 @@ func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []stri
 	args := []string{"-C", dir, fmt.Sprintf("-j%d", opts.Jobs), "CC=" + wrapper, "KCFLAGS=" + FunctionSections}
 	args = append(args, opts.Targets...)
 	env = append(append([]string{"KPATCH_CC=" + opts.CC}, opts.Env...), env...)
-	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil)
+	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil, opts.FailLog)
 }
 
 // Make runs make with args, the environment plus env, its output copied
 // to log (when not nil); make and the commands it runs inherit files
 // (e.g. a lock, so it stays held until the last of them exits, even when
-// the caller is killed). A failure's error starts with what and ends with
-// make's last 20 lines.
-func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File) error {
+// the caller is killed). The messages are the C locale's (LC_ALL=C, and
+// LANG, LC_CTYPE and LC_MESSAGES too: kbuild unexports LC_ALL), so that a
+// compiler error reads "error:" whatever the user's language. A
+// failure is a *MakeError: the first compiler error of make's output
+// with its file and line, then what; the whole output is saved to
+// logFile when it is not "".
+func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File, logFile string) error {
 	cmd := exec.CommandContext(ctx, "make", args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), "LC_ALL=C", "LANG=C", "LC_CTYPE=C", "LC_MESSAGES=C")
 	cmd.ExtraFiles = files
 	var out bytes.Buffer
 	w := io.Writer(&out)
@@ -294,7 +301,7 @@ func Make(ctx context.Context, what string, args, env []string, log io.Writer, f
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		}
-		return fmt.Errorf("%s: %w\n%s", what, err, tail(out.String(), 20))
+		return NewMakeError(what, out.Bytes(), err, logFile)
 	}
 	return nil
 }

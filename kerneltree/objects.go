@@ -17,6 +17,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // ObjectsOptions describe the original and patched builds of a set of
@@ -40,6 +41,9 @@ type ObjectsOptions struct {
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
+	// FailLog, if set, is where the output of a make that fails is
+	// saved (the error names it).
+	FailLog string
 }
 
 // Objects are the two builds of a set of objects.
@@ -197,7 +201,7 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Object
 		}
 		res.Fuzzed = append(res.Fuzzed, fuzzed...)
 	}
-	if err := t.make(ctx, o, o.Objects, "patched build"); err != nil {
+	if err := t.make(ctx, o, o.Objects, patchedBuild); err != nil {
 		return err
 	}
 	return moveObjects(t.Dir, res.PatchedDir, o.Objects)
@@ -312,7 +316,12 @@ func moveObjects(tree, dir string, objs []string) error {
 	return nil
 }
 
-// make builds objects in the tree with one make call.
+// patchedBuild names the build of the patched objects, whose failure is
+// the patch's (refusal.PatchedBuild).
+const patchedBuild = "patched build"
+
+// make builds objects in the tree with one make call; what names the
+// build in its error.
 func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what string) error {
 	jobs := o.Jobs
 	if jobs <= 0 {
@@ -322,12 +331,17 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	sort.Strings(sorted)
 	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release), "KCFLAGS="+KCFLAGS)
 	args = append(args, sorted...)
-	desc := what + ": make " + strings.Join(sorted, " ")
+	desc := "make " + strings.Join(sorted, " ")
 	if len(sorted) > 4 {
-		desc = fmt.Sprintf("%s: make %s ... (%d objects)", what, strings.Join(sorted[:4], " "), len(sorted))
+		desc = fmt.Sprintf("make %s ... (%d objects)", strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}); err != nil {
-		return err
+	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}, o.FailLog); err != nil {
+		var me *build.MakeError
+		if what == patchedBuild && errors.As(err, &me) {
+			// The patch does not compile: the author's to fix.
+			return refusal.New(refusal.PatchedBuild, err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	for _, obj := range objs {
 		if _, err := os.Stat(filepath.Join(t.Dir, obj)); err != nil {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
@@ -80,6 +81,9 @@ type KbuildOptions struct {
 	WorkDir, Output string
 	// Log, if set, receives progress lines.
 	Log func(string, ...any)
+	// FailLog, if set, is where kbuild's output is saved when it fails
+	// (the error names it).
+	FailLog string
 }
 
 // kbuildScript is the linker script kbuild applies when it links the
@@ -205,7 +209,7 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("module %s: kbuild: %w", o.Name, ctx.Err())
 		}
-		return fmt.Errorf("module %s: kbuild in %s: %w\n%s", o.Name, work, err, tail(out.String(), 40))
+		return fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, build.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
 	}
 	if n := undefinedWarnings(out.String()); n > 0 {
 		logf("kbuild: modpost: %d undefined symbols, left to the klp relocations", n)
@@ -321,12 +325,3 @@ func dropUnresolved(f *elfobj.File) error {
 var undefRE = regexp.MustCompile(`(?m)^WARNING: modpost: "[^"]+" \[[^\]]+\] undefined!$`)
 
 func undefinedWarnings(out string) int { return len(undefRE.FindAllString(out, -1)) }
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

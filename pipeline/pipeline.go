@@ -93,6 +93,12 @@ type Result struct {
 // with its hint.
 type Error = refusal.Error
 
+// failLog is where the output of a build command that fails is saved:
+// CACHEDIR/logs/NAME.log, replaced by the next failure of the same module.
+func (o *Options) failLog() string {
+	return filepath.Join(o.CacheDir, "logs", o.Name+".log")
+}
+
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
 		o.Log(format, args...)
@@ -191,7 +197,7 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 		return res, err
 	}
 	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
-		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
+		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	res.Build = br
 	if br != nil {
 		res.Report.Fuzzed = br.Fuzzed

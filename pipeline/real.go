@@ -71,7 +71,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	paths = uniq(paths)
 	o.logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
 	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: o.Fuzz, Headers: module.Headers(),
-		CacheDir: o.CacheDir, WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog})
+		CacheDir: o.CacheDir, WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	if err != nil {
 		return res, err
 	}
@@ -115,7 +115,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	ko := filepath.Join(o.OutputDir, o.Name+".ko")
 	o.logf("building patch module %s", filepath.Base(ko))
 	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC,
-		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log})
+		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log, FailLog: o.failLog()})
 	if err != nil {
 		return res, err
 	}

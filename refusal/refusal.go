@@ -291,7 +291,7 @@ var table = []Entry{
 		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
 	{Key: HunkFuzz, Cmd: Build, Format: "hunk #%d (%s) does not apply with fuzz %d (--fuzz): it applies to %s only with fuzz %d, at line %d", Args: []string{"N", "@@ -A,B +C,D @@", "MAX", "FILE", "F", "L"}, Note: patchPrefix, Code: ExitError, HintFormat: true,
 		Hint: "hunk #%[1]d of %[4]s applies at line %[6]d only with %[5]d of its context lines ignored at its ends: check that line %[6]d is where the change belongs, then allow it with --fuzz %[5]d (GNU patch's and kpatch-build's default is 2), or refresh the patch against this source tree"},
-	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"make ..."}, Note: "with the compiler's messages", Code: ExitError,
+	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"FILE:LINE:COL: error: ..."}, Note: "(the compiler's first error, gcc's lines with it, then the command, the number of errors and the file holding make's whole output, `CACHEDIR/logs/NAME.log`)", Code: ExitError,
 		Hint: "fix the patch so that the kernel compiles with it"},
 	{Key: CompilerCheck, Cmd: Build, Format: "compiler check: %w", Args: []string{"ERR"}, Code: ExitError,
 		Hint: "use --skip-compiler-check if you are sure the compilers match"},
