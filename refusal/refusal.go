@@ -177,10 +177,10 @@ var table = []Entry{
 		Hint: "keep the function or variable in the section it was in: a changed __section(), __init, __cold or similar attribute cannot be live patched"},
 	{Key: ObjectSize, Format: "object size mismatch: %s", Args: []string{"X"}, Code: ExitFatal,
 		Hint: "a data structure cannot change size in a live patch; use a shadow variable for new fields"},
-	{Key: StaticLocalRemoved, Format: "reference to static local variable %s in %s was removed", Args: []string{"X", "F"}, Code: ExitFatal,
-		Hint: "keep the static local variable referenced from the function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"X\") (kpatch-macros.h)"},
-	{Key: StaticLocalUnreferenced, Format: "static local %s has been correlated with %s, but patched %s is missing a reference to it", Args: []string{"X", "Y", "F"}, Code: ExitFatal,
-		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"X\") (kpatch-macros.h)"},
+	{Key: StaticLocalRemoved, Format: "reference to static local variable %s in %s was removed", Args: []string{"X", "F"}, Code: ExitFatal, HintFormat: true,
+		Hint: "keep the static local variable referenced from the function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"%[1]s\") (kpatch-macros.h)"},
+	{Key: StaticLocalUnreferenced, Format: "static local %s has been correlated with %s, but patched %s is missing a reference to it", Args: []string{"X", "Y", "F"}, Code: ExitFatal, HintFormat: true,
+		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"%[1]s\") (kpatch-macros.h)"},
 	{Key: NoFentry, Format: "%d function(s) can not be patched", Args: []string{"N"}, Note: "(the log names each: `doesn't have patchable function entry`)", Code: ExitFatal,
 		Hint: "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead"},
 	{Key: GroupMember, Format: "changed section %s is part of a section group", Args: []string{"X"}, Code: ExitFatal,
@@ -368,6 +368,15 @@ func (e Entry) Shown() string {
 	return s
 }
 
+// FormatHint returns the hint for a refusal whose message has args: with
+// HintFormat, formatted with them.
+func (e Entry) FormatHint(args ...any) string {
+	if !e.HintFormat {
+		return e.Hint
+	}
+	return fmt.Sprintf(e.Hint, args...)
+}
+
 // ShownHint returns the hint as the README shows it: with HintFormat,
 // each verb replaced by its Args name.
 func (e Entry) ShownHint() string {
@@ -444,11 +453,7 @@ type Error struct {
 func New(k Key, args ...any) *Error {
 	e := Lookup(k)
 	msg, cause := e.Message(args...)
-	hint := e.Hint
-	if e.HintFormat {
-		hint = fmt.Sprintf(e.Hint, args...)
-	}
-	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: hint, Err: cause}
+	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: e.FormatHint(args...), Err: cause}
 }
 
 // Error returns the message (the hint is separate).

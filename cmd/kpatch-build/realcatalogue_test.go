@@ -86,8 +86,8 @@ func TestRealCatalogue(t *testing.T) {
 	cache := testutil.CacheDir(t)
 	dir := filepath.Join(testutil.RepoRoot(), "testdata", "realpatches")
 	patches, _ := filepath.Glob(filepath.Join(dir, "*.patch"))
-	if len(patches) < 16 {
-		t.Fatalf("%d catalogue patches in %s, want at least 16", len(patches), dir)
+	if len(patches) < 22 {
+		t.Fatalf("%d catalogue patches in %s, want at least 22", len(patches), dir)
 	}
 	for _, patch := range patches {
 		name := strings.TrimSuffix(filepath.Base(patch), ".patch")
@@ -131,6 +131,33 @@ func TestRealCatalogue(t *testing.T) {
 			var rep pipeline.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
 				t.Fatal(err)
+			}
+			// The hunks applied with fuzz: in the report and in the
+			// progress lines; with --fuzz 0 the patch is refused, the
+			// hint naming each such hunk.
+			for _, f := range rep.Fuzzed {
+				fmt.Fprintf(&golden, "fuzzed %s hunk #%d (%s): fuzz %d at line %d, offset %d\n", f.File, f.Hunk, f.Header, f.Fuzz, f.Line, f.Offset)
+				if !strings.Contains(stderr.String(), "] "+f.String()+"\n") {
+					t.Errorf("no progress line %q:\n%s", f.String(), stderr.String())
+				}
+			}
+			if len(rep.Fuzzed) > 0 {
+				strict := exec.Command(bin, "-s", src, "-c", k.Config, "-v", k.Vmlinux, "-o", t.TempDir(), "--cachedir", cache, "--fuzz", "0", patch)
+				var serr bytes.Buffer
+				strict.Stderr = &serr
+				if err := strict.Run(); strict.ProcessState.ExitCode() != 1 {
+					t.Errorf("--fuzz 0: %v, want exit 1:\n%s", err, serr.String())
+				}
+				f := rep.Fuzzed[0]
+				want := fmt.Sprintf("hint: hunk #%d of %s applies at line %d only with %d of its context lines ignored", f.Hunk, f.File, f.Line, f.Fuzz)
+				if !strings.Contains(serr.String(), "does not apply with fuzz 0 (--fuzz)") || !strings.Contains(serr.String(), want) {
+					t.Errorf("--fuzz 0: want the hunk-fuzz refusal and %q:\n%s", want, serr.String())
+				}
+				for _, l := range strings.Split(serr.String(), "\n") {
+					if l != "" && !progressLine.MatchString(l) {
+						fmt.Fprintf(&golden, "--fuzz 0: %s\n", strings.ReplaceAll(l, filepath.Dir(patch), "PATCHES"))
+					}
+				}
 			}
 			var changed, added []string
 			for _, o := range rep.Objects {
