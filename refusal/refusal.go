@@ -208,7 +208,7 @@ var table = []Entry{
 	{Key: JumpLabels, Format: "Found %d unsupported jump label(s) in the patched code. Use static_key_enabled() instead.", Args: []string{"N"}, Code: ExitError,
 		Hint: "use static_key_enabled() instead of a static branch on a key defined in a module"},
 	{Key: StaticCalls, Format: "Found %d unsupported static call(s) in the patched code. Use KPATCH_STATIC_CALL() instead.", Args: []string{"N"}, Code: ExitError,
-		Hint: "use KPATCH_STATIC_CALL() for static calls whose key is defined in a module"},
+		Hint: "a static call whose key a module defines cannot be called from a live patch's code: call it as KPATCH_STATIC_CALL(name)(args) (kpatch-macros.h) instead of static_call(name)(args), an indirect call through the function its key holds"},
 	{Key: ModuleSpecialKlp, Format: "unsupported klp relocation reference to symbol '%s' in module-specific special section '%s'", Args: []string{"X", "S"}, Code: ExitError,
 		Hint: "the livepatch core resolves klp relocations after the module's special sections are applied; do not use a symbol of another module in a jump label, alternative or exception entry of the patched code"},
 	{Key: KlpRelocType, Format: "%s+%#x: relocation type %s to '%s' can't become a klp relocation on this architecture", Args: []string{"S", "OFF", "T", "X"}, Code: ExitError,
