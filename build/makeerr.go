@@ -63,12 +63,15 @@ func (e *MakeError) Unwrap() error { return e.Err }
 var diagnosticRE = regexp.MustCompile(`^[^\s:]+:\d+:(?:\d+:)? (?:fatal )?error: `)
 
 // otherErrorRE matches the errors of the other tools of a build: the
-// linker's, modpost's, objtool's.
-var otherErrorRE = regexp.MustCompile(`(?:^|: )(?:undefined reference to |ERROR: |error: )`)
+// linker's, modpost's and objtool's.
+var otherErrorRE = regexp.MustCompile(`(?:^|: )(?:undefined reference to |ERROR: |error: |error adding symbols)`)
 
-// inFunctionRE matches gcc's line before a diagnostic that names the
-// function it is in.
-var inFunctionRE = regexp.MustCompile(`^[^\s:]+: In (?:function|member function|constructor|destructor) `)
+// linkerRE matches any message of the linker.
+var linkerRE = regexp.MustCompile(`^\S*ld(?:\.bfd|\.gold)?: `)
+
+// inFunctionRE matches the line before a diagnostic that names the
+// function it is in (gcc's, and the linker's "in function").
+var inFunctionRE = regexp.MustCompile(`^[^\s:]+: [Ii]n (?:function|member function|constructor|destructor) `)
 
 // sourceRE matches gcc's lines under a diagnostic: the source line and
 // the caret ("   12 |   foo();" and "      |   ^~~").
@@ -90,13 +93,16 @@ func NewMakeError(what string, out []byte, err error, logFile string) *MakeError
 			e.Errors++
 		}
 	}
-	if first < 0 {
-		// No compiler error: the linker's or modpost's, if any.
+	// No compiler error: the linker's or modpost's, if any, else the
+	// linker's first message.
+	for _, re := range []*regexp.Regexp{otherErrorRE, linkerRE} {
 		for i, l := range lines {
-			if otherErrorRE.MatchString(l) && !strings.HasPrefix(l, "make") {
+			if first >= 0 {
+				break
+			}
+			if re.MatchString(l) && !strings.HasPrefix(l, "make") {
 				first = i
 				e.Errors++
-				break
 			}
 		}
 	}

@@ -424,8 +424,9 @@ func tail(s string) string {
 }
 
 // TestBuildKbuildRefuses checks the clear errors for a tree that is not
-// prepared, the wrong release, an object that is not ELF and a work
-// directory that is not BuildKbuild's; none leaves an output behind.
+// prepared, the wrong release, an object that is not ELF, a work
+// directory that is not BuildKbuild's and a failed link (its error first,
+// the whole output in the log); none leaves an output behind.
 func TestBuildKbuildRefuses(t *testing.T) {
 	tmp := t.TempDir()
 	obj := filepath.Join(tmp, "x.o")
@@ -461,6 +462,27 @@ func TestBuildKbuildRefuses(t *testing.T) {
 			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-98-amd64" }, `prepared for release "` + release + `", not "6.1.0-98-amd64"`},
 			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj},
 			refusal{"foreign work directory", func(o *module.KbuildOptions) { o.TreeDir = build; o.WorkDir = tmp }, "not emptying it"})
+		// An object of another machine: kbuild's link fails, and the
+		// error starts with the linker's error and names the
+		// log of the whole output.
+		foreign, err := os.ReadFile(filepath.Join("..", "testdata", "diffcases", "no-change", "orig.o"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		foreign[18], foreign[19] = byte(elf.EM_AARCH64), 0
+		foreignObj := filepath.Join(tmp, "foreign.o")
+		if err := os.WriteFile(foreignObj, foreign, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		failLog := filepath.Join(tmp, "logs", "livepatch-x.log")
+		cases = append(cases, refusal{"link fails", func(o *module.KbuildOptions) {
+			o.TreeDir, o.Objects, o.FailLog = build, []string{foreignObj}, failLog
+		}, "error adding symbols: file in wrong format"})
+		defer func() {
+			if b, err := os.ReadFile(failLog); err != nil || !strings.Contains(string(b), "Relocations in generic ELF (EM: 183)") {
+				t.Errorf("the log %s of the failed link: %v\n%s", failLog, err, b)
+			}
+		}()
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -469,6 +491,9 @@ func TestBuildKbuildRefuses(t *testing.T) {
 			err := module.BuildKbuild(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+			if first, _, _ := strings.Cut(err.Error(), "\n"); o.FailLog != "" && !strings.Contains(first, c.want) {
+				t.Errorf("first line %q, want the linker's error", first)
 			}
 			if _, err := os.Stat(out); err == nil {
 				t.Errorf("output written after an error")
