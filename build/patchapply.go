@@ -314,8 +314,7 @@ func (p *Patch) applyHunks(f *FileChange, data []byte, o *ApplyOptions) ([]byte,
 func (p *Patch) hunkRefusal(f *FileChange, k int, a *fileApply, allowed int) error {
 	h := f.Hunks[k]
 	for fuzz := allowed + 1; fuzz <= h.context(); fuzz++ {
-		try := *a
-		if where := try.locate(h, fuzz); where > 0 {
+		if where := a.locate(h, fuzz); where > 0 {
 			return refused(p.Path, h.Line, f.path(), refusal.New(refusal.HunkFuzz, k+1, h.header(), allowed, f.path(), fuzz, where+a.outOffset))
 		}
 	}
@@ -346,7 +345,7 @@ func (h *Hunk) first() int {
 // shortened it at the start or end of the file) anchors the hunk there:
 // until the fuzz makes up the difference, a hunk that says it starts the
 // file must start it, and one with less context after its change must
-// end the file. On success the file's offset moves to the hunk.
+// end the file. It changes nothing: the caller moves the offset.
 func (a *fileApply) locate(h *Hunk, fuzz int) int {
 	n, pat := len(a.src), len(h.Old)
 	first := h.first()
