@@ -40,9 +40,15 @@ type Options struct {
 	// Config, if set, is a kernel configuration written into the work
 	// trees as .config (the user's tree keeps its own).
 	Config string
+	// Fuzz is the most context lines a hunk may have ignored (GNU
+	// patch's --fuzz; DefaultFuzz is its default); 0 applies exactly.
+	Fuzz int
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
+	// FailLog, if set, is where the output of a make that fails is
+	// saved (the error names it).
+	FailLog string
 }
 
 // Result is the outcome of a build.
@@ -59,6 +65,8 @@ type Result struct {
 	Changed, New []string
 	// Cached reports that the original build came from the cache.
 	Cached bool
+	// Fuzzed are the hunks the patches applied with fuzz.
+	Fuzzed []FuzzedHunk
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -208,9 +216,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, p := range opts.Patches {
 		opts.logf("applying %s", filepath.Base(p.Path))
-		if err := p.ApplyTo(res.WorkDir, opts.logf); err != nil {
+		fuzzed, err := p.ApplyWith(res.WorkDir, ApplyOptions{Fuzz: opts.Fuzz, Log: opts.logf})
+		if err != nil {
 			return res, err
 		}
+		res.Fuzzed = append(res.Fuzzed, fuzzed...)
 	}
 	record := filepath.Join(work, "changed-objects")
 	opts.logf("building the patched tree")
@@ -265,17 +275,21 @@ func runMake(ctx context.Context, opts *Options, dir, wrapper string, env []stri
 	args := []string{"-C", dir, fmt.Sprintf("-j%d", opts.Jobs), "CC=" + wrapper, "KCFLAGS=" + FunctionSections}
 	args = append(args, opts.Targets...)
 	env = append(append([]string{"KPATCH_CC=" + opts.CC}, opts.Env...), env...)
-	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil)
+	return Make(ctx, strings.TrimSpace("make "+strings.Join(opts.Targets, " ")), args, env, opts.BuildLog, nil, opts.FailLog)
 }
 
 // Make runs make with args, the environment plus env, its output copied
 // to log (when not nil); make and the commands it runs inherit files
 // (e.g. a lock, so it stays held until the last of them exits, even when
-// the caller is killed). A failure's error starts with what and ends with
-// make's last 20 lines.
-func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File) error {
+// the caller is killed). The messages are the C locale's (LC_ALL=C, and
+// LANG, LC_CTYPE and LC_MESSAGES too: kbuild unexports LC_ALL), so that a
+// compiler error reads "error:" whatever the user's language. A
+// failure is a *MakeError: the first compiler error of make's output
+// with its file and line, then what; the whole output is saved to
+// logFile when it is not "".
+func Make(ctx context.Context, what string, args, env []string, log io.Writer, files []*os.File, logFile string) error {
 	cmd := exec.CommandContext(ctx, "make", args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), "LC_ALL=C", "LANG=C", "LC_CTYPE=C", "LC_MESSAGES=C")
 	cmd.ExtraFiles = files
 	var out bytes.Buffer
 	w := io.Writer(&out)
@@ -287,7 +301,7 @@ func Make(ctx context.Context, what string, args, env []string, log io.Writer, f
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		}
-		return fmt.Errorf("%s: %w\n%s", what, err, tail(out.String(), 20))
+		return NewMakeError(what, out.Bytes(), err, logFile)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@
 //
 // Patches are untrusted input, read by our own parser and applier
 // (patch*.go): every path is checked to stay in the tree before anything
-// is written, hunks apply exactly or at an offset but never with fuzz, and
-// every refusal of a patch, with its hint, is in one table (patcherr.go).
+// is written, hunks apply where GNU patch applies them (exactly, at an
+// offset, or with up to ApplyOptions.Fuzz context lines ignored), and
+// every refusal of a patch, with its hint, is in package refusal's table
+// (patcherr.go places them in the patch).
 package build

@@ -41,6 +41,7 @@ type Hunk struct {
 	New      []string // the lines it leaves (context and added)
 	lead     int      // context lines before the first change
 	trail    int      // context lines after the last change
+	ops      []byte   // the lines in the patch's order: ' ' context, '-' removed, '+' added
 }
 
 // header returns the hunk's @@ line as a patch writes it.

@@ -110,16 +110,23 @@ func (s *sandbox) read(rel string) string {
 	return string(b)
 }
 
-// apply parses and applies a patch to the sandbox's tree, returning the
-// log lines.
+// apply parses and applies a patch to the sandbox's tree without fuzz,
+// returning the log lines.
 func (s *sandbox) apply(patch string) ([]string, error) {
+	logs, _, err := s.applyFuzz(patch, 0)
+	return logs, err
+}
+
+// applyFuzz parses and applies a patch to the sandbox's tree allowing
+// fuzz, returning the log lines and the hunks applied with fuzz.
+func (s *sandbox) applyFuzz(patch string, fuzz int) ([]string, []build.FuzzedHunk, error) {
 	p, err := build.ParsePatch("test.patch", []byte(patch))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var logs []string
-	err = p.ApplyTo(s.tree, func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) })
-	return logs, err
+	fuzzed, err := p.ApplyWith(s.tree, build.ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
+	return logs, fuzzed, err
 }
 
 // hostilePatches are patches that try to leave the tree, each with a
@@ -245,7 +252,7 @@ func TestPatchOffsets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff([]string{"fs/proc/meminfo.c: hunk #1 succeeded at 7 (offset -1 line)"}, logs); d != "" {
+	if d := cmp.Diff([]string{"fs/proc/meminfo.c: hunk #1 succeeded at 7 (offset -1 lines)"}, logs); d != "" {
 		t.Errorf("log (-want +got):\n%s", d)
 	}
 	if got := s.read("fs/proc/meminfo.c"); !strings.Contains(got, "meminfo line 8\nnine\nmeminfo line 10\n") {
@@ -253,16 +260,80 @@ func TestPatchOffsets(t *testing.T) {
 	}
 }
 
-// TestPatchNoFuzz checks that a hunk whose context differs from the file
-// (GNU patch would apply it with fuzz) is refused, naming the hunk, and
-// nothing is written, not even the files before it.
+// fuzzPatch changes meminfo line 6; the second hunk's last context line
+// is not the tree's (GNU patch applies it with fuzz 1), and a first hunk
+// in another file applies exactly.
+const fuzzPatch = "--- a/lib/vsprintf.c\n+++ b/lib/vsprintf.c\n@@ -1 +1 @@\n-vsprintf line 1\n+one\n" +
+	"--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -4,5 +4,5 @@\n meminfo line 4\n meminfo line 5\n-meminfo line 6\n+six\n meminfo line 7\n meminfo line EIGHT\n"
+
+// TestPatchFuzz checks a hunk whose context differs from the file: GNU
+// patch's default fuzz applies it ignoring its first and last context
+// lines, keeps the file's lines there, and reports it (file, hunk, fuzz,
+// line) in the log and the result.
+func TestPatchFuzz(t *testing.T) {
+	s := newSandbox(t)
+	logs, fuzzed, err := s.applyFuzz(fuzzPatch, build.DefaultFuzz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"fs/proc/meminfo.c: hunk #1 succeeded at 4 with fuzz 1"}, logs); d != "" {
+		t.Errorf("log (-want +got):\n%s", d)
+	}
+	want := []build.FuzzedHunk{{Patch: "test.patch", File: "fs/proc/meminfo.c", Hunk: 1, Header: "@@ -4,5 +4,5 @@", PatchLine: 8, Fuzz: 1, Line: 4}}
+	if d := cmp.Diff(want, fuzzed); d != "" {
+		t.Errorf("fuzzed hunks (-want +got):\n%s", d)
+	}
+	if got := s.read("fs/proc/meminfo.c"); !strings.Contains(got, "meminfo line 5\nsix\nmeminfo line 7\nmeminfo line 8\n") {
+		t.Errorf("patched file (the file's context kept):\n%s", got)
+	}
+
+	// With fuzz and an offset: two lines added at the top.
+	s = newSandbox(t)
+	os.WriteFile(filepath.Join(s.tree, "fs/proc/meminfo.c"), []byte("top 1\ntop 2\n"+sandboxFiles["fs/proc/meminfo.c"]), 0o644)
+	logs, fuzzed, err = s.applyFuzz(fuzzPatch, build.DefaultFuzz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"fs/proc/meminfo.c: hunk #1 succeeded at 6 with fuzz 1 (offset 2 lines)"}, logs); d != "" {
+		t.Errorf("log (-want +got):\n%s", d)
+	}
+	if len(fuzzed) != 1 || fuzzed[0].Line != 6 || fuzzed[0].Offset != 2 || fuzzed[0].String() != logs[0] {
+		t.Errorf("fuzzed hunks %+v", fuzzed)
+	}
+}
+
+// TestPatchNoFuzz checks --fuzz 0: a hunk whose context differs from the
+// file is refused, naming the hunk and the fuzz it needs, with a hint
+// naming the hunk, and nothing is written, not even the files before it;
+// a hunk that no fuzz applies is refused as not found.
 func TestPatchNoFuzz(t *testing.T) {
 	s := newSandbox(t)
 	before := s.snapshot(t)
-	_, err := s.apply("--- a/lib/vsprintf.c\n+++ b/lib/vsprintf.c\n@@ -1 +1 @@\n-vsprintf line 1\n+one\n" +
-		"--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -4,5 +4,5 @@\n meminfo line 4\n meminfo line 5\n-meminfo line 6\n+six\n meminfo line 7\n meminfo line EIGHT\n")
-	want := "test.patch:8: fs/proc/meminfo.c: hunk #1 (@@ -4,5 +4,5 @@) does not apply: its lines are not in fs/proc/meminfo.c at any offset (kpatch-build applies hunks at an offset, never with fuzz)"
+	_, _, err := s.applyFuzz(fuzzPatch, 0)
+	want := "test.patch:8: fs/proc/meminfo.c: hunk #1 (@@ -4,5 +4,5 @@) does not apply with fuzz 0 (--fuzz): it applies to fs/proc/meminfo.c only with fuzz 1, at line 4"
 	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
+	var re *refusal.Error
+	if !errors.As(err, &re) || re.Key != refusal.HunkFuzz ||
+		!strings.HasPrefix(re.Hint, "hunk #1 of fs/proc/meminfo.c applies at line 4 only with 1 of its context lines ignored") ||
+		!strings.Contains(re.Hint, "--fuzz 1") {
+		t.Errorf("refusal %+v, want %s with a hint naming the hunk", re, refusal.HunkFuzz)
+	}
+	if d := cmp.Diff(before, s.snapshot(t)); d != "" {
+		t.Errorf("the sandbox changed (-before +after):\n%s", d)
+	}
+
+	// Two context lines differ at the end: fuzz 1 ignores one line at
+	// each end, not enough; only fuzz 2 would apply it.
+	_, _, err = s.applyFuzz(strings.Replace(fuzzPatch, " meminfo line 7\n", " meminfo line SEVEN\n", 1), 1)
+	if want := "does not apply with fuzz 1 (--fuzz): it applies to fs/proc/meminfo.c only with fuzz 2, at line 4"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
+	}
+	// The changed line itself differs: no fuzz applies it.
+	_, _, err = s.applyFuzz(strings.Replace(fuzzPatch, "-meminfo line 6\n", "-meminfo line SIX\n", 1), build.DefaultFuzz)
+	want = "test.patch:8: fs/proc/meminfo.c: hunk #1 (@@ -4,5 +4,5 @@) does not apply: its lines are not in fs/proc/meminfo.c at any offset, even with 2 of its context lines ignored (fuzz)"
+	if err == nil || err.Error() != want || !errors.As(err, &re) || re.Key != refusal.HunkFails {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 	if d := cmp.Diff(before, s.snapshot(t)); d != "" {
@@ -417,13 +488,14 @@ func TestPatchAnchors(t *testing.T) {
 
 // TestPatchAnchorsEnd checks that a hunk with less context after its
 // change than before (cut by the end of the file) does not apply away from
-// the end, with a message that says so.
+// the end with GNU patch's default fuzz, with a message that says only
+// ignoring all its context (fuzz 3) would move it.
 func TestPatchAnchorsEnd(t *testing.T) {
 	s := newSandbox(t)
 	os.WriteFile(filepath.Join(s.tree, "fs/proc/meminfo.c"), []byte("x\n"+sandboxFiles["fs/proc/meminfo.c"]+"more\n"), 0o644)
-	_, err := s.apply("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -10,3 +10,4 @@\n meminfo line 10\n meminfo line 11\n meminfo line 12\n+appended\n")
-	want := "test.patch:3: fs/proc/meminfo.c: hunk #1 (@@ -10,3 +10,4 @@) does not apply: its lines are in fs/proc/meminfo.c, but not at the end of the file"
-	if err == nil || !strings.HasPrefix(err.Error(), want) {
+	_, _, err := s.applyFuzz("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -10,3 +10,4 @@\n meminfo line 10\n meminfo line 11\n meminfo line 12\n+appended\n", build.DefaultFuzz)
+	want := "test.patch:3: fs/proc/meminfo.c: hunk #1 (@@ -10,3 +10,4 @@) does not apply with fuzz 2 (--fuzz): it applies to fs/proc/meminfo.c only with fuzz 3, at line 10"
+	if err == nil || err.Error() != want {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 }

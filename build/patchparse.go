@@ -534,6 +534,7 @@ func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 			continue
 		case op == ' ' && oldLeft > 0 && newLeft > 0:
 			h.Old, h.New = append(h.Old, text), append(h.New, text)
+			h.ops = append(h.ops, ' ')
 			oldLeft--
 			newLeft--
 			if !changed {
@@ -542,10 +543,12 @@ func (ps *patchParser) hunk(f *FileChange, n int) (*Hunk, error) {
 			h.trail++
 		case op == '-' && oldLeft > 0:
 			h.Old = append(h.Old, text)
+			h.ops = append(h.ops, '-')
 			oldLeft--
 			changed, h.trail = true, 0
 		case op == '+' && newLeft > 0:
 			h.New = append(h.New, text)
+			h.ops = append(h.ops, '+')
 			newLeft--
 			changed, h.trail = true, 0
 		default:

@@ -21,7 +21,7 @@ import (
 )
 
 // caseEnv holds the struct sizes of the headers in testdata/diffcases/include.
-var caseEnv = map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16", "ALT_STRUCT_SIZE": "14"}
+var caseEnv = map[string]string{"BUG_STRUCT_SIZE": "12", "EX_STRUCT_SIZE": "12", "JUMP_STRUCT_SIZE": "16", "ALT_STRUCT_SIZE": "14", "STATIC_CALL_STRUCT_SIZE": "8"}
 
 type ownCase struct {
 	dir  string

@@ -15,6 +15,9 @@ import (
 func (d *differ) correlate() error {
 	d.correlateSections()
 	d.correlateSymbols()
+	if err := d.readIgnoredStatics(); err != nil {
+		return err
+	}
 	return d.correlateStaticLocals()
 }
 
@@ -320,6 +323,9 @@ func (d *differ) correlateStaticLocals() error {
 				if f := relaOwner(rs); f != nil {
 					owner = f.Name
 				}
+				if d.staticIgnored(o, owner) {
+					continue
+				}
 				return d.refuse(refusal.StaticLocalRemoved, o.Name, o.Name, owner)
 			}
 			ob := o.sec != nil && o.sec.bundled == o
@@ -358,9 +364,15 @@ func (d *differ) correlateStaticLocals() error {
 				owner = f.Name
 			}
 			if o.twin == nil {
+				if d.staticIgnored(o, owner) {
+					continue
+				}
 				return d.refuse(refusal.StaticLocalRemoved, o.Name, o.Name, owner)
 			}
 			if !hasStaticRef(prs, o.twin) {
+				if d.staticIgnored(o, owner) {
+					continue
+				}
 				return d.refuse(refusal.StaticLocalUnreferenced, o.Name, o.Name, o.twin.Name, owner)
 			}
 		}

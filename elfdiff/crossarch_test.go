@@ -20,6 +20,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
 )
 
 // crossArch is one architecture whose linux-source-6.1 objects are built
@@ -284,8 +285,14 @@ func (c *crossTree) buildPair(t *testing.T, patchPath string) (orig, patched str
 	if !strings.Contains(cmdline, " "+srcPath) {
 		t.Fatalf("%s: kbuild's command does not name %s", obj, srcPath)
 	}
-	cmdline = strings.Replace(cmdline, " "+srcPath, fmt.Sprintf(" -fmacro-prefix-map=%s/= -iquote %s %s",
-		copyDir, filepath.Dir(srcPath), filepath.Join(copyDir, rel)), 1)
+	// The patch-author headers (kpatch-macros.h, kpatch-syscall.h) are on
+	// the include path, as kpatch-build puts them.
+	include := filepath.Join(work, "include")
+	if err := module.WriteHeaders(include); err != nil {
+		t.Fatal(err)
+	}
+	cmdline = strings.Replace(cmdline, " "+srcPath, fmt.Sprintf(" -fmacro-prefix-map=%s/= -iquote %s -I %s %s",
+		copyDir, filepath.Dir(srcPath), include, filepath.Join(copyDir, rel)), 1)
 	if c.arch.recordmcount {
 		cmdline += fmt.Sprintf(" && ./scripts/recordmcount %q", obj)
 	}

@@ -71,6 +71,9 @@ type differ struct {
 	callbacks    []callback
 	fixupShift   map[uint64]int64
 	fixupSec     *section
+	// ignoredStatics are the static local variables named by
+	// KPATCH_IGNORE_STATIC, by name without gcc's number suffix.
+	ignoredStatics map[string]bool
 }
 
 func (d *differ) logf(format string, args ...any) {

@@ -68,7 +68,7 @@ func (d *differ) refuse(k refusal.Key, elem string, args ...any) *Error {
 func newError(obj string, k refusal.Key, elem string, args ...any) *Error {
 	e := refusal.Lookup(k)
 	msg, cause := e.Message(args...)
-	return &Error{Key: k, Code: e.Code, Object: obj, Element: elem, Msg: msg, Hint: e.Hint, Err: cause}
+	return &Error{Key: k, Code: e.Code, Object: obj, Element: elem, Msg: msg, Hint: e.FormatHint(args...), Err: cause}
 }
 
 // refuseLookup returns the refusal of a failed symbol table look-up about

@@ -75,6 +75,47 @@ func (d *differ) markIgnoredSections() error {
 	return nil
 }
 
+// ignoreStaticsSection holds the KPATCH_IGNORE_STATIC records: pointers to
+// the names of static local variables the patched functions may stop using.
+const ignoreStaticsSection = ".kpatch.ignore.statics"
+
+// readIgnoredStatics reads the KPATCH_IGNORE_STATIC records of the patched
+// object. Each points to a string, the variable's name as the source
+// writes it ("last"; gcc's number suffix, "last.0", is accepted too).
+func (d *differ) readIgnoredStatics() error {
+	rs := d.patched.section(".rela" + ignoreStaticsSection)
+	if rs == nil {
+		return nil
+	}
+	d.ignoredStatics = map[string]bool{}
+	for _, r := range rs.relas {
+		if !r.hasStr {
+			return d.refuse(refusal.IgnoreStaticEntry, ignoreStaticsSection, r.off)
+		}
+		d.ignoredStatics[staticBaseName(r.str)] = true
+	}
+	if s := d.patched.section(ignoreStaticsSection); s != nil {
+		s.ignore = true
+	}
+	return nil
+}
+
+// staticBaseName is a static local's name without gcc's ".N" suffix.
+func staticBaseName(name string) string {
+	base, _, _ := strings.Cut(name, ".")
+	return base
+}
+
+// staticIgnored reports whether the static local o, whose use by owner
+// the patch removes, is named by KPATCH_IGNORE_STATIC; it logs it.
+func (d *differ) staticIgnored(o *symbol, owner string) bool {
+	if !d.ignoredStatics[staticBaseName(o.Name)] {
+		return false
+	}
+	d.logf("ignoring static local variable %s no longer used by %s (KPATCH_IGNORE_STATIC)", o.Name, owner)
+	return true
+}
+
 // markIgnoredFunctionsSame applies KPATCH_IGNORE_FUNCTION markers.
 func (d *differ) markIgnoredFunctionsSame() error {
 	rs := d.patched.section(".rela.kpatch.ignore.functions")
@@ -137,7 +178,7 @@ func (d *differ) markIgnoredSectionsSame() {
 		}
 	}
 	for _, s := range d.patched.syms {
-		if strings.HasPrefix(s.Name, "__UNIQUE_ID_kpatch_ignore_section_") {
+		if strings.HasPrefix(s.Name, "__UNIQUE_ID_kpatch_ignore_section_") || strings.HasPrefix(s.Name, "__UNIQUE_ID_kpatch_ignore_static_") {
 			s.status = Same
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // ObjectsOptions describe the original and patched builds of a set of
@@ -24,11 +25,14 @@ import (
 type ObjectsOptions struct {
 	// Objects are the tree-relative objects to build (fs/proc/meminfo.o).
 	Objects []string
-	// Patches are applied, in order, to the patched build.
+	// Patches are applied, in order, to the patched build, with up to
+	// Fuzz context lines of a hunk ignored (0: exactly).
 	Patches []*build.Patch
-	// MacrosHeader is kpatch-macros.h, put on the include path of both
-	// builds.
-	MacrosHeader []byte
+	Fuzz    int
+	// Headers are the patch-author API's headers by file name
+	// (kpatch-macros.h, kpatch-syscall.h), put on the include path of
+	// both builds.
+	Headers map[string][]byte
 	// CacheDir holds the original objects; WorkDir (private to the run)
 	// receives the patched objects.
 	CacheDir, WorkDir string
@@ -37,6 +41,9 @@ type ObjectsOptions struct {
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
+	// FailLog, if set, is where the output of a make that fails is
+	// saved (the error names it).
+	FailLog string
 }
 
 // Objects are the two builds of a set of objects.
@@ -48,19 +55,21 @@ type Objects struct {
 	PatchedDir string
 	// Cached counts the original objects that came from the cache.
 	Cached int
+	// Fuzzed are the hunks the patches applied with fuzz.
+	Fuzzed []build.FuzzedHunk
 }
 
 // objectsVersion changes when the object builds' flags change.
 const objectsVersion = "2"
 
-// includeDir is the directory of the prepared tree that holds
-// kpatch-macros.h.
+// includeDir is the directory of the prepared tree that holds the
+// patch-author API's headers (kpatch-macros.h, kpatch-syscall.h).
 const includeDir = ".kpatch-include"
 
 // KCFLAGS are the flags added to the kernel's own for every object and
 // for the preparation (so it stays up to date): function and data
-// sections for the diff, kpatch-macros.h's directory on the include path
-// (relative: kbuild compiles from the tree's top).
+// sections for the diff, the patch-author headers' directory on the
+// include path (relative: kbuild compiles from the tree's top).
 const KCFLAGS = build.FunctionSections + " -I./" + includeDir
 
 // kcflags are the KCFLAGS of the make runs in the prepared tree at dir:
@@ -108,8 +117,19 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 			return nil, fmt.Errorf("object %q: not a tree-relative .o path", obj)
 		}
 	}
-	macros := sha256.Sum256(o.MacrosHeader)
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%s\n%x", objectsVersion, t.Key, KCFLAGS, macros)))
+	headers := sha256.New()
+	names := make([]string, 0, len(o.Headers))
+	for name := range o.Headers {
+		if name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			return nil, fmt.Errorf("header %q: not a file name", name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(headers, "%s %x\n", name, sha256.Sum256(o.Headers[name]))
+	}
+	key := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%s\n%x", objectsVersion, t.Key, KCFLAGS, headers.Sum(nil))))
 	res := &Objects{OrigDir: filepath.Join(o.CacheDir, "objects-"+hex.EncodeToString(key[:])[:20]), PatchedDir: filepath.Join(o.WorkDir, "patched")}
 	var missing []string
 	for _, obj := range o.Objects {
@@ -128,13 +148,15 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	if err := t.recover(); err != nil {
 		return nil, err
 	}
-	inc := filepath.Join(t.Dir, includeDir, "kpatch-macros.h")
-	if b, err := os.ReadFile(inc); err != nil || string(b) != string(o.MacrosHeader) {
-		if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
-			return nil, err
-		}
-		if err := elfobj.WriteFileAtomic(inc, o.MacrosHeader, 0o644); err != nil {
-			return nil, err
+	for _, name := range names {
+		inc := filepath.Join(t.Dir, includeDir, name)
+		if b, err := os.ReadFile(inc); err != nil || string(b) != string(o.Headers[name]) {
+			if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
+				return nil, err
+			}
+			if err := elfobj.WriteFileAtomic(inc, o.Headers[name], 0o644); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(missing) > 0 {
@@ -165,7 +187,7 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	if err := t.saveOriginals(files, o.Objects); err != nil {
 		return nil, err
 	}
-	err = t.applyAndBuild(ctx, &o, res.PatchedDir)
+	err = t.applyAndBuild(ctx, &o, res)
 	if rerr := t.recover(); err == nil {
 		err = rerr
 	}
@@ -176,19 +198,21 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	return res, nil
 }
 
-func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, out string) error {
+func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Objects) error {
 	for _, p := range o.Patches {
 		if o.Log != nil {
 			o.Log("applying %s", filepath.Base(p.Path))
 		}
-		if err := p.Apply(t.Dir); err != nil {
+		fuzzed, err := p.ApplyWith(t.Dir, build.ApplyOptions{Fuzz: o.Fuzz, Log: o.Log})
+		if err != nil {
 			return err
 		}
+		res.Fuzzed = append(res.Fuzzed, fuzzed...)
 	}
-	if err := t.make(ctx, o, o.Objects, "patched build"); err != nil {
+	if err := t.make(ctx, o, o.Objects, patchedBuild); err != nil {
 		return err
 	}
-	return moveObjects(t.Dir, out, o.Objects)
+	return moveObjects(t.Dir, res.PatchedDir, o.Objects)
 }
 
 // patchedFiles are the tree-relative files a patch writes or removes,
@@ -300,7 +324,12 @@ func moveObjects(tree, dir string, objs []string) error {
 	return nil
 }
 
-// make builds objects in the tree with one make call.
+// patchedBuild names the build of the patched objects, whose failure is
+// the patch's (refusal.PatchedBuild).
+const patchedBuild = "patched build"
+
+// make builds objects in the tree with one make call; what names the
+// build in its error.
 func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what string) error {
 	jobs := o.Jobs
 	if jobs <= 0 {
@@ -310,12 +339,17 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	sort.Strings(sorted)
 	args := append(MakeArgs(t.Dir, jobs, t.CC, t.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
 	args = append(args, sorted...)
-	desc := what + ": make " + strings.Join(sorted, " ")
+	desc := "make " + strings.Join(sorted, " ")
 	if len(sorted) > 4 {
-		desc = fmt.Sprintf("%s: make %s ... (%d objects)", what, strings.Join(sorted[:4], " "), len(sorted))
+		desc = fmt.Sprintf("make %s ... (%d objects)", strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}); err != nil {
-		return err
+	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}, o.FailLog); err != nil {
+		var me *build.MakeError
+		if what == patchedBuild && errors.As(err, &me) {
+			// The patch does not compile: the author's to fix.
+			return refusal.New(refusal.PatchedBuild, err)
+		}
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	for _, obj := range objs {
 		if _, err := os.Stat(filepath.Join(t.Dir, obj)); err != nil {

@@ -26,7 +26,7 @@ func TestBuildObjectsDebian(t *testing.T) {
 	}
 	objs := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o", "fs/xfs/xfs_stats.o"}
 	start := time.Now()
-	res, err := tree.BuildObjects(context.Background(), ObjectsOptions{Objects: objs, Patches: []*build.Patch{p}, MacrosHeader: module.MacrosHeader,
+	res, err := tree.BuildObjects(context.Background(), ObjectsOptions{Objects: objs, Patches: []*build.Patch{p}, Headers: module.Headers(),
 		CacheDir: t.TempDir(), WorkDir: filepath.Join(dir, "work"), Jobs: 2, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)

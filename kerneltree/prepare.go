@@ -213,7 +213,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// The objects' flags, so that single-object builds in clones find
 	// everything prepare built up to date.
 	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
-	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}); err != nil {
+	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
 	}
 	newCfg, err := os.ReadFile(filepath.Join(tmp, ".config"))
@@ -224,7 +224,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
 	}
 	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
-	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}); err != nil {
+	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
 	}
 	st, err := t.state()

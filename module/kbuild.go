@@ -15,16 +15,45 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
-// MacrosHeader is kpatch-macros.h, the patch-author API (callbacks, load and
-// unload hooks, KPATCH_IGNORE_SECTION, KPATCH_IGNORE_FUNCTION,
-// KPATCH_FORCE_UNSAFE, KPATCH_PRINTK). The build puts it on the include path
-// of the patched objects so patches written for kpatch build unchanged.
+// MacrosHeader is kpatch-macros.h, the patch-author API: patch_object and
+// the callback types, the callbacks, load and unload hooks,
+// KPATCH_IGNORE_SECTION, KPATCH_IGNORE_FUNCTION, KPATCH_IGNORE_STATIC,
+// KPATCH_FORCE_UNSAFE, KPATCH_PRINTK, KPATCH_PRINTK_DEFERRED and
+// KPATCH_STATIC_CALL (README: "The patch-author API").
 //
 //go:embed hook/kpatch-macros.h
 var MacrosHeader []byte
+
+// SyscallHeader is kpatch-syscall.h: KPATCH_SYSCALL_DEFINE0 to
+// KPATCH_SYSCALL_DEFINE6, which kpatch-macros.h includes.
+//
+//go:embed hook/kpatch-syscall.h
+var SyscallHeader []byte
+
+// Headers returns the headers of the patch-author API by file name. The
+// build puts them on the include path of the original and the patched
+// objects, so patches written for kpatch build unchanged.
+func Headers() map[string][]byte {
+	return map[string][]byte{"kpatch-macros.h": MacrosHeader, "kpatch-syscall.h": SyscallHeader}
+}
+
+// WriteHeaders writes the headers of the patch-author API into dir (made
+// if missing), for a compiler's -I.
+func WriteHeaders(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("patch-author headers: %w", err)
+	}
+	for name, b := range Headers() {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("patch-author headers: %w", err)
+		}
+	}
+	return nil
+}
 
 // KbuildOptions describe a patch module built by kbuild against a prepared
 // real kernel tree.
@@ -54,6 +83,9 @@ type KbuildOptions struct {
 	WorkDir, Output string
 	// Log, if set, receives progress lines.
 	Log func(string, ...any)
+	// FailLog, if set, is where kbuild's output is saved when it fails
+	// (the error names it).
+	FailLog string
 }
 
 // kbuildScript is the linker script kbuild applies when it links the
@@ -190,7 +222,7 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("module %s: kbuild: %w", o.Name, ctx.Err())
 		}
-		return fmt.Errorf("module %s: kbuild in %s: %w\n%s", o.Name, work, err, tail(out.String(), 40))
+		return fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, build.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
 	}
 	if n := undefinedWarnings(out.String()); n > 0 {
 		logf("kbuild: modpost: %d undefined symbols, left to the klp relocations", n)
@@ -309,12 +341,3 @@ func dropUnresolved(f *elfobj.File) error {
 var undefRE = regexp.MustCompile(`(?m)^WARNING: modpost: "[^"]+" \[[^\]]+\] undefined!$`)
 
 func undefinedWarnings(out string) int { return len(undefRE.FindAllString(out, -1)) }
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -366,7 +366,7 @@ func TestCatalogue(t *testing.T) {
 			}
 			out := t.TempDir()
 			t0 := time.Now()
-			res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Patches: patches,
+			res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Patches: patches, Fuzz: build.DefaultFuzz,
 				OutputDir: out, CacheDir: cache, Jobs: 2, NonReplace: e.NonReplace, SkipCompilerCheck: false})
 			t.Logf("%s: %v", name, time.Since(t0).Round(10*time.Millisecond))
 

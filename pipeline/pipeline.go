@@ -53,6 +53,7 @@ type Options struct {
 	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
 	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
 	Patches           []string // the source patches
+	Fuzz              int      // the most context lines of a hunk ignored (GNU patch's --fuzz; the command's default is build.DefaultFuzz), 0: exactly
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
 	Unverified        bool     // --verify: the module is written as NAME.ko.unverified until it is verified
@@ -65,17 +66,19 @@ type Options struct {
 	SkipProof bool
 
 	// tables are the parents' symbol tables loaded in this run.
-	tables map[string]*symtab.Table
-	KeepWork  bool // -d: keep the work tree
-	Targets   []string
-	Log       func(format string, args ...any)
-	BuildLog  io.Writer
+	tables   map[string]*symtab.Table
+	KeepWork bool // -d: keep the work tree
+	Targets  []string
+	Log      func(format string, args ...any)
+	BuildLog io.Writer
 }
 
 // Report is the JSON report of a whole build.
 type Report struct {
-	Module  string            `json:"module,omitempty"`
-	Objects []*elfdiff.Report `json:"objects"`
+	Module string `json:"module,omitempty"`
+	// Fuzzed are the hunks the patches applied with fuzz.
+	Fuzzed  []build.FuzzedHunk `json:"fuzzed,omitempty"`
+	Objects []*elfdiff.Report  `json:"objects"`
 	// Proof is, per original object of a real tree, what the comparison
 	// with the running kernel proved (package proof).
 	Proof []proof.Result `json:"proof,omitempty"`
@@ -100,6 +103,12 @@ type Result struct {
 // Error is a refusal of the pipeline: an entry of package refusal's table
 // with its hint.
 type Error = refusal.Error
+
+// failLog is where the output of a build command that fails is saved:
+// CACHEDIR/logs/NAME.log, replaced by the next failure of the same module.
+func (o *Options) failLog() string {
+	return filepath.Join(o.CacheDir, "logs", o.Name+".log")
+}
 
 func (o *Options) logf(format string, args ...any) {
 	if o.Log != nil {
@@ -222,9 +231,12 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 	if err != nil {
 		return res, err
 	}
-	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Jobs: o.Jobs,
-		Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog})
+	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
+		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	res.Build = br
+	if br != nil {
+		res.Report.Fuzzed = br.Fuzzed
+	}
 	if br != nil && !o.KeepWork {
 		defer os.RemoveAll(filepath.Dir(br.WorkDir))
 	}

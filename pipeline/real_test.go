@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/refusal"
@@ -120,8 +121,22 @@ func TestRealKernel(t *testing.T) {
 	})
 	t.Run("failed-build", func(t *testing.T) {
 		_, err, _ := run(write("broken.patch", realBrokenPatch), testutil.DebianKernel(t).Vmlinux)
-		if err == nil || !strings.Contains(err.Error(), "patched build") {
-			t.Fatalf("got %v, want the patched build's failure", err)
+		var re *refusal.Error
+		if err == nil || !errors.As(err, &re) || re.Key != refusal.PatchedBuild {
+			t.Fatalf("got %v, want the patched build's failure (%s)", err, refusal.PatchedBuild)
+		}
+		// The compiler's first error comes first, then where the whole
+		// output is.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		if !strings.HasPrefix(first, "patched build: fs/proc/meminfo.c:58:") || !strings.Contains(first, ": error: ") {
+			t.Errorf("first line %q, want the compiler's first error", first)
+		}
+		var me *build.MakeError
+		if !errors.As(err, &me) || me.Log == "" {
+			t.Fatalf("no log named: %v", err)
+		}
+		if b, rerr := os.ReadFile(me.Log); rerr != nil || !strings.Contains(string(b), "this does not compile") {
+			t.Errorf("log %s: %v", me.Log, rerr)
 		}
 	})
 	t.Run("sigkill", func(t *testing.T) {

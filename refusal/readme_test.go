@@ -25,7 +25,7 @@ func markdown(cmd refusal.Command) string {
 		if e.Note != "" {
 			msg += " " + e.Note
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %d | %s |\n", e.Key, cell(msg), e.Code, cell(e.Hint))
+		fmt.Fprintf(&b, "| `%s` | %s | %d | %s |\n", e.Key, cell(msg), e.Code, cell(e.ShownHint()))
 	}
 	return b.String()
 }

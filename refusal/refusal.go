@@ -59,8 +59,11 @@ type Entry struct {
 	Note string
 	// Code is the exit status (ExitError or ExitFatal).
 	Code int
-	// Hint tells the patch author what to do.
-	Hint string
+	// Hint tells the patch author what to do. With HintFormat it is a
+	// format of the message's arguments, each verb with an explicit
+	// index (%[2]s), so that it can name the element.
+	Hint       string
+	HintFormat bool
 }
 
 // The keys, in table order.
@@ -97,6 +100,7 @@ const (
 	StructSizeInvalid       Key = "struct-size-invalid"
 	IgnoreSectionEntry      Key = "ignore-section-entry"
 	IgnoreSectionMissing    Key = "ignore-section-missing"
+	IgnoreStaticEntry       Key = "ignore-static-entry"
 	IgnoreFunctionType      Key = "ignore-function-type"
 	IgnoreFunctionBundle    Key = "ignore-function-bundle"
 	BundleMismatch          Key = "bundle-mismatch"
@@ -135,7 +139,7 @@ const (
 	PatchMalformed     Key = "patch-malformed"
 	PatchTreeMismatch  Key = "patch-tree-mismatch"
 	HunkFails          Key = "hunk-fails"
-	HunkAnchor         Key = "hunk-anchor"
+	HunkFuzz           Key = "hunk-fuzz"
 	PatchedBuild       Key = "patched-build"
 	CompilerCheck      Key = "compiler-check"
 	CompilerMismatch   Key = "compiler-mismatch"
@@ -179,10 +183,10 @@ var table = []Entry{
 		Hint: "keep the function or variable in the section it was in: a changed __section(), __init, __cold or similar attribute cannot be live patched"},
 	{Key: ObjectSize, Format: "object size mismatch: %s", Args: []string{"X"}, Code: ExitFatal,
 		Hint: "a data structure cannot change size in a live patch; use a shadow variable for new fields"},
-	{Key: StaticLocalRemoved, Format: "reference to static local variable %s in %s was removed", Args: []string{"X", "F"}, Code: ExitFatal,
-		Hint: "keep the static local variable referenced from the function, or give the new variable a different name"},
-	{Key: StaticLocalUnreferenced, Format: "static local %s has been correlated with %s, but patched %s is missing a reference to it", Args: []string{"X", "Y", "F"}, Code: ExitFatal,
-		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name"},
+	{Key: StaticLocalRemoved, Format: "reference to static local variable %s in %s was removed", Args: []string{"X", "F"}, Code: ExitFatal, HintFormat: true,
+		Hint: "keep the static local variable referenced from the function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"%[1]s\") (kpatch-macros.h)"},
+	{Key: StaticLocalUnreferenced, Format: "static local %s has been correlated with %s, but patched %s is missing a reference to it", Args: []string{"X", "Y", "F"}, Code: ExitFatal, HintFormat: true,
+		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"%[1]s\") (kpatch-macros.h)"},
 	{Key: NoFentry, Format: "%d function(s) can not be patched", Args: []string{"N"}, Note: "(the log names each: `doesn't have patchable function entry`)", Code: ExitFatal,
 		Hint: "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead"},
 	{Key: GroupMember, Format: "changed section %s is part of a section group", Args: []string{"X"}, Code: ExitFatal,
@@ -210,7 +214,7 @@ var table = []Entry{
 	{Key: JumpLabels, Format: "Found %d unsupported jump label(s) in the patched code. Use static_key_enabled() instead.", Args: []string{"N"}, Code: ExitError,
 		Hint: "use static_key_enabled() instead of a static branch on a key defined in a module"},
 	{Key: StaticCalls, Format: "Found %d unsupported static call(s) in the patched code. Use KPATCH_STATIC_CALL() instead.", Args: []string{"N"}, Code: ExitError,
-		Hint: "use KPATCH_STATIC_CALL() for static calls whose key is defined in a module"},
+		Hint: "a static call whose key a module defines cannot be called from a live patch's code: call it as KPATCH_STATIC_CALL(name)(args) (kpatch-macros.h) instead of static_call(name)(args), an indirect call through the function its key holds"},
 	{Key: ModuleSpecialKlp, Format: "unsupported klp relocation reference to symbol '%s' in module-specific special section '%s'", Args: []string{"X", "S"}, Code: ExitError,
 		Hint: "the livepatch core resolves klp relocations after the module's special sections are applied; do not use a symbol of another module in a jump label, alternative or exception entry of the patched code"},
 	{Key: KlpRelocType, Format: "%s+%#x: relocation type %s to '%s' can't become a klp relocation on this architecture", Args: []string{"S", "OFF", "T", "X"}, Code: ExitError,
@@ -223,6 +227,8 @@ var table = []Entry{
 		Hint: "use the KPATCH_IGNORE_SECTION() macro, which records a pointer to the section's name"},
 	{Key: IgnoreSectionMissing, Format: "KPATCH_IGNORE_SECTION: can't find %s", Args: []string{"S"}, Code: ExitError,
 		Hint: "name a section of this object (with -ffunction-sections a function's section is .text.NAME)"},
+	{Key: IgnoreStaticEntry, Format: "KPATCH_IGNORE_STATIC: entry at %#x does not point to a string", Args: []string{"OFF"}, Code: ExitError,
+		Hint: "use the KPATCH_IGNORE_STATIC() macro with the variable's name as a string: KPATCH_IGNORE_STATIC(\"name\")"},
 	{Key: IgnoreFunctionType, Format: "KPATCH_IGNORE_FUNCTION: expected function symbol: %s", Args: []string{"X"}, Code: ExitError,
 		Hint: "KPATCH_IGNORE_FUNCTION() takes a function, not a variable"},
 	{Key: IgnoreFunctionBundle, Format: "KPATCH_IGNORE_FUNCTION: expected bundled symbol: %s", Args: []string{"X"}, Code: ExitError,
@@ -289,11 +295,11 @@ var table = []Entry{
 		Hint: "the patch is damaged (a mailer or an editor may have changed it): make it again with git format-patch or diff -u"},
 	{Key: PatchTreeMismatch, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: patchPrefix + ": no such file in the source tree, a new file that already exists, a deletion that does not remove the whole file, a file where the tree has a directory or the reverse", Code: ExitError,
 		Hint: "the patch was made against another tree: refresh it against the running kernel's source tree"},
-	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset (kpatch-build applies hunks at an offset, never with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE"}, Note: patchPrefix, Code: ExitError,
+	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset, even with %d of its context lines ignored (fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "F"}, Note: patchPrefix + "; F is the hunk's context on its longer side, the most GNU patch could ignore", Code: ExitError,
 		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
-	{Key: HunkAnchor, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are in %s, but not at the %s of the file, where its shorter context after or before its change says it is (kpatch-build never applies with fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "start|end"}, Note: patchPrefix, Code: ExitError,
-		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
-	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"make ..."}, Note: "with the compiler's messages", Code: ExitError,
+	{Key: HunkFuzz, Cmd: Build, Format: "hunk #%d (%s) does not apply with fuzz %d (--fuzz): it applies to %s only with fuzz %d, at line %d", Args: []string{"N", "@@ -A,B +C,D @@", "MAX", "FILE", "F", "L"}, Note: patchPrefix, Code: ExitError, HintFormat: true,
+		Hint: "hunk #%[1]d of %[4]s applies at line %[6]d only with %[5]d of its context lines ignored at its ends: check that line %[6]d is where the change belongs, then allow it with --fuzz %[5]d (GNU patch's and kpatch-build's default is 2), or refresh the patch against this source tree"},
+	{Key: PatchedBuild, Cmd: Build, Format: "patched build: %w", Args: []string{"FILE:LINE:COL: error: ..."}, Note: "(the compiler's first error, gcc's lines with it, then the command, the number of errors and the file holding make's whole output, `CACHEDIR/logs/NAME.log`)", Code: ExitError,
 		Hint: "fix the patch so that the kernel compiles with it"},
 	{Key: CompilerCheck, Cmd: Build, Format: "compiler check: %w", Args: []string{"ERR"}, Code: ExitError,
 		Hint: "use --skip-compiler-check if you are sure the compilers match"},
@@ -376,21 +382,47 @@ func (e Entry) Message(args ...any) (string, error) {
 // Shown returns the message as the README shows it: each verb of Format
 // replaced by its Args name, new lines by spaces.
 func (e Entry) Shown() string {
-	s, _ := e.render()
+	s, _ := render(e.Format, e.Args)
+	return s
+}
+
+// FormatHint returns the hint for a refusal whose message has args: with
+// HintFormat, formatted with them.
+func (e Entry) FormatHint(args ...any) string {
+	if !e.HintFormat {
+		return e.Hint
+	}
+	return fmt.Sprintf(e.Hint, args...)
+}
+
+// ShownHint returns the hint as the README shows it: with HintFormat,
+// each verb replaced by its Args name.
+func (e Entry) ShownHint() string {
+	if !e.HintFormat {
+		return e.Hint
+	}
+	s, _ := render(e.Hint, e.Args)
 	return s
 }
 
 // Verbs returns the number of verbs (arguments) of Format.
 func (e Entry) Verbs() int {
-	_, n := e.render()
+	_, n := render(e.Format, e.Args)
 	return n
 }
 
-// render replaces the verbs of Format by the names of Args (a "?" for a
-// missing name) and counts them.
-func (e Entry) render() (string, int) {
+// render replaces the verbs of format by the names of args (a "?" for a
+// missing name; a verb with an explicit index, %[2]s, by that argument's)
+// and counts them.
+func render(f string, args []string) (string, int) {
 	var b strings.Builder
-	f, n := e.Format, 0
+	n := 0
+	name := func(k int) string {
+		if k >= 0 && k < len(args) {
+			return args[k]
+		}
+		return "?"
+	}
 	for i := 0; i < len(f); i++ {
 		if f[i] != '%' {
 			b.WriteByte(f[i])
@@ -400,14 +432,22 @@ func (e Entry) render() (string, int) {
 		for j < len(f) && strings.IndexByte("+-# 0123456789.", f[j]) >= 0 {
 			j++
 		}
+		index := -1
+		if j < len(f) && f[j] == '[' {
+			end := strings.IndexByte(f[j:], ']')
+			if end > 0 {
+				fmt.Sscanf(f[j+1:j+end], "%d", &index)
+				index--
+				j += end + 1
+			}
+		}
 		switch {
 		case j < len(f) && f[j] == '%':
 			b.WriteByte('%')
-		case n < len(e.Args):
-			b.WriteString(e.Args[n])
-			n++
+		case index >= 0:
+			b.WriteString(name(index))
 		default:
-			b.WriteString("?")
+			b.WriteString(name(n))
 			n++
 		}
 		i = j
@@ -431,7 +471,7 @@ type Error struct {
 func New(k Key, args ...any) *Error {
 	e := Lookup(k)
 	msg, cause := e.Message(args...)
-	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: e.Hint, Err: cause}
+	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: e.FormatHint(args...), Err: cause}
 }
 
 // Error returns the message (the hint is separate).

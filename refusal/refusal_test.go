@@ -36,6 +36,9 @@ func TestTable(t *testing.T) {
 		if strings.Contains(e.Shown(), "?") && !strings.Contains(e.Format, "?") {
 			t.Errorf("%s: shown as %q", e.Key, e.Shown())
 		}
+		if e.HintFormat && (strings.Contains(e.ShownHint(), "?") || strings.Contains(e.ShownHint(), "%")) {
+			t.Errorf("%s: hint shown as %q", e.Key, e.ShownHint())
+		}
 	}
 	for _, k := range keyConstants(t) {
 		if !seen[k] {
@@ -60,6 +63,15 @@ func TestMessage(t *testing.T) {
 	}
 	if got := refusal.Lookup(refusal.StaticLocalRemoved).Shown(); got != "reference to static local variable X in F was removed" {
 		t.Errorf("Shown = %q", got)
+	}
+	// A hint that names the element: formatted with the message's
+	// arguments, shown with their names.
+	e = refusal.New(refusal.HunkFuzz, 2, "@@ -5,7 +5,8 @@", 0, "fs/x.c", 1, 12)
+	if want := "hunk #2 of fs/x.c applies at line 12 only with 1 of its context lines ignored"; !strings.HasPrefix(e.Hint, want) {
+		t.Errorf("HunkFuzz hint %q, want it to start with %q", e.Hint, want)
+	}
+	if got := refusal.Lookup(refusal.HunkFuzz).ShownHint(); !strings.HasPrefix(got, "hunk #N of FILE applies at line L only with F of its") {
+		t.Errorf("ShownHint = %q", got)
 	}
 }
 

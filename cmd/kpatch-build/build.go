@@ -24,7 +24,7 @@ type buildFlags struct {
 	sourceDir, config, vmlinux, name, output, cacheDir, report string
 	symvers, debugModules, release, cc                         string // real trees: overrides of what -v finds
 	targets                                                    []string
-	jobs                                                       int
+	jobs, fuzz                                                 int
 	nonReplace, skipCompilerCheck, skipProof, verify, kvm      bool
 }
 
@@ -37,6 +37,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringVarP(&f.output, "output", "o", ".", "directory the module is written to")
 	fl.StringArrayVarP(&f.targets, "target", "t", nil, "make target to build (repeatable; default: the tree's default)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 2, "parallel jobs for make and the object diffs")
+	fl.IntVar(&f.fuzz, "fuzz", build.DefaultFuzz, "apply a hunk with up to `N` lines of its context ignored, as GNU patch's --fuzz (0: exactly)")
 	fl.BoolVarP(&f.nonReplace, "non-replace", "R", false, "do not replace older patches (no atomic replace)")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-compiler-check", false, "do not compare the compiler with the one that built the kernel")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-gcc-check", false, "deprecated alias of --skip-compiler-check")
@@ -91,6 +92,9 @@ func bundledTree(cache string) (string, error) {
 func checkBuildFlags(f *buildFlags) error {
 	if f.jobs < 1 {
 		return usagef("-j/--jobs %d: must be at least 1", f.jobs)
+	}
+	if f.fuzz < 0 {
+		return usagef("--fuzz %d: must not be negative", f.fuzz)
 	}
 	if f.name != "" {
 		if err := module.CheckName(f.name); err != nil {
@@ -178,7 +182,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		}
 	}
 	keep := log.Level >= 5
-	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Name: f.name,
+	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Fuzz: f.fuzz, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
 		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})

@@ -166,7 +166,7 @@ var progressLine = regexp.MustCompile(`^\[ *[0-9.]+s\] `)
 // are those of NAME.expect; the report and the verification are golden
 // (NAME.golden). The source tree is unchanged at the end.
 func TestRealCatalogue(t *testing.T) {
-	runRealCatalogue(t, testutil.TestSeries, "realpatches", 16)
+	runRealCatalogue(t, testutil.TestSeries, "realpatches", 25)
 }
 
 // TestRealCatalogue612 is TestRealCatalogue for Debian's 6.12
@@ -218,7 +218,7 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 				if code != 1 {
 					t.Fatalf("exit %d, want 1:\n%s", code, stderr.String())
 				}
-				msg := stderr.String()
+				msg := strings.ReplaceAll(stderr.String(), cache, "CACHE")
 				for _, w := range append(exp.refuse, exp.hint...) {
 					if !strings.Contains(msg, w) {
 						t.Errorf("stderr lacks %q:\n%s", w, msg)
@@ -237,6 +237,33 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 			var rep pipeline.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
 				t.Fatal(err)
+			}
+			// The hunks applied with fuzz: in the report and in the
+			// progress lines; with --fuzz 0 the patch is refused, the
+			// hint naming each such hunk.
+			for _, f := range rep.Fuzzed {
+				fmt.Fprintf(&golden, "fuzzed %s hunk #%d (%s): fuzz %d at line %d, offset %d\n", f.File, f.Hunk, f.Header, f.Fuzz, f.Line, f.Offset)
+				if !strings.Contains(stderr.String(), "] "+f.String()+"\n") {
+					t.Errorf("no progress line %q:\n%s", f.String(), stderr.String())
+				}
+			}
+			if len(rep.Fuzzed) > 0 {
+				strict := exec.Command(bin, "-s", src, "-c", k.Config, "-v", k.Vmlinux, "-o", t.TempDir(), "--cachedir", cache, "--fuzz", "0", patch)
+				var serr bytes.Buffer
+				strict.Stderr = &serr
+				if err := strict.Run(); strict.ProcessState.ExitCode() != 1 {
+					t.Errorf("--fuzz 0: %v, want exit 1:\n%s", err, serr.String())
+				}
+				f := rep.Fuzzed[0]
+				want := fmt.Sprintf("hint: hunk #%d of %s applies at line %d only with %d of its context lines ignored", f.Hunk, f.File, f.Line, f.Fuzz)
+				if !strings.Contains(serr.String(), "does not apply with fuzz 0 (--fuzz)") || !strings.Contains(serr.String(), want) {
+					t.Errorf("--fuzz 0: want the hunk-fuzz refusal and %q:\n%s", want, serr.String())
+				}
+				for _, l := range strings.Split(serr.String(), "\n") {
+					if l != "" && !progressLine.MatchString(l) {
+						fmt.Fprintf(&golden, "--fuzz 0: %s\n", strings.ReplaceAll(l, filepath.Dir(patch), "PATCHES"))
+					}
+				}
 			}
 			var changed, added []string
 			for _, o := range rep.Objects {

@@ -93,6 +93,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"-j 0", with("-j", "0"), 2, []string{"-j/--jobs 0: must be at least 1"}},
 		{"-j -3", with("-j", "-3"), 2, []string{"-j/--jobs -3: must be at least 1"}},
 		{"-j not a number", with("-j", "two"), 2, []string{`invalid argument "two" for "-j, --jobs" flag`}},
+		{"--fuzz -1", with("--fuzz", "-1"), 2, []string{"--fuzz -1: must not be negative"}},
+		{"--fuzz not a number", with("--fuzz", "some"), 2, []string{`invalid argument "some" for "--fuzz" flag`}},
 		{"unknown flag", with("--bogus"), 2, []string{"unknown flag: --bogus"}},
 		{"-n with a path", with("-n", "../../escape"), 2, []string{`-n/--name "../../escape"`, `character '.' is not allowed`}},
 		{"-n with a slash", with("-n", "a/b"), 2, []string{`-n/--name "a/b"`, `character '/'`}},

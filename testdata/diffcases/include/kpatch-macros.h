@@ -5,6 +5,11 @@
  *   .kpatch.ignore.functions   one pointer (8 bytes) to the function
  *   .kpatch.ignore.sections    one pointer (8 bytes) to a string naming
  *                              the section
+ *   .kpatch.ignore.statics     one pointer (8 bytes) to a string naming
+ *                              a static local variable
+ *
+ * KPATCH_STATIC_CALL(name) calls a static call of kstatic_call.h through
+ * the function its key holds (no static call site).
  *   .kpatch.force              one pointer (8 bytes) to the function
  *   .kpatch.callbacks.{pre,post}_{patch,unpatch}
  *                              one static struct { fn; objname; } (16 bytes,
@@ -23,6 +28,14 @@ struct klp_object;
 #define KPATCH_IGNORE_FUNCTION(_fn)						\
 	void *__kpatch_ignore_func_##_fn					\
 		__section(".kpatch.ignore.functions") = _fn
+
+#define KPATCH_IGNORE_STATIC(_static)						\
+	char *__UNIQUE_ID(kpatch_ignore_static_)				\
+		__section(".kpatch.ignore.statics") = _static
+
+/* KPATCH_STATIC_CALL(name)(): the call through the key (kstatic_call.h). */
+#define KPATCH_STATIC_CALL(name)						\
+	((__typeof__(&__SCT__##name))static_call_query(name))
 
 #define KPATCH_FORCE_UNSAFE(_fn)						\
 	void *__kpatch_force_func_##_fn __section(".kpatch.force") = _fn

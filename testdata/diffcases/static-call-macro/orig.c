@@ -1,0 +1,10 @@
+#include "kernel.h"
+#include "kstatic_call.h"
+
+void kvm_hook_default(void);
+DECLARE_STATIC_CALL(kvm_hook, kvm_hook_default);
+
+noinline int run_hook(int v)
+{
+	return v + 1;
+}
