@@ -162,6 +162,11 @@ var hostilePatches = []struct {
 	{"later file symlink", "--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -1 +1 @@\n-meminfo line 1\n+changed\n--- a/escape/canary.c\n+++ b/escape/canary.c\n@@ -1 +1 @@\n-" + sandboxCanary + "+owned\n", `test.patch:6: a/escape/canary.c: the path goes through the symlink escape`},
 	{"dot dot only", "--- a/..\n+++ b/..\n@@ -1 +1 @@\n-x\n+y\n", `the path leaves the source tree (.. after cleaning)`},
 	{"the tree itself", "--- a/\n+++ b/\n@@ -1 +1 @@\n-x\n+y\n", `the path names no file`},
+	{"tool state", "--- a/.kpatch-journal\n+++ b/.kpatch-journal\n@@ -1 +1 @@\n-x\n+y\n", `test.patch:1: a/.kpatch-journal: the path names kpatch-build's own state (.kpatch-journal: no file of a source tree starts with .kpatch-)`},
+	{"tool state, new", "--- /dev/null\n+++ b/.kpatch-saved/fs/proc/Makefile\n@@ -0,0 +1 @@\n+$(shell id)\n", `b/.kpatch-saved/fs/proc/Makefile: the path names kpatch-build's own state (.kpatch-saved`},
+	{"tool state, deep", "--- a/fs/.kpatch-replace-1\n+++ b/fs/.kpatch-replace-1\n@@ -1 +1 @@\n-x\n+y\n", `(.kpatch-replace-1: no file`},
+	{"tool state, cleaned", "--- a/fs/../.kpatch-include/kpatch-macros.h\n+++ b/fs/../.kpatch-include/kpatch-macros.h\n@@ -1 +1 @@\n-x\n+y\n", `(.kpatch-include: no file`},
+	{"tool state, git rename", "diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo.c\nsimilarity index 90%\nrename from fs/proc/meminfo.c\nrename to .kpatch-journal\n", `the path names kpatch-build's own state`},
 	{"no prefix", "--- canary.c\n+++ canary.c\n@@ -1 +1 @@\n-x\n+y\n", `canary.c: the path has no first directory to strip (kpatch-build applies patches like patch -p1)`},
 }
 

@@ -129,7 +129,26 @@ func (ps *patchParser) treeName(line int, raw string, strip bool) (string, error
 	if err := checkNameLength(c); err != nil {
 		return "", malformed(ps.name, line, raw, "%v", err)
 	}
+	if n := ToolStateName(c); n != "" {
+		return "", refused(ps.name, line, raw, refusal.New(refusal.PatchToolState, n))
+	}
 	return c, nil
+}
+
+// ToolStatePrefix starts the name of every file and directory kpatch-build
+// keeps for itself (its temporary files, markers and state): no source
+// tree has such a name, and a patch that names one is refused.
+const ToolStatePrefix = ".kpatch-"
+
+// ToolStateName returns the first component of the tree-relative path rel
+// that starts with ToolStatePrefix, or "" when none does.
+func ToolStateName(rel string) string {
+	for _, c := range strings.Split(rel, "/") {
+		if strings.HasPrefix(c, ToolStatePrefix) {
+			return c
+		}
+	}
+	return ""
 }
 
 // Linux's limits on a file name and a path.

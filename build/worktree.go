@@ -31,14 +31,19 @@ func IsBuildOutput(name string) bool {
 // are skipped.
 func CopyTree(src, dst string) error {
 	return LinkTree(src, dst, func(rel string, d fs.DirEntry) Action {
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
-			return Skip
-		}
-		if IsBuildOutput(d.Name()) {
+		if CopyTreeSkips(d) {
 			return Skip
 		}
 		return Link
 	})
+}
+
+// CopyTreeSkips reports whether CopyTree leaves an entry of the source
+// tree (and, for a directory, all it holds) out of the work copy: a
+// version-control directory, or a name of a build output (which includes
+// directories such as tools/testing/selftests/ftrace/test.d).
+func CopyTreeSkips(d fs.DirEntry) bool {
+	return d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") || IsBuildOutput(d.Name())
 }
 
 // Action is what LinkTree does with one entry of the tree.
@@ -96,12 +101,20 @@ func LinkTree(src, dst string, decide func(rel string, d fs.DirEntry) Action) er
 			return nil
 		}
 		if action == Link {
-			if err := os.Link(p, target); err == nil {
-				return nil
-			}
+			return LinkOrCopy(p, target)
 		}
 		return copyFile(p, target)
 	})
+}
+
+// LinkOrCopy makes dst a hard link to the regular file src, or a copy of
+// it (mode and modification time kept) when it cannot be linked (another
+// file system, a file the user may not link).
+func LinkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	return copyFile(src, dst)
 }
 
 // copyFile copies a regular file, keeping its mode and modification time.

@@ -138,6 +138,7 @@ const (
 	PatchSpecialFile   Key = "patch-special-file"
 	PatchMalformed     Key = "patch-malformed"
 	PatchTreeMismatch  Key = "patch-tree-mismatch"
+	PatchToolState     Key = "patch-tool-state"
 	HunkFails          Key = "hunk-fails"
 	HunkFuzz           Key = "hunk-fuzz"
 	PatchedBuild       Key = "patched-build"
@@ -295,6 +296,8 @@ var table = []Entry{
 		Hint: "the patch is damaged (a mailer or an editor may have changed it): make it again with git format-patch or diff -u"},
 	{Key: PatchTreeMismatch, Cmd: Build, Format: "%s", Args: []string{"WHAT"}, Note: patchPrefix + ": no such file in the source tree, a new file that already exists, a deletion that does not remove the whole file, a file where the tree has a directory or the reverse", Code: ExitError,
 		Hint: "the patch was made against another tree: refresh it against the running kernel's source tree"},
+	{Key: PatchToolState, Cmd: Build, Format: "the path names kpatch-build's own state (%s: no file of a source tree starts with .kpatch-)", Args: []string{".kpatch-NAME"}, Note: patchPrefix, Code: ExitError,
+		Hint: "a patch may only change the source tree's files; remove the file from the patch"},
 	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset, even with %d of its context lines ignored (fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "F"}, Note: patchPrefix + "; F is the hunk's context on its longer side, the most GNU patch could ignore", Code: ExitError,
 		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
 	{Key: HunkFuzz, Cmd: Build, Format: "hunk #%d (%s) does not apply with fuzz %d (--fuzz): it applies to %s only with fuzz %d, at line %d", Args: []string{"N", "@@ -A,B +C,D @@", "MAX", "FILE", "F", "L"}, Note: patchPrefix, Code: ExitError, HintFormat: true,
