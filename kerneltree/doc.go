@@ -9,7 +9,9 @@
 //     vmlinux's build-id;
 //   - Prepare makes a cached work copy of the source tree with the
 //     kernel's configuration and runs olddefconfig and modules_prepare in
-//     it;
+//     it; a cached copy is used only after it is compared with the source
+//     tree and with what the preparation made (a difference: prepared
+//     again);
 //   - LoadIndex maps each source file and header to the objects built
 //     from it and each object to its parent (vmlinux or a module), from
 //     the compile units and line tables of the debug vmlinux and modules;
@@ -17,12 +19,19 @@
 //     through #include lines (the line tables miss objects that use only
 //     a header's macros);
 //   - BuildObjects compiles named objects through kbuild's single-object
-//     targets in the prepared tree itself (one run at a time, the patches
-//     undone from a journal, even after a kill), original objects cached.
+//     targets in the prepared tree itself (one run at a time, the files
+//     the patches changed put back from the source tree, from a journal
+//     even after a kill), original objects cached.
+//
+// The tool's own state (markers, the journal, kpatch-macros.h, the
+// original objects) lives beside the prepared tree, in its directory of
+// the cache, where no patch reaches: a patch's paths stay inside the tree
+// it is applied to.
 //
 // Measured on 2 shared cores (Debian 12, 6.1.0-56-amd64): FindRunning
 // 4 s cold, 1 ms cached; Prepare 28 s cold on a quiet machine (55-150 s
-// under load), 1 s cached (the key walks the tree's file list); the index
+// under load), 1-1.8 s cached (the key walks the tree's file list, 0.5 s;
+// the comparison with the source tree, 0.5-0.7 s); the index
 // 42 s to build (vmlinux and 4,023 debug modules), 1 s cached;
 // HeaderUsers 4 s.
 package kerneltree

@@ -68,7 +68,7 @@ func includeGraph(dir string, ix *Index) (map[string][]string, error) {
 		}
 		if d.IsDir() {
 			switch d.Name() {
-			case "Documentation", "tools", ".git", ".kpatch-include", ".kpatch-saved":
+			case "Documentation", "tools", ".git":
 				return filepath.SkipDir
 			}
 			return nil

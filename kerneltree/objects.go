@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,9 +34,9 @@ type ObjectsOptions struct {
 	// (kpatch-macros.h, kpatch-syscall.h), put on the include path of
 	// both builds.
 	Headers map[string][]byte
-	// CacheDir holds the original objects; WorkDir (private to the run)
-	// receives the patched objects.
-	CacheDir, WorkDir string
+	// WorkDir (private to the run) receives the patched objects; the
+	// original objects are kept with the prepared tree.
+	WorkDir string
 	// Jobs is make's -j.
 	Jobs int
 	// Log receives progress lines; BuildLog receives make's output.
@@ -49,7 +50,7 @@ type ObjectsOptions struct {
 // Objects are the two builds of a set of objects.
 type Objects struct {
 	// OrigDir holds the original objects at their tree-relative paths (in
-	// the cache: read only).
+	// the cache, beside the prepared tree: read only).
 	OrigDir string
 	// PatchedDir holds the patched objects at their tree-relative paths.
 	PatchedDir string
@@ -62,15 +63,20 @@ type Objects struct {
 // objectsVersion changes when the object builds' flags change.
 const objectsVersion = "2"
 
-// includeDir is the directory of the prepared tree that holds the
-// patch-author API's headers (kpatch-macros.h, kpatch-syscall.h).
-const includeDir = ".kpatch-include"
+// includeDir is the directory beside the prepared tree that holds the
+// patch-author API's headers (kpatch-macros.h, kpatch-syscall.h), where
+// no patch reaches.
+const includeDir = "kpatch-include"
 
 // KCFLAGS are the flags added to the kernel's own for every object and
 // for the preparation (so it stays up to date): function and data
 // sections for the diff, the patch-author headers' directory on the
-// include path (relative: kbuild compiles from the tree's top).
-const KCFLAGS = build.FunctionSections + " -I./" + includeDir
+// include path. The directory is the prepared tree's sibling, named
+// relative to the tree (kbuild compiles from the tree's top): like the
+// tree's own directory, which kcflags maps to ".", it puts no path of the
+// cache in the flags (part of the cache keys and of kbuild's .cmd files)
+// or in the objects' debug info.
+const KCFLAGS = build.FunctionSections + " -I../" + includeDir
 
 // kcflags are the KCFLAGS of the make runs in the prepared tree at dir:
 // KCFLAGS, and dir mapped to "." in the debug info and file macros, so
@@ -80,18 +86,19 @@ const KCFLAGS = build.FunctionSections + " -I./" + includeDir
 // the same for every later build.
 func kcflags(dir string) string { return KCFLAGS + " -ffile-prefix-map=" + dir + "=." }
 
-// journalName is the record of a patched build in progress: the files
-// the patches replaced (their originals kept under savedDir) and the
-// objects built, undone by the next run if this one is killed.
-const (
-	journalName = ".kpatch-journal"
-	savedDir    = ".kpatch-saved"
-)
+// journalName, beside the prepared tree, is the record of a build in
+// progress: the files the patches change and the objects built, undone
+// by the next run if this one is killed.
+const journalName = "journal"
 
 type journal struct {
-	Files   []string // tree-relative files the patches replace or remove (kept)
-	New     []string // tree-relative files the patches create
-	Objects []string // objects the build writes
+	// Files are the tree-relative paths the patches write, create or
+	// remove, as the patches name them and with their symlinks resolved:
+	// each is put back as the source tree has it.
+	Files []string
+	// Objects are the objects the build writes, removed with their .cmd
+	// files.
+	Objects []string
 }
 
 // BuildObjects builds the original objects not cached yet and the
@@ -100,9 +107,9 @@ type journal struct {
 // its directory's Makefile gives it. Both builds happen in the prepared
 // tree itself, one run at a time (a lock): the tree's tools record their
 // absolute paths, so any copy of the tree would rebuild them (about 30 s).
-// The patches are undone and the built objects moved out before the lock
-// is released; a killed run's changes are undone by the next run from
-// the journal.
+// The files the patches changed are put back from the source tree and the
+// built objects moved out before the lock is released; a killed run's
+// changes are undone by the next run from the journal.
 func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, error) {
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
@@ -113,8 +120,8 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 		return nil, errors.New("no objects to build")
 	}
 	for _, obj := range o.Objects {
-		if !strings.HasSuffix(obj, ".o") || filepath.IsAbs(obj) || obj != filepath.Clean(obj) || strings.HasPrefix(obj, "..") {
-			return nil, fmt.Errorf("object %q: not a tree-relative .o path", obj)
+		if err := checkObject(obj); err != nil {
+			return nil, err
 		}
 	}
 	headers := sha256.New()
@@ -130,7 +137,7 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 		fmt.Fprintf(headers, "%s %x\n", name, sha256.Sum256(o.Headers[name]))
 	}
 	key := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%s\n%x", objectsVersion, t.Key, KCFLAGS, headers.Sum(nil))))
-	res := &Objects{OrigDir: filepath.Join(o.CacheDir, "objects-"+hex.EncodeToString(key[:])[:20]), PatchedDir: filepath.Join(o.WorkDir, "patched")}
+	res := &Objects{OrigDir: filepath.Join(t.home, "objects-"+hex.EncodeToString(key[:])[:20]), PatchedDir: filepath.Join(o.WorkDir, "patched")}
 	var missing []string
 	for _, obj := range o.Objects {
 		if _, err := os.Stat(filepath.Join(res.OrigDir, obj)); err == nil {
@@ -139,7 +146,7 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 			missing = append(missing, obj)
 		}
 	}
-	lock, err := lockFile(t.Dir + ".lock")
+	lock, err := lockFile(t.home + ".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +156,7 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 		return nil, err
 	}
 	for _, name := range names {
-		inc := filepath.Join(t.Dir, includeDir, name)
+		inc := filepath.Join(t.home, includeDir, name)
 		if b, err := os.ReadFile(inc); err != nil || string(b) != string(o.Headers[name]) {
 			if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
 				return nil, err
@@ -180,11 +187,15 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 		logf("using %d cached original object(s)", res.Cached)
 	}
 	start := time.Now()
-	var files []string
+	j := &journal{Objects: o.Objects}
 	for _, p := range o.Patches {
-		files = append(files, patchedFiles(p)...)
+		files, err := t.patchedFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		j.Files = append(j.Files, files...)
 	}
-	if err := t.saveOriginals(files, o.Objects); err != nil {
+	if err := t.writeJournal(j); err != nil {
 		return nil, err
 	}
 	err = t.applyAndBuild(ctx, &o, res)
@@ -196,6 +207,21 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	}
 	logf("built %d patched object(s) in %.1fs", len(o.Objects), time.Since(start).Seconds())
 	return res, nil
+}
+
+// Locked runs fn holding the prepared tree's lock: no other run's patches
+// are applied to the tree while fn reads it (a module built against the
+// tree's headers).
+func (t *Tree) Locked(fn func() error) error {
+	lock, err := lockFile(t.home + ".lock")
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := t.recover(); err != nil {
+		return err
+	}
+	return fn()
 }
 
 func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Objects) error {
@@ -216,61 +242,49 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Object
 }
 
 // patchedFiles are the tree-relative files a patch writes or removes,
-// old and new names alike (a rename removes its old name: the journal
-// must restore it).
-func patchedFiles(p *build.Patch) []string {
+// old and new names alike (a rename removes its old name), as the patch
+// names them and, where a symlink of the tree is on the way, as resolved:
+// replacing a file through a symlinked directory replaces the link's
+// target, and replacing a symlinked file replaces the link.
+func (t *Tree) patchedFiles(p *build.Patch) ([]string, error) {
 	var out []string
 	for _, f := range p.Paths() {
-		out = append(out, filepath.Clean(f.Path))
+		out = append(out, f.Path)
+		real, err := build.ResolveInTree(t.Dir, f.Path)
+		if err != nil {
+			return nil, &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
+		}
+		if real != f.Path {
+			out = append(out, real)
+		}
 	}
-	return out
-}
-
-// saveOriginals keeps a link to each file the patches will replace and
-// writes the journal, before anything is changed.
-func (t *Tree) saveOriginals(files, objects []string) error {
-	saved := filepath.Join(t.Dir, savedDir)
-	if err := os.RemoveAll(saved); err != nil {
-		return err
-	}
-	j := &journal{Objects: objects}
-	seen := map[string]bool{}
-	for _, f := range files {
-		if seen[f] {
-			continue
-		}
-		seen[f] = true
-		if f == "." || strings.HasPrefix(f, "..") || filepath.IsAbs(f) {
-			return fmt.Errorf("the patch writes %s, outside the tree", f)
-		}
-		src := filepath.Join(t.Dir, f)
-		if _, err := os.Lstat(src); err != nil {
-			j.New = append(j.New, f)
-			continue
-		}
-		dst := filepath.Join(saved, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.Link(src, dst); err != nil {
-			return fmt.Errorf("keep %s: %w", f, err)
-		}
-		j.Files = append(j.Files, f)
-	}
-	return t.writeJournal(j)
+	return out, nil
 }
 
 func (t *Tree) writeJournal(j *journal) error {
 	b, _ := json.Marshal(j)
-	return elfobj.WriteFileAtomic(filepath.Join(t.Dir, journalName), b, 0o644)
+	return elfobj.WriteFileAtomic(filepath.Join(t.home, journalName), b, 0o644)
 }
 
-// recover undoes the journal's build, if any: the patched files get their
-// originals back (or are removed when the patch created them), the
-// objects are removed (a patched object is newer than the restored
-// source: make would take it as up to date).
+// checkObject checks an object's path as the callers name it, or as the
+// journal records it: a clean tree-relative .o path.
+func checkObject(obj string) error {
+	if !strings.HasSuffix(obj, ".o") || filepath.IsAbs(obj) || obj != filepath.Clean(obj) || obj == ".." || strings.HasPrefix(obj, "../") ||
+		build.ToolStateName(obj) != "" {
+		return fmt.Errorf("object %q: not a tree-relative .o path", obj)
+	}
+	return nil
+}
+
+// recover undoes the journal's build, if any: every file the patches
+// changed is the source tree's again (removed when the source tree does
+// not have it), the objects are removed (a patched object is newer than
+// the restored source: make would take it as up to date) with their .cmd
+// files. The journal is state beside the tree, which no patch reaches;
+// still, each of its paths is checked like a patch's path (clean,
+// relative, inside the tree, no symlink out of it) before it is used.
 func (t *Tree) recover() error {
-	path := filepath.Join(t.Dir, journalName)
+	path := filepath.Join(t.home, journalName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -282,31 +296,90 @@ func (t *Tree) recover() error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	saved := filepath.Join(t.Dir, savedDir)
-	for _, f := range j.New {
-		if err := os.Remove(filepath.Join(t.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
 	for _, f := range j.Files {
-		dst := filepath.Join(t.Dir, f)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.Rename(filepath.Join(saved, f), dst); err != nil {
-			return fmt.Errorf("restore %s: %w", f, err)
+		if err := t.restore(f); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	for _, obj := range j.Objects {
-		os.Remove(filepath.Join(t.Dir, obj))
-	}
-	if err := os.RemoveAll(saved); err != nil {
-		return err
+		if err := checkObject(obj); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if real, err := build.ResolveInTree(t.Dir, obj); err != nil || real != obj {
+			return fmt.Errorf("%s: object %s: not a path of the tree's own directories (%v)", path, obj, err)
+		}
+		cmd := filepath.Join(filepath.Dir(obj), "."+filepath.Base(obj)+".cmd")
+		for _, f := range []string{obj, cmd} {
+			if err := os.Remove(filepath.Join(t.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
 	}
 	if err := t.checkState(); err != nil {
 		return err
 	}
 	return os.Remove(path)
+}
+
+// restore makes the prepared tree's rel the source tree's again: the
+// file linked again (copied when it cannot be linked, as the preparation
+// did), a symlink made again, or removed with the directories the patch
+// made for it when the source tree does not have it. rel is checked
+// first: a clean tree-relative path, no name of the tool's state, and the
+// directories on its way inside the tree.
+func (t *Tree) restore(rel string) error {
+	if build.ToolStateName(rel) != "" {
+		return fmt.Errorf("%q: %w", rel, build.ErrNotInTree)
+	}
+	real, err := build.ResolveParentInTree(t.Dir, rel)
+	if err != nil {
+		return err
+	}
+	dir := path.Dir(real)
+	dst := filepath.Join(t.Dir, real)
+	src := filepath.Join(t.Source, rel)
+	info, err := os.Lstat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		// The directories the patch made for a new file.
+		for d := dir; d != "."; d = filepath.Dir(d) {
+			if _, err := os.Lstat(filepath.Join(t.Source, d)); err == nil || os.Remove(filepath.Join(t.Dir, d)) != nil {
+				break
+			}
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf("%sreplace-restore-%d", build.ToolStatePrefix, os.Getpid()))
+	os.Remove(tmp)
+	switch {
+	case info.Mode()&fs.ModeSymlink != 0:
+		l, err := os.Readlink(src)
+		if err == nil {
+			err = os.Symlink(l, tmp)
+		}
+		if err != nil {
+			return err
+		}
+	case info.Mode().IsRegular():
+		if err := build.LinkOrCopy(src, tmp); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%s: not a regular file in the source tree", rel)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore %s: %w", rel, err)
+	}
+	return nil
 }
 
 // moveObjects moves objects from the tree to dir (same relative paths),

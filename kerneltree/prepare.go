@@ -40,10 +40,12 @@ type PrepareOptions struct {
 
 // Tree is a prepared kernel tree: a work copy of the user's sources (hard
 // links) with the kernel's configuration, after make olddefconfig and
-// make modules_prepare. It is shared by every run with the same key and
-// never written once published: builds happen in clones (Clone).
+// make modules_prepare. It is shared by every run with the same key; a run
+// builds objects in it, patches applied, and puts back the source tree's
+// files before it lets the next run in (BuildObjects).
 type Tree struct {
-	Dir     string // the prepared tree (read only)
+	Dir     string // the prepared tree, where patches are applied
+	Source  string // the user's tree (read only), what the prepared tree's files are restored from
 	Key     string // the cache key: sources, configuration, compiler, release
 	Release string // KERNELRELEASE
 	CC      string // the compiler
@@ -53,35 +55,51 @@ type Tree struct {
 	Vars   []string
 	Cached bool // the tree came from the cache
 
+	home string   // the tree's directory in the cache: Dir and, beside it, the tool's state
 	lock *os.File // held while objects are built
 }
 
-// prepareVersion changes when the preparation's steps change.
-const prepareVersion = "2"
+// prepareVersion changes when the preparation's steps or its directory's
+// layout change.
+const prepareVersion = "3"
 
-// Marker files of the prepared tree (not part of the tree).
+// The directory of a prepared tree in the cache, prefixPrepared+KEY, holds
+// the tree (treeDir) and, beside it, where no patch reaches (the paths of
+// a patch are checked to stay inside the tree it is applied to), the
+// tool's own state: the markers and records below, the patched build's
+// journal (journalName), the patch-author headers (includeDir) and the original
+// objects (objectsPrefix+KEY). Its lock is the sibling file
+// prefixPrepared+KEY+".lock".
 const (
-	completeMarker = ".kpatch-complete"
-	stateName      = ".kpatch-state"
-	prepareLogName = ".kpatch-prepare.log"
 	prefixPrepared = "prepared-"
+	treeDir        = "tree"
+	completeMarker = "complete"        // the preparation finished
+	stateName      = "generated-state" // sizes and times of the generated files every object depends on (stateFiles)
+	manifestName   = "manifest"        // what the preparation made (verify)
+	prepareLogName = "prepare.log"
 )
 
-// sourceFiles lists the files of the user's tree a work copy takes: the
-// tree-relative path with mode, size and modification time of each.
-func sourceFiles(src string) ([]string, error) {
-	var files []string
+// sourceFile is a file of the user's tree that a work copy takes.
+type sourceFile struct {
+	rel  string // tree-relative, with slashes
+	info fs.FileInfo
+}
+
+// sourceFiles lists the files of the user's tree a work copy takes
+// (build.CopyTree's choice), sorted by path.
+func sourceFiles(src string) ([]sourceFile, error) {
+	var files []sourceFile
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if d.Name() == ".git" || d.Name() == ".svn" {
+		if p != src && build.CopyTreeSkips(d) {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if build.IsBuildOutput(d.Name()) {
+		if d.IsDir() {
 			return nil
 		}
 		info, err := d.Info()
@@ -89,10 +107,12 @@ func sourceFiles(src string) ([]string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		files = append(files, fmt.Sprintf("%s\x00%v\x00%d\x00%d", rel, info.Mode(), info.Size(), info.ModTime().UnixNano()))
+		files = append(files, sourceFile{rel: filepath.ToSlash(rel), info: info})
 		return nil
 	})
-	sort.Strings(files)
+	// WalkDir visits in lexical order of each directory's names, not of
+	// the whole paths (fs/a-b/x before fs/a/x): the key sorts.
+	sort.Slice(files, func(a, b int) bool { return files[a].rel < files[b].rel })
 	return files, err
 }
 
@@ -101,17 +121,23 @@ func sourceFiles(src string) ([]string, error) {
 // hashing 1.4 GB of sources would cost more than the preparation saves),
 // the configuration by its contents, the compiler by its version.
 func TreeKey(o *PrepareOptions) (string, error) {
+	key, _, err := treeKey(o)
+	return key, err
+}
+
+// treeKey is TreeKey, with the source files it read.
+func treeKey(o *PrepareOptions) (string, []sourceFile, error) {
 	files, err := sourceFiles(o.SourceDir)
 	if err != nil {
-		return "", fmt.Errorf("source tree %s: %w", o.SourceDir, err)
+		return "", nil, fmt.Errorf("source tree %s: %w", o.SourceDir, err)
 	}
 	cfg, err := os.ReadFile(o.Config)
 	if err != nil {
-		return "", fmt.Errorf("config: %w", err)
+		return "", nil, fmt.Errorf("config: %w", err)
 	}
 	symvers, err := os.ReadFile(o.Symvers)
 	if err != nil {
-		return "", fmt.Errorf("Module.symvers: %w", err)
+		return "", nil, fmt.Errorf("Module.symvers: %w", err)
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, build.CompilerID(o.CC),
@@ -122,12 +148,17 @@ func TreeKey(o *PrepareOptions) (string, error) {
 		fmt.Fprintf(h, "vars %q\n", vars)
 	}
 	for _, f := range files {
-		fmt.Fprintf(h, "%s\n", f)
+		fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\n", f.rel, f.info.Mode(), f.info.Size(), f.info.ModTime().UnixNano())
 	}
-	return hex.EncodeToString(h.Sum(nil))[:20], nil
+	return hex.EncodeToString(h.Sum(nil))[:20], files, nil
 }
 
-// Prepare returns the prepared tree for o, from the cache or made now.
+// Prepare returns the prepared tree for o, from the cache or made now. A
+// cached tree is trusted only as far as it is checked: under its lock,
+// what a killed run left patched is put back (the journal), then every
+// file is compared with the source tree and with what the preparation
+// made (verify); a tree that differs is discarded with its original
+// objects, with a line naming the file, and prepared again.
 func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 1
@@ -140,10 +171,10 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if o.Release == "" || o.CC == "" {
 		return nil, fmt.Errorf("prepare %s: the kernel release and the compiler are required", o.SourceDir)
 	}
-	if _, err := os.Stat(filepath.Join(o.SourceDir, "Makefile")); err != nil {
-		return nil, fmt.Errorf("%s is not a kernel source tree: %w", o.SourceDir, err)
+	if err := CheckSourceTree(o.SourceDir); err != nil {
+		return nil, err
 	}
-	key, err := TreeKey(&o)
+	key, files, err := treeKey(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +182,8 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	t := &Tree{Dir: filepath.Join(o.CacheDir, prefixPrepared+key), Key: key, Release: o.Release, CC: o.CC, Vars: ConfigVars(cfg)}
-	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
-		t.Cached = true
-		logf("using the prepared tree %s", key)
-		return t, nil
-	}
+	home := filepath.Join(o.CacheDir, prefixPrepared+key)
+	t := &Tree{Dir: filepath.Join(home, treeDir), Source: o.SourceDir, Key: key, Release: o.Release, CC: o.CC, Vars: ConfigVars(cfg), home: home}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -165,26 +192,39 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// record absolute paths, so a copy elsewhere would rebuild them. A
 	// lock keeps concurrent runs out; a run killed halfway leaves no
 	// marker, and the next run starts over.
-	lock, err := lockFile(t.Dir + ".lock")
+	lock, err := lockFile(home + ".lock")
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Close()
-	if _, err := os.Stat(filepath.Join(t.Dir, completeMarker)); err == nil {
-		t.Cached = true
-		logf("using the prepared tree %s", key)
-		return t, nil
+	if _, err := os.Stat(filepath.Join(home, completeMarker)); err == nil {
+		start := time.Now()
+		diff := ""
+		if err := t.recover(); err != nil {
+			diff = err.Error()
+		} else if diff, err = t.verify(files); err != nil {
+			diff = err.Error()
+		}
+		if diff == "" {
+			t.Cached = true
+			logf("using the prepared tree %s (checked against the source tree in %.1fs)", key, time.Since(start).Seconds())
+			return t, nil
+		}
+		logf("the prepared tree %s differs from the source tree: %s; preparing it again", key, diff)
 	}
-	if err := os.RemoveAll(t.Dir); err != nil {
+	if err := os.RemoveAll(home); err != nil {
 		return nil, err
 	}
-	tmp := t.Dir
 	fail := func(err error) (*Tree, error) {
-		os.RemoveAll(tmp)
+		os.RemoveAll(home)
 		return nil, err
 	}
 	logf("preparing the tree %s (olddefconfig, modules_prepare)", key)
 	start := time.Now()
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, err
+	}
+	tmp := t.Dir
 	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
 		return fail(fmt.Errorf("copy %s: %w", o.SourceDir, err))
 	}
@@ -201,7 +241,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return fail(fmt.Errorf("Module.symvers: %w", err))
 	}
-	logFile, err := os.Create(filepath.Join(tmp, prepareLogName))
+	logFile, err := os.Create(filepath.Join(home, prepareLogName))
 	if err != nil {
 		return fail(err)
 	}
@@ -210,8 +250,8 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if o.BuildLog != nil {
 		w = io.MultiWriter(logFile, o.BuildLog)
 	}
-	// The objects' flags, so that single-object builds in clones find
-	// everything prepare built up to date.
+	// The objects' flags, so that single-object builds find everything
+	// prepare built up to date.
 	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
 	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
@@ -227,14 +267,17 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
 	}
-	st, err := t.state()
+	st, err := t.generatedState()
 	if err == nil {
-		err = os.WriteFile(filepath.Join(tmp, stateName), []byte(st), 0o644)
+		err = os.WriteFile(filepath.Join(home, stateName), []byte(st), 0o644)
+	}
+	if err == nil {
+		err = t.writeManifest(files)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if err := elfobj.WriteFileAtomic(filepath.Join(t.Dir, completeMarker), nil, 0o644); err != nil {
+	if err := elfobj.WriteFileAtomic(filepath.Join(home, completeMarker), nil, 0o644); err != nil {
 		return fail(err)
 	}
 	logf("prepared the tree in %.1fs", time.Since(start).Seconds())
@@ -274,8 +317,8 @@ func ConfigVars(config []byte) []string {
 // tree unusable for the next run.
 var stateFiles = []string{".config", "include/config/auto.conf", "include/generated", "arch/x86/include/generated", "Module.symvers"}
 
-// state describes the stateFiles: path, size and modification time.
-func (t *Tree) state() (string, error) {
+// generatedState describes the stateFiles: path, size and modification time.
+func (t *Tree) generatedState() (string, error) {
 	var b strings.Builder
 	for _, f := range stateFiles {
 		err := filepath.WalkDir(filepath.Join(t.Dir, f), func(p string, d fs.DirEntry, err error) error {
@@ -301,16 +344,16 @@ func (t *Tree) state() (string, error) {
 // prepared; a changed tree loses its completion marker, so the next run
 // prepares it again.
 func (t *Tree) checkState() error {
-	want, err := os.ReadFile(filepath.Join(t.Dir, stateName))
+	want, err := os.ReadFile(filepath.Join(t.home, stateName))
 	if err != nil {
 		return err
 	}
-	got, err := t.state()
+	got, err := t.generatedState()
 	if err != nil {
 		return err
 	}
 	if got != string(want) {
-		os.Remove(filepath.Join(t.Dir, completeMarker))
+		os.Remove(filepath.Join(t.home, completeMarker))
 		return fmt.Errorf("the patched build changed the prepared tree %s (generated files); it will be prepared again on the next run", t.Dir)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 
 // debianTree prepares (or takes from the test cache) linux-source-6.1
 // with the installed kernel's configuration.
-func debianTree(t *testing.T) (*Tree, *Running) {
+func debianTree(t testing.TB) (*Tree, *Running) {
 	t.Helper()
 	src := testutil.LinuxSource(t)
 	cache := testutil.CacheDir(t)
@@ -53,8 +53,28 @@ func TestPrepareDebian(t *testing.T) {
 	}
 	// A second preparation is the cached tree.
 	again, err := Prepare(context.Background(), PrepareOptions{SourceDir: testutil.LinuxSource(t), Config: testutil.DebianKernel(t).Config, Symvers: r.Symvers, Release: r.Release,
-		CC: r.CC, CacheDir: testutil.CacheDir(t)})
+		CC: r.CC, CacheDir: testutil.CacheDir(t), Log: t.Logf})
 	if err != nil || !again.Cached || again.Dir != tree.Dir {
 		t.Errorf("second preparation: %+v, %v", again, err)
+	}
+}
+
+// BenchmarkVerifyDebian measures what trusting a cached prepared tree
+// costs: listing the source tree (the cache key) and comparing the
+// prepared tree with it and with what the preparation made.
+func BenchmarkVerifyDebian(b *testing.B) {
+	tree, _ := debianTree(b)
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		files, err := sourceFiles(tree.Source)
+		if err != nil {
+			b.Fatal(err)
+		}
+		listed := time.Since(start)
+		diff, err := tree.verify(files)
+		if err != nil || diff != "" {
+			b.Fatalf("verify: %q, %v", diff, err)
+		}
+		b.Logf("%d files: listing %v, verify %v", len(files), listed, time.Since(start)-listed)
 	}
 }

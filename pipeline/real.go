@@ -74,7 +74,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	paths = uniq(paths)
 	o.logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
 	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: o.Fuzz, Headers: module.Headers(),
-		CacheDir: o.CacheDir, WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
+		WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	if err != nil {
 		return res, err
 	}
@@ -123,8 +123,12 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	}
 	ko := o.modulePath()
 	o.logf("building patch module %s", filepath.Base(ko))
-	err = module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC, Vars: tree.Vars,
-		NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log, FailLog: o.failLog()})
+	// The hook is compiled against the tree's headers: under the tree's
+	// lock, so that no other run's patches are applied meanwhile.
+	err = tree.Locked(func() error {
+		return module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC, Vars: tree.Vars,
+			NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log, FailLog: o.failLog()})
+	})
 	if err != nil {
 		return res, err
 	}
