@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,9 +93,9 @@ const factsVersion = "1"
 // takes seconds) and finds the files that go with it, each replaceable
 // by o.
 func FindRunning(vmlinux string, o Overrides) (*Running, error) {
-	f, err := elf.Open(vmlinux)
+	f, err := openVmlinux(vmlinux)
 	if err != nil {
-		return nil, fmt.Errorf("vmlinux: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	id, err := buildID(f, vmlinux)
@@ -176,6 +177,33 @@ found:
 		return nil, err
 	}
 	return r, nil
+}
+
+// openVmlinux opens the vmlinux as ELF and checks that it is whole: a
+// file cut short (a copy or a download that did not finish) is named as
+// truncated, not as an EOF somewhere in its reading.
+func openVmlinux(path string) (*elf.File, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("vmlinux: %w", err)
+	}
+	f, err := elf.Open(path)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("vmlinux %s is truncated (%d bytes): its ELF headers are cut short (%w)", path, info.Size(), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vmlinux %s: %w", path, err)
+	}
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOBITS || s.Type == elf.SHT_NULL {
+			continue
+		}
+		if end := s.Offset + s.FileSize; end > uint64(info.Size()) || end < s.Offset {
+			f.Close()
+			return nil, fmt.Errorf("vmlinux %s is truncated: it has %d bytes, its section %s ends at byte %d", path, info.Size(), s.Name, end)
+		}
+	}
+	return f, nil
 }
 
 // buildID returns the vmlinux's GNU build-id note, or a digest of its

@@ -1,9 +1,13 @@
 package kerneltree
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +52,21 @@ func TestFindRunningDebian(t *testing.T) {
 	if _, err := FindRunning(k.Vmlinux, Overrides{CacheDir: cache, CC: "gcc-12", Getenv: func(k string) (string, bool) { return "x", k == "ORC_STRUCT_SIZE" }}); err == nil {
 		t.Error("a non-numeric struct size was accepted")
 	}
+	// The first megabyte of the vmlinux, as an interrupted copy leaves it.
+	in, err := os.Open(k.Vmlinux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	head := make([]byte, 1<<20)
+	if _, err := io.ReadFull(in, head); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "vmlinux")
+	os.WriteFile(cut, head, 0o644)
+	if _, err := FindRunning(cut, Overrides{CacheDir: cache}); err == nil || !strings.Contains(err.Error(), "vmlinux "+cut+" is truncated (1048576 bytes)") {
+		t.Errorf("truncated vmlinux: %v", err)
+	}
 }
 
 func TestFindCompilerMismatch(t *testing.T) {
@@ -90,5 +109,33 @@ func TestConfigCompiler(t *testing.T) {
 	}
 	if cc, err := findCompiler("GCC: (Fake 1.0-1) 1.0", "", "absent-cc-1", false); err != nil || cc != "gcc-1" {
 		t.Errorf("configuration's compiler absent: %q, %v; want gcc-1", cc, err)
+	}
+}
+
+// TestFindRunningTruncated gives FindRunning a vmlinux cut short (its
+// section headers lost) and one whose section runs past its end: both
+// are named as truncated, with the file and its size.
+func TestFindRunningTruncated(t *testing.T) {
+	whole, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "testdata/diffcases/altinstr/orig.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "vmlinux-cut")
+	os.WriteFile(cut, whole[:len(whole)/2], 0o644)
+	// Section 1's size (its header's sh_size) made larger than the file.
+	long := append([]byte(nil), whole...)
+	shoff := binary.LittleEndian.Uint64(long[0x28:])
+	binary.LittleEndian.PutUint64(long[shoff+64+0x20:], uint64(len(long)))
+	past := filepath.Join(dir, "vmlinux-past")
+	os.WriteFile(past, long, 0o644)
+	for path, want := range map[string]string{
+		cut:  fmt.Sprintf("vmlinux %s is truncated (%d bytes): its ELF headers are cut short", cut, len(whole)/2),
+		past: fmt.Sprintf("vmlinux %s is truncated: it has %d bytes, its section .text ends at byte", past, len(whole)),
+	} {
+		_, err := FindRunning(path, Overrides{})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got %v, want %s...", err, want)
+		}
 	}
 }
