@@ -61,6 +61,21 @@ func CheckSourceTree(dir string) error {
 	return nil
 }
 
+// IsGenerated reports whether the tree-relative path rel is, or is under,
+// one the preparation of a tree generates (the configuration,
+// include/config, include/generated, arch/ARCH/include/generated,
+// Module.symvers): the running kernel's, not a source file, whatever the
+// user's tree holds there.
+func IsGenerated(rel string) bool {
+	for _, f := range stateFiles {
+		if rel == f || strings.HasPrefix(rel, f+"/") {
+			return true
+		}
+	}
+	parts := strings.SplitN(rel, "/", 5)
+	return len(parts) >= 4 && parts[0] == "arch" && parts[2] == "include" && parts[3] == "generated"
+}
+
 // volatileFiles are files of the prepared tree that every make run
 // writes again and nothing reads (the missing-syscalls check's
 // dependency list): verify does not compare them.

@@ -174,6 +174,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckSourceDir(o.SourceDir); err != nil {
+		return nil, err
+	}
 	// Every run holds the cache's lock (shared): a run that finds the
 	// cache unused removes what killed runs left, never a live run's work.
 	unlock, err := build.LockCache(o.CacheDir, o.logf)
@@ -196,6 +199,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // readPatches parses the patches and refuses what cannot be patched.
 func (o *Options) readPatches() ([]*build.Patch, error) {
 	var patches []*build.Patch
+	earlier := map[string]bool{}
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
 		if err != nil {
@@ -203,6 +207,11 @@ func (o *Options) readPatches() ([]*build.Patch, error) {
 		}
 		if err := refusePatch(bp, o.SourceDir); err != nil {
 			return nil, err
+		}
+		if o.SourceDir != "" {
+			if err := checkSourceFiles(bp, o.SourceDir, earlier); err != nil {
+				return nil, err
+			}
 		}
 		patches = append(patches, bp)
 	}

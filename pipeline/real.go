@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -23,12 +24,70 @@ import (
 // IsLinuxTree reports whether dir is a Linux kernel source tree (kbuild's
 // top-level files), as opposed to the bundled kernel.
 func IsLinuxTree(dir string) bool {
-	for _, f := range []string{"Kbuild", "Kconfig", "scripts/Makefile.build"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return false
+	return len(kerneltree.MissingTreeFiles(dir)) == 0
+}
+
+// bundledMakefile finds the print-cflags target of a tree like the
+// bundled kernel's.
+var bundledMakefile = regexp.MustCompile(`(?m)^print-cflags:`)
+
+// CheckSourceDir checks that dir is a kernel tree kpatch-build builds
+// from: a Linux tree (kbuild's top-level files) or a tree like the bundled
+// kernel's (a Makefile with a print-cflags target). The error names the
+// directory and what it lacks.
+func CheckSourceDir(dir string) error {
+	err := kerneltree.CheckSourceTree(dir)
+	var nl *kerneltree.NotLinuxTreeError
+	if !errors.As(err, &nl) {
+		return err
+	}
+	if mk, err := os.ReadFile(filepath.Join(dir, "Makefile")); err == nil && bundledMakefile.Match(mk) {
+		return nil
+	}
+	return fmt.Errorf("%s is not a kernel source tree: it has no %s (a Linux tree has Makefile, Kbuild, Kconfig and scripts/Makefile.build; the bundled kernel's tree has a Makefile with a print-cflags target)",
+		dir, strings.Join(nl.Missing, ", "))
+}
+
+// checkSourceFiles refuses a patch's paths that are not the source tree's
+// own files (dir): a file the patch changes, removes, renames or copies
+// must be in the tree, as the earlier patches of the run leave it
+// (earlier: the files they create, true, or remove, false); a file of a
+// Linux tree that the preparation generates (.config,
+// include/generated/...) is refused even where the user's tree has one.
+// New files are allowed anywhere else in the tree.
+func checkSourceFiles(p *build.Patch, dir string, earlier map[string]bool) error {
+	linux := IsLinuxTree(dir)
+	for _, f := range p.Files {
+		for _, n := range [][2]string{{f.Old, f.OldName}, {f.New, f.NewName}} {
+			if n[0] == "" || !linux {
+				continue
+			}
+			real, err := build.ResolveInTree(dir, n[0])
+			if err != nil {
+				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: n[1], Err: err}
+			}
+			if kerneltree.IsGenerated(n[0]) || kerneltree.IsGenerated(real) {
+				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: n[1], Err: refusal.New(refusal.PatchGenerated)}
+			}
+		}
+		if f.Old != "" && !f.IsNew {
+			exists, ok := earlier[f.Old]
+			if !ok {
+				_, err := os.Stat(filepath.Join(dir, f.Old))
+				exists = err == nil
+			}
+			if !exists {
+				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.OldName, Err: refusal.New(refusal.PatchNotInTree, dir)}
+			}
+		}
+		if f.IsDelete || f.IsRename {
+			earlier[f.Old] = false
+		}
+		if f.New != "" && !f.IsDelete {
+			earlier[f.New] = true
 		}
 	}
-	return true
+	return nil
 }
 
 // runReal is the path of a real kernel: the facts of the running kernel
@@ -268,7 +327,14 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 				return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, old), Err: refusal.New(refusal.RealRename, old, nw)}
 			}
 		}
-		for _, f := range p.Touched() {
+		for _, touched := range p.Touched() {
+			// The file the kernel's build reads: a path through a
+			// symlinked directory of the tree
+			// (scripts/dtc/include-prefixes/...) is its target's.
+			f, err := build.ResolveParentInTree(tree, touched)
+			if err != nil {
+				return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: err}
+			}
 			var objs []*kerneltree.Object
 			if strings.HasSuffix(f, ".h") {
 				users, err := ix.HeaderUsers(tree, f)
@@ -297,7 +363,7 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 			}
 			if len(objs) == 0 {
 				if strings.HasSuffix(f, ".c") || strings.HasSuffix(f, ".h") {
-					return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, f), Path: f, Err: refusal.New(refusal.NotCompiled)}
+					return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: notCompiled(touched, f)}
 				}
 				continue // Makefiles, documentation: nothing to diff
 			}
@@ -319,6 +385,15 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 		return out[a].Parent < out[b].Parent
 	})
 	return out, nil
+}
+
+// notCompiled is the refusal of a patched file no object is built from;
+// for a path through a symlink, it names the file the link leads to.
+func notCompiled(touched, real string) error {
+	if real != touched {
+		return fmt.Errorf("%w (the file is %s, through a symlink of the tree)", refusal.New(refusal.NotCompiled), real)
+	}
+	return refusal.New(refusal.NotCompiled)
 }
 
 func uniq(s []string) []string {

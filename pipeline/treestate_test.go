@@ -253,3 +253,57 @@ func TestRealTamperedCache(t *testing.T) {
 		t.Error("fs/proc/poison.h is left in the prepared tree")
 	}
 }
+
+// TestRealSymlinkPath patches headers through the tree's symlinked
+// directory scripts/dtc/include-prefixes/dt-bindings: the objects are
+// those of the file the link leads to (include/dt-bindings/...), and a
+// file no object is built from is refused naming that file.
+func TestRealSymlinkPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds kernel objects")
+	}
+	dir := t.TempDir()
+	runLogged := realRunner(t, testutil.CacheDir(t), filepath.Join(dir, "out"))
+	var logged []string
+	run := func(name, text string) error {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, l, err := runLogged(p)
+		logged = l
+		return err
+	}
+	leds := `--- a/scripts/dtc/include-prefixes/dt-bindings/leds/leds-pca955x.h
++++ b/scripts/dtc/include-prefixes/dt-bindings/leds/leds-pca955x.h
+@@ -1,5 +1,5 @@
+ /*
+- * This header provides constants for pca955x LED bindings.
++ * This header provides the constants of pca955x LED bindings.
+  *
+  * This file is licensed under the terms of the GNU General Public
+  * License version 2.  This program is licensed "as is" without any
+`
+	err := run("leds.patch", leds)
+	var pe *pipeline.Error
+	if !errors.As(err, &pe) || pe.Key != refusal.NoFunctionalChange {
+		t.Errorf("got %v, want no functional change (a comment)", err)
+	}
+	if !strings.Contains(strings.Join(logged, "\n"), "object(s) to build: drivers/leds/leds-pca955x.o") {
+		t.Error("drivers/leds/leds-pca955x.o, which includes the header, was not built")
+	}
+	clock := `--- a/scripts/dtc/include-prefixes/dt-bindings/clock/qcom,dispcc-sm8250.h
++++ b/scripts/dtc/include-prefixes/dt-bindings/clock/qcom,dispcc-sm8250.h
+@@ -1,4 +1,4 @@
+-/* SPDX-License-Identifier: GPL-2.0 */
++/* SPDX-License-Identifier: GPL-2.0-only */
+ /*
+  * Copyright (c) 2018-2020, The Linux Foundation. All rights reserved.
+  */
+`
+	err = run("clock.patch", clock)
+	want := "clock.patch:1: scripts/dtc/include-prefixes/dt-bindings/clock/qcom,dispcc-sm8250.h: no object of the running kernel is built from it (the file is include/dt-bindings/clock/qcom,dispcc-sm8250.h, through a symlink of the tree)"
+	if !errors.As(err, &pe) || pe.Key != refusal.NotCompiled || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("got %v, want ...%s", err, want)
+	}
+}

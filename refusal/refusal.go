@@ -139,6 +139,8 @@ const (
 	PatchMalformed     Key = "patch-malformed"
 	PatchTreeMismatch  Key = "patch-tree-mismatch"
 	PatchToolState     Key = "patch-tool-state"
+	PatchNotInTree     Key = "patch-not-in-tree"
+	PatchGenerated     Key = "patch-generated"
 	HunkFails          Key = "hunk-fails"
 	HunkFuzz           Key = "hunk-fuzz"
 	PatchedBuild       Key = "patched-build"
@@ -298,6 +300,10 @@ var table = []Entry{
 		Hint: "the patch was made against another tree: refresh it against the running kernel's source tree"},
 	{Key: PatchToolState, Cmd: Build, Format: "the path names kpatch-build's own state (%s: no file of a source tree starts with .kpatch-)", Args: []string{".kpatch-NAME"}, Note: patchPrefix, Code: ExitError,
 		Hint: "a patch may only change the source tree's files; remove the file from the patch"},
+	{Key: PatchNotInTree, Cmd: Build, Format: "no such file in the source tree %s: a patch changes the tree's own files or creates new ones", Args: []string{"SRCDIR"}, Note: patchPrefix, Code: ExitError,
+		Hint: "make the patch against the running kernel's source tree; a generated file (.config, include/generated/...) is not one of its files"},
+	{Key: PatchGenerated, Cmd: Build, Format: "the file is generated when the tree is prepared (olddefconfig, modules_prepare), not a source file", Note: patchPrefix, Code: ExitError,
+		Hint: "a live patch changes the running kernel's source files; the configuration and generated headers are the running kernel's and cannot change"},
 	{Key: HunkFails, Cmd: Build, Format: "hunk #%d (%s) does not apply: its lines are not in %s at any offset, even with %d of its context lines ignored (fuzz)", Args: []string{"N", "@@ -A,B +C,D @@", "FILE", "F"}, Note: patchPrefix + "; F is the hunk's context on its longer side, the most GNU patch could ignore", Code: ExitError,
 		Hint: "refresh the patch against this source tree (the tree the running kernel was built from)"},
 	{Key: HunkFuzz, Cmd: Build, Format: "hunk #%d (%s) does not apply with fuzz %d (--fuzz): it applies to %s only with fuzz %d, at line %d", Args: []string{"N", "@@ -A,B +C,D @@", "MAX", "FILE", "F", "L"}, Note: patchPrefix, Code: ExitError, HintFormat: true,
