@@ -116,28 +116,37 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-// refusePatch refuses what kpatch-build refuses before building: a patch
-// whose paths leave the source tree at dir (through a symlink: the rest
-// is refused when the patch is read), changes to a Linux tree's build
-// files (BuildFile: they would run during the build), to lib/ (linked
-// into vmlinux as archives, not patchable per object) and assembly files. The
-// paths are the patch's cleaned ones, so fs/../lib/x.c is lib/x.c.
-func refusePatch(p *build.Patch, dir string) error {
-	if dir != "" {
-		if err := p.CheckTree(dir); err != nil {
-			return err
-		}
-	}
-	linux := dir != "" && IsLinuxTree(dir)
+// refusePatch refuses what kpatch-build refuses in a patch whatever the
+// tree: changes to lib/ (linked into vmlinux as archives, not patchable
+// per object) and assembly files. The paths are the patch's cleaned ones,
+// so fs/../lib/x.c is lib/x.c. (What leaves the tree by its name is
+// refused when the patch is read; through the tree's symlinks, and
+// changes to a Linux tree's build files, by readPatches.)
+func refusePatch(p *build.Patch) error {
 	for _, f := range p.Paths() {
-		if linux && BuildFile(f.Path) {
-			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.BuildFileChange, f.Path)}
-		}
 		if strings.HasPrefix(f.Path, "lib/") {
 			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
 		}
 		if strings.HasSuffix(f.Path, ".S") {
 			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.AsmChange, f.Path)}
+		}
+	}
+	return nil
+}
+
+// refuseBuildFiles refuses changes to a Linux tree's build files
+// (BuildFile: they would run during the build), judged on the file the
+// build reads: a path through a symlinked directory of the tree at dir
+// (scripts/dtc/include-prefixes/dt-bindings/...) is the file it leads to
+// (include/dt-bindings/...).
+func refuseBuildFiles(p *build.Patch, dir string) error {
+	for _, f := range p.Paths() {
+		real, err := build.ResolveParentInTree(dir, f.Path)
+		if err != nil {
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
+		}
+		if BuildFile(real) {
+			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.BuildFileChange, f.Path)}
 		}
 	}
 	return nil
@@ -174,9 +183,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckSourceDir(o.SourceDir); err != nil {
-		return nil, err
-	}
 	// Every run holds the cache's lock (shared): a run that finds the
 	// cache unused removes what killed runs left, never a live run's work.
 	unlock, err := build.LockCache(o.CacheDir, o.logf)
@@ -196,24 +202,42 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return o.runBundled(ctx, patches)
 }
 
-// readPatches parses the patches and refuses what cannot be patched.
+// readPatches parses the patches and refuses what cannot be patched: by
+// the patches alone first, then, once the source tree is known to be a
+// kernel tree, against it: no path through a symlink out of it, and only
+// its own files changed (checkSourceFiles).
 func (o *Options) readPatches() ([]*build.Patch, error) {
 	var patches []*build.Patch
-	earlier := map[string]bool{}
 	for _, p := range o.Patches {
 		bp, err := build.ReadPatch(p)
 		if err != nil {
 			return nil, err
 		}
-		if err := refusePatch(bp, o.SourceDir); err != nil {
+		if err := refusePatch(bp); err != nil {
 			return nil, err
 		}
-		if o.SourceDir != "" {
-			if err := checkSourceFiles(bp, o.SourceDir, earlier); err != nil {
+		patches = append(patches, bp)
+	}
+	if o.SourceDir == "" {
+		return patches, nil
+	}
+	if err := CheckSourceDir(o.SourceDir); err != nil {
+		return nil, err
+	}
+	linux := IsLinuxTree(o.SourceDir)
+	earlier := map[string]bool{}
+	for _, p := range patches {
+		if err := p.CheckTree(o.SourceDir); err != nil {
+			return nil, err
+		}
+		if linux {
+			if err := refuseBuildFiles(p, o.SourceDir); err != nil {
 				return nil, err
 			}
 		}
-		patches = append(patches, bp)
+		if err := checkSourceFiles(p, o.SourceDir, earlier); err != nil {
+			return nil, err
+		}
 	}
 	return patches, nil
 }

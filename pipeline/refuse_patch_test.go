@@ -27,6 +27,10 @@ func TestRefusePatch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A tree like the bundled kernel's (CheckSourceDir).
+	if err := os.WriteFile(filepath.Join(tree, "Makefile"), []byte("print-cflags:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(root, "canary"), []byte("canary\n"), 0o644)
 	if err := os.Symlink("..", filepath.Join(tree, "up")); err != nil {
 		t.Fatal(err)
@@ -99,7 +103,7 @@ func listing(t *testing.T, dir string) []string {
 func TestRefuseBuildFiles(t *testing.T) {
 	root := t.TempDir()
 	tree := filepath.Join(root, "linux")
-	files := []string{"Kbuild", "Kconfig", "scripts/Makefile.build", "scripts/link-vmlinux.sh", "fs/proc/Makefile",
+	files := []string{"Makefile", "Kbuild", "Kconfig", "scripts/Makefile.build", "scripts/link-vmlinux.sh", "fs/proc/Makefile",
 		"fs/proc/meminfo.c", "arch/x86/Kconfig.debug", "arch/x86/Makefile_32.cpu", "arch/x86/kernel/vmlinux.lds.S",
 		"arch/x86/configs/x86_64_defconfig", "tools/objtool/Build", "fs/proc/kconfig_notes.c"}
 	for _, f := range files {

@@ -17,7 +17,7 @@ import (
 func linuxLikeTree(t *testing.T) string {
 	t.Helper()
 	tree := filepath.Join(t.TempDir(), "linux")
-	for _, f := range []string{"Makefile", "Kbuild", "Kconfig", "scripts/Makefile.build", "fs/proc/meminfo.c", ".config",
+	for _, f := range []string{"Makefile", "Kbuild", "Kconfig", "scripts/Makefile.build", "fs/proc/meminfo.c", ".config", "include/config/auto.conf",
 		"include/generated/autoconf.h", "arch/x86/include/generated/asm/orc_hash.h", "include/linux/types.h"} {
 		os.MkdirAll(filepath.Join(tree, filepath.Dir(f)), 0o755)
 		if err := os.WriteFile(filepath.Join(tree, f), []byte("line 1\nline 2\n"), 0o644); err != nil {
@@ -52,7 +52,8 @@ func TestRefuseNotSource(t *testing.T) {
 			"PATCH0:1: a/fs/proc/nope.c: no such file in the source tree " + tree},
 		{"generated header the tree has", []string{change("fs/proc/meminfo.c") + change("include/generated/autoconf.h")}, refusal.PatchGenerated,
 			"PATCH0:7: a/include/generated/autoconf.h: the file is generated when the tree is prepared"},
-		{"configuration", []string{change(".config")}, refusal.PatchGenerated, "PATCH0:1: a/.config: the file is generated"},
+		{"configuration", []string{change(".config")}, refusal.BuildFileChange, "PATCH0:1: changes to the kernel's build files are not supported (.config)"},
+		{"generated configuration", []string{change("include/config/auto.conf")}, refusal.PatchGenerated, "PATCH0:1: a/include/config/auto.conf: the file is generated"},
 		{"an architecture's generated header", []string{change("arch/x86/include/generated/asm/orc_hash.h")}, refusal.PatchGenerated, "a/arch/x86/include/generated/asm/orc_hash.h: the file is generated"},
 		{"new generated header", []string{create("include/generated/evil.h")}, refusal.PatchGenerated, "b/include/generated/evil.h: the file is generated"},
 		{"generated through a symlink", []string{change("fs/gen/autoconf.h")}, refusal.PatchGenerated, "a/fs/gen/autoconf.h: the file is generated"},
