@@ -96,8 +96,8 @@ type journal struct {
 	// remove, as the patches name them and with their symlinks resolved:
 	// each is put back as the source tree has it.
 	Files []string
-	// Objects are the objects the build writes, removed with their .cmd
-	// files.
+	// Objects are the objects the build writes, removed with kbuild's
+	// files about them (.cmd, .d).
 	Objects []string
 }
 
@@ -279,8 +279,8 @@ func checkObject(obj string) error {
 // recover undoes the journal's build, if any: every file the patches
 // changed is the source tree's again (removed when the source tree does
 // not have it), the objects are removed (a patched object is newer than
-// the restored source: make would take it as up to date) with their .cmd
-// files. The journal is state beside the tree, which no patch reaches;
+// the restored source: make would take it as up to date) with kbuild's
+// files about them (.cmd, .d). The journal is state beside the tree, which no patch reaches;
 // still, each of its paths is checked like a patch's path (clean,
 // relative, inside the tree, no symlink out of it) before it is used.
 func (t *Tree) recover() error {
@@ -308,8 +308,12 @@ func (t *Tree) recover() error {
 		if real, err := build.ResolveInTree(t.Dir, obj); err != nil || real != obj {
 			return fmt.Errorf("%s: object %s: not a path of the tree's own directories (%v)", path, obj, err)
 		}
-		cmd := filepath.Join(filepath.Dir(obj), "."+filepath.Base(obj)+".cmd")
-		for _, f := range []string{obj, cmd} {
+		// kbuild's record of the object's command, and the dependency
+		// list that genksyms's preprocessor run writes again after
+		// fixdep removed the compiler's (objects that export symbols,
+		// with CONFIG_MODVERSIONS).
+		dot := filepath.Join(filepath.Dir(obj), "."+filepath.Base(obj))
+		for _, f := range []string{obj, dot + ".cmd", dot + ".d"} {
 			if err := os.Remove(filepath.Join(t.Dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}

@@ -52,7 +52,8 @@ func writeJournal(t *testing.T, tr *Tree, j journal) {
 // patched file is the source's file again (the same inode), a file the
 // patch made is removed with its directories, a file symlink the patch
 // replaced by a file is a symlink again, a file changed through a
-// directory symlink is restored; the objects go with their .cmd files.
+// directory symlink is restored; the objects go with their .cmd and .d
+// files.
 func TestRecoverRestoresFromSource(t *testing.T) {
 	tr, _ := fakeTree(t)
 	in := func(f string) string { return filepath.Join(tr.Dir, f) }
@@ -66,6 +67,7 @@ func TestRecoverRestoresFromSource(t *testing.T) {
 	os.WriteFile(in("fs/new/deeper/new.c"), []byte("new\n"), 0o644)
 	os.WriteFile(in("fs/proc/meminfo.o"), []byte("object\n"), 0o644)
 	os.WriteFile(in("fs/proc/.meminfo.o.cmd"), []byte("cmd\n"), 0o644)
+	os.WriteFile(in("fs/proc/.meminfo.o.d"), []byte("meminfo.o: fs/proc/meminfo.c\n"), 0o644)
 	writeJournal(t, tr, journal{Files: []string{"fs/proc/meminfo.c", "x-link.h", "include/dt-bindings/clock/x.h",
 		"scripts/dtc/include-prefixes/dt-bindings/clock/x.h", "fs/new/deeper/new.c"}, Objects: []string{"fs/proc/meminfo.o"}})
 	if err := tr.recover(); err != nil {
@@ -81,7 +83,7 @@ func TestRecoverRestoresFromSource(t *testing.T) {
 	if l, err := os.Readlink(in("x-link.h")); err != nil || l != "include/dt-bindings/clock/x.h" {
 		t.Errorf("x-link.h is not the source tree's symlink again: %q, %v", l, err)
 	}
-	for _, f := range []string{"fs/new", "fs/proc/meminfo.o", "fs/proc/.meminfo.o.cmd", filepath.Join("..", journalName)} {
+	for _, f := range []string{"fs/new", "fs/proc/meminfo.o", "fs/proc/.meminfo.o.cmd", "fs/proc/.meminfo.o.d", filepath.Join("..", journalName)} {
 		if _, err := os.Lstat(in(f)); err == nil {
 			t.Errorf("%s is left", f)
 		}
