@@ -61,11 +61,27 @@ func TestRealKernel(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) string { return writeIn(t, dir, name, text) }
 	config := testutil.DebianKernel(t).Config
+	firstRun := true // until a run checks the prepared tree: the cache may hold what another test left
 	run := func(patch string, vmlinux string) (*pipeline.Result, error, time.Duration) {
 		start := time.Now()
+		checked := false
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: config, Vmlinux: vmlinux,
 			Patches: []string{patch}, OutputDir: filepath.Join(dir, "out"), CacheDir: cache, Jobs: 2, KeepWork: true,
-			Log: func(f string, a ...any) { t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), fmt.Sprintf(f, a...)) }})
+			Log: func(f string, a ...any) {
+				line := fmt.Sprintf(f, a...)
+				t.Logf("[%5.1fs] %s", time.Since(start).Seconds(), line)
+				// Every run, a failed or refused one too, leaves
+				// the prepared tree as prepared.
+				if strings.Contains(line, "differs from the source tree") && !firstRun {
+					t.Errorf("an earlier run left the prepared tree changed: %s", line)
+				}
+				if strings.Contains(line, "the prepared tree") || strings.Contains(line, "preparing the tree") {
+					checked = true
+				}
+			}})
+		if checked {
+			firstRun = false
+		}
 		return res, err, time.Since(start)
 	}
 	meminfo := write("meminfo.patch", testutil.LinuxMeminfoPatch)
