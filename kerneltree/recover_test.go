@@ -140,48 +140,57 @@ func TestRecoverChecksJournal(t *testing.T) {
 func TestVerify(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
+		wantErr    string // verify fails with this
 		change     func(tr *Tree) error
 	}{
-		{"same", "", func(*Tree) error { return nil }},
-		{"a killed run's temporary file", "", func(tr *Tree) error {
+		{"same", "", "", func(*Tree) error { return nil }},
+		{"a killed run's temporary file", "", "", func(tr *Tree) error {
 			return os.WriteFile(filepath.Join(tr.Dir, "fs", build.ToolStatePrefix+"replace-123"), nil, 0o644)
 		}},
-		{"a copy with the same contents", "", func(tr *Tree) error {
+		{"a copy with the same contents", "", "", func(tr *Tree) error {
 			f := filepath.Join(tr.Dir, "fs/proc/meminfo.c")
 			os.Remove(f)
 			return os.WriteFile(f, []byte("int meminfo;\n"), 0o644)
 		}},
-		{"a source file replaced", "fs/proc/Makefile is not the source tree's", func(tr *Tree) error {
+		{"a source file replaced", "fs/proc/Makefile is not the source tree's", "", func(tr *Tree) error {
 			f := filepath.Join(tr.Dir, "fs/proc/Makefile")
 			os.Remove(f)
 			return os.WriteFile(f, []byte("$(shell id)\n"), 0o644)
 		}},
-		{"a source file's link replaced by a symlink", "fs/proc/Makefile is not the source tree's", func(tr *Tree) error {
+		{"a source file's link replaced by a symlink", "fs/proc/Makefile is not the source tree's", "", func(tr *Tree) error {
 			f := filepath.Join(tr.Dir, "fs/proc/Makefile")
 			os.Remove(f)
 			return os.Symlink(filepath.Join(tr.Source, "fs/proc/Makefile"), f)
 		}},
-		{"a symlink's target", "x-link.h is not the source tree's", func(tr *Tree) error {
+		{"a symlink's target", "x-link.h is not the source tree's", "", func(tr *Tree) error {
 			f := filepath.Join(tr.Dir, "x-link.h")
 			os.Remove(f)
 			return os.Symlink("/etc/passwd", f)
 		}},
-		{"a source file removed", "fs/proc/meminfo.c of the source tree is missing", func(tr *Tree) error {
+		{"a source file removed", "fs/proc/meminfo.c of the source tree is missing", "", func(tr *Tree) error {
 			return os.Remove(filepath.Join(tr.Dir, "fs/proc/meminfo.c"))
 		}},
-		{"a file added", "fs/proc/Kbuild is neither a file of the source tree nor one the preparation made", func(tr *Tree) error {
+		{"a file added", "fs/proc/Kbuild is neither a file of the source tree nor one the preparation made", "", func(tr *Tree) error {
 			return os.WriteFile(filepath.Join(tr.Dir, "fs/proc/Kbuild"), []byte("$(shell id)\n"), 0o644)
 		}},
-		{"a generated file changed", "include/generated/autoconf.h is not what the preparation made", func(tr *Tree) error {
+		{"a generated file changed", "include/generated/autoconf.h is not what the preparation made", "", func(tr *Tree) error {
 			return os.WriteFile(filepath.Join(tr.Dir, "include/generated/autoconf.h"), []byte("#define CONFIG_POISON 1\n"), 0o644)
 		}},
-		{"a generated file removed", "include/generated/autoconf.h, made by the preparation, is missing", func(tr *Tree) error {
+		{"a generated file removed", "include/generated/autoconf.h, made by the preparation, is missing", "", func(tr *Tree) error {
 			return os.Remove(filepath.Join(tr.Dir, "include/generated/autoconf.h"))
 		}},
-		{"the configuration changed", ".config is not what the preparation made", func(tr *Tree) error {
+		{"the configuration changed", ".config is not what the preparation made", "", func(tr *Tree) error {
 			return os.WriteFile(filepath.Join(tr.Dir, ".config"), []byte("CONFIG_POISON=y\n"), 0o644)
 		}},
-		{"the volatile file changed", "", func(tr *Tree) error {
+		{"a manifest path out of the tree", "", "malformed", func(tr *Tree) error {
+			f, err := os.OpenFile(filepath.Join(tr.home, manifestName), os.O_APPEND|os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString("file 00 ../../victim\n")
+				f.Close()
+			}
+			return err
+		}},
+		{"the volatile file changed", "", "", func(tr *Tree) error {
 			return os.WriteFile(filepath.Join(tr.Dir, ".missing-syscalls.d"), []byte("-: other\n"), 0o644)
 		}},
 	} {
@@ -206,6 +215,12 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := tr.verify(files)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Errorf("verify: %q, %v; want an error with %q", got, err, c.wantErr)
+				}
+				return
+			}
 			if err != nil || got != c.want {
 				t.Errorf("verify: %q, %v; want %q", got, err, c.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -135,7 +136,8 @@ func (t *Tree) writeManifest(src []sourceFile) error {
 	return elfobj.WriteFileAtomic(filepath.Join(t.home, manifestName), []byte(b.String()), 0o644)
 }
 
-// readManifest reads what writeManifest wrote.
+// readManifest reads what writeManifest wrote; a path that is not a
+// clean tree-relative one makes it malformed (it is state read back).
 func (t *Tree) readManifest() (map[string]manifestEntry, error) {
 	f, err := os.Open(filepath.Join(t.home, manifestName))
 	if err != nil {
@@ -149,7 +151,7 @@ func (t *Tree) readManifest() (map[string]manifestEntry, error) {
 		kind, rest, _ := strings.Cut(sc.Text(), " ")
 		val, rel, ok := strings.Cut(rest, " ")
 		switch {
-		case !ok:
+		case !ok || path.Clean(rel) != rel || path.IsAbs(rel) || rel == "." || rel == ".." || strings.HasPrefix(rel, "../"):
 			return nil, fmt.Errorf("%s:%d: malformed", f.Name(), n)
 		case kind == "file":
 			m[rel] = manifestEntry{sum: val}
