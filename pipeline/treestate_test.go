@@ -23,7 +23,9 @@ import (
 // is built, the file outside the tree that the forged journal named is
 // kept, and a later, clean build in the same cache reuses the prepared
 // tree (nothing in it differs from the source tree) and does not run
-// the Makefile the attack tried to leave in it.
+// the Makefile the attack tried to leave in it. The state's new place
+// beside the tree, and files that only the prepared tree has (generated
+// ones, build outputs), are refused too.
 func TestRealToolState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds kernel objects (minutes cold)")
@@ -114,6 +116,12 @@ func TestRealToolState(t *testing.T) {
 		{"saved-originals", saved, ".kpatch-saved/fs/proc/Makefile", refusal.PatchToolState},
 		{"journal-beside", beside, "../journal", refusal.PatchOutside},
 		{"macros-beside", macros, "../kpatch-include/kpatch-macros.h", refusal.PatchOutside},
+		// Files of the prepared tree that the user's tree does not have.
+		{"generated-header", "--- a/include/generated/autoconf.h\n+++ b/include/generated/autoconf.h\n@@ -1 +1,2 @@\n #define CONFIG_X86_64 1\n+#define CONFIG_KPATCH_POISON 1\n" + testutil.LinuxMeminfoPatch,
+			"include/generated/autoconf.h", refusal.PatchGenerated},
+		{"configuration", "--- a/.config\n+++ b/.config\n@@ -1 +1,2 @@\n #\n+CONFIG_KPATCH_POISON=y\n" + testutil.LinuxMeminfoPatch, ".config", refusal.PatchGenerated},
+		{"prepared-only", "--- a/scripts/mod/modpost.o\n+++ b/scripts/mod/modpost.o\n@@ -1 +1 @@\n-x\n+y\n" + testutil.LinuxMeminfoPatch,
+			"scripts/mod/modpost.o: no such file in the source tree", refusal.PatchNotInTree},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := run(write(c.name+".patch", c.patch))
