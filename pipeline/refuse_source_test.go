@@ -13,7 +13,8 @@ import (
 
 // linuxLikeTree makes a small tree with a Linux tree's top-level files,
 // a .config and a generated header (a user's tree that was built), and a
-// symlinked directory into include/generated.
+// symlinked directories (into include/generated, scripts/, and from
+// scripts/ into include/linux).
 func linuxLikeTree(t *testing.T) string {
 	t.Helper()
 	tree := filepath.Join(t.TempDir(), "linux")
@@ -24,8 +25,10 @@ func linuxLikeTree(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink("../include/generated", filepath.Join(tree, "fs/gen")); err != nil {
-		t.Fatal(err)
+	for link, target := range map[string]string{"fs/gen": "../include/generated", "fs/scr": "../scripts", "scripts/inc": "../include/linux"} {
+		if err := os.Symlink(target, filepath.Join(tree, link)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return tree
 }
@@ -58,6 +61,9 @@ func TestRefuseNotSource(t *testing.T) {
 		{"new generated header", []string{create("include/generated/evil.h")}, refusal.PatchGenerated, "b/include/generated/evil.h: the file is generated"},
 		{"generated through a symlink", []string{change("fs/gen/autoconf.h")}, refusal.PatchGenerated, "a/fs/gen/autoconf.h: the file is generated"},
 		{"Module.symvers", []string{create("Module.symvers")}, refusal.PatchGenerated, "b/Module.symvers: the file is generated"},
+		// Build files are judged on the file the build reads.
+		{"a script through a symlink", []string{change("fs/scr/Makefile.build")}, refusal.BuildFileChange, "not supported (fs/scr/Makefile.build)"},
+		{"a header through a link in scripts/", []string{change("scripts/inc/types.h")}, refusal.NeedVmlinux, "-v VMLINUX is required"},
 		{"a later patch changes what the earlier created", []string{create("fs/proc/new.c"), "--- a/fs/proc/new.c\n+++ b/fs/proc/new.c\n@@ -1 +1 @@\n-new\n+newer\n"},
 			refusal.NeedVmlinux, "is a Linux source tree: -v VMLINUX is required"},
 		{"a later patch changes what the earlier removed", []string{"--- a/fs/proc/meminfo.c\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-line 1\n-line 2\n", change("fs/proc/meminfo.c")},

@@ -119,9 +119,10 @@ func TestRealToolState(t *testing.T) {
 		// Files of the prepared tree that the user's tree does not have.
 		{"generated-header", "--- a/include/generated/autoconf.h\n+++ b/include/generated/autoconf.h\n@@ -1 +1,2 @@\n #define CONFIG_X86_64 1\n+#define CONFIG_KPATCH_POISON 1\n" + testutil.LinuxMeminfoPatch,
 			"include/generated/autoconf.h", refusal.PatchGenerated},
-		{"configuration", "--- a/.config\n+++ b/.config\n@@ -1 +1,2 @@\n #\n+CONFIG_KPATCH_POISON=y\n" + testutil.LinuxMeminfoPatch, ".config", refusal.PatchGenerated},
-		{"prepared-only", "--- a/scripts/mod/modpost.o\n+++ b/scripts/mod/modpost.o\n@@ -1 +1 @@\n-x\n+y\n" + testutil.LinuxMeminfoPatch,
-			"scripts/mod/modpost.o: no such file in the source tree", refusal.PatchNotInTree},
+		{"configuration", "--- a/include/config/auto.conf\n+++ b/include/config/auto.conf\n@@ -1 +1,2 @@\n #\n+CONFIG_KPATCH_POISON=y\n" + testutil.LinuxMeminfoPatch,
+			"include/config/auto.conf", refusal.PatchGenerated},
+		{"prepared-only", "--- a/tools/objtool/objtool\n+++ b/tools/objtool/objtool\n@@ -1 +1 @@\n-x\n+y\n" + testutil.LinuxMeminfoPatch,
+			"tools/objtool/objtool: no such file in the source tree", refusal.PatchNotInTree},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := run(write(c.name+".patch", c.patch))
