@@ -12,7 +12,7 @@ import (
 )
 
 // linuxLikeTree makes a small tree with a Linux tree's top-level files,
-// a .config and a generated header (a user's tree that was built), and a
+// a .config and a generated header (a user's tree that was built), and
 // symlinked directories (into include/generated, scripts/, and from
 // scripts/ into include/linux).
 func linuxLikeTree(t *testing.T) string {
