@@ -111,7 +111,14 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if err != nil {
 		return res, err
 	}
-	objects, err := affectedObjects(ix, tree.Dir, patches)
+	// The include lines are read in the prepared tree (its generated
+	// headers include source ones), under its lock: another run's
+	// patches are not in it meanwhile.
+	var objects []*kerneltree.Object
+	err = tree.Locked(func() (err error) {
+		objects, err = affectedObjects(ix, tree.Dir, patches)
+		return err
+	})
 	if err != nil {
 		return res, err
 	}
