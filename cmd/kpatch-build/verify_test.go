@@ -92,7 +92,7 @@ func TestVerifyChecks(t *testing.T) {
 func TestVerifyExpectRefusedFirst(t *testing.T) {
 	root := t.TempDir()
 	tree := filepath.Join(root, "linux")
-	for _, f := range []string{"Kbuild", "Kconfig", "scripts/Makefile.build"} {
+	for _, f := range []string{"Makefile", "Kbuild", "Kconfig", "scripts/Makefile.build"} {
 		os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755)
 		os.WriteFile(filepath.Join(tree, f), nil, 0o644)
 	}
