@@ -17,7 +17,7 @@ import (
 func TestBuildOnePatch(t *testing.T) {
 	src := testutil.KernelTree(t)
 	before := testutil.TreeDigest(t, src)
-	patch, err := build.ReadPatch(filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "meminfo-string.patch"))
+	patch, err := build.ReadPatch(filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "meminfo-string.patch"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestPatchDoesNotApply(t *testing.T) {
 func TestConcurrentRunsShareCache(t *testing.T) {
 	src := testutil.KernelTree(t)
 	cache := t.TempDir()
-	patches := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches")
+	patches := filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches")
 	names := []string{"meminfo-string.patch", "cmdline-string.patch"}
 	want := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o"}
 	errs := make(chan error, len(names))

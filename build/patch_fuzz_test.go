@@ -31,7 +31,7 @@ func FuzzPatch(f *testing.F) {
 	f.Add([]byte("--- src.orig/fs/proc/meminfo.c\r\n+++ src/fs/proc/meminfo.c\r\n@@ -1,2 +1,2 @@\r\n-meminfo line 1\r\n+first\r\n meminfo line 2\r\n"))
 	f.Add([]byte("diff --git a/fs/proc/meminfo.c b/fs/proc/m2.c\nsimilarity index 92%\nrename from fs/proc/meminfo.c\nrename to fs/proc/m2.c\n--- a/fs/proc/meminfo.c\n+++ b/fs/proc/m2.c\n@@ -12 +12 @@\n-meminfo line 12\n+twelve\n\\ No newline at end of file\n"))
 	f.Add([]byte("diff --git a/inc/sys.h b/inc/sys.h\ndeleted file mode 100644\n--- a/inc/sys.h\n+++ /dev/null\n@@ -1,5 +0,0 @@\n-sys line 1\n-sys line 2\n-sys line 3\n-sys line 4\n-sys line 5\n"))
-	for _, dir := range []string{"target/kernel/patches", "testdata/patches"} {
+	for _, dir := range []string{"emulator/kernel/patches", "testdata/patches"} {
 		files, _ := filepath.Glob(filepath.Join(testutil.RepoRoot(), dir, "*.patch"))
 		for _, name := range files {
 			if b, err := os.ReadFile(name); err == nil {

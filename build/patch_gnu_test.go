@@ -68,9 +68,9 @@ func editContext(b []byte, f *build.FileChange) []byte {
 // plain tree: one on purpose, two on top of another patch.)
 func TestPatchAgainstGNUPatch(t *testing.T) {
 	gnu := testutil.NeedTool(t, "patch")
-	kernel := filepath.Join(testutil.RepoRoot(), "target", "kernel")
+	kernel := filepath.Join(testutil.RepoRoot(), "emulator", "kernel")
 	var patches []string
-	for _, dir := range []string{"target/kernel/patches", "testdata/patches"} {
+	for _, dir := range []string{"emulator/kernel/patches", "testdata/patches"} {
 		files, err := filepath.Glob(filepath.Join(testutil.RepoRoot(), dir, "*.patch"))
 		if err != nil {
 			t.Fatal(err)
@@ -195,7 +195,7 @@ func TestPatchRandomAgainstGNUPatch(t *testing.T) {
 	gnu := testutil.NeedTool(t, "patch")
 	diffTool := testutil.NeedTool(t, "diff")
 	var files []string
-	filepath.Walk(filepath.Join(testutil.RepoRoot(), "target", "kernel"), func(p string, info os.FileInfo, err error) error {
+	filepath.Walk(filepath.Join(testutil.RepoRoot(), "emulator", "kernel"), func(p string, info os.FileInfo, err error) error {
 		if err == nil && strings.HasSuffix(p, ".c") {
 			files = append(files, p)
 		}

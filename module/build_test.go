@@ -22,7 +22,7 @@ import (
 func TestBuildModule(t *testing.T) {
 	testutil.NeedTool(t, "gcc")
 	testutil.NeedTool(t, "make")
-	src := filepath.Join(testutil.RepoRoot(), "target", "kernel")
+	src := filepath.Join(testutil.RepoRoot(), "emulator", "kernel")
 	tmp := t.TempDir()
 	running := filepath.Join(tmp, "running")
 	if err := build.CopyTree(src, running); err != nil {

@@ -16,7 +16,7 @@ import (
 func BenchmarkOnePatch(b *testing.B) {
 	testutil.NeedTool(b, "gcc")
 	testutil.NeedTool(b, "make")
-	src := filepath.Join(testutil.RepoRoot(), "target", "kernel")
+	src := filepath.Join(testutil.RepoRoot(), "emulator", "kernel")
 	patch := filepath.Join(src, "patches", "meminfo-string.patch")
 	run := func(b *testing.B, cache string) {
 		out := b.TempDir()

@@ -3,7 +3,7 @@ package pipeline_test
 // The patch catalogue: source patches for the bundled kernel in the
 // spirit of kpatch's integration tests, each with what kpatch-build must
 // make of it. testdata/patches/NAME.patch is the patch (a unified diff
-// against target/kernel), NAME.expect says what must happen:
+// against emulator/kernel), NAME.expect says what must happen:
 //
 //	desc <one line>
 //	outcome build|refuse|nochange
@@ -50,9 +50,9 @@ import (
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
-	"github.com/kpatchgo/kpatch-build/target/boot"
-	"github.com/kpatchgo/kpatch-build/target/cpu"
-	"github.com/kpatchgo/kpatch-build/target/livepatch"
+	"github.com/kpatchgo/kpatch-build/emulator/boot"
+	"github.com/kpatchgo/kpatch-build/emulator/cpu"
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 )
 
 // expectation is a parsed NAME.expect.
@@ -318,7 +318,7 @@ func TestCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(root, "target", "kernel")
+	src := filepath.Join(root, "emulator", "kernel")
 	dir := filepath.Join(root, "testdata", "patches")
 	expects, err := filepath.Glob(filepath.Join(dir, "*.expect"))
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 func TestErrorsThroughLayers(t *testing.T) {
 	gcc := testutil.NeedTool(t, "gcc")
 	testutil.NeedTool(t, "make")
-	src := filepath.Join(testutil.RepoRoot(), "target", "kernel")
+	src := filepath.Join(testutil.RepoRoot(), "emulator", "kernel")
 	patch := filepath.Join(src, "patches", "meminfo-string.patch")
 	dir := t.TempDir()
 	// The wrong symbol table: an object of one file with a static

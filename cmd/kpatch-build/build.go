@@ -17,7 +17,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
-	"github.com/kpatchgo/kpatch-build/target/kernel"
+	"github.com/kpatchgo/kpatch-build/emulator/kernel"
 )
 
 type buildFlags struct {

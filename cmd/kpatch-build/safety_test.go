@@ -38,7 +38,7 @@ func TestSourceTreeUntouched(t *testing.T) {
 	bin := buildBinary(t)
 	cache := filepath.Join(t.TempDir(), "cache")
 	out := t.TempDir()
-	patches := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches")
+	patches := filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches")
 	before := testutil.TreeDigest(t, tree)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.patch")
@@ -120,7 +120,7 @@ func TestReproducibleModule(t *testing.T) {
 	}
 	tree := testutil.KernelTree(t)
 	bin := buildBinary(t)
-	patch := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "cmdline-string.patch")
+	patch := filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "cmdline-string.patch")
 	var mods [][]byte
 	cache := filepath.Join(t.TempDir(), "cache")
 	for i := 0; i < 2; i++ {
@@ -254,7 +254,7 @@ func TestInterruptsAndLeftovers(t *testing.T) {
 	root := t.TempDir()
 	cache := filepath.Join(root, "cache")
 	out := filepath.Join(root, "out")
-	patch := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "meminfo-string.patch")
+	patch := filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "meminfo-string.patch")
 	args := func(extra ...string) []string {
 		return append(append([]string{"-s", tree, "--cachedir", cache}, extra...), patch)
 	}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kpatchgo/kpatch-build/target/boot"
-	"github.com/kpatchgo/kpatch-build/target/livepatch"
-	"github.com/kpatchgo/kpatch-build/target/machine"
-	"github.com/kpatchgo/kpatch-build/target/workload"
+	"github.com/kpatchgo/kpatch-build/emulator/boot"
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
+	"github.com/kpatchgo/kpatch-build/emulator/machine"
+	"github.com/kpatchgo/kpatch-build/emulator/workload"
 )
 
 // targetFlags are the options of "kpatch-build target run".
@@ -35,7 +35,7 @@ func newTargetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "target",
 		Short: "Boot and drive the bundled emulated target",
-		Long: `target builds the bundled kernel (target/kernel) with gcc, boots it on the
+		Long: `target builds the bundled kernel (emulator/kernel) with gcc, boots it on the
 emulated x86-64 machine and runs commands against it: run a workload for a
 stretch of virtual time, load and unload modules, print the console and
 the tasks with their stacks.
@@ -68,7 +68,7 @@ Commands (one per line in a script, or with -e, or at the prompt):
 	f.Uint64Var(&tf.quantum, "quantum", 0, fmt.Sprintf("instructions per CPU per scheduling round (at least %d; 0: the default, %d)", machine.MinQuantum, machine.DefaultQuantum))
 	f.StringSliceVar(&tf.features, "features", nil, "extra CPU features (popcnt, sse4_2)")
 	f.StringArrayVarP(&tf.workloads, "workload", "w", nil, "workload started when the kernel has booted (repeatable)")
-	f.StringVar(&tf.src, "kernel-src", "", "kernel source tree (default: target/kernel of this checkout)")
+	f.StringVar(&tf.src, "kernel-src", "", "kernel source tree (default: emulator/kernel of this checkout)")
 	f.StringVarP(&tf.script, "script", "f", "", "file of commands to run")
 	f.StringArrayVarP(&tf.exec, "exec", "e", nil, "command to run (repeatable; after --script)")
 	f.BoolVarP(&tf.interactive, "interactive", "i", false, "read commands from stdin with a prompt")

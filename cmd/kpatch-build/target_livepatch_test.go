@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
-	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/emulator/boot"
 )
 
 // TestTargetLivepatchCLI drives the livepatch verbs interactively: enable
@@ -16,7 +16,7 @@ func TestTargetLivepatchCLI(t *testing.T) {
 	if !boot.HaveToolchain() {
 		testutil.Missing(t, "gcc, ld or make not installed: cannot build the target kernel")
 	}
-	mod := filepath.Join(testutil.RepoRoot(), "target", "livepatch", "testdata", "modules", "test_klp_livepatch")
+	mod := filepath.Join(testutil.RepoRoot(), "emulator", "livepatch", "testdata", "modules", "test_klp_livepatch")
 	b, err := boot.BuildKernel(boot.BuildOptions{ExtraModules: []string{mod}})
 	if err != nil {
 		t.Fatal(err)

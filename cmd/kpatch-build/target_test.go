@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
-	"github.com/kpatchgo/kpatch-build/target/boot"
+	"github.com/kpatchgo/kpatch-build/emulator/boot"
 )
 
 // runTargetCLI runs "kpatch-build ARGS..." in process and returns its

@@ -78,7 +78,7 @@ func listTree(t *testing.T, root string) string {
 // with one line naming the flag, before anything is built or written.
 func TestBuildUsageErrors(t *testing.T) {
 	root := t.TempDir()
-	patch := filepath.Join(testutil.RepoRoot(), "target", "kernel", "patches", "meminfo-string.patch")
+	patch := filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "meminfo-string.patch")
 	out := filepath.Join(root, "out", "sub")
 	cache := filepath.Join(root, "cache")
 	file := filepath.Join(root, "plain-file")

@@ -10,7 +10,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/refusal"
-	"github.com/kpatchgo/kpatch-build/target/livepatch"
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 )
 
 // patchChecks are the checks a catalogue patch carries in its NAME.expect

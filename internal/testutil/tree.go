@@ -44,7 +44,7 @@ func KernelTree(t testing.TB) string {
 	t.Helper()
 	NeedTool(t, "gcc")
 	NeedTool(t, "make")
-	src := filepath.Join(RepoRoot(), "target", "kernel")
+	src := filepath.Join(RepoRoot(), "emulator", "kernel")
 	dst := filepath.Join(t.TempDir(), "linux")
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
