@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +18,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
@@ -123,7 +124,7 @@ func prepareCross(t *testing.T, a crossArch) *crossTree {
 	// Bump the version when the preparation changes.
 	name := "cross-v1-" + a.name + "-" + filepath.Base(filepath.Dir(src))
 	lockCross(t, filepath.Join(testutil.CacheDir(t), name+".lock"))
-	dir, hit, err := build.Cached(testutil.CacheDir(t), name, func(tmp string) error {
+	dir, hit, err := cache.Cached(testutil.CacheDir(t), name, func(tmp string) error {
 		c.out = filepath.Join(tmp, "out")
 		if err := c.run(a.defconfig); err != nil {
 			return err
@@ -239,7 +240,7 @@ func measureSizes(c *crossTree, sizesSrc, envPath string) error {
 // resolve as in the tree). It returns the paths of the two objects.
 func (c *crossTree) buildPair(t *testing.T, patchPath string) (orig, patched string) {
 	t.Helper()
-	p, err := build.ReadPatch(patchPath)
+	p, err := patch.Read(patchPath)
 	if err != nil {
 		t.Fatal(err)
 	}

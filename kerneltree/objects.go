@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/kbuild"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"io/fs"
 	"os"
@@ -16,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
@@ -28,7 +30,7 @@ type ObjectsOptions struct {
 	Objects []string
 	// Patches are applied, in order, to the patched build, with up to
 	// Fuzz context lines of a hunk ignored (0: exactly).
-	Patches []*build.Patch
+	Patches []*patch.Patch
 	Fuzz    int
 	// Headers are the patch-author API's headers by file name
 	// (kpatch-macros.h, kpatch-syscall.h), put on the include path of
@@ -57,7 +59,7 @@ type Objects struct {
 	// Cached counts the original objects that came from the cache.
 	Cached int
 	// Fuzzed are the hunks the patches applied with fuzz.
-	Fuzzed []build.FuzzedHunk
+	Fuzzed []patch.FuzzedHunk
 }
 
 // objectsVersion changes when the object builds' flags change.
@@ -76,7 +78,7 @@ const includeDir = "kpatch-include"
 // tree's own directory, which kcflags maps to ".", it puts no path of the
 // cache in the flags (part of the cache keys and of kbuild's .cmd files)
 // or in the objects' debug info.
-const KCFLAGS = build.FunctionSections + " -I../" + includeDir
+const KCFLAGS = kbuild.FunctionSections + " -I../" + includeDir
 
 // kcflags are the KCFLAGS of the make runs in the prepared tree at dir:
 // KCFLAGS, and dir mapped to "." in the debug info and file macros, so
@@ -229,7 +231,7 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Object
 		if o.Log != nil {
 			o.Log("applying %s", filepath.Base(p.Path))
 		}
-		fuzzed, err := p.ApplyWith(t.Dir, build.ApplyOptions{Fuzz: o.Fuzz, Log: o.Log})
+		fuzzed, err := p.ApplyWith(t.Dir, patch.ApplyOptions{Fuzz: o.Fuzz, Log: o.Log})
 		if err != nil {
 			return err
 		}
@@ -246,13 +248,13 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Object
 // names them and, where a symlink of the tree is on the way, as resolved:
 // replacing a file through a symlinked directory replaces the link's
 // target, and replacing a symlinked file replaces the link.
-func (t *Tree) patchedFiles(p *build.Patch) ([]string, error) {
+func (t *Tree) patchedFiles(p *patch.Patch) ([]string, error) {
 	var out []string
 	for _, f := range p.Paths() {
 		out = append(out, f.Path)
-		real, err := build.ResolveInTree(t.Dir, f.Path)
+		real, err := patch.ResolveInTree(t.Dir, f.Path)
 		if err != nil {
-			return nil, &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
+			return nil, &patch.Error{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
 		}
 		if real != f.Path {
 			out = append(out, real)
@@ -270,7 +272,7 @@ func (t *Tree) writeJournal(j *journal) error {
 // journal records it: a clean tree-relative .o path.
 func checkObject(obj string) error {
 	if !strings.HasSuffix(obj, ".o") || filepath.IsAbs(obj) || obj != filepath.Clean(obj) || obj == ".." || strings.HasPrefix(obj, "../") ||
-		build.ToolStateName(obj) != "" {
+		patch.ToolStateName(obj) != "" {
 		return fmt.Errorf("object %q: not a tree-relative .o path", obj)
 	}
 	return nil
@@ -305,7 +307,7 @@ func (t *Tree) recover() error {
 		if err := checkObject(obj); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if real, err := build.ResolveInTree(t.Dir, obj); err != nil || real != obj {
+		if real, err := patch.ResolveInTree(t.Dir, obj); err != nil || real != obj {
 			return fmt.Errorf("%s: object %s: not a path of the tree's own directories (%v)", path, obj, err)
 		}
 		// kbuild's record of the object's command, and the dependency
@@ -332,10 +334,10 @@ func (t *Tree) recover() error {
 // first: a clean tree-relative path, no name of the tool's state, and the
 // directories on its way inside the tree.
 func (t *Tree) restore(rel string) error {
-	if build.ToolStateName(rel) != "" {
-		return fmt.Errorf("%q: %w", rel, build.ErrNotInTree)
+	if patch.ToolStateName(rel) != "" {
+		return fmt.Errorf("%q: %w", rel, patch.ErrNotInTree)
 	}
-	real, err := build.ResolveParentInTree(t.Dir, rel)
+	real, err := patch.ResolveParentInTree(t.Dir, rel)
 	if err != nil {
 		return err
 	}
@@ -361,7 +363,7 @@ func (t *Tree) restore(rel string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf("%sreplace-restore-%d", build.ToolStatePrefix, os.Getpid()))
+	tmp := filepath.Join(filepath.Dir(dst), fmt.Sprintf("%sreplace-restore-%d", patch.ToolStatePrefix, os.Getpid()))
 	os.Remove(tmp)
 	switch {
 	case info.Mode()&fs.ModeSymlink != 0:
@@ -373,7 +375,7 @@ func (t *Tree) restore(rel string) error {
 			return err
 		}
 	case info.Mode().IsRegular():
-		if err := build.LinkOrCopy(src, tmp); err != nil {
+		if err := worktree.LinkOrCopy(src, tmp); err != nil {
 			return err
 		}
 	default:
@@ -420,8 +422,8 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	if len(sorted) > 4 {
 		desc = fmt.Sprintf("make %s ... (%d objects)", strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := build.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}, o.FailLog); err != nil {
-		var me *build.MakeError
+	if err := kbuild.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}, o.FailLog); err != nil {
+		var me *kbuild.MakeError
 		if what == patchedBuild && errors.As(err, &me) {
 			// The patch does not compile: the author's to fix.
 			return refusal.New(refusal.PatchedBuild, err)

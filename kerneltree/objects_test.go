@@ -3,13 +3,13 @@ package kerneltree
 import (
 	"bytes"
 	"context"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/module"
@@ -18,16 +18,16 @@ import (
 func TestBuildObjectsDebian(t *testing.T) {
 	tree, _ := debianTree(t)
 	dir := t.TempDir()
-	patch := filepath.Join(dir, "meminfo.patch")
-	os.WriteFile(patch, []byte(testutil.LinuxMeminfoPatch), 0o644)
-	p, err := build.ReadPatch(patch)
+	pf := filepath.Join(dir, "meminfo.patch")
+	os.WriteFile(pf, []byte(testutil.LinuxMeminfoPatch), 0o644)
+	p, err := patch.Read(pf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	objs := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o", "fs/xfs/xfs_stats.o"}
 	start := time.Now()
 	var makeLog bytes.Buffer
-	res, err := tree.BuildObjects(context.Background(), ObjectsOptions{Objects: objs, Patches: []*build.Patch{p}, Headers: module.Headers(),
+	res, err := tree.BuildObjects(context.Background(), ObjectsOptions{Objects: objs, Patches: []*patch.Patch{p}, Headers: module.Headers(),
 		WorkDir: filepath.Join(dir, "work"), Jobs: 2, Log: t.Logf, BuildLog: &makeLog})
 	if err != nil {
 		t.Fatal(err)

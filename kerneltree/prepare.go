@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/kbuild"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"io/fs"
 	"os"
@@ -15,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
@@ -86,14 +87,14 @@ type sourceFile struct {
 }
 
 // sourceFiles lists the files of the user's tree a work copy takes
-// (build.CopyTree's choice), sorted by path.
+// (worktree.CopyTree's choice), sorted by path.
 func sourceFiles(src string) ([]sourceFile, error) {
 	var files []sourceFile
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != src && build.CopyTreeSkips(d) {
+		if p != src && worktree.CopyTreeSkips(d) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -140,7 +141,7 @@ func treeKey(o *PrepareOptions) (string, []sourceFile, error) {
 		return "", nil, fmt.Errorf("Module.symvers: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, build.CompilerID(o.CC),
+	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, kbuild.CompilerID(o.CC),
 		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
 	if vars := ConfigVars(cfg); len(vars) > 0 {
 		// Absent for configurations without any, so that their keys
@@ -225,7 +226,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		return nil, err
 	}
 	tmp := t.Dir
-	if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+	if err := worktree.CopyTree(o.SourceDir, tmp); err != nil {
 		return fail(fmt.Errorf("copy %s: %w", o.SourceDir, err))
 	}
 	// A new file: the copy's .config, if any, is a link to the user's.
@@ -253,7 +254,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// The objects' flags, so that single-object builds find everything
 	// prepare built up to date.
 	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
-	if err := build.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}, ""); err != nil {
+	if err := kbuild.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
 	}
 	newCfg, err := os.ReadFile(filepath.Join(tmp, ".config"))
@@ -264,7 +265,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
 	}
 	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
-	if err := build.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}, ""); err != nil {
+	if err := kbuild.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}, ""); err != nil {
 		return fail(err)
 	}
 	st, err := t.generatedState()

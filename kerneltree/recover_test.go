@@ -3,12 +3,12 @@ package kerneltree
 import (
 	"encoding/json"
 	"errors"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // fakeTree makes a source tree and its prepared copy (hard links, as
@@ -30,7 +30,7 @@ func fakeTree(t *testing.T) (*Tree, string) {
 	os.Symlink("include/dt-bindings/clock/x.h", filepath.Join(src, "x-link.h"))
 	home := filepath.Join(root, "cache", prefixPrepared+"key")
 	tr := &Tree{Dir: filepath.Join(home, treeDir), Source: src, Key: "key", home: home}
-	if err := build.CopyTree(src, tr.Dir); err != nil {
+	if err := worktree.CopyTree(src, tr.Dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(home, stateName), nil, 0o644); err != nil {
@@ -145,7 +145,7 @@ func TestVerify(t *testing.T) {
 	}{
 		{"same", "", "", func(*Tree) error { return nil }},
 		{"a killed run's temporary file", "", "", func(tr *Tree) error {
-			return os.WriteFile(filepath.Join(tr.Dir, "fs", build.ToolStatePrefix+"replace-123"), nil, 0o644)
+			return os.WriteFile(filepath.Join(tr.Dir, "fs", patch.ToolStatePrefix+"replace-123"), nil, 0o644)
 		}},
 		{"a copy with the same contents", "", "", func(tr *Tree) error {
 			f := filepath.Join(tr.Dir, "fs/proc/meminfo.c")
@@ -224,7 +224,7 @@ func TestVerify(t *testing.T) {
 			if err != nil || got != c.want {
 				t.Errorf("verify: %q, %v; want %q", got, err, c.want)
 			}
-			if _, err := os.Lstat(filepath.Join(tr.Dir, "fs", build.ToolStatePrefix+"replace-123")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(filepath.Join(tr.Dir, "fs", patch.ToolStatePrefix+"replace-123")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a killed run's temporary file is left: %v", err)
 			}
 		})

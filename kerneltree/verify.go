@@ -14,8 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/patch"
 )
 
 // linuxTreeFiles are the files of a Linux source tree's top that kbuild
@@ -175,7 +175,7 @@ func (t *Tree) readManifest() (map[string]manifestEntry, error) {
 // link) or with the same contents (a copy; symlinks: the same target);
 // every file the preparation made must have the contents it had then;
 // and there must be nothing else. A temporary file of a run killed while
-// it wrote one (build.ToolStatePrefix+"replace-*") is removed.
+// it wrote one (patch.ToolStatePrefix+"replace-*") is removed.
 //
 // What it costs, measured on linux-source-6.1 (78,538 files, hard
 // links; 6,800 files made by the preparation, 25 MB hashed) on 2 cores
@@ -228,7 +228,7 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 			}
 			return nil
 		}
-		if strings.HasPrefix(d.Name(), build.ToolStatePrefix+"replace-") {
+		if strings.HasPrefix(d.Name(), patch.ToolStatePrefix+"replace-") {
 			return os.Remove(p)
 		}
 		diff = rel + " is neither a file of the source tree nor one the preparation made"

@@ -2,12 +2,14 @@ package module_test
 
 import (
 	"context"
+	"github.com/kpatchgo/kpatch-build/kbuild"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
@@ -25,17 +27,17 @@ func TestBuildModule(t *testing.T) {
 	src := filepath.Join(testutil.RepoRoot(), "emulator", "kernel")
 	tmp := t.TempDir()
 	running := filepath.Join(tmp, "running")
-	if err := build.CopyTree(src, running); err != nil {
+	if err := worktree.CopyTree(src, running); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("make", "-s", "-C", running, "-j2").CombinedOutput(); err != nil {
 		t.Fatalf("make: %v\n%s", err, out)
 	}
-	patch, err := build.ReadPatch(filepath.Join(src, "patches", "meminfo-string.patch"))
+	pp, err := patch.Read(filepath.Join(src, "patches", "meminfo-string.patch"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := build.Run(context.Background(), build.Options{SourceDir: src, CacheDir: filepath.Join(tmp, "cache"), Patches: []*build.Patch{patch}, Jobs: 2})
+	res, err := kbuild.Run(context.Background(), kbuild.Options{SourceDir: src, CacheDir: filepath.Join(tmp, "cache"), Patches: []*patch.Patch{pp}, Jobs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestBuildModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	ko := filepath.Join(tmp, "livepatch-meminfo-string.ko")
-	err = module.Build(module.Options{Name: module.NameFromPatches([]string{patch.Path}), Objects: diffs, TreeDir: src,
+	err = module.Build(module.Options{Name: module.NameFromPatches([]string{pp.Path}), Objects: diffs, TreeDir: src,
 		CFlags: strings.Fields(string(flags)), ModuleScript: filepath.Join(src, "scripts", "module.lds"),
 		Release: "6.1.0-kpatchgo", WorkDir: filepath.Join(tmp, "mod"), Output: ko})
 	if err != nil {

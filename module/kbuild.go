@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/kbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
@@ -222,7 +222,7 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("module %s: kbuild: %w", o.Name, ctx.Err())
 		}
-		return fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, build.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
+		return fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, kbuild.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
 	}
 	if n := undefinedWarnings(out.String()); n > 0 {
 		logf("kbuild: modpost: %d undefined symbols, left to the klp relocations", n)

@@ -35,6 +35,8 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -44,15 +46,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
-	"github.com/kpatchgo/kpatch-build/module"
-	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/cpu"
 	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/pipeline"
 )
 
 // expectation is a parsed NAME.expect.
@@ -156,7 +157,7 @@ func treeHashes(t *testing.T, dir string) map[string][32]byte {
 			}
 			return nil
 		}
-		if build.IsBuildOutput(d.Name()) {
+		if worktree.IsBuildOutput(d.Name()) {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
@@ -366,7 +367,7 @@ func TestCatalogue(t *testing.T) {
 			}
 			out := t.TempDir()
 			t0 := time.Now()
-			res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Patches: patches, Fuzz: build.DefaultFuzz,
+			res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Patches: patches, Fuzz: patch.DefaultFuzz,
 				OutputDir: out, CacheDir: cache, Jobs: 2, NonReplace: e.NonReplace, SkipCompilerCheck: false})
 			t.Logf("%s: %v", name, time.Since(t0).Round(10*time.Millisecond))
 

@@ -26,6 +26,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
+	"github.com/kpatchgo/kpatch-build/kbuild"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"os"
 	"os/exec"
@@ -34,7 +38,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/module"
@@ -53,7 +56,7 @@ type Options struct {
 	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
 	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
 	Patches           []string // the source patches
-	Fuzz              int      // the most context lines of a hunk ignored (GNU patch's --fuzz; the command's default is build.DefaultFuzz), 0: exactly
+	Fuzz              int      // the most context lines of a hunk ignored (GNU patch's --fuzz; the command's default is patch.DefaultFuzz), 0: exactly
 	Name              string   // -n: module name (default from the patch names)
 	OutputDir         string   // -o: where the module is written
 	Unverified        bool     // --verify: the module is written as NAME.ko.unverified until it is verified
@@ -77,7 +80,7 @@ type Options struct {
 type Report struct {
 	Module string `json:"module,omitempty"`
 	// Fuzzed are the hunks the patches applied with fuzz.
-	Fuzzed  []build.FuzzedHunk `json:"fuzzed,omitempty"`
+	Fuzzed  []patch.FuzzedHunk `json:"fuzzed,omitempty"`
 	Objects []*elfdiff.Report  `json:"objects"`
 	// Proof is, per original object of a real tree, what the comparison
 	// with the running kernel proved (package proof).
@@ -90,7 +93,7 @@ type Result struct {
 	Module  string // path of the .ko
 	Report  *Report
 	Running string // the running kernel's tree (vmlinux, modules), or the prepared tree
-	Build   *build.Result
+	Build   *kbuild.Result
 	// DiffObjects are the diff outputs the module is made of (real
 	// trees; they are removed with the work directory unless KeepWork).
 	DiffObjects []string
@@ -122,13 +125,13 @@ func (o *Options) logf(format string, args ...any) {
 // so fs/../lib/x.c is lib/x.c. (What leaves the tree by its name is
 // refused when the patch is read; through the tree's symlinks, and
 // changes to a Linux tree's build files, by readPatches.)
-func refusePatch(p *build.Patch) error {
+func refusePatch(p *patch.Patch) error {
 	for _, f := range p.Paths() {
 		if strings.HasPrefix(f.Path, "lib/") {
-			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
+			return &patch.Error{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.LibChange, f.Path)}
 		}
 		if strings.HasSuffix(f.Path, ".S") {
-			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.AsmChange, f.Path)}
+			return &patch.Error{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.AsmChange, f.Path)}
 		}
 	}
 	return nil
@@ -139,14 +142,14 @@ func refusePatch(p *build.Patch) error {
 // build reads: a path through a symlinked directory of the tree at dir
 // (scripts/dtc/include-prefixes/dt-bindings/...) is the file it leads to
 // (include/dt-bindings/...).
-func refuseBuildFiles(p *build.Patch, dir string) error {
+func refuseBuildFiles(p *patch.Patch, dir string) error {
 	for _, f := range p.Paths() {
-		real, err := build.ResolveParentInTree(dir, f.Path)
+		real, err := patch.ResolveParentInTree(dir, f.Path)
 		if err != nil {
-			return &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
+			return &patch.Error{Patch: p.Path, Line: f.Line, Path: f.Path, Err: err}
 		}
 		if BuildFile(real) {
-			return &build.PatchError{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.BuildFileChange, f.Path)}
+			return &patch.Error{Patch: p.Path, Line: f.Line, Err: refusal.New(refusal.BuildFileChange, f.Path)}
 		}
 	}
 	return nil
@@ -185,7 +188,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// Every run holds the cache's lock (shared): a run that finds the
 	// cache unused removes what killed runs left, never a live run's work.
-	unlock, err := build.LockCache(o.CacheDir, o.logf)
+	unlock, err := cache.Lock(o.CacheDir, o.logf)
 	if err != nil {
 		return nil, fmt.Errorf("cache %s: %w", o.CacheDir, err)
 	}
@@ -206,10 +209,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // the patches alone first, then, once the source tree is known to be a
 // kernel tree, against it: no path through a symlink out of it, and only
 // its own files changed (checkSourceFiles).
-func (o *Options) readPatches() ([]*build.Patch, error) {
-	var patches []*build.Patch
+func (o *Options) readPatches() ([]*patch.Patch, error) {
+	var patches []*patch.Patch
 	for _, p := range o.Patches {
-		bp, err := build.ReadPatch(p)
+		bp, err := patch.Read(p)
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +247,7 @@ func (o *Options) readPatches() ([]*build.Patch, error) {
 
 // runBundled is the path of the bundled kernel: the running kernel and
 // the original tree are built whole (cached), the patched tree rebuilt.
-func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Result, error) {
+func (o *Options) runBundled(ctx context.Context, patches []*patch.Patch) (*Result, error) {
 	res := &Result{Report: &Report{}}
 	running, err := o.runningKernel(ctx)
 	if err != nil {
@@ -264,7 +267,7 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 	if err != nil {
 		return res, err
 	}
-	br, err := build.Run(ctx, build.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
+	br, err := kbuild.Run(ctx, kbuild.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
 		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	res.Build = br
 	if br != nil {
@@ -344,7 +347,7 @@ func (o *Options) runBundled(ctx context.Context, patches []*build.Patch) (*Resu
 // is diffed against the original build's object of the old name, as one
 // changed object. It returns those diff jobs and the objects that are
 // really new.
-func renamedObjects(patches []*build.Patch, br *build.Result) ([]*diffJob, []string) {
+func renamedObjects(patches []*patch.Patch, br *kbuild.Result) ([]*diffJob, []string) {
 	objOf := func(src string) string { return strings.TrimSuffix(src, filepath.Ext(src)) + ".o" }
 	from := map[string]string{} // new object -> old object
 	for _, p := range patches {
@@ -541,13 +544,13 @@ func moduleOf(obj string) string {
 // tree built as it is, without kpatch-build's flags (its layout differs
 // from the function-section build that is diffed). It is cached.
 func (o *Options) runningKernel(ctx context.Context) (string, error) {
-	key, err := build.CacheKey(&build.Options{SourceDir: o.SourceDir, CC: "gcc", Targets: []string{"running"}})
+	key, err := kbuild.CacheKey(&kbuild.Options{SourceDir: o.SourceDir, CC: "gcc", Targets: []string{"running"}})
 	if err != nil {
 		return "", err
 	}
-	dir, _, err := build.Cached(o.CacheDir, "running-"+key, func(tmp string) error {
+	dir, _, err := cache.Cached(o.CacheDir, "running-"+key, func(tmp string) error {
 		o.logf("building the running kernel")
-		if err := build.CopyTree(o.SourceDir, tmp); err != nil {
+		if err := worktree.CopyTree(o.SourceDir, tmp); err != nil {
 			return err
 		}
 		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))

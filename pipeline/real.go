@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/debian"
 	"github.com/kpatchgo/kpatch-build/kerneltree"
 	"github.com/kpatchgo/kpatch-build/module"
@@ -55,19 +56,19 @@ func CheckSourceDir(dir string) error {
 // Linux tree that the preparation generates (.config,
 // include/generated/...) is refused even where the user's tree has one.
 // New files are allowed anywhere else in the tree.
-func checkSourceFiles(p *build.Patch, dir string, earlier map[string]bool) error {
+func checkSourceFiles(p *patch.Patch, dir string, earlier map[string]bool) error {
 	linux := IsLinuxTree(dir)
 	for _, f := range p.Files {
 		for _, n := range [][2]string{{f.Old, f.OldName}, {f.New, f.NewName}} {
 			if n[0] == "" || !linux {
 				continue
 			}
-			real, err := build.ResolveInTree(dir, n[0])
+			real, err := patch.ResolveInTree(dir, n[0])
 			if err != nil {
-				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: n[1], Err: err}
+				return &patch.Error{Patch: p.Path, Line: f.Line, Path: n[1], Err: err}
 			}
 			if kerneltree.IsGenerated(n[0]) || kerneltree.IsGenerated(real) {
-				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: n[1], Err: refusal.New(refusal.PatchGenerated)}
+				return &patch.Error{Patch: p.Path, Line: f.Line, Path: n[1], Err: refusal.New(refusal.PatchGenerated)}
 			}
 		}
 		if f.Old != "" && !f.IsNew {
@@ -77,7 +78,7 @@ func checkSourceFiles(p *build.Patch, dir string, earlier map[string]bool) error
 				exists = err == nil
 			}
 			if !exists {
-				return &build.PatchError{Patch: p.Path, Line: f.Line, Path: f.OldName, Err: refusal.New(refusal.PatchNotInTree, dir)}
+				return &patch.Error{Patch: p.Path, Line: f.Line, Path: f.OldName, Err: refusal.New(refusal.PatchNotInTree, dir)}
 			}
 		}
 		if f.IsDelete || f.IsRename {
@@ -95,7 +96,7 @@ func checkSourceFiles(p *build.Patch, dir string, earlier map[string]bool) error
 // patch can affect built (original ones cached), diffed against their
 // parents, and the module built by the tree's kbuild. The kernel is never
 // built whole and the user's tree never written.
-func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result, error) {
+func (o *Options) runReal(ctx context.Context, patches []*patch.Patch) (*Result, error) {
 	res := &Result{Report: &Report{}}
 	r, err := o.realKernel()
 	if err != nil {
@@ -130,7 +131,7 @@ func (o *Options) runReal(ctx context.Context, patches []*build.Patch) (*Result,
 	if !o.KeepWork {
 		defer os.RemoveAll(work)
 	} else {
-		os.WriteFile(filepath.Join(work, build.KeptMarker), nil, 0o644)
+		os.WriteFile(filepath.Join(work, cache.KeptMarker), nil, 0o644)
 		o.logf("work directory: %s", work)
 	}
 	var paths []string
@@ -313,7 +314,7 @@ func (o *Options) realKernel() (*kerneltree.Running, error) {
 }
 
 // lineOf returns the line of the patch's header for the tree path f.
-func lineOf(p *build.Patch, f string) int {
+func lineOf(p *patch.Patch, f string) int {
 	for _, tp := range p.Paths() {
 		if tp.Path == f {
 			return tp.Line
@@ -325,22 +326,22 @@ func lineOf(p *build.Patch, f string) int {
 // affectedObjects are the objects of the running kernel a patch can
 // change: a C file's object, a header's every includer (in vmlinux and
 // in modules, through the prepared tree's include lines).
-func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) ([]*kerneltree.Object, error) {
+func affectedObjects(ix *kerneltree.Index, tree string, patches []*patch.Patch) ([]*kerneltree.Object, error) {
 	seen := map[*kerneltree.Object]bool{}
 	var out []*kerneltree.Object
 	for _, p := range patches {
 		for old, nw := range p.Renames() {
 			if strings.HasSuffix(old, ".c") || strings.HasSuffix(old, ".h") {
-				return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, old), Err: refusal.New(refusal.RealRename, old, nw)}
+				return nil, &patch.Error{Patch: p.Path, Line: lineOf(p, old), Err: refusal.New(refusal.RealRename, old, nw)}
 			}
 		}
 		for _, touched := range p.Touched() {
 			// The file the kernel's build reads: a path through a
 			// symlinked directory of the tree
 			// (scripts/dtc/include-prefixes/...) is its target's.
-			f, err := build.ResolveParentInTree(tree, touched)
+			f, err := patch.ResolveParentInTree(tree, touched)
 			if err != nil {
-				return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: err}
+				return nil, &patch.Error{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: err}
 			}
 			var objs []*kerneltree.Object
 			if strings.HasSuffix(f, ".h") {
@@ -370,7 +371,7 @@ func affectedObjects(ix *kerneltree.Index, tree string, patches []*build.Patch) 
 			}
 			if len(objs) == 0 {
 				if strings.HasSuffix(f, ".c") || strings.HasSuffix(f, ".h") {
-					return nil, &build.PatchError{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: notCompiled(touched, f)}
+					return nil, &patch.Error{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: notCompiled(touched, f)}
 				}
 				continue // Makefiles, documentation: nothing to diff
 			}

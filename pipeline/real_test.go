@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/kbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/refusal"
@@ -147,7 +147,7 @@ func TestRealKernel(t *testing.T) {
 		if !strings.HasPrefix(first, "patched build: fs/proc/meminfo.c:58:") || !strings.Contains(first, ": error: ") {
 			t.Errorf("first line %q, want the compiler's first error", first)
 		}
-		var me *build.MakeError
+		var me *kbuild.MakeError
 		if !errors.As(err, &me) || me.Log == "" {
 			t.Fatalf("no log named: %v", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,12 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/emulator/kernel"
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
-	"github.com/kpatchgo/kpatch-build/emulator/kernel"
 )
 
 type buildFlags struct {
@@ -37,7 +38,7 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringVarP(&f.output, "output", "o", ".", "directory the module is written to")
 	fl.StringArrayVarP(&f.targets, "target", "t", nil, "make target to build (repeatable; default: the tree's default)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 2, "parallel jobs for make and the object diffs")
-	fl.IntVar(&f.fuzz, "fuzz", build.DefaultFuzz, "apply a hunk with up to `N` lines of its context ignored, as GNU patch's --fuzz (0: exactly)")
+	fl.IntVar(&f.fuzz, "fuzz", patch.DefaultFuzz, "apply a hunk with up to `N` lines of its context ignored, as GNU patch's --fuzz (0: exactly)")
 	fl.BoolVarP(&f.nonReplace, "non-replace", "R", false, "do not replace older patches (no atomic replace)")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-compiler-check", false, "do not compare the compiler with the one that built the kernel")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-gcc-check", false, "deprecated alias of --skip-compiler-check")
@@ -65,15 +66,15 @@ func defaultCacheDir() string {
 }
 
 // bundledTree extracts the bundled kernel's sources into the cache once.
-func bundledTree(cache string) (string, error) {
-	dir := filepath.Join(cache, "src-"+kernel.Digest())
+func bundledTree(cacheDir string) (string, error) {
+	dir := filepath.Join(cacheDir, "src-"+kernel.Digest())
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.MkdirTemp(cache, "tmp-src-")
+	tmp, err := os.MkdirTemp(cacheDir, "tmp-src-")
 	if err != nil {
 		return "", err
 	}
@@ -81,7 +82,7 @@ func bundledTree(cache string) (string, error) {
 		os.RemoveAll(tmp)
 		return "", err
 	}
-	if err := build.Publish(tmp, dir, ".complete"); err != nil {
+	if err := cache.Publish(tmp, dir, ".complete"); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -170,7 +171,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	unlock, err := build.LockCache(f.cacheDir, progress)
+	unlock, err := cache.Lock(f.cacheDir, progress)
 	if err != nil {
 		return fmt.Errorf("cache %s: %w", f.cacheDir, err)
 	}
@@ -188,7 +189,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
 		work := filepath.Dir(res.Build.WorkDir)
-		os.WriteFile(filepath.Join(work, build.KeptMarker), nil, 0o644)
+		os.WriteFile(filepath.Join(work, cache.KeptMarker), nil, 0o644)
 		progress("kept the work tree: %s", work)
 	}
 	if err == nil && f.verify {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // TestTargetLivepatchCLI drives the livepatch verbs interactively: enable

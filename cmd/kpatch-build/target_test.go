@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // runTargetCLI runs "kpatch-build ARGS..." in process and returns its

@@ -7,10 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/refusal"
-	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 )
 
 // patchChecks are the checks a catalogue patch carries in its NAME.expect

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/abi/internal/cabi"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 const kernelDir = "../kernel"

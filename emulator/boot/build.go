@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
 	"io"
 	"io/fs"
 	"os"
@@ -13,8 +14,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-
-	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // BuildOptions says what to build.
@@ -156,18 +155,18 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		h.Write(b)
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:20]
-	cache := opts.CacheDir
-	if cache == "" {
-		cache = os.Getenv("KPATCHGO_TARGET_CACHE")
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		cacheDir = os.Getenv("KPATCHGO_TARGET_CACHE")
 	}
-	if cache == "" {
+	if cacheDir == "" {
 		uc, err := os.UserCacheDir()
 		if err != nil {
 			uc = os.TempDir()
 		}
-		cache = filepath.Join(uc, "kpatchgo-target")
+		cacheDir = filepath.Join(uc, "kpatchgo-target")
 	}
-	final, _, err := build.Cached(cache, key, func(tmp string) error {
+	final, _, err := cache.Cached(cacheDir, key, func(tmp string) error {
 		for _, f := range files {
 			dst := filepath.Join(tmp, f.rel)
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

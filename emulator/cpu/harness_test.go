@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/mem"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // emuCFlags are the flags the differential tests build emulator code with:

@@ -8,13 +8,12 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/kpatchgo/kpatch-build/build"
 )
 
 //go:embed Makefile README.md ABI.md arch include init kernel lib mm fs modules scripts patches
@@ -22,7 +21,7 @@ var tree embed.FS
 
 func walk(fn func(p string, b []byte) error) error {
 	return fs.WalkDir(tree, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || build.IsBuildOutput(path.Base(p)) || strings.HasSuffix(p, ".go") {
+		if err != nil || d.IsDir() || worktree.IsBuildOutput(path.Base(p)) || strings.HasSuffix(p, ".go") {
 			return err
 		}
 		b, err := tree.ReadFile(p)

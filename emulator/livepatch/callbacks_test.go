@@ -4,10 +4,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/machine"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // procQuiet reads /proc/name without logging it (a check the selftest

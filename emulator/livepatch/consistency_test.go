@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // rules lists the distinct rules of vs, in order of first appearance.

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/emulator/machine"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // variants are modules built from a base module's source with defines

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/pipeline"
-	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 )
 
 // TestKpatchBuildModule builds a patch module with the kpatch-build

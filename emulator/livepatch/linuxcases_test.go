@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/ftrace"
 	"github.com/kpatchgo/kpatch-build/emulator/machine"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // sysctlFtrace sets kernel.ftrace_enabled and logs what sysctl prints.

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/emulator/machine"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // The realistic workload's parameters and where they come from.

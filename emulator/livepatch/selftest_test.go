@@ -4,9 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 const patchedLine = "this has been live patched"

@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/pipeline"
-	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
 )
 
 func TestParseCheck(t *testing.T) {

@@ -13,13 +13,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/loader"
 	"github.com/kpatchgo/kpatch-build/emulator/machine"
 	"github.com/kpatchgo/kpatch-build/emulator/mem"
 	"github.com/kpatchgo/kpatch-build/emulator/targettest"
 	"github.com/kpatchgo/kpatch-build/emulator/workload"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // state is everything a module load may leave behind.

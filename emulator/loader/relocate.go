@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/emulator/mem"
+	"github.com/kpatchgo/kpatch-build/relocs"
 )
 
 // x86 is the relocation table of the machine's architecture: what each

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
+	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 var (

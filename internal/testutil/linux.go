@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/debian"
 )
 
@@ -146,20 +146,20 @@ func SeriesSource(t testing.TB, series string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := CacheDir(t)
-	dir := filepath.Join(cache, fmt.Sprintf("linux-source-%d-%d", info.Size(), info.ModTime().Unix()))
+	cacheDir := CacheDir(t)
+	dir := filepath.Join(cacheDir, fmt.Sprintf("linux-source-%d-%d", info.Size(), info.ModTime().Unix()))
 	src := filepath.Join(dir, "linux-source-"+series)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return src
 	}
-	// The cache's lock, held while extracting: a kpatch-build run sharing
-	// the cache sweeps tmp-* only when no one holds it.
-	unlock, err := build.LockCache(cache, t.Logf)
+	// The cacheDir's lock, held while extracting: a kpatch-build run sharing
+	// the cacheDir sweeps tmp-* only when no one holds it.
+	unlock, err := cache.Lock(cacheDir, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	tmp, err := os.MkdirTemp(cache, "tmp-linux-source-")
+	tmp, err := os.MkdirTemp(cacheDir, "tmp-linux-source-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func SeriesSource(t testing.TB, series string) string {
 		os.RemoveAll(tmp)
 		t.Fatalf("extract %s: %v\n%s", tarball, err, out)
 	}
-	if err := build.Publish(tmp, dir, ".complete"); err != nil {
+	if err := cache.Publish(tmp, dir, ".complete"); err != nil {
 		t.Fatal(err)
 	}
 	return src

@@ -3,14 +3,13 @@ package testutil
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
-
-	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // TreeDigest hashes every file of a tree: path, mode, modification time
@@ -55,7 +54,7 @@ func KernelTree(t testing.TB) string {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		if !d.Type().IsRegular() || build.IsBuildOutput(d.Name()) {
+		if !d.Type().IsRegular() || worktree.IsBuildOutput(d.Name()) {
 			return nil
 		}
 		info, err := d.Info()

@@ -1,4 +1,4 @@
-package build
+package patch
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ type patchParser struct {
 	i     int      // the current line (0-based: the patch's line i+1)
 }
 
-// ParsePatch parses a unified diff (diff -u) or a git diff, as patch -p1
+// Parse parses a unified diff (diff -u) or a git diff, as patch -p1
 // reads it: the first directory of each name is stripped, whatever it is
 // (a/, b/, src.orig/, linux-6.1/...), except in git's rename and copy
 // lines, which have none. Text before, between and after the files (a
@@ -34,9 +34,9 @@ type patchParser struct {
 //
 // Every path is checked here, before anything is written anywhere: a path
 // that is absolute, or that leaves the tree after cleaning (..), is a
-// *PatchError naming the patch, the line of the file's header and the
+// *Error naming the patch, the line of the file's header and the
 // path. So are binary changes, symlinks and submodules, and pure renames.
-func ParsePatch(name string, data []byte) (*Patch, error) {
+func Parse(name string, data []byte) (*Patch, error) {
 	p := &Patch{Path: name}
 	lines := splitLines(data)
 	for k, l := range lines {

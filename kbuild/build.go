@@ -1,6 +1,9 @@
-package build
+package kbuild
 
 import (
+	"github.com/kpatchgo/kpatch-build/worktree"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/cache"
 	"bufio"
 	"bytes"
 	"context"
@@ -28,7 +31,7 @@ type Options struct {
 	// CacheDir holds the cached original builds and the work trees.
 	CacheDir string
 	// Patches are applied, in order, to the patched build.
-	Patches []*Patch
+	Patches []*patch.Patch
 	// Jobs is make's -j.
 	Jobs int
 	// CC is the compiler (default gcc).
@@ -41,7 +44,7 @@ type Options struct {
 	// trees as .config (the user's tree keeps its own).
 	Config string
 	// Fuzz is the most context lines a hunk may have ignored (GNU
-	// patch's --fuzz; DefaultFuzz is its default); 0 applies exactly.
+	// patch's --fuzz; patch.DefaultFuzz is its default); 0 applies exactly.
 	Fuzz int
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
@@ -66,7 +69,7 @@ type Result struct {
 	// Cached reports that the original build came from the cache.
 	Cached bool
 	// Fuzzed are the hunks the patches applied with fuzz.
-	Fuzzed []FuzzedHunk
+	Fuzzed []patch.FuzzedHunk
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -122,7 +125,7 @@ func CacheKey(opts *Options) (string, error) {
 		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".svn") {
 			return filepath.SkipDir
 		}
-		if d.Type().IsRegular() && !IsBuildOutput(d.Name()) {
+		if d.Type().IsRegular() && !worktree.IsBuildOutput(d.Name()) {
 			files = append(files, p)
 		}
 		return nil
@@ -171,7 +174,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	wrapper := filepath.Join(opts.CacheDir, "kpatch-cc")
-	if err := replaceFile(wrapper, []byte(wrapperScript), 0o755); err != nil {
+	if err := worktree.ReplaceFile(wrapper, []byte(wrapperScript), 0o755); err != nil {
 		return nil, err
 	}
 	key, err := CacheKey(&opts)
@@ -179,15 +182,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("source tree %s: %w", opts.SourceDir, err)
 	}
 	res := &Result{}
-	res.OrigDir, res.Cached, err = Cached(opts.CacheDir, "orig-"+key, func(tmp string) error {
+	res.OrigDir, res.Cached, err = cache.Cached(opts.CacheDir, "orig-"+key, func(tmp string) error {
 		opts.logf("building the original tree")
-		if err := CopyTree(opts.SourceDir, tmp); err != nil {
+		if err := worktree.CopyTree(opts.SourceDir, tmp); err != nil {
 			return fmt.Errorf("copy %s: %w", opts.SourceDir, err)
 		}
 		if opts.Config != "" {
 			b, err := os.ReadFile(opts.Config)
 			if err == nil {
-				err = replaceFile(filepath.Join(tmp, ".config"), b, 0o644)
+				err = worktree.ReplaceFile(filepath.Join(tmp, ".config"), b, 0o644)
 			}
 			if err != nil {
 				return fmt.Errorf("config: %w", err)
@@ -216,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, p := range opts.Patches {
 		opts.logf("applying %s", filepath.Base(p.Path))
-		fuzzed, err := p.ApplyWith(res.WorkDir, ApplyOptions{Fuzz: opts.Fuzz, Log: opts.logf})
+		fuzzed, err := p.ApplyWith(res.WorkDir, patch.ApplyOptions{Fuzz: opts.Fuzz, Log: opts.logf})
 		if err != nil {
 			return res, err
 		}
@@ -260,14 +263,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // build writes them in place), modification times kept so make rebuilds
 // only what a patch touches.
 func cloneBuilt(src, dst string) error {
-	return LinkTree(src, dst, func(rel string, d fs.DirEntry) Action {
+	return worktree.LinkTree(src, dst, func(rel string, d fs.DirEntry) worktree.Action {
 		switch {
-		case d.Name() == Complete:
-			return Skip
-		case IsBuildOutput(d.Name()):
-			return Copy
+		case d.Name() == cache.Complete:
+			return worktree.Skip
+		case worktree.IsBuildOutput(d.Name()):
+			return worktree.Copy
 		}
-		return Link
+		return worktree.Link
 	})
 }
 

@@ -1,14 +1,13 @@
-package build_test
+package kbuild_test
 
 import (
 	"errors"
+	"github.com/kpatchgo/kpatch-build/kbuild"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kpatchgo/kpatch-build/build"
 )
 
 // kbuildOutput is the shape of a failed kbuild run: warnings and make's
@@ -36,7 +35,7 @@ make[1]: Leaving directory '/tree'
 func TestMakeError(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "logs", "livepatch-x.log")
 	cause := errors.New("exit status 2")
-	e := build.NewMakeError("make fs/proc/uptime.o", []byte(kbuildOutput), cause, log)
+	e := kbuild.NewMakeError("make fs/proc/uptime.o", []byte(kbuildOutput), cause, log)
 	want := "fs/proc/uptime.c:38:2: error: expected ';' before 'return'\n" +
 		"  fs/proc/uptime.c: In function 'uptime_proc_show':\n" +
 		"     38 |         return 0\n" +
@@ -53,11 +52,11 @@ func TestMakeError(t *testing.T) {
 	}
 
 	// No compiler error: the linker's; no error at all: the last lines.
-	e = build.NewMakeError("make", []byte("  LD      vmlinux\nld: fs/x.o: in function `f':\nx.c:(.text+0x5): undefined reference to `g'\nmake: *** [Makefile:1: vmlinux] Error 1\n"), cause, "")
+	e = kbuild.NewMakeError("make", []byte("  LD      vmlinux\nld: fs/x.o: in function `f':\nx.c:(.text+0x5): undefined reference to `g'\nmake: *** [Makefile:1: vmlinux] Error 1\n"), cause, "")
 	if want := "x.c:(.text+0x5): undefined reference to `g'"; e.First != want || strings.Contains(e.Error(), "whole output") {
 		t.Errorf("linker error: first %q, error %q", e.First, e.Error())
 	}
-	e = build.NewMakeError("make", []byte("something odd\nmake: *** [Makefile:1: all] Error 2\n"), cause, "")
+	e = kbuild.NewMakeError("make", []byte("something odd\nmake: *** [Makefile:1: all] Error 2\n"), cause, "")
 	if want := "make: exit status 2\nsomething odd\nmake: *** [Makefile:1: all] Error 2"; e.Error() != want {
 		t.Errorf("error %q, want %q", e.Error(), want)
 	}
@@ -82,7 +81,7 @@ func TestMakeErrorGCC(t *testing.T) {
 	if err == nil {
 		t.Fatal("gcc compiled a syntax error")
 	}
-	e := build.NewMakeError("gcc broken.c", out, err, "")
+	e := kbuild.NewMakeError("gcc broken.c", out, err, "")
 	if first, _, _ := strings.Cut(e.Error(), "\n"); !strings.HasPrefix(first, "broken.c:4:9:") || !strings.Contains(first, ": error: expected ',' or ';' before 'return'") {
 		t.Errorf("first line %q\n%s", first, out)
 	}

@@ -1,4 +1,4 @@
-package build
+package cache
 
 import (
 	"errors"
@@ -13,14 +13,14 @@ import (
 // leftovers leaves it alone.
 const KeptMarker = ".kpatch-kept"
 
-// LockCache takes the cache's lock for the length of a run and, when no
+// Lock takes the cache's lock for the length of a run and, when no
 // other run holds it, first removes what dead runs left behind: the
 // temporary directories (tmp-*) and the work directories (work-*) of runs
 // killed before they could clean up. Every run holds the lock shared; the
 // sweep needs it exclusive, so it never touches the directories of a live
 // run sharing the cache. unlock releases it. logf, when not nil, is told
 // what the sweep removed.
-func LockCache(cache string, logf func(string, ...any)) (unlock func(), err error) {
+func Lock(cache string, logf func(string, ...any)) (unlock func(), err error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package build_test
+package patch
 
 import (
 	"crypto/sha256"
@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
@@ -119,13 +118,13 @@ func (s *sandbox) apply(patch string) ([]string, error) {
 
 // applyFuzz parses and applies a patch to the sandbox's tree allowing
 // fuzz, returning the log lines and the hunks applied with fuzz.
-func (s *sandbox) applyFuzz(patch string, fuzz int) ([]string, []build.FuzzedHunk, error) {
-	p, err := build.ParsePatch("test.patch", []byte(patch))
+func (s *sandbox) applyFuzz(patch string, fuzz int) ([]string, []FuzzedHunk, error) {
+	p, err := Parse("test.patch", []byte(patch))
 	if err != nil {
 		return nil, nil, err
 	}
 	var logs []string
-	fuzzed, err := p.ApplyWith(s.tree, build.ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
+	fuzzed, err := p.ApplyWith(s.tree, ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
 	return logs, fuzzed, err
 }
 
@@ -179,9 +178,9 @@ func TestHostilePatches(t *testing.T) {
 			s := newSandbox(t)
 			before := s.snapshot(t)
 			_, err := s.apply(c.patch)
-			var pe *build.PatchError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %v (%T), want a *build.PatchError", err, err)
+				t.Fatalf("error %v (%T), want a *Error", err, err)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error\n%v\nwant it to contain\n%s", err, c.want)
@@ -205,12 +204,12 @@ func TestHostilePatches(t *testing.T) {
 // links inside the tree are followed.
 func TestPatchPathsCleaned(t *testing.T) {
 	s := newSandbox(t)
-	p, err := build.ParsePatch("clean.patch", []byte("--- a/fs/../lib/vsprintf.c\n+++ b/fs/../lib/vsprintf.c\n@@ -1 +1 @@\n-vsprintf line 1\n+changed\n"+
+	p, err := Parse("clean.patch", []byte("--- a/fs/../lib/vsprintf.c\n+++ b/fs/../lib/vsprintf.c\n@@ -1 +1 @@\n-vsprintf line 1\n+changed\n"+
 		"diff --git a/inc/sys.h b/inc/sys.h\n--- a/inc/sys.h\n+++ b/inc/sys.h\n@@ -2 +2 @@\n-sys line 2\n+changed\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []build.TreePath{{Path: "lib/vsprintf.c", Line: 1}, {Path: "inc/sys.h", Line: 6}}
+	want := []TreePath{{Path: "lib/vsprintf.c", Line: 1}, {Path: "inc/sys.h", Line: 6}}
 	if d := cmp.Diff(want, p.Paths()); d != "" {
 		t.Errorf("paths (-want +got):\n%s", d)
 	}
@@ -277,14 +276,14 @@ const fuzzPatch = "--- a/lib/vsprintf.c\n+++ b/lib/vsprintf.c\n@@ -1 +1 @@\n-vsp
 // line) in the log and the result.
 func TestPatchFuzz(t *testing.T) {
 	s := newSandbox(t)
-	logs, fuzzed, err := s.applyFuzz(fuzzPatch, build.DefaultFuzz)
+	logs, fuzzed, err := s.applyFuzz(fuzzPatch, DefaultFuzz)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]string{"fs/proc/meminfo.c: hunk #1 succeeded at 4 with fuzz 1"}, logs); d != "" {
 		t.Errorf("log (-want +got):\n%s", d)
 	}
-	want := []build.FuzzedHunk{{Patch: "test.patch", File: "fs/proc/meminfo.c", Hunk: 1, Header: "@@ -4,5 +4,5 @@", PatchLine: 8, Fuzz: 1, Line: 4}}
+	want := []FuzzedHunk{{Patch: "test.patch", File: "fs/proc/meminfo.c", Hunk: 1, Header: "@@ -4,5 +4,5 @@", PatchLine: 8, Fuzz: 1, Line: 4}}
 	if d := cmp.Diff(want, fuzzed); d != "" {
 		t.Errorf("fuzzed hunks (-want +got):\n%s", d)
 	}
@@ -295,7 +294,7 @@ func TestPatchFuzz(t *testing.T) {
 	// With fuzz and an offset: two lines added at the top.
 	s = newSandbox(t)
 	os.WriteFile(filepath.Join(s.tree, "fs/proc/meminfo.c"), []byte("top 1\ntop 2\n"+sandboxFiles["fs/proc/meminfo.c"]), 0o644)
-	logs, fuzzed, err = s.applyFuzz(fuzzPatch, build.DefaultFuzz)
+	logs, fuzzed, err = s.applyFuzz(fuzzPatch, DefaultFuzz)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +335,7 @@ func TestPatchNoFuzz(t *testing.T) {
 		t.Errorf("error %v, want %q", err, want)
 	}
 	// The changed line itself differs: no fuzz applies it.
-	_, _, err = s.applyFuzz(strings.Replace(fuzzPatch, "-meminfo line 6\n", "-meminfo line SIX\n", 1), build.DefaultFuzz)
+	_, _, err = s.applyFuzz(strings.Replace(fuzzPatch, "-meminfo line 6\n", "-meminfo line SIX\n", 1), DefaultFuzz)
 	want = "test.patch:8: fs/proc/meminfo.c: hunk #1 (@@ -4,5 +4,5 @@) does not apply: its lines are not in fs/proc/meminfo.c at any offset, even with 2 of its context lines ignored (fuzz)"
 	if err == nil || err.Error() != want || !errors.As(err, &re) || re.Key != refusal.HunkFails {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
@@ -368,7 +367,7 @@ func TestPatchRename(t *testing.T) {
 	s := newSandbox(t)
 	patch := "diff --git a/fs/proc/meminfo.c b/fs/proc/meminfo2.c\nsimilarity index 92%\nrename from fs/proc/meminfo.c\nrename to fs/proc/meminfo2.c\nindex 1111111..2222222 100644\n" +
 		"--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo2.c\n@@ -5,3 +5,3 @@\n meminfo line 5\n-meminfo line 6\n+six\n meminfo line 7\n"
-	p, err := build.ParsePatch("rename.patch", []byte(patch))
+	p, err := Parse("rename.patch", []byte(patch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +391,7 @@ func TestPatchRename(t *testing.T) {
 // TestPatchPureRename checks that a rename without changes is refused with
 // its own message.
 func TestPatchPureRename(t *testing.T) {
-	_, err := build.ParsePatch("rename.patch", []byte("From abc Mon Sep 17 00:00:00 2001\nSubject: move\n\n---\n"+
+	_, err := Parse("rename.patch", []byte("From abc Mon Sep 17 00:00:00 2001\nSubject: move\n\n---\n"+
 		"diff --git a/fs/proc/meminfo.c b/fs/proc/mem.c\nsimilarity index 100%\nrename from fs/proc/meminfo.c\nrename to fs/proc/mem.c\n-- \n2.39.0\n"))
 	want := "rename.patch:5: a pure rename of fs/proc/meminfo.c to fs/proc/mem.c (no changes): a live patch replaces functions of the running kernel, renaming a source file changes nothing in it"
 	var re *refusal.Error
@@ -498,7 +497,7 @@ func TestPatchAnchors(t *testing.T) {
 func TestPatchAnchorsEnd(t *testing.T) {
 	s := newSandbox(t)
 	os.WriteFile(filepath.Join(s.tree, "fs/proc/meminfo.c"), []byte("x\n"+sandboxFiles["fs/proc/meminfo.c"]+"more\n"), 0o644)
-	_, _, err := s.applyFuzz("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -10,3 +10,4 @@\n meminfo line 10\n meminfo line 11\n meminfo line 12\n+appended\n", build.DefaultFuzz)
+	_, _, err := s.applyFuzz("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -10,3 +10,4 @@\n meminfo line 10\n meminfo line 11\n meminfo line 12\n+appended\n", DefaultFuzz)
 	want := "test.patch:3: fs/proc/meminfo.c: hunk #1 (@@ -10,3 +10,4 @@) does not apply with fuzz 2 (--fuzz): it applies to fs/proc/meminfo.c only with fuzz 3, at line 10"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n%v\nwant\n%s", err, want)

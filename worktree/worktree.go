@@ -1,4 +1,8 @@
-package build
+// Package worktree makes work copies of a source tree: directories are
+// made new, files are hard links to the user's (copies where linking is
+// not possible), and a file is changed only by replacing it with a new
+// one (ReplaceFile, StageFile), so the user's tree is never written.
+package worktree
 
 import (
 	"fmt"
@@ -103,7 +107,7 @@ func LinkTree(src, dst string, decide func(rel string, d fs.DirEntry) Action) er
 		if action == Link {
 			return LinkOrCopy(p, target)
 		}
-		return copyFile(p, target)
+		return CopyFile(p, target)
 	})
 }
 
@@ -114,11 +118,11 @@ func LinkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFile(src, dst)
+	return CopyFile(src, dst)
 }
 
-// copyFile copies a regular file, keeping its mode and modification time.
-func copyFile(src, dst string) error {
+// CopyFile copies a regular file, keeping its mode and modification time.
+func CopyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -142,11 +146,11 @@ func copyFile(src, dst string) error {
 	return os.Chtimes(dst, info.ModTime(), info.ModTime())
 }
 
-// replaceFile writes data as a new file at path (a temporary file renamed
+// ReplaceFile writes data as a new file at path (a temporary file renamed
 // over it), so that a hard link to the user's tree at path is replaced,
 // never written through.
-func replaceFile(path string, data []byte, perm fs.FileMode) error {
-	name, err := stageFile(filepath.Dir(path), data, perm)
+func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
+	name, err := StageFile(filepath.Dir(path), data, perm)
 	if err != nil {
 		return err
 	}
@@ -157,9 +161,9 @@ func replaceFile(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
-// stageFile writes data as a new temporary file of mode perm in dir and
+// StageFile writes data as a new temporary file of mode perm in dir and
 // returns its path, for a rename into place.
-func stageFile(dir string, data []byte, perm fs.FileMode) (string, error) {
+func StageFile(dir string, data []byte, perm fs.FileMode) (string, error) {
 	tmp, err := os.CreateTemp(dir, ".kpatch-replace-*")
 	if err != nil {
 		return "", err
@@ -178,64 +182,4 @@ func stageFile(dir string, data []byte, perm fs.FileMode) (string, error) {
 		return "", werr
 	}
 	return name, nil
-}
-
-// Publish makes the finished directory tmp available as final, marked
-// complete by the file marker inside it. Concurrent runs may race to
-// publish the same content: the first wins and the others drop their copy;
-// a complete directory is never removed, only an incomplete leftover.
-func Publish(tmp, final, marker string) error {
-	if err := os.WriteFile(filepath.Join(tmp, marker), nil, 0o644); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, final); err == nil {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(final, marker)); err == nil {
-		os.RemoveAll(tmp) // another run published it first
-		return nil
-	}
-	os.RemoveAll(final)
-	if err := os.Rename(tmp, final); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	return nil
-}
-
-// Complete is the marker file of a complete cache directory.
-const Complete = ".kpatch-complete"
-
-// Cached is the one way kpatch-build caches a build (the bundled tree's
-// original build, the running kernel it is diffed against, the emulated
-// target's kernel): the directory name under cacheDir, made by fill in a
-// temporary directory and published atomically (Publish) unless a
-// complete one is there already. Each user computes its own key into
-// name. It reports whether the directory came from the cache.
-func Cached(cacheDir, name string, fill func(tmp string) error) (dir string, hit bool, err error) {
-	dir = filepath.Join(cacheDir, name)
-	if _, err := os.Stat(filepath.Join(dir, Complete)); err == nil {
-		return dir, true, nil
-	}
-	// The cache's lock, shared, while the temporary directory exists: a
-	// kpatch-build run sharing the cache sweeps tmp-* only when no one
-	// holds it.
-	unlock, err := LockCache(cacheDir, nil)
-	if err != nil {
-		return "", false, err
-	}
-	defer unlock()
-	tmp, err := os.MkdirTemp(cacheDir, "tmp-"+name+"-")
-	if err != nil {
-		return "", false, err
-	}
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", false, err
-	}
-	if err := Publish(tmp, dir, Complete); err != nil {
-		return "", false, err
-	}
-	return dir, false, nil
 }

@@ -1,8 +1,9 @@
-package build
+package patch
 
 import (
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io/fs"
 	"os"
 	"path"
@@ -154,7 +155,7 @@ func (p *Patch) checkPath(dir, root string, line int, rel, raw string) error {
 			return nil // the rest is created
 		}
 		if err != nil {
-			return &PatchError{Patch: p.Path, Line: line, Path: raw, Err: fmt.Errorf("cannot check the path in the tree: %w", err)}
+			return &Error{Patch: p.Path, Line: line, Path: raw, Err: fmt.Errorf("cannot check the path in the tree: %w", err)}
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			target, _ := os.Readlink(cur)
@@ -224,7 +225,7 @@ func (p *Patch) applyFile(st *treeState, f *FileChange, o *ApplyOptions) ([]Fuzz
 	if !f.IsNew {
 		var err error
 		if src, err = st.load(f.Old); err != nil {
-			return nil, &PatchError{Patch: p.Path, Line: f.Line, Path: f.Old, Err: fmt.Errorf("cannot read the file: %w", err)}
+			return nil, &Error{Patch: p.Path, Line: f.Line, Path: f.Old, Err: fmt.Errorf("cannot read the file: %w", err)}
 		}
 		if !src.exists {
 			return nil, mismatch(p.Path, f.Line, f.Old, "no such file in the source tree")
@@ -244,7 +245,7 @@ func (p *Patch) applyFile(st *treeState, f *FileChange, o *ApplyOptions) ([]Fuzz
 	}
 	dst, err := st.load(f.New)
 	if err != nil {
-		return nil, &PatchError{Patch: p.Path, Line: f.Line, Path: f.New, Err: fmt.Errorf("cannot read the file: %w", err)}
+		return nil, &Error{Patch: p.Path, Line: f.Line, Path: f.New, Err: fmt.Errorf("cannot read the file: %w", err)}
 	}
 	if dst.exists && dst != src {
 		return nil, mismatch(p.Path, f.Line, f.New, "already exists in the source tree")
@@ -494,11 +495,11 @@ func (st *treeState) write(patch string) error {
 		dirs = append(dirs, made...)
 		var tmp string
 		if err == nil {
-			tmp, err = stageFile(filepath.Dir(full), t.data, t.perm)
+			tmp, err = worktree.StageFile(filepath.Dir(full), t.data, t.perm)
 		}
 		if err != nil {
 			undo()
-			return &PatchError{Patch: patch, Path: rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
+			return &Error{Patch: patch, Path: rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
 		}
 		files = append(files, staged{tmp, full, rel})
 	}
@@ -506,13 +507,13 @@ func (st *treeState) write(patch string) error {
 		if err := os.Rename(f.tmp, f.full); err != nil {
 			files = files[i:]
 			undo()
-			return &PatchError{Patch: patch, Path: f.rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
+			return &Error{Patch: patch, Path: f.rel, Err: fmt.Errorf("cannot write the patched file: %w", err)}
 		}
 	}
 	for _, rel := range paths {
 		if t := st.files[rel]; !t.exists && t.existed {
 			if err := os.Remove(filepath.Join(st.dir, filepath.FromSlash(rel))); err != nil {
-				return &PatchError{Patch: patch, Path: rel, Err: fmt.Errorf("cannot remove the file: %w", err)}
+				return &Error{Patch: patch, Path: rel, Err: fmt.Errorf("cannot remove the file: %w", err)}
 			}
 		}
 	}

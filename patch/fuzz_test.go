@@ -1,4 +1,4 @@
-package build_test
+package patch
 
 import (
 	"errors"
@@ -9,14 +9,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 // FuzzPatch parses and applies arbitrary patches to a small tree that has
 // symlinks pointing out of it and a canary file beside it. Invariants: no
 // panic; every path of a parsed patch is clean and relative; nothing
-// outside the tree changes; an error is a *build.PatchError and leaves the
+// outside the tree changes; an error is a *Error and leaves the
 // tree as it was.
 //
 //	go test ./build -run XXX -fuzz FuzzPatch -fuzztime 5m
@@ -42,11 +41,11 @@ func FuzzPatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Parsing reads nothing and writes nothing: a sandbox is needed
 		// only for a patch that parses.
-		p, err := build.ParsePatch("fuzz.patch", data)
+		p, err := Parse("fuzz.patch", data)
 		if err != nil {
-			var pe *build.PatchError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Errorf("error %v (%T), want a *build.PatchError", err, err)
+				t.Errorf("error %v (%T), want a *Error", err, err)
 			}
 			return
 		}
@@ -60,9 +59,9 @@ func FuzzPatch(f *testing.F) {
 		err = p.Apply(s.tree)
 		after := s.snapshot(t)
 		if err != nil {
-			var pe *build.PatchError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Errorf("error %v (%T), want a *build.PatchError", err, err)
+				t.Errorf("error %v (%T), want a *Error", err, err)
 			}
 			if d := cmp.Diff(before, after); d != "" {
 				t.Fatalf("a failed patch changed the sandbox (-before +after):\n%s\nerror: %v", d, err)

@@ -1,8 +1,9 @@
-package build
+package kbuild
 
 import (
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,5 +135,5 @@ func writeLog(path string, out []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return replaceFile(path, out, 0o644)
+	return worktree.ReplaceFile(path, out, 0o644)
 }

@@ -1,4 +1,4 @@
-package build
+package patch
 
 import (
 	"fmt"
@@ -49,13 +49,13 @@ func (h *Hunk) header() string {
 	return fmt.Sprintf("@@ -%d,%d +%d,%d @@", h.OldPos, h.OldLines, h.NewPos, h.NewLines)
 }
 
-// ReadPatch reads and parses a unified or git diff (see ParsePatch).
-func ReadPatch(path string) (*Patch, error) {
+// Read reads and parses a unified or git diff (see Parse).
+func Read(path string) (*Patch, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("patch: %w", err)
 	}
-	return ParsePatch(path, b)
+	return Parse(path, b)
 }
 
 // TreePath is a tree-relative path a patch reads, writes or removes, with

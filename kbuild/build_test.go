@@ -1,8 +1,10 @@
-package build_test
+package kbuild_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/kbuild"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,20 +12,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
 func TestBuildOnePatch(t *testing.T) {
 	src := testutil.KernelTree(t)
 	before := testutil.TreeDigest(t, src)
-	patch, err := build.ReadPatch(filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "meminfo-string.patch"))
+	pp, err := patch.Read(filepath.Join(testutil.RepoRoot(), "emulator", "kernel", "patches", "meminfo-string.patch"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := t.TempDir()
-	opts := build.Options{SourceDir: src, CacheDir: cache, Patches: []*build.Patch{patch}, Jobs: 2}
-	res, err := build.Run(context.Background(), opts)
+	opts := kbuild.Options{SourceDir: src, CacheDir: cache, Patches: []*patch.Patch{pp}, Jobs: 2}
+	res, err := kbuild.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestBuildOnePatch(t *testing.T) {
 		t.Errorf("the source tree changed")
 	}
 	// A second patch against the same tree uses the cached original build.
-	res2, err := build.Run(context.Background(), opts)
+	res2, err := kbuild.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +57,14 @@ func TestBuildOnePatch(t *testing.T) {
 	// offset: the build compiles the new file, not the old one.
 	rename := filepath.Join(t.TempDir(), "0001-rename.patch")
 	os.WriteFile(rename, []byte(renamePatch), 0o644)
-	p3, err := build.ReadPatch(rename)
+	p3, err := patch.Read(rename)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs []string
-	opts.Patches = []*build.Patch{p3}
+	opts.Patches = []*patch.Patch{p3}
 	opts.Log = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
-	res3, err := build.Run(context.Background(), opts)
+	res3, err := kbuild.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +127,11 @@ func TestPatchDoesNotApply(t *testing.T) {
 	before := testutil.TreeDigest(t, src)
 	bad := filepath.Join(t.TempDir(), "bad.patch")
 	os.WriteFile(bad, []byte("--- a/fs/proc/meminfo.c\n+++ b/fs/proc/meminfo.c\n@@ -36,2 +36,2 @@\n-this line is not there\n+replacement\n context that is not there\n"), 0o644)
-	p, err := build.ReadPatch(bad)
+	p, err := patch.Read(bad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = build.Run(context.Background(), build.Options{SourceDir: src, CacheDir: t.TempDir(), Patches: []*build.Patch{p}})
+	_, err = kbuild.Run(context.Background(), kbuild.Options{SourceDir: src, CacheDir: t.TempDir(), Patches: []*patch.Patch{p}})
 	if err == nil || !strings.Contains(err.Error(), "fs/proc/meminfo.c") || !strings.Contains(err.Error(), "hunk #1") {
 		t.Errorf("error %v, want one naming the file and the hunk", err)
 	}
@@ -148,15 +149,15 @@ func TestConcurrentRunsShareCache(t *testing.T) {
 	names := []string{"meminfo-string.patch", "cmdline-string.patch"}
 	want := []string{"fs/proc/meminfo.o", "fs/proc/cmdline.o"}
 	errs := make(chan error, len(names))
-	results := make([]*build.Result, len(names))
+	results := make([]*kbuild.Result, len(names))
 	for i, n := range names {
 		go func(i int, n string) {
-			p, err := build.ReadPatch(filepath.Join(patches, n))
+			p, err := patch.Read(filepath.Join(patches, n))
 			if err != nil {
 				errs <- err
 				return
 			}
-			res, err := build.Run(context.Background(), build.Options{SourceDir: src, CacheDir: cache, Patches: []*build.Patch{p}})
+			res, err := kbuild.Run(context.Background(), kbuild.Options{SourceDir: src, CacheDir: cache, Patches: []*patch.Patch{p}})
 			results[i] = res
 			errs <- err
 		}(i, n)

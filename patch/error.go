@@ -1,4 +1,4 @@
-package build
+package patch
 
 import (
 	"fmt"
@@ -8,11 +8,11 @@ import (
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
-// PatchError is a patch that is refused or does not apply. It names the
+// Error is a patch that is refused or does not apply. It names the
 // patch file, the line of the patch (the file's header, or the hunk's) and
 // the path as the patch writes it. A refusal wraps its *refusal.Error (the
 // table's message, exit status and hint); errors.As finds it.
-type PatchError struct {
+type Error struct {
 	Patch string // the patch file
 	Line  int    // line of the patch, 0 when no line applies
 	Path  string // the file's path as the patch writes it, "" for the whole patch
@@ -20,7 +20,7 @@ type PatchError struct {
 }
 
 // Error returns "PATCH:LINE: PATH: MESSAGE" (the hint is separate).
-func (e *PatchError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Patch)
 	if e.Line > 0 {
@@ -34,7 +34,7 @@ func (e *PatchError) Error() string {
 }
 
 // Unwrap returns what is wrong.
-func (e *PatchError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 // quotePath quotes a path that would not read as one word in a message
 // (spaces, control characters, an empty name).
@@ -46,18 +46,18 @@ func quotePath(p string) string {
 }
 
 // refused places a refusal of package refusal's table in the patch.
-func refused(patch string, line int, path string, r *refusal.Error) *PatchError {
-	return &PatchError{Patch: patch, Line: line, Path: path, Err: r}
+func refused(patch string, line int, path string, r *refusal.Error) *Error {
+	return &Error{Patch: patch, Line: line, Path: path, Err: r}
 }
 
 // malformed refuses a patch that does not parse (refusal.PatchMalformed).
-func malformed(patch string, line int, path string, format string, args ...any) *PatchError {
+func malformed(patch string, line int, path string, format string, args ...any) *Error {
 	return refused(patch, line, path, refusal.New(refusal.PatchMalformed, fmt.Sprintf(format, args...)))
 }
 
 // mismatch refuses a patch that does not fit the tree: a file missing or
 // already there, a directory where a file should be
 // (refusal.PatchTreeMismatch).
-func mismatch(patch string, line int, path string, format string, args ...any) *PatchError {
+func mismatch(patch string, line int, path string, format string, args ...any) *Error {
 	return refused(patch, line, path, refusal.New(refusal.PatchTreeMismatch, fmt.Sprintf(format, args...)))
 }

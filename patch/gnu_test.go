@@ -1,4 +1,4 @@
-package build_test
+package patch
 
 import (
 	"fmt"
@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/kpatchgo/kpatch-build/build"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 )
 
@@ -45,7 +44,7 @@ func ourNotes(logs []string) []string {
 // editContext changes, in a copy of a file the patch changes, the first
 // line of every hunk that starts with context, so that GNU patch needs
 // fuzz to apply it.
-func editContext(b []byte, f *build.FileChange) []byte {
+func editContext(b []byte, f *FileChange) []byte {
 	lines := strings.SplitAfter(string(b), "\n")
 	for _, h := range f.Hunks {
 		at := h.OldPos - 1
@@ -88,7 +87,7 @@ func TestPatchAgainstGNUPatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, variant := range []string{"as-is", "shifted", "crlf", "context-edited"} {
-			for _, fuzz := range []int{0, build.DefaultFuzz} {
+			for _, fuzz := range []int{0, DefaultFuzz} {
 				t.Run(fmt.Sprintf("%s/%s/fuzz-%d", filepath.Base(name), variant, fuzz), func(t *testing.T) {
 					name := name
 					if variant == "crlf" {
@@ -97,7 +96,7 @@ func TestPatchAgainstGNUPatch(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					p, err := build.ReadPatch(name)
+					p, err := Read(name)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -123,7 +122,7 @@ func TestPatchAgainstGNUPatch(t *testing.T) {
 						}
 					}
 					var logs []string
-					_, ourErr := p.ApplyWith(ours, build.ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
+					_, ourErr := p.ApplyWith(ours, ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
 					out, gnuErr := exec.Command(gnu, "-p1", fmt.Sprintf("--fuzz=%d", fuzz), "--no-backup-if-mismatch", "-d", gnuTree, "-i", name).CombinedOutput()
 					if (ourErr == nil) != (gnuErr == nil) {
 						t.Fatalf("ours: %v\nGNU patch: %v\n%s", ourErr, gnuErr, out)
@@ -270,13 +269,13 @@ func TestPatchRandomAgainstGNUPatch(t *testing.T) {
 		}
 		write("ours/f.c", drifted)
 		write("gnu/f.c", drifted)
-		p, err := build.ParsePatch(fmt.Sprintf("random-%d.patch", i), diff)
+		p, err := Parse(fmt.Sprintf("random-%d.patch", i), diff)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, diff)
 		}
 		fuzz := rng.IntN(4)
 		var logs []string
-		_, ourErr := p.ApplyWith(filepath.Join(dir, "ours"), build.ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
+		_, ourErr := p.ApplyWith(filepath.Join(dir, "ours"), ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
 		cmd = exec.Command(gnu, "-p1", fmt.Sprintf("--fuzz=%d", fuzz), "--forward", "--no-backup-if-mismatch", "--reject-file=-", "-d", filepath.Join(dir, "gnu"))
 		cmd.Stdin = strings.NewReader(string(diff))
 		out, gnuErr := cmd.CombinedOutput()
@@ -336,27 +335,27 @@ func TestPatchGNUCorners(t *testing.T) {
 		"short trail moved":   "@@ -19,2 +19,3 @@\n L17\n L18\n+end\n",
 	}
 	for name, hunks := range cases {
-		for _, fuzz := range []int{0, build.DefaultFuzz} {
+		for _, fuzz := range []int{0, DefaultFuzz} {
 			t.Run(fmt.Sprintf("%s/fuzz-%d", name, fuzz), func(t *testing.T) {
 				dir := t.TempDir()
-				patch := filepath.Join(dir, "p.diff")
+				pf := filepath.Join(dir, "p.diff")
 				for _, f := range []string{"ours/f.txt", "gnu/f.txt"} {
 					os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
 					if err := os.WriteFile(filepath.Join(dir, f), []byte(file), 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if err := os.WriteFile(patch, []byte(header+hunks), 0o644); err != nil {
+				if err := os.WriteFile(pf, []byte(header+hunks), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				p, err := build.ReadPatch(patch)
+				p, err := Read(pf)
 				if err != nil {
 					t.Fatal(err)
 				}
 				var logs []string
-				_, ourErr := p.ApplyWith(filepath.Join(dir, "ours"), build.ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
+				_, ourErr := p.ApplyWith(filepath.Join(dir, "ours"), ApplyOptions{Fuzz: fuzz, Log: func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }})
 				out, gnuErr := exec.Command(gnu, "-p1", fmt.Sprintf("--fuzz=%d", fuzz), "--forward", "--no-backup-if-mismatch", "--reject-file=-",
-					"-d", filepath.Join(dir, "gnu"), "-i", patch).CombinedOutput()
+					"-d", filepath.Join(dir, "gnu"), "-i", pf).CombinedOutput()
 				if (ourErr == nil) != (gnuErr == nil) {
 					t.Fatalf("ours: %v\nGNU patch: %v\n%s", ourErr, gnuErr, out)
 				}
