@@ -357,6 +357,24 @@ func TestRealProof(t *testing.T) {
 `)
 		_, err, out := run(t, alt, k.Config, patch)
 		refused(t, err, out, "fs/proc/loadavg.o: function loadavg_proc_show is not the running kernel's (in vmlinux: first difference at offset 0x", "the source tree is not the running kernel's")
+		// --skip-proof builds it anyway, and says so.
+		outSkip := filepath.Join(t.TempDir(), "out")
+		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: alt, Config: k.Config, Vmlinux: k.Vmlinux,
+			Patches: []string{patch}, OutputDir: outSkip, CacheDir: cache, Jobs: 2, SkipProof: true,
+			Log: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			t.Fatalf("--skip-proof: %v", err)
+		}
+		if len(res.Report.Proof) != 0 {
+			t.Errorf("--skip-proof: the report has a proof: %+v", res.Report.Proof)
+		}
+		warnedSkip := false
+		for _, l := range logs {
+			warnedSkip = warnedSkip || strings.HasPrefix(l, "WARNING: --skip-proof")
+		}
+		if !warnedSkip {
+			t.Errorf("--skip-proof built without its warning")
+		}
 		// The honest tree builds the same patch.
 		if _, err, _ := run(t, src, k.Config, patch); err != nil {
 			t.Errorf("the running kernel's own tree: %v", err)
