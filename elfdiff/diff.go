@@ -213,6 +213,9 @@ func (d *differ) run(orig, patched *elfobj.File) (*elfobj.File, error) {
 	}
 	d.keepDebugRelocs()
 	d.printChanges()
+	if err := d.refuseRuntimeConsts(); err != nil {
+		return nil, err
+	}
 	if err := d.verifyPatchability(); err != nil {
 		return nil, err
 	}

@@ -357,3 +357,38 @@ func (d *differ) regenerateORC() error {
 	}
 	return nil
 }
+
+// refuseRuntimeConsts refuses an included function that uses a runtime
+// constant (sections.RuntimeConst): its section's entries point into the
+// function's code, at an immediate only vmlinux's boot code fills in.
+func (d *differ) refuseRuntimeConsts() error {
+	for _, s := range d.patched.secs {
+		if s.isRela() || s.rela == nil {
+			continue
+		}
+		constant, ok := sections.RuntimeConstant(s.Name)
+		if !ok {
+			continue
+		}
+		for _, r := range s.rela.relas {
+			sec := r.sym.sec
+			if sec == nil || !sec.include || !sec.isText() {
+				continue
+			}
+			fn := d.functionAt(sec, uint64(int64(r.sym.Value)+r.addend))
+			return d.refuse(refusal.RuntimeConst, fn, fn, constant, s.Name)
+		}
+	}
+	return nil
+}
+
+// functionAt names the function of sec that holds offset off (the
+// section's name if none does).
+func (d *differ) functionAt(sec *section, off uint64) string {
+	for _, sym := range d.patched.bySec[sec] {
+		if sym.isFunc() && !sym.isPfx && sym.Value <= off && off < sym.Value+sym.Size {
+			return sym.Name
+		}
+	}
+	return sec.Name
+}

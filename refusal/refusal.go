@@ -79,6 +79,7 @@ const (
 	StaticLocalRemoved      Key = "static-local-removed"
 	StaticLocalUnreferenced Key = "static-local-unreferenced"
 	NoFentry                Key = "no-fentry"
+	RuntimeConst            Key = "runtime-const"
 	GroupMember             Key = "group-member"
 	NewGroup                Key = "new-group"
 	SectionHeader           Key = "section-header"
@@ -192,6 +193,8 @@ var table = []Entry{
 		Hint: "keep a reference to the static local in the patched function, or give the new variable a different name; if the patched code no longer needs the variable's value, say so with KPATCH_IGNORE_STATIC(\"%[1]s\") (kpatch-macros.h)"},
 	{Key: NoFentry, Format: "%d function(s) can not be patched", Args: []string{"N"}, Note: "(the log names each: `doesn't have patchable function entry`)", Code: ExitFatal,
 		Hint: "a function built without an ftrace call site (notrace, or code outside -pg) cannot be redirected; patch its callers instead"},
+	{Key: RuntimeConst, Format: "%s uses the runtime constant %s (section %s), which only vmlinux's boot code sets", Args: []string{"F", "C", "runtime_ptr_C"}, Code: ExitFatal, HintFormat: true,
+		Hint: "a live patch cannot use runtime constants: the kernel writes %[2]s into vmlinux's own code once at boot, never into a module's, so a patched copy of %[1]s would keep the build-time placeholder; rewrite the change so that no patched function inlines the constant (USER_PTR_MAX comes with access_ok, user_access_begin and masked_user_access_begin: leave the function that checks the user range unchanged), or patch a caller instead"},
 	{Key: GroupMember, Format: "changed section %s is part of a section group", Args: []string{"X"}, Code: ExitFatal,
 		Hint: "code in a section group (COMDAT, such as an out-of-line copy of an inline function) cannot be patched in place; move the change into an ordinary function"},
 	{Key: NewGroup, Format: "new/changed group sections are not supported", Code: ExitFatal,

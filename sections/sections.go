@@ -9,7 +9,10 @@
 // in order (.fixup must precede __ex_table).
 package sections
 
-import "debug/elf"
+import (
+	"debug/elf"
+	"strings"
+)
 
 // Grouping tells how a section is cut into entries.
 type Grouping int
@@ -113,3 +116,24 @@ const (
 // Regenerated are sections never compared: the engine rebuilds them for
 // the output (__mcount_loc) or drops them.
 var Regenerated = []string{"__mcount_loc", "__patchable_function_entries", ".sframe"}
+
+// RuntimeConst lists the prefixes of the sections of the kernel's runtime
+// constants (x86's asm/runtime-const.h, 6.11 and later): runtime_ptr_SYM
+// and runtime_shift_SYM hold one 32-bit PC-relative offset to each
+// instruction immediate that vmlinux's init code overwrites with SYM's
+// value at boot (runtime_const_init). Only vmlinux's own are written, and
+// only once: a live patch's copy of a function that uses one would keep
+// the build-time placeholder, so the diff engine refuses it.
+var RuntimeConst = []string{"runtime_ptr_", "runtime_shift_"}
+
+// RuntimeConstant returns the constant a runtime-constant section is for
+// (USER_PTR_MAX for runtime_ptr_USER_PTR_MAX), or false if name is not
+// one.
+func RuntimeConstant(name string) (string, bool) {
+	for _, p := range RuntimeConst {
+		if c, ok := strings.CutPrefix(name, p); ok && c != "" {
+			return c, true
+		}
+	}
+	return "", false
+}

@@ -39,3 +39,18 @@ func TestRules(t *testing.T) {
 		t.Errorf("%d x86-64 rules, want the reference's 12", x86)
 	}
 }
+
+func TestRuntimeConstant(t *testing.T) {
+	for name, want := range map[string]string{
+		"runtime_ptr_USER_PTR_MAX":   "USER_PTR_MAX",
+		"runtime_shift_d_hash_shift": "d_hash_shift",
+		"runtime_ptr_":               "",
+		".rela.runtime_ptr_X":        "",
+		"__ex_table":                 "",
+	} {
+		got, ok := RuntimeConstant(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("RuntimeConstant(%q) = %q, %v, want %q", name, got, ok, want)
+		}
+	}
+}
