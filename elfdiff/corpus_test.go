@@ -13,6 +13,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/relocs"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
@@ -261,7 +262,7 @@ func runCorpusCase(t *testing.T, c corpusCase) {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 	got := map[string][]string{}
-	for _, l := range elfdiff.Describe(g) {
+	for _, l := range kpatchfmt.Describe(g) {
 		kind, rest, _ := strings.Cut(l, " ")
 		got[kind] = append(got[kind], rest)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
@@ -424,7 +425,7 @@ func groupMembers(obj *object, g *section) ([]string, bool) {
 	if len(g.Data)%4 != 0 || len(g.Data) == 0 {
 		return nil, false
 	}
-	bo := byteOrder(obj.file.Data)
+	bo := kpatchfmt.ByteOrder(obj.file.Data)
 	byIndex := map[int]string{}
 	for _, s := range obj.secs {
 		byIndex[s.Index] = s.Name

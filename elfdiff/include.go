@@ -218,7 +218,7 @@ func (d *differ) keepDebugRelocs() {
 // stays as it was read).
 func (d *differ) writeTombstones(sec *section, rs []*rela) {
 	data := append([]byte(nil), sec.Data...)
-	bo := byteOrder(d.patched.file.Data)
+	bo := kpatchfmt.ByteOrder(d.patched.file.Data)
 	abs := d.arch.Abs64
 	for _, r := range rs {
 		if r.typ == abs && len(data) >= 8 && r.off <= uint64(len(data)-8) {

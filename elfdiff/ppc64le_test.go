@@ -13,6 +13,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
@@ -162,7 +163,7 @@ func TestPPC64LEObjects(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, g)
 			}
-			desc := strings.Join(elfdiff.Describe(g), "\n")
+			desc := strings.Join(kpatchfmt.Describe(g), "\n")
 			for _, k := range tc.krelas {
 				if !strings.Contains(desc, k) {
 					t.Errorf("no %q in the records:\n%s", k, desc)

@@ -12,6 +12,7 @@ import (
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
+	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 )
 
 // s390xEntries are the two ways gcc marks an s390x function's ftrace
@@ -147,7 +148,7 @@ void *foo(int x) { g(x + %d); return bar; }
 	}
 	out, g := writeOutput(t, res)
 	var krelas []string
-	for _, l := range elfdiff.Describe(g) {
+	for _, l := range kpatchfmt.Describe(g) {
 		if strings.HasPrefix(l, "krela ") {
 			krelas = append(krelas, l)
 		}

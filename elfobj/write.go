@@ -4,8 +4,8 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 // Write lays out f as an ELF64 relocatable object and returns its bytes.
@@ -33,37 +33,9 @@ func (f *File) WriteFile(path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, b, 0o644)
+	return worktree.ReplaceFile(path, b, 0o644)
 }
 
-// WriteFileAtomic writes data to path through a temporary file and a
-// rename, so readers see either the old file, no file, or the whole file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		os.Remove(name)
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return err
-	}
-	return nil
-}
 
 // byteOrder is what the writer needs of an encoding/binary byte order.
 type byteOrder interface {

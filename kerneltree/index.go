@@ -17,7 +17,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 // Index maps the running kernel's sources to its objects, from the
@@ -125,7 +125,7 @@ func LoadIndex(r *Running, cacheDir string, logf func(string, ...any)) (*Index, 
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := elfobj.WriteFileAtomic(cache, buf.Bytes(), 0o644); err != nil {
+	if err := worktree.ReplaceFile(cache, buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	return ix, nil

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
@@ -163,7 +162,7 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 			if err := os.MkdirAll(filepath.Dir(inc), 0o755); err != nil {
 				return nil, err
 			}
-			if err := elfobj.WriteFileAtomic(inc, o.Headers[name], 0o644); err != nil {
+			if err := worktree.ReplaceFile(inc, o.Headers[name], 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -265,7 +264,7 @@ func (t *Tree) patchedFiles(p *patch.Patch) ([]string, error) {
 
 func (t *Tree) writeJournal(j *journal) error {
 	b, _ := json.Marshal(j)
-	return elfobj.WriteFileAtomic(filepath.Join(t.home, journalName), b, 0o644)
+	return worktree.ReplaceFile(filepath.Join(t.home, journalName), b, 0o644)
 }
 
 // checkObject checks an object's path as the callers name it, or as the

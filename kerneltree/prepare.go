@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
 )
 
 // PrepareOptions describe a prepared tree.
@@ -278,7 +277,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := elfobj.WriteFileAtomic(filepath.Join(home, completeMarker), nil, 0o644); err != nil {
+	if err := worktree.ReplaceFile(filepath.Join(home, completeMarker), nil, 0o644); err != nil {
 		return fail(err)
 	}
 	logf("prepared the tree in %.1fs", time.Since(start).Seconds())

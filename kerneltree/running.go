@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 // Running is what kpatch-build needs to know about the running kernel.
@@ -123,7 +123,7 @@ func FindRunning(vmlinux string, o Overrides) (*Running, error) {
 	if cache != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")
 		if err := os.MkdirAll(o.CacheDir, 0o755); err == nil {
-			elfobj.WriteFileAtomic(cache, b, 0o644)
+			worktree.ReplaceFile(cache, b, 0o644)
 		}
 	}
 found:

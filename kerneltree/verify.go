@@ -14,7 +14,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/patch"
 )
 
@@ -133,7 +133,7 @@ func (t *Tree) writeManifest(src []sourceFile) error {
 	if err != nil {
 		return fmt.Errorf("manifest of %s: %w", t.Dir, err)
 	}
-	return elfobj.WriteFileAtomic(filepath.Join(t.home, manifestName), []byte(b.String()), 0o644)
+	return worktree.ReplaceFile(filepath.Join(t.home, manifestName), []byte(b.String()), 0o644)
 }
 
 // readManifest reads what writeManifest wrote; a path that is not a

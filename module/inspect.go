@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 	"github.com/kpatchgo/kpatch-build/relocs"
@@ -18,7 +17,7 @@ import (
 // Listing describes a patch module: what it patches and how.
 type Listing struct {
 	Modinfo   []string // .modinfo strings
-	Funcs     []string // kfunc lines (see elfdiff.Describe)
+	Funcs     []string // kfunc lines (see kpatchfmt.Describe)
 	Callbacks []string // callback lines
 	KLP       []string // "SECTION+OFF TYPE SYMBOL ADDEND" per livepatch relocation
 	Undefined []string // symbols the module loader must resolve (exports)
@@ -77,7 +76,7 @@ func Inspect(f *elfobj.File) *Listing {
 	if !named {
 		l.Problems = append(l.Problems, "no name= in .modinfo: the module has no name")
 	}
-	for _, line := range elfdiff.Describe(f) {
+	for _, line := range kpatchfmt.Describe(f) {
 		switch {
 		case strings.HasPrefix(line, "kfunc "):
 			l.Funcs = append(l.Funcs, strings.TrimPrefix(line, "kfunc "))

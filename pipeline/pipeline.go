@@ -54,7 +54,7 @@ type Options struct {
 	Symvers           string   // Module.symvers (default: beside vmlinux; real trees: /lib/modules/KVER/build)
 	Release           string   // real trees: KVER (default: from the vmlinux)
 	DebugModules      string   // real trees: the debug modules (default: /usr/lib/debug/lib/modules/KVER)
-	CC                string   // real trees: the compiler (default: the one named by the vmlinux's .comment)
+	CC                string   // the compiler (real trees: default the one named by the vmlinux's .comment; the bundled kernel: default gcc)
 	Patches           []string // the source patches
 	Fuzz              int      // the most context lines of a hunk ignored (GNU patch's --fuzz; the command's default is patch.DefaultFuzz), 0: exactly
 	Name              string   // -n: module name (default from the patch names)
@@ -259,15 +259,15 @@ func (o *Options) runBundled(ctx context.Context, patches []*patch.Patch) (*Resu
 		vmlinux = filepath.Join(running, "vmlinux")
 	}
 	if !o.SkipCompilerCheck {
-		if err := checkCompiler(vmlinux, "gcc"); err != nil {
+		if err := checkCompiler(vmlinux, o.bundledCC()); err != nil {
 			return res, err
 		}
 	}
-	sizes, err := cachedStructSizes(running, o.SourceDir)
+	sizes, err := cachedStructSizes(running, o.SourceDir, o.bundledCC())
 	if err != nil {
 		return res, err
 	}
-	br, err := kbuild.Run(ctx, kbuild.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz,
+	br, err := kbuild.Run(ctx, kbuild.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz, CC: o.bundledCC(),
 		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
 	res.Build = br
 	if br != nil {
@@ -540,11 +540,20 @@ func moduleOf(obj string) string {
 	return ""
 }
 
+// bundledCC is the compiler of the bundled kernel's builds: the
+// configured one, gcc when none is.
+func (o *Options) bundledCC() string {
+	if o.CC != "" {
+		return o.CC
+	}
+	return "gcc"
+}
+
 // runningKernel returns a tree holding the running kernel's build: the
 // tree built as it is, without kpatch-build's flags (its layout differs
 // from the function-section build that is diffed). It is cached.
 func (o *Options) runningKernel(ctx context.Context) (string, error) {
-	key, err := kbuild.CacheKey(&kbuild.Options{SourceDir: o.SourceDir, CC: "gcc", Targets: []string{"running"}})
+	key, err := kbuild.CacheKey(&kbuild.Options{SourceDir: o.SourceDir, CC: o.bundledCC(), Targets: []string{"running"}})
 	if err != nil {
 		return "", err
 	}
@@ -553,7 +562,7 @@ func (o *Options) runningKernel(ctx context.Context) (string, error) {
 		if err := worktree.CopyTree(o.SourceDir, tmp); err != nil {
 			return err
 		}
-		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs))
+		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs), "CC="+o.bundledCC())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("running kernel build: %w\n%s", err, out)
 		}
@@ -642,7 +651,7 @@ var structProbes = []struct{ env, header, decl string }{
 // against the tree's headers with the tree's flags (the reference reads
 // them from vmlinux's DWARF, which the bundled kernel does not have). A
 // struct the tree does not define is left out.
-func structSizes(tree string) (map[string]string, error) {
+func structSizes(tree, cc string) (map[string]string, error) {
 	flags, err := treeCFlags(tree)
 	if err != nil {
 		return nil, err
@@ -656,9 +665,11 @@ func structSizes(tree string) (map[string]string, error) {
 	for _, p := range structProbes {
 		src := filepath.Join(dir, p.env+".c")
 		code := fmt.Sprintf("#include <linux/kernel.h>\n#include <%s>\nconst unsigned long kpatch_size = sizeof(%s);\n", p.header, p.decl)
-		os.WriteFile(src, []byte(code), 0o644)
+		if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+			return nil, fmt.Errorf("struct size probe %s: %w", p.env, err)
+		}
 		obj := filepath.Join(dir, p.env+".o")
-		cmd := exec.Command("gcc", append(strings.Fields(string(flags)), "-c", "-o", obj, src)...)
+		cmd := exec.Command(cc, append(strings.Fields(string(flags)), "-c", "-o", obj, src)...)
 		cmd.Dir = tree
 		if cmd.Run() != nil {
 			continue
@@ -678,7 +689,7 @@ func structSizes(tree string) (map[string]string, error) {
 
 // cachedStructSizes measures the struct sizes once per running kernel
 // build and keeps them beside it.
-func cachedStructSizes(running, tree string) (map[string]string, error) {
+func cachedStructSizes(running, tree, cc string) (map[string]string, error) {
 	path := filepath.Join(running, ".kpatch-struct-sizes.json")
 	if b, err := os.ReadFile(path); err == nil {
 		var m map[string]string
@@ -686,12 +697,14 @@ func cachedStructSizes(running, tree string) (map[string]string, error) {
 			return m, nil
 		}
 	}
-	m, err := structSizes(tree)
+	m, err := structSizes(tree, cc)
 	if err != nil {
 		return nil, err
 	}
 	b, _ := json.Marshal(m)
-	elfobj.WriteFileAtomic(path, b, 0o644)
+	if err := worktree.ReplaceFile(path, b, 0o644); err != nil {
+		return nil, fmt.Errorf("struct sizes of the bundled kernel: %w", err)
+	}
 	return m, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/emulator/kernel"
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/module"
@@ -153,7 +153,7 @@ func bareError(err error) error {
 }
 
 // writeReport writes the JSON report (a variable for the tests).
-var writeReport = elfobj.WriteFileAtomic
+var writeReport = worktree.ReplaceFile
 
 func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	if err := checkBuildFlags(f); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/symtab"
 )
 
@@ -136,7 +137,7 @@ func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) err
 	}
 	res, derr := elfdiff.Diff(orig, patched, opts)
 	if f.report != "" && res != nil {
-		if err := elfobj.WriteFileAtomic(f.report, res.Report.JSON(), 0o644); err != nil {
+		if err := worktree.ReplaceFile(f.report, res.Report.JSON(), 0o644); err != nil {
 			return fail(fmt.Errorf("report: %w", err))
 		}
 	}

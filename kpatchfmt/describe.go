@@ -1,13 +1,11 @@
-package elfdiff
+package kpatchfmt
 
 import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"sort"
 
 	"github.com/kpatchgo/kpatch-build/elfobj"
-	"github.com/kpatchgo/kpatch-build/kpatchfmt"
 )
 
 // Describe decodes the kpatch intermediate sections of an output object
@@ -19,8 +17,8 @@ import (
 //
 // the same format as the kpatch unit-object records.
 func Describe(f *elfobj.File) []string {
-	r := kpatchfmt.NewReader(f)
-	kstr := func(p kpatchfmt.Ptr) string {
+	r := NewReader(f)
+	kstr := func(p Ptr) string {
 		if !p.OK {
 			return "?"
 		}
@@ -64,29 +62,9 @@ func Describe(f *elfobj.File) []string {
 	return lines
 }
 
-// FuncSymbols lists the function symbols of an object as nm shows them
-// (t local, T global, W weak), sorted as text like `nm | sort`: "t NAME".
-func FuncSymbols(f *elfobj.File) []string {
-	var out []string
-	for _, s := range f.Symbols {
-		if s.Section == nil || s.Type == elf.STT_SECTION || s.Type == elf.STT_FILE || s.Section.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
-		}
-		c := "t"
-		switch s.Bind {
-		case elf.STB_GLOBAL:
-			c = "T"
-		case elf.STB_WEAK:
-			c = "W"
-		}
-		out = append(out, c+" "+s.Name)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // byteOrder is the byte order of an object's data encoding.
-func byteOrder(d elf.Data) binary.ByteOrder {
+// ByteOrder is the byte order of an object of data encoding d.
+func ByteOrder(d elf.Data) binary.ByteOrder {
 	if d == elf.ELFDATA2MSB {
 		return binary.BigEndian
 	}
