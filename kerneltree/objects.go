@@ -307,7 +307,7 @@ func (t *Tree) recover() error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if real, err := patch.ResolveInTree(t.Dir, obj); err != nil || real != obj {
-			return fmt.Errorf("%s: object %s: not a path of the tree's own directories (%v)", path, obj, err)
+			return fmt.Errorf("%s: object %s: not a path of the tree's own directories (%w)", path, obj, err)
 		}
 		// kbuild's record of the object's command, and the dependency
 		// list that genksyms's preprocessor run writes again after

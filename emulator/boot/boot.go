@@ -196,7 +196,7 @@ func (k *Kernel) load(f *elf.File) error {
 		}
 		data := make([]byte, p.Filesz)
 		if _, err := p.ReadAt(data, 0); err != nil {
-			return fmt.Errorf("segment at %#x: %v", p.Paddr, err)
+			return fmt.Errorf("segment at %#x: %w", p.Paddr, err)
 		}
 		if err := m.Mem.Poke(p.Paddr, data); err != nil {
 			return err
@@ -226,7 +226,7 @@ func (k *Kernel) load(f *elf.File) error {
 	// Per-CPU areas.
 	image := make([]byte, pcpuEnd-pcpuStart)
 	if err := m.Mem.Peek(pcpuLoad, image); err != nil {
-		return fmt.Errorf("per-CPU image: %v", err)
+		return fmt.Errorf("per-CPU image: %w", err)
 	}
 	bases, err := m.SetupPerCPU(image)
 	if err != nil {

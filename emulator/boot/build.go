@@ -183,7 +183,7 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		cmd := exec.Command("make", args...)
 		cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building the target kernel: %v\n%s", err, out)
+			return fmt.Errorf("building the target kernel: %w\n%s", err, out)
 		}
 		return nil
 	})

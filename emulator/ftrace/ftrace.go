@@ -100,7 +100,7 @@ func (f *Ftrace) AddSites(owner string, addrs []uint64) error {
 		}
 		var b [5]byte
 		if err := f.m.Mem.Peek(a, b[:]); err != nil {
-			return fmt.Errorf("ftrace: %s: site %#x: %v", owner, a, err)
+			return fmt.Errorf("ftrace: %s: site %#x: %w", owner, a, err)
 		}
 		if b == machine.Nop5 {
 			continue
@@ -279,7 +279,7 @@ func (f *Ftrace) trap(m *machine.Machine, t *machine.Task, c *cpu.CPU) error {
 	sp := c.Regs[cpu.RSP]
 	ret, err := m.Mem.Read64(sp)
 	if err != nil {
-		return fmt.Errorf("ftrace trampoline: %v", err)
+		return fmt.Errorf("ftrace trampoline: %w", err)
 	}
 	parent, _ := m.Mem.Read64(sp + 8)
 	s := f.sites[ret-5]

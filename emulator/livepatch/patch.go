@@ -119,7 +119,7 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 	p := &Patch{Name: name, Addr: addr}
 	var b [abi.Sizeof_klp_patch]byte
 	if err := c.M.Mem.Peek(addr, b[:]); err != nil {
-		return nil, fmt.Errorf("struct klp_patch at %#x: %v", addr, err)
+		return nil, fmt.Errorf("struct klp_patch at %#x: %w", addr, err)
 	}
 	objs := le64(b[:], abi.Offsetof_klp_patch_objs)
 	p.Replace = b[abi.Offsetof_klp_patch_replace] != 0
@@ -136,7 +136,7 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 		var ob [abi.Sizeof_klp_object]byte
 		oa := objs + uint64(i)*abi.Sizeof_klp_object
 		if err := c.M.Mem.Peek(oa, ob[:]); err != nil {
-			return nil, fmt.Errorf("struct klp_object at %#x: %v", oa, err)
+			return nil, fmt.Errorf("struct klp_object at %#x: %w", oa, err)
 		}
 		nameP, funcs := le64(ob[:], abi.Offsetof_klp_object_name), le64(ob[:], abi.Offsetof_klp_object_funcs)
 		if nameP == 0 && funcs == 0 {
@@ -155,7 +155,7 @@ func (c *Core) decode(addr uint64, name string) (*Patch, error) {
 			fa := funcs + uint64(j)*abi.Sizeof_klp_func
 			var fb [abi.Sizeof_klp_func]byte
 			if err := c.M.Mem.Peek(fa, fb[:]); err != nil {
-				return nil, fmt.Errorf("struct klp_func at %#x: %v", fa, err)
+				return nil, fmt.Errorf("struct klp_func at %#x: %w", fa, err)
 			}
 			on, nf := le64(fb[:], abi.Offsetof_klp_func_old_name), le64(fb[:], abi.Offsetof_klp_func_new_func)
 			pos, fl := le64(fb[:], abi.Offsetof_klp_func_old_sympos), le64(fb[:], abi.Offsetof_klp_func_flags)
@@ -226,7 +226,7 @@ func (c *Core) initObject(p *Patch, o *Object) error {
 	for _, f := range o.Funcs {
 		s, err := c.M.Syms.Find(o.DisplayName(), f.OldName, f.Sympos)
 		if err != nil {
-			return fmt.Errorf("cannot resolve %s in %s: %v", f.OldName, o.DisplayName(), err)
+			return fmt.Errorf("cannot resolve %s in %s: %w", f.OldName, o.DisplayName(), err)
 		}
 		f.OldAddr, f.OldSize = s.Addr, s.Size
 		if _, err := c.K.Ftrace.SiteOf(f.OldAddr); err != nil {

@@ -587,7 +587,7 @@ func (c *Core) Disable(name string) error {
 	p.Enabled = false
 	if err := c.startTransition(c.kernelCaller); err != nil {
 		p.Enabled = true
-		return fmt.Errorf("livepatch: %s: cannot disable: %v", name, err)
+		return fmt.Errorf("livepatch: %s: cannot disable: %w", name, err)
 	}
 	return nil
 }
@@ -728,7 +728,7 @@ func (c *Core) moduleComing(mod *loader.Module) error {
 				for i := len(done) - 1; i >= 0; i-- {
 					c.unpatchObject(donePatches[i], done[i])
 				}
-				return fmt.Errorf("livepatch: patch '%s' refused the module: %v", p.Name, err)
+				return fmt.Errorf("livepatch: patch '%s' refused the module: %w", p.Name, err)
 			}
 			o.Patched = true
 			if c.trans == nil || c.trans.patch != p {

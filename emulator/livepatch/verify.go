@@ -244,7 +244,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		for _, ch := range checks {
 			s, err := runCheck(k, ch)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", ch.Name, err)
+				return nil, fmt.Errorf("%s: %w", ch.Name, err)
 			}
 			out[ch.Name] = s
 		}
@@ -527,11 +527,11 @@ func verifyBoot(opts *VerifyOptions) (*boot.Kernel, *Core, error) {
 func enablePatch(k *boot.Kernel, c *Core, ko string, limit uint64) (*Patch, string, error) {
 	mod, err := k.LoadModule(ko)
 	if err != nil {
-		return nil, "", fmt.Errorf("load: %v", err)
+		return nil, "", fmt.Errorf("load: %w", err)
 	}
 	if ok, err := c.WaitTransition(limit); err != nil || !ok {
 		blocker, stack := c.Blocker()
-		return nil, mod.Name, fmt.Errorf("transition did not complete in %d ns (%v): %s\n%s", limit, err, blocker, stack)
+		return nil, mod.Name, fmt.Errorf("transition did not complete in %d ns (%w): %s\n%s", limit, err, blocker, stack)
 	}
 	p := c.Patch(mod.Name)
 	if p == nil || !p.Enabled {
@@ -606,7 +606,7 @@ func (c *newCodeCounter) callUnreached(limit uint64, reasons map[string]string) 
 	var out []FuncRun
 	ret, err := c.k.M.Syms.Find("", "__fentry__", 0) // a bare ret
 	if err != nil {
-		return nil, fmt.Errorf("verify: %v", err)
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	counted := append([]int(nil), c.n...) // before the calls below add to them
 	for i, f := range c.funcs {
@@ -621,7 +621,7 @@ func (c *newCodeCounter) callUnreached(limit uint64, reasons map[string]string) 
 			regs.IP = ret.Addr
 		}}
 		if err := c.k.Ftrace.Register(f.NewFunc, stop); err != nil {
-			return out, fmt.Errorf("verify: %v", err)
+			return out, fmt.Errorf("verify: %w", err)
 		}
 		_, callErr := c.k.M.CallKernel("verify/"+f.OldName, f.OldAddr, 0, limit)
 		c.k.Ftrace.Unregister(f.NewFunc, stop)

@@ -608,11 +608,11 @@ func (l *Loader) Unload(name string) error {
 	}
 	if l.Removable != nil {
 		if err := l.Removable(mod); err != nil {
-			return fmt.Errorf("module %s: %v", name, err)
+			return fmt.Errorf("module %s: %w", name, err)
 		}
 	}
 	if _, err := l.m.CallKernel("rmmod", mod.Exit, 0, l.InitLimit); err != nil {
-		return fmt.Errorf("module %s: cleanup_module: %v", name, err)
+		return fmt.Errorf("module %s: cleanup_module: %w", name, err)
 	}
 	var goingErr error
 	if l.Going != nil {

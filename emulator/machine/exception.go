@@ -15,7 +15,7 @@ import (
 func (m *Machine) exception(v *VCPU, t *Task, err error) {
 	var exc *cpu.Exception
 	if !errors.As(err, &exc) {
-		m.stop(fmt.Errorf("CPU %d: %s: %v", v.ID, t, err))
+		m.stop(fmt.Errorf("CPU %d: %s: %w", v.ID, t, err))
 		return
 	}
 	c := v.CPU

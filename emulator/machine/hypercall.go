@@ -29,7 +29,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		}
 		buf := make([]byte, a1)
 		if err := m.Mem.Peek(a0, buf); err != nil {
-			m.stop(fmt.Errorf("HC_CONSOLE_WRITE from %s: %v", t, err))
+			m.stop(fmt.Errorf("HC_CONSOLE_WRITE from %s: %w", t, err))
 			return
 		}
 		m.consoleWrite(m.clock(v), buf)
@@ -58,7 +58,7 @@ func (m *Machine) hypercall(v *VCPU, t *Task) {
 		name, _ := m.ReadCString(a2, abi.TASK_COMM_LEN)
 		nt, err := m.NewKthread(name, a0, a1)
 		if err != nil {
-			m.stop(fmt.Errorf("HC_KTHREAD_CREATE: %v", err))
+			m.stop(fmt.Errorf("HC_KTHREAD_CREATE: %w", err))
 			return
 		}
 		set(uint64(nt.PID))
@@ -245,7 +245,7 @@ func (m *Machine) stopperCreate(fn, arg, name, cpuNr uint64) int64 {
 	comm, _ := m.ReadCString(name, 16)
 	t, err := m.newTask(comm, KindKernel, 0)
 	if err != nil {
-		m.stop(fmt.Errorf("HC_STOPPER_CREATE: %v", err))
+		m.stop(fmt.Errorf("HC_STOPPER_CREATE: %w", err))
 		return -errnoEINVAL
 	}
 	t.ctx.RIP = m.K.RetFromFork

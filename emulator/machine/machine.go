@@ -642,7 +642,7 @@ func (m *Machine) runCPU(v *VCPU, budget uint64) {
 		case cpu.StopHalt:
 			m.stop(fmt.Errorf("CPU %d: hlt at %s in %s", v.ID, m.Syms.Format(v.CPU.RIP-1), t))
 		default:
-			m.stop(fmt.Errorf("CPU %d: %s: %v", v.ID, t, err))
+			m.stop(fmt.Errorf("CPU %d: %s: %w", v.ID, t, err))
 		}
 	}
 }

@@ -168,7 +168,7 @@ func (m *Machine) setJumpSite(j JumpEntry, enabled bool) (bool, error) {
 	}
 	var cur [5]byte
 	if err := m.Mem.Peek(j.Code, cur[:]); err != nil {
-		return false, fmt.Errorf("jump label site %#x: %v", j.Code, err)
+		return false, fmt.Errorf("jump label site %#x: %w", j.Code, err)
 	}
 	if string(cur[:]) == string(want) {
 		return false, nil
