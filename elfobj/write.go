@@ -36,7 +36,6 @@ func (f *File) WriteFile(path string) error {
 	return worktree.ReplaceFile(path, b, 0o644)
 }
 
-
 // byteOrder is what the writer needs of an encoding/binary byte order.
 type byteOrder interface {
 	binary.ByteOrder

@@ -149,8 +149,8 @@ func TestPlanVerifyRefuses(t *testing.T) {
 	lp := testPatch(t, "guest_lp_cmdline")
 	loop := filepath.Join(o.ModulesDir, "kernel/drivers/block/loop.ko")
 	other := o
-	other.Release = "6.1.0-99-amd64"
-	if _, err := other.withDefaults(); err == nil || !strings.Contains(err.Error(), "is release "+testRelease(t)+", not 6.1.0-99-amd64") {
+	other.Release = "6.1.0-99-test"
+	if _, err := other.withDefaults(); err == nil || !strings.Contains(err.Error(), "is release "+testRelease(t)+", not 6.1.0-99-test") {
 		t.Errorf("release mismatch: err = %v", err)
 	}
 	cases := []struct {
@@ -160,7 +160,7 @@ func TestPlanVerifyRefuses(t *testing.T) {
 	}{
 		{o, Verify{}, "no patch module given"},
 		{o, Verify{Module: loop}, "not a livepatch module"},
-		{other, Verify{Module: lp}, `does not match kernel 6.1.0-99-amd64`},
+		{other, Verify{Module: lp}, `does not match kernel 6.1.0-99-test`},
 		{o, Verify{Module: lp, Checks: []Check{{Command: "true", Patched: "("}}}, "check 1: Patched regexp"},
 		{o, Verify{Module: lp, LateLoad: true}, "late load needs the target modules"},
 		{o, Verify{Module: lp, Preload: []string{"no_such_module"}}, `module "no_such_module": not in`},

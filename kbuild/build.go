@@ -1,15 +1,15 @@
 package kbuild
 
 import (
-	"github.com/kpatchgo/kpatch-build/worktree"
-	"github.com/kpatchgo/kpatch-build/patch"
-	"github.com/kpatchgo/kpatch-build/cache"
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
+	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"io/fs"
 	"os"

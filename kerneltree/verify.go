@@ -14,8 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/patch"
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 // linuxTreeFiles are the files of a Linux source tree's top that kbuild

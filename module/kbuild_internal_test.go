@@ -38,8 +38,8 @@ func TestCheckModinfo(t *testing.T) {
 		data := []byte(strings.Join(kv, "\x00") + "\x00")
 		return &elfobj.File{Sections: []*elfobj.Section{{Name: ".modinfo", Type: elf.SHT_PROGBITS, Data: data, Size: uint64(len(data))}}}
 	}
-	good := []string{"livepatch=Y", "name=livepatch_x", "vermagic=6.1.0-99-amd64 SMP preempt mod_unload modversions "}
-	if err := checkModinfo(mk(good...), "livepatch_x", "6.1.0-99-amd64"); err != nil {
+	good := []string{"livepatch=Y", "name=livepatch_x", "vermagic=6.1.0-99-test SMP preempt mod_unload modversions "}
+	if err := checkModinfo(mk(good...), "livepatch_x", "6.1.0-99-test"); err != nil {
 		t.Errorf("good modinfo: %v", err)
 	}
 	for _, c := range []struct {
@@ -49,9 +49,9 @@ func TestCheckModinfo(t *testing.T) {
 		{&elfobj.File{}, "no .modinfo"},
 		{mk(good[1:]...), "livepatch=Y"},
 		{mk(good[0], "name=other", good[2]), `name is "other"`},
-		{mk(good[0], good[1], "vermagic=6.1.0-98-amd64 SMP"), "not for release 6.1.0-99-amd64"},
+		{mk(good[0], good[1], "vermagic=6.1.0-98-test SMP"), "not for release 6.1.0-99-test"},
 	} {
-		if err := checkModinfo(c.f, "livepatch_x", "6.1.0-99-amd64"); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := checkModinfo(c.f, "livepatch_x", "6.1.0-99-test"); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %q", err, c.want)
 		}
 	}

@@ -436,7 +436,7 @@ func TestBuildKbuildRefuses(t *testing.T) {
 	out := filepath.Join(tmp, "out.ko")
 	// A release that is never installed: the first cases fail before it
 	// matters; the installed headers' cases use the installed one.
-	release := "6.1.0-99-amd64"
+	release := "6.1.0-99-test"
 	var build string
 	if k, err := testutil.FindDebianKernel(); err == nil {
 		release, build = k.Release, k.Build
@@ -459,7 +459,7 @@ func TestBuildKbuildRefuses(t *testing.T) {
 	// is not ELF.
 	if _, err := os.Stat(filepath.Join(build, "include", "generated", "utsrelease.h")); err == nil {
 		cases = append(cases,
-			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-98-amd64" }, `prepared for release "` + release + `", not "6.1.0-98-amd64"`},
+			refusal{"wrong release", func(o *module.KbuildOptions) { o.TreeDir = build; o.Release = "6.1.0-98-test" }, `prepared for release "` + release + `", not "6.1.0-98-test"`},
 			refusal{"not an object", func(o *module.KbuildOptions) { o.TreeDir = build }, obj},
 			refusal{"foreign work directory", func(o *module.KbuildOptions) { o.TreeDir = build; o.WorkDir = tmp }, "not emptying it"})
 		// An object of another machine: kbuild's link fails, and the

@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/emulator/kernel"
 	"github.com/kpatchgo/kpatch-build/guest"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 type buildFlags struct {

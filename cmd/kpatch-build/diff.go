@@ -10,8 +10,8 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
-	"github.com/kpatchgo/kpatch-build/worktree"
 	"github.com/kpatchgo/kpatch-build/symtab"
+	"github.com/kpatchgo/kpatch-build/worktree"
 )
 
 type diffFlags struct {
