@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
 	"github.com/kpatchgo/kpatch-build/refusal"
 )
@@ -74,7 +73,7 @@ func TestPatchableEntryRule(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			orig := rewrite(t, c.orig, func(f *elfobj.File) { m.edit(t, f) })
 			_, err := diffPaths(t, orig, c.patched, nil, nil, c.env)
-			var e *elfdiff.Error
+			var e *refusal.Error
 			if !errors.As(err, &e) || e.Key != refusal.SymbolOffset {
 				t.Fatalf("err %v, want a %s refusal", err, refusal.SymbolOffset)
 			}

@@ -116,7 +116,7 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 				res = &Result{Report: &Report{Object: ObjectName(orig.Name)}}
 			}
 			res.Output = nil
-			err = newError(ObjectName(orig.Name), refusal.Internal, "", r)
+			err = refusal.In(ObjectName(orig.Name), "", refusal.Internal, r)
 			res.Report.Exit = ExitError
 			res.Report.Refusal = &Refusal{Key: refusal.Internal, Message: err.Error(), Hint: refusal.Lookup(refusal.Internal).Hint}
 		}
@@ -130,7 +130,7 @@ func Diff(orig, patched *elfobj.File, opts Options) (res *Result, err error) {
 	out, err := d.run(orig, patched)
 	d.report.Exit = ExitCode(err)
 	if err != nil {
-		var e *Error
+		var e *refusal.Error
 		if errors.As(err, &e) {
 			d.report.Refusal = &Refusal{Key: e.Key, Element: e.Element, Message: e.Msg, Hint: e.Hint}
 		} else if !errors.Is(err, ErrNoChange) {

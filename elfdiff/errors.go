@@ -2,7 +2,6 @@ package elfdiff
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
@@ -20,29 +19,9 @@ const (
 // change; its exit status is ExitNoChange.
 var ErrNoChange = errors.New("no functional changes found")
 
-// Error is a refusal of the diff (an entry of package refusal's table),
-// with the exit status the reference tool uses for it, the element it
-// concerns and a hint for the patch author.
-type Error struct {
-	Key     refusal.Key
-	Code    int    // ExitError or ExitFatal
-	Object  string // the object being diffed
-	Element string // the function, section or symbol concerned, if any
-	Msg     string
-	Hint    string
-	Err     error // the cause, if any (errors.Is sees through it)
-}
-
-// Error returns the object and the message.
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s: %s", e.Object, e.Msg)
-}
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// ExitCode returns the exit status for err: 0 for nil, the Error's code,
-// ExitNoChange for ErrNoChange, and ExitError otherwise.
+// ExitCode returns the exit status for err: 0 for nil, the code of the
+// refusal (*refusal.Error) it holds, ExitNoChange for ErrNoChange, and
+// ExitError otherwise.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
@@ -50,30 +29,23 @@ func ExitCode(err error) int {
 	if errors.Is(err, ErrNoChange) {
 		return ExitNoChange
 	}
-	var e *Error
+	var e *refusal.Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
 	return ExitError
 }
 
-// refuse returns the refusal k about elem (a function, section or symbol,
-// or ""), its message formatted from args: deep code aborts the diff by
-// returning it, without panicking.
-func (d *differ) refuse(k refusal.Key, elem string, args ...any) *Error {
-	return newError(d.objName, k, elem, args...)
-}
-
-// newError returns the refusal k of object obj about elem.
-func newError(obj string, k refusal.Key, elem string, args ...any) *Error {
-	e := refusal.Lookup(k)
-	msg, cause := e.Message(args...)
-	return &Error{Key: k, Code: e.Code, Object: obj, Element: elem, Msg: msg, Hint: e.FormatHint(args...), Err: cause}
+// refuse returns the refusal k of the object being diffed about elem (a
+// function, section or symbol, or ""), its message formatted from args:
+// deep code aborts the diff by returning it, without panicking.
+func (d *differ) refuse(k refusal.Key, elem string, args ...any) *refusal.Error {
+	return refusal.In(d.objName, elem, k, args...)
 }
 
 // refuseLookup returns the refusal of a failed symbol table look-up about
 // elem, chosen by the kind of err.
-func (d *differ) refuseLookup(elem string, err error) *Error {
+func (d *differ) refuseLookup(elem string, err error) *refusal.Error {
 	k := refusal.SymbolLookup
 	switch {
 	case errors.Is(err, symtab.ErrNoFileMatch):

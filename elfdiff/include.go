@@ -256,8 +256,8 @@ func isOnceData(n string) bool {
 // verifyPatchability refuses changes the output cannot carry.
 func (d *differ) verifyPatchability() error {
 	errs := 0
-	var first *Error
-	note := func(e *Error) {
+	var first *refusal.Error
+	note := func(e *refusal.Error) {
 		errs++
 		if first == nil {
 			first = e

@@ -136,7 +136,7 @@ func TestPPC64LEObjects(t *testing.T) {
 				t.Fatalf("exit %d (%v), want %d", got, err, tc.exit)
 			}
 			if tc.key != "" {
-				var e *elfdiff.Error
+				var e *refusal.Error
 				if !errors.As(err, &e) || e.Key != tc.key {
 					t.Fatalf("error %v, want refusal %s", err, tc.key)
 				}
@@ -220,7 +220,7 @@ func TestPPC64LEBadTOC(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = diffPaths(t, origPath, badPath, nil, nil, env)
-			var e *elfdiff.Error
+			var e *refusal.Error
 			if !errors.As(err, &e) || e.Key != refusal.RelocOutOfRange || elfdiff.ExitCode(err) != 1 ||
 				!strings.Contains(err.Error(), ".text.") || !strings.Contains(err.Error(), ".toc") {
 				t.Fatalf("got %v, want an out-of-range relocation to .toc from a function's section", err)

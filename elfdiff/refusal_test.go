@@ -20,7 +20,7 @@ func TestRefusalsFromTable(t *testing.T) {
 		if code == elfdiff.ExitOK || code == elfdiff.ExitNoChange {
 			continue
 		}
-		var e *elfdiff.Error
+		var e *refusal.Error
 		if !errors.As(err, &e) {
 			t.Errorf("%s: %v is not a refusal", filepath.Base(c.dir), err)
 			continue
@@ -32,6 +32,9 @@ func TestRefusalsFromTable(t *testing.T) {
 			// first verb, then the element, no verb left.
 			prefix, _, _ := strings.Cut(want.Hint, "%")
 			hintOK = strings.HasPrefix(e.Hint, prefix) && !strings.Contains(e.Hint, "%")
+		}
+		if e.Object == "" || !strings.HasPrefix(err.Error(), e.Object+": ") {
+			t.Errorf("%s: %s refusal %q does not name its object", filepath.Base(c.dir), e.Key, err)
 		}
 		if e.Code != want.Code || !hintOK || e.Hint == "" {
 			t.Errorf("%s: %s refusal with exit %d and hint %q, the table says %d and %q", filepath.Base(c.dir), e.Key, e.Code, e.Hint, want.Code, want.Hint)

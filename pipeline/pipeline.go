@@ -469,7 +469,7 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 			o.logf("%s: no functional change", j.obj)
 		case j.err != nil:
 			msg := j.err.Error()
-			var e *elfdiff.Error
+			var e *refusal.Error
 			if errors.As(j.err, &e) && e.Hint != "" {
 				msg += "\n  hint: " + e.Hint
 			}

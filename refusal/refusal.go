@@ -467,13 +467,21 @@ func render(f string, args []string) (string, int) {
 	return strings.ReplaceAll(b.String(), "\n", " "), n
 }
 
-// Error is a refusal of the main command: the entry's key, exit status
-// and hint, the formatted message and the cause it wraps.
+// Error is a refusal: the entry's key, exit status and hint, the
+// formatted message and the cause it wraps. It is the one refusal error
+// type of every command; the diff engine's refusals also name the object
+// and the element they concern.
 type Error struct {
 	Key  Key
-	Code int
+	Code int // ExitError or ExitFatal
 	Msg  string
 	Hint string
+	// Object is the object file the refusal concerns (the diff engine's
+	// refusals), or "". When set, Error prefixes the message with it.
+	Object string
+	// Element is the function, section or symbol of Object concerned,
+	// if any.
+	Element string
 	// Err is the cause, if the message wraps one (errors.Is and errors.As
 	// see through it).
 	Err error
@@ -486,8 +494,43 @@ func New(k Key, args ...any) *Error {
 	return &Error{Key: k, Code: e.Code, Msg: msg, Hint: e.FormatHint(args...), Err: cause}
 }
 
-// Error returns the message (the hint is separate).
-func (e *Error) Error() string { return e.Msg }
+// In returns the refusal k of object obj about elem (a function, section
+// or symbol, or ""), its message formatted from args.
+func In(obj, elem string, k Key, args ...any) *Error {
+	e := New(k, args...)
+	e.Object, e.Element = obj, elem
+	return e
+}
+
+// Error returns the message (the hint is separate), after the object if
+// the refusal names one.
+func (e *Error) Error() string {
+	if e.Object != "" {
+		return e.Object + ": " + e.Msg
+	}
+	return e.Msg
+}
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Find returns the first refusal k in err's tree (err, then what it wraps,
+// depth first as errors.As walks it, joined errors included), or nil.
+// Unlike errors.As it looks past refusals of other keys, such as the
+// object-errors refusal that wraps the diff engine's.
+func Find(err error, k Key) *Error {
+	if e, ok := err.(*Error); ok && e.Key == k {
+		return e
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return Find(u.Unwrap(), k)
+	case interface{ Unwrap() []error }:
+		for _, w := range u.Unwrap() {
+			if e := Find(w, k); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}

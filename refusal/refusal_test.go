@@ -2,6 +2,7 @@ package refusal_test
 
 import (
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -72,6 +73,41 @@ func TestMessage(t *testing.T) {
 	}
 	if got := refusal.Lookup(refusal.HunkFuzz).ShownHint(); !strings.HasPrefix(got, "hunk #N of FILE applies at line L only with F of its") {
 		t.Errorf("ShownHint = %q", got)
+	}
+}
+
+// TestInAndFind checks a refusal naming its object (the diff engine's):
+// the message follows the object, the cause stays visible, and Find
+// reaches it through an outer refusal and a join, where errors.As stops
+// at the outer one.
+func TestInAndFind(t *testing.T) {
+	_, cause := os.Open(filepath.Join(t.TempDir(), "missing"))
+	inner := refusal.In("fs/proc/meminfo.o", "meminfo_proc_show", refusal.SymbolLookup, cause)
+	if !strings.HasPrefix(inner.Error(), "fs/proc/meminfo.o: ") || !strings.HasSuffix(inner.Error(), inner.Msg) ||
+		inner.Element != "meminfo_proc_show" || !errors.Is(inner, os.ErrNotExist) {
+		t.Errorf("In = %+v, Error() %q", inner, inner.Error())
+	}
+	if e := refusal.New(refusal.ObjectSize, "jiffies"); e.Error() != e.Msg {
+		t.Errorf("a refusal without an object: Error() %q, Msg %q", e.Error(), e.Msg)
+	}
+	outer := refusal.New(refusal.ObjectErrors, 2, "...")
+	outer.Err = errors.Join(errors.New("other"), inner)
+	wrapped := fmt.Errorf("build: %w", outer)
+	var first *refusal.Error
+	if !errors.As(wrapped, &first) || first != outer {
+		t.Errorf("errors.As found %+v, want the outer refusal", first)
+	}
+	if got := refusal.Find(wrapped, refusal.SymbolLookup); got != inner {
+		t.Errorf("Find(SymbolLookup) = %+v, want the inner refusal", got)
+	}
+	if got := refusal.Find(wrapped, refusal.ObjectErrors); got != outer {
+		t.Errorf("Find(ObjectErrors) = %+v, want the outer refusal", got)
+	}
+	if got := refusal.Find(wrapped, refusal.DataChanged); got != nil {
+		t.Errorf("Find(DataChanged) = %+v, want nil", got)
+	}
+	if got := refusal.Find(nil, refusal.DataChanged); got != nil {
+		t.Errorf("Find(nil) = %+v", got)
 	}
 }
 

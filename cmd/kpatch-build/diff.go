@@ -10,6 +10,7 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
 	"github.com/kpatchgo/kpatch-build/worktree"
 )
@@ -146,7 +147,7 @@ func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) err
 	case code == elfdiff.ExitNoChange:
 		return &exitError{code: code}
 	case code == elfdiff.ExitFatal:
-		var e *elfdiff.Error
+		var e *refusal.Error
 		errors.As(derr, &e)
 		msg := fmt.Sprintf("ERROR: %s: %s", obj, e.Msg)
 		if e.Hint != "" {
@@ -155,7 +156,7 @@ func runDiff(cmd *cobra.Command, f *diffFlags, origPath, patchedPath string) err
 		fmt.Fprintln(os.Stderr, msg)
 		return &exitError{code: code, err: errors.New("unreconcilable difference")}
 	case derr != nil:
-		var e *elfdiff.Error
+		var e *refusal.Error
 		if errors.As(derr, &e) && e.Hint != "" {
 			return &exitError{code: code, err: fmt.Errorf("ERROR: %w\nhint: %s", derr, e.Hint)}
 		}
