@@ -145,6 +145,7 @@ type FormatError struct {
 	File string
 	What string // the element, e.g. "section 12 (.rela.text)"
 	Msg  string
+	Err  error // the cause, if any (errors.Is and errors.As see through it)
 }
 
 // Error returns the file, the element and what is wrong.
@@ -154,3 +155,6 @@ func (e *FormatError) Error() string {
 	}
 	return fmt.Sprintf("%s: %s: %s", e.File, e.What, e.Msg)
 }
+
+// Unwrap returns the cause.
+func (e *FormatError) Unwrap() error { return e.Err }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -46,8 +47,10 @@ type reader struct {
 	symtab   *Section
 }
 
+// errf returns a FormatError about what; a %w in format becomes its cause.
 func (r *reader) errf(what, format string, args ...any) error {
-	return &FormatError{File: r.f.Name, What: what, Msg: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	return &FormatError{File: r.f.Name, What: what, Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
 func secWhat(i int, s *Section) string {
@@ -120,7 +123,7 @@ func (r *reader) read() error {
 	}
 	var h elf.Header64
 	if _, err := binary.Decode(b[:ehdrSize], r.bo, &h); err != nil {
-		return r.errf(hdrWhat, "%v", err)
+		return r.errf(hdrWhat, "%w", err)
 	}
 	f.Data = elf.Data(b[elf.EI_DATA])
 	f.OSABI = elf.OSABI(b[elf.EI_OSABI])

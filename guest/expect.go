@@ -109,13 +109,14 @@ func ReadExpectLines(path string, keys []string) ([]ExpectLine, error) {
 	return lines, nil
 }
 
-// malformedExpect refuses line n of a .expect file (0: the whole file).
+// malformedExpect refuses line n of a .expect file (0: the whole file);
+// a %w in format keeps the cause.
 func malformedExpect(path string, n int, format string, args ...any) error {
 	where := path
 	if n > 0 {
 		where += ":" + strconv.Itoa(n)
 	}
-	return fmt.Errorf("%s: %w", where, refusal.New(refusal.ExpectMalformed, fmt.Sprintf(format, args...)))
+	return fmt.Errorf("%s: %w", where, refusal.New(refusal.ExpectMalformed, fmt.Errorf(format, args...)))
 }
 
 // notText says why a line is not text, or returns "".
@@ -216,7 +217,7 @@ func ReadExpectations(path string) (*Expectations, error) {
 				return nil, bad(l, "%s without a regexp", l.Key)
 			}
 			if _, err := regexp.Compile(l.Rest); err != nil {
-				return nil, bad(l, "%s: %v", l.Key, err)
+				return nil, bad(l, "%s: %w", l.Key, err)
 			}
 			c := &e.Checks[len(e.Checks)-1]
 			re := &c.Unpatched

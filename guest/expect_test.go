@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +90,11 @@ func TestReadExpectationsRefuses(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), p+":") {
 			t.Errorf("%s: error %v does not name the file and line", c.name, err)
+		}
+		// The regexp's own error stays reachable through the refusal.
+		var se *syntax.Error
+		if c.name == "bad-regexp" && !errors.As(err, &se) {
+			t.Errorf("%s: error %v does not wrap the regexp's *syntax.Error", c.name, err)
 		}
 		fmt.Fprintf(&golden, "%s\n", strings.ReplaceAll(err.Error(), dir, "DIR"))
 	}

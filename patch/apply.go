@@ -143,7 +143,7 @@ func (p *Patch) checkPath(dir, root string, line int, rel, raw string) error {
 		return refused(p.Path, line, raw, refusal.New(refusal.PatchOutside, c))
 	}
 	if err := checkNameLength(rel); err != nil {
-		return malformed(p.Path, line, raw, "%v", err)
+		return malformed(p.Path, line, raw, "%w", err)
 	}
 	parts := strings.Split(rel, "/")
 	cur := dir

@@ -50,14 +50,15 @@ func refused(patch string, line int, path string, r *refusal.Error) *Error {
 	return &Error{Patch: patch, Line: line, Path: path, Err: r}
 }
 
-// malformed refuses a patch that does not parse (refusal.PatchMalformed).
+// malformed refuses a patch that does not parse (refusal.PatchMalformed);
+// a %w in format keeps the cause visible to errors.Is and errors.As.
 func malformed(patch string, line int, path string, format string, args ...any) *Error {
-	return refused(patch, line, path, refusal.New(refusal.PatchMalformed, fmt.Sprintf(format, args...)))
+	return refused(patch, line, path, refusal.New(refusal.PatchMalformed, fmt.Errorf(format, args...)))
 }
 
 // mismatch refuses a patch that does not fit the tree: a file missing or
 // already there, a directory where a file should be
-// (refusal.PatchTreeMismatch).
+// (refusal.PatchTreeMismatch); a %w in format keeps the cause.
 func mismatch(patch string, line int, path string, format string, args ...any) *Error {
-	return refused(patch, line, path, refusal.New(refusal.PatchTreeMismatch, fmt.Sprintf(format, args...)))
+	return refused(patch, line, path, refusal.New(refusal.PatchTreeMismatch, fmt.Errorf(format, args...)))
 }

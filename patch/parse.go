@@ -127,7 +127,7 @@ func (ps *patchParser) treeName(line int, raw string, strip bool) (string, error
 		return "", refused(ps.name, line, raw, refusal.New(refusal.PatchOutside, c))
 	}
 	if err := checkNameLength(c); err != nil {
-		return "", malformed(ps.name, line, raw, "%v", err)
+		return "", malformed(ps.name, line, raw, "%w", err)
 	}
 	if n := ToolStateName(c); n != "" {
 		return "", refused(ps.name, line, raw, refusal.New(refusal.PatchToolState, n))

@@ -1,6 +1,7 @@
 package livepatch
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -215,7 +216,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	if opts.Workload != "" {
 		if err := workload.Start(k.M, opts.Workload); err != nil {
-			return fail("%v", err)
+			return fail("%w", err)
 		}
 	}
 	mods := opts.Modules
@@ -229,7 +230,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	for _, m := range mods {
 		mod, err := k.LoadModule(m)
 		if err != nil {
-			return fail("loading %s: %v", m, err)
+			return fail("loading %s: %w", m, err)
 		}
 		if opts.Checks == nil && mod.Name != "" {
 			checks = append(checks, Check{Name: "proc " + mod.Name, Proc: mod.Name})
@@ -251,33 +252,33 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		return out, nil
 	}
 	if rep.Before, err = observe(); err != nil {
-		return fail("before: %v", err)
+		return fail("before: %w", err)
 	}
 	p, name, err := enablePatch(k, c, ko, opts.Limit)
 	if name != "" {
 		rep.Module = name
 	}
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	rep.Patch, rep.Model = p.Name, p.Model
 	if rep.Funcs, err = checkRedirected(k, c, p, false); err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	// Count entries into every new function while the checks run; call
 	// the ones the checks did not reach through their old addresses.
 	counter, err := countNewCode(k, p)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	if rep.Patched, err = observe(); err != nil {
 		counter.stop()
-		return fail("patched: %v", err)
+		return fail("patched: %w", err)
 	}
 	rep.Ran, err = counter.callUnreached(opts.Limit, opts.NotReached)
 	counter.stop()
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	for _, ch := range checks {
 		if ch.shapeOf(rep.Before[ch.Name]) != ch.shapeOf(rep.Patched[ch.Name]) {
@@ -286,17 +287,17 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	sort.Strings(rep.Changed)
 	if err := c.Disable(p.Name); err != nil {
-		return fail("disable: %v", err)
+		return fail("disable: %w", err)
 	}
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
 		blocker, stack := c.Blocker()
-		return fail("unpatching transition did not complete (%v): %s\n%s", err, blocker, stack)
+		return fail("unpatching transition did not complete (%w): %s\n%s", transitionErr(err), blocker, stack)
 	}
 	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, name, drainLimit); err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	if err := k.Loader.Unload(name); err != nil {
-		return fail("unload: %v", err)
+		return fail("unload: %w", err)
 	}
 	for _, o := range p.Objs {
 		for _, f := range o.Funcs {
@@ -306,7 +307,7 @@ func VerifyModule(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		}
 	}
 	if rep.After, err = observe(); err != nil {
-		return fail("after: %v", err)
+		return fail("after: %w", err)
 	}
 	for _, ch := range checks {
 		if ch.shapeOf(rep.After[ch.Name]) != ch.shapeOf(rep.Before[ch.Name]) {
@@ -424,22 +425,22 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 		rep.Module = lpName
 	}
 	if err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	rep.Patch, rep.Model = p.Name, p.Model
 	var loaded []string
 	for _, m := range mods {
 		mod, err := k.LoadModule(m)
 		if err != nil {
-			return fail("loading %s after the patch: %v", m, err)
+			return fail("loading %s after the patch: %w", m, err)
 		}
 		loaded = append(loaded, mod.Name)
 	}
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
-		return fail("transition after the modules came did not complete (%v)", err)
+		return fail("transition after the modules came did not complete (%w)", transitionErr(err))
 	}
 	if rep.Funcs, err = checkRedirected(k, c, p, true); err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	checks := opts.Checks
 	if checks == nil {
@@ -452,26 +453,26 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 	for _, ch := range checks {
 		s, err := runCheck(k, ch)
 		if err != nil {
-			return fail("%s: %v", ch.Name, err)
+			return fail("%s: %w", ch.Name, err)
 		}
 		rep.Patched[ch.Name] = s
 	}
 	for i := len(loaded) - 1; i >= 0; i-- {
 		if err := k.Loader.Unload(loaded[i]); err != nil {
-			return fail("unload %s: %v", loaded[i], err)
+			return fail("unload %s: %w", loaded[i], err)
 		}
 	}
 	if err := c.Disable(p.Name); err != nil {
-		return fail("disable: %v", err)
+		return fail("disable: %w", err)
 	}
 	if ok, err := c.WaitTransition(opts.Limit); err != nil || !ok {
-		return fail("unpatching transition did not complete (%v)", err)
+		return fail("unpatching transition did not complete (%w)", transitionErr(err))
 	}
 	if rep.Drained, rep.DrainedTasks, err = waitOffModule(k.M, lpName, drainLimit); err != nil {
-		return fail("%v", err)
+		return fail("%w", err)
 	}
 	if err := k.Loader.Unload(lpName); err != nil {
-		return fail("unload: %v", err)
+		return fail("unload: %w", err)
 	}
 	rep.Transitions = append(rep.Transitions, c.Reports...)
 	rep.Console = k.M.Console()
@@ -480,6 +481,23 @@ func VerifyLateModules(ko string, opts VerifyOptions) (*VerifyReport, error) {
 
 // failFunc ends a verification with an error, keeping the console.
 type failFunc func(format string, args ...any) (*VerifyReport, error)
+
+// errTransitionLimit is why a transition did not complete when the
+// machine ran without error until the time limit.
+var errTransitionLimit = errors.New("still in progress at the time limit")
+
+// errReturned is why a call through a function's old address did not
+// enter the new code when the call itself succeeded.
+var errReturned = errors.New("the call returned without entering it")
+
+// transitionErr is why a transition did not complete: the machine's
+// error, or errTransitionLimit.
+func transitionErr(err error) error {
+	if err == nil {
+		return errTransitionLimit
+	}
+	return err
+}
 
 // verifyStart boots the running kernel with the livepatch core and starts
 // the report of a verification of ko; what qualifies its errors.
@@ -491,7 +509,7 @@ func verifyStart(ko string, opts *VerifyOptions, what string) (*boot.Kernel, *Co
 	rep := &VerifyReport{Module: strings.TrimSuffix(filepath.Base(ko), ".ko")}
 	fail := func(format string, args ...any) (*VerifyReport, error) {
 		rep.Console = k.M.Console()
-		return rep, fmt.Errorf("verify %s%s: %s", rep.Module, what, fmt.Sprintf(format, args...))
+		return rep, fmt.Errorf("verify %s%s: %w", rep.Module, what, fmt.Errorf(format, args...))
 	}
 	return k, c, rep, fail, nil
 }
@@ -626,7 +644,10 @@ func (c *newCodeCounter) callUnreached(limit uint64, reasons map[string]string) 
 		_, callErr := c.k.M.CallKernel("verify/"+f.OldName, f.OldAddr, 0, limit)
 		c.k.Ftrace.Unregister(f.NewFunc, stop)
 		if entered == 0 {
-			return out, fmt.Errorf("calling %s through its old address did not enter the new code (%v)", c.k.M.Syms.Format(f.OldAddr), callErr)
+			if callErr == nil {
+				callErr = errReturned
+			}
+			return out, fmt.Errorf("calling %s through its old address did not enter the new code (%w)", c.k.M.Syms.Format(f.OldAddr), callErr)
 		}
 		run.Redirected = true
 		out = append(out, run)

@@ -68,7 +68,7 @@ func (m *Machine) exception(v *VCPU, t *Task, err error) {
 	m.report(v, t, exc.RIP)
 	m.printf(v, "---[ end trace %016x ]---", 0)
 	if t.Kind == KindIdle {
-		m.stop(fmt.Errorf("oops in the idle task of CPU %d: %v", v.ID, exc))
+		m.stop(fmt.Errorf("oops in the idle task of CPU %d: %w", v.ID, exc))
 		return
 	}
 	t.Killed = true
