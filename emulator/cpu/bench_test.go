@@ -18,14 +18,42 @@ func cpuTime() time.Duration {
 // BenchmarkEmulate runs a compute-bound C workload (hashing, insertion
 // sort, arithmetic) built with the kernel flags and reports emulated
 // instructions per second.
-func BenchmarkEmulate(b *testing.B) {
+func BenchmarkEmulate(b *testing.B) { benchEmulate(b, false) }
+
+// BenchmarkEmulateGeneral runs the same workload with the fast forms
+// turned off after translation, so that every instruction goes through
+// exec and the functions of its instruction family (the fast forms leave
+// well under 1% of BenchmarkEmulate's instructions to exec).
+func BenchmarkEmulateGeneral(b *testing.B) { benchEmulate(b, true) }
+
+// benchEmulate is BenchmarkEmulate, with every translated instruction
+// executed by exec when general is set; the results must not differ.
+func benchEmulate(b *testing.B, general bool) {
 	needTools(b)
 	path := buildEmu(b, b.TempDir(), nil, "bench.c")
 	mm := loadELF(b, path, Config{})
 	fn := mm.syms["t_bench"]
 	// Warm up the decoded-block cache.
-	if _, err := mm.call(fn, 1, 1, 1); err != nil {
+	want, err := mm.call(fn, 1, 1, 1)
+	if err != nil {
 		b.Fatal(err)
+	}
+	if general {
+		n := 0
+		for _, blk := range mm.cpu.cache {
+			for i := range blk.insts {
+				if blk.insts[i].fast != xNone {
+					blk.insts[i].fast = xNone
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			b.Fatal("no fast form to turn off: the benchmark would measure nothing new")
+		}
+		if got, err := mm.call(fn, 1, 1, 1); err != nil || got != want {
+			b.Fatalf("without the fast forms: %#x, %v; with them %#x", got, err, want)
+		}
 	}
 	b.ResetTimer()
 	start, cstart := time.Now(), cpuTime()

@@ -1,9 +1,6 @@
 package cpu
 
 import (
-	"errors"
-	"math/bits"
-
 	"github.com/kpatchgo/kpatch-build/emulator/mem"
 )
 
@@ -490,1030 +487,107 @@ func (c *CPU) writeA(in *inst, addr, v uint64) bool {
 	return c.store(addr, in.size, v)
 }
 
-func (c *CPU) push(v uint64, size uint8) bool {
-	sp := c.Regs[RSP] - uint64(size)
-	if !c.store(sp, size, v) {
-		return false
-	}
-	c.Regs[RSP] = sp
-	return true
-}
-
 func (c *CPU) raise(v Vector, in *inst) uint8 {
 	c.exc = &Exception{Vector: v, RIP: in.addr, Symbol: c.Symbol(in.addr)}
 	return stFault
 }
 
-func (c *CPU) callPush(in *inst, target uint64) uint8 {
-	sp := c.Regs[RSP] - 8
-	if !c.store(sp, 8, in.next) {
-		return stFault
-	}
-	c.Regs[RSP] = sp
-	c.shadow = append(c.shadow, Frame{Ret: in.next, Callee: target, SP: sp})
-	c.RIP = target
-	if c.branch != nil {
-		c.branch(BranchCall, in.addr, target)
-	}
-	return stBranch
+// handlers executes each operation the translator makes, indexed by the
+// operation (a byte: no index is out of range). Each function is in the
+// file of its instruction family (exec_*.go); exec only looks the
+// operation up. An operation without a handler gets noHandler (init).
+var handlers = [256]func(c *CPU, in *inst) uint8{
+	opNop: (*CPU).nop,
+	// Data transfer (exec_move.go).
+	opMov:     (*CPU).mov,
+	opMovzx:   (*CPU).movzx,
+	opMovsx:   (*CPU).movsx,
+	opLea:     (*CPU).lea,
+	opCmov:    (*CPU).cmov,
+	opXchg:    (*CPU).xchg,
+	opCmpxchg: (*CPU).cmpxchg,
+	opXadd:    (*CPU).xadd,
+	opBswap:   (*CPU).bswap,
+	opCvtA:    (*CPU).cvtA,
+	opCvtD:    (*CPU).cvtD,
+	// Arithmetic and logic (exec_arith.go).
+	opAdd: (*CPU).alu, opOr: (*CPU).alu, opAdc: (*CPU).alu,
+	opSbb: (*CPU).alu, opAnd: (*CPU).alu, opSub: (*CPU).alu,
+	opXor: (*CPU).alu, opCmp: (*CPU).alu, opTest: (*CPU).alu,
+	opInc: (*CPU).incDec, opDec: (*CPU).incDec,
+	opNeg: (*CPU).neg,
+	opNot: (*CPU).not,
+	opMul: (*CPU).mul, opImul1: (*CPU).mul,
+	opImul: (*CPU).imul,
+	opDiv:  (*CPU).div, opIdiv: (*CPU).div,
+	// Shifts and rotates (exec_shift.go).
+	opShl: (*CPU).shift, opShr: (*CPU).shift, opSar: (*CPU).shift,
+	opRol: (*CPU).shift, opRor: (*CPU).shift, opRcl: (*CPU).shift,
+	opRcr:  (*CPU).shift,
+	opShld: (*CPU).shiftDouble, opShrd: (*CPU).shiftDouble,
+	// Bits and bytes (exec_bits.go).
+	opBt: (*CPU).bitTest, opBts: (*CPU).bitTest, opBtr: (*CPU).bitTest, opBtc: (*CPU).bitTest,
+	opBsf: (*CPU).bitScan, opBsr: (*CPU).bitScan, opTzcnt: (*CPU).bitScan,
+	opLzcnt: (*CPU).bitScan, opPopcnt: (*CPU).bitScan,
+	opSetcc: (*CPU).setcc,
+	// Control transfer (exec_control.go).
+	opJmp:     (*CPU).jmp,
+	opJcc:     (*CPU).jcc,
+	opJrcxz:   (*CPU).jrcxz,
+	opJmpInd:  (*CPU).jmpInd,
+	opCall:    (*CPU).call,
+	opCallInd: (*CPU).callInd,
+	opRet:     (*CPU).ret,
+	// The stack (exec_stack.go).
+	opPush:  (*CPU).pushOp,
+	opPop:   (*CPU).pop,
+	opLeave: (*CPU).leave,
+	opPushf: (*CPU).pushf,
+	opPopf:  (*CPU).popf,
+	// Strings (exec_string.go).
+	opMovs: (*CPU).stringOp, opStos: (*CPU).stringOp, opCmps: (*CPU).stringOp,
+	opScas: (*CPU).stringOp, opLods: (*CPU).stringOp,
+	// Flag control (exec_flags.go).
+	opCld:  (*CPU).cld,
+	opStd:  (*CPU).std,
+	opCli:  (*CPU).cli,
+	opSti:  (*CPU).sti,
+	opClc:  (*CPU).clc,
+	opStc:  (*CPU).stc,
+	opCmc:  (*CPU).cmc,
+	opLahf: (*CPU).lahf,
+	opSahf: (*CPU).sahf,
+	// System instructions and traps (exec_system.go).
+	opHlt:    (*CPU).hlt,
+	opVmcall: (*CPU).vmcall,
+	opInt3:   (*CPU).int3,
+	opUD:     (*CPU).ud,
+	opUnimpl: (*CPU).unimplemented,
+	opCpuid:  (*CPU).cpuid,
+	opRdtsc:  (*CPU).rdtsc,
 }
 
-func (c *CPU) shadowPop(sp uint64) {
-	s := c.shadow
-	for len(s) > 0 {
-		top := s[len(s)-1]
-		if top.SP > sp {
-			break
-		}
-		// Frames below sp were abandoned (a longjmp-like unwind).
-		s = s[:len(s)-1]
-		if top.SP == sp {
-			c.shadow = s
-			return
+func init() {
+	for o, h := range handlers {
+		if h == nil {
+			handlers[o] = (*CPU).noHandler
 		}
 	}
-	c.shadow = s
-	c.shadowUnderflow++
 }
 
-// exec executes one instruction.
+// exec executes one instruction that Run's fast forms did not, with the
+// handler of its operation.
 func (c *CPU) exec(in *inst) uint8 {
-	sz := in.size
-	switch in.op {
-	case opNop:
-		return stNext
+	return handlers[in.op](c, in)
+}
 
-	case opMov:
-		v, ok := c.readB(in, sz)
-		if !ok {
-			return stFault
-		}
-		if in.ak == kReg {
-			c.setReg(in.ar, sz, v)
-			return stNext
-		}
-		if !c.store(c.ea(in), sz, v) {
-			return stFault
-		}
-		return stNext
+// nop executes the instructions that do nothing (nop, endbr64, hints).
+func (c *CPU) nop(in *inst) uint8 { return stNext }
 
-	case opMovzx:
-		v, ok := c.readB(in, in.ssize)
-		if !ok {
-			return stFault
-		}
-		c.setReg(in.ar, sz, v)
-		return stNext
-
-	case opMovsx:
-		v, ok := c.readB(in, in.ssize)
-		if !ok {
-			return stFault
-		}
-		c.setReg(in.ar, sz, uint64(sext(v, in.ssize)))
-		return stNext
-
-	case opLea:
-		a := in.disp
-		if in.base != noReg {
-			a += c.Regs[in.base&15]
-		}
-		if in.index != noReg {
-			a += c.Regs[in.index&15] << (in.scale & 3)
-		}
-		c.setReg(in.ar, sz, a)
-		return stNext
-
-	case opAdd, opOr, opAdc, opSbb, opAnd, opSub, opXor, opCmp, opTest:
-		b, ok := c.readB(in, sz)
-		if !ok {
-			return stFault
-		}
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		m := sizeMask[sz&15]
-		var res, x uint64
-		var fop uint8
-		switch in.op {
-		case opAdd:
-			res, fop = (a+b)&m, fAdd
-		case opAdc:
-			x = c.cf()
-			res, fop = (a+b+x)&m, fAdd
-		case opSub, opCmp:
-			res, fop = (a-b)&m, fSub
-		case opSbb:
-			x = c.cf()
-			res, fop = (a-b-x)&m, fSub
-		case opAnd, opTest:
-			res, fop = a&b, fLogic
-		case opOr:
-			res, fop = a|b, fLogic
-		case opXor:
-			res, fop = a^b, fLogic
-		}
-		if in.op != opCmp && in.op != opTest && !c.writeA(in, addr, res) {
-			return stFault
-		}
-		c.setFlags(fop, sz, a, b, res, x)
-		return stNext
-
-	case opInc, opDec:
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		m := sizeMask[sz&15]
-		res, fop := (a+1)&m, fInc
-		if in.op == opDec {
-			res, fop = (a-1)&m, fDec
-		}
-		if !c.writeA(in, addr, res) {
-			return stFault
-		}
-		c.setFlags(fop, sz, a, 1, res, c.cf())
-		return stNext
-
-	case opNeg:
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		res := (-a) & sizeMask[sz&15]
-		if !c.writeA(in, addr, res) {
-			return stFault
-		}
-		c.setFlags(fSub, sz, 0, a, res, 0)
-		return stNext
-
-	case opNot:
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		if !c.writeA(in, addr, ^a&sizeMask[sz&15]) {
-			return stFault
-		}
-		return stNext
-
-	case opShl, opShr, opSar, opRol, opRor, opRcl, opRcr:
-		return c.shift(in)
-
-	case opShld, opShrd:
-		return c.shiftDouble(in)
-
-	case opMul, opImul1:
-		return c.mul(in)
-
-	case opImul:
-		return c.imul(in)
-
-	case opDiv, opIdiv:
-		return c.div(in)
-
-	case opCvtA:
-		switch sz {
-		case 2:
-			c.setReg(RAX, 2, uint64(sext(c.Regs[RAX], 1)))
-		case 4:
-			c.setReg(RAX, 4, uint64(sext(c.Regs[RAX], 2)))
-		default:
-			c.Regs[RAX] = uint64(sext(c.Regs[RAX], 4))
-		}
-		return stNext
-
-	case opCvtD:
-		v := uint64(0)
-		if c.Regs[RAX]&sizeSign[sz&15] != 0 {
-			v = ^uint64(0)
-		}
-		c.setReg(RDX, sz, v)
-		return stNext
-
-	case opJmp:
-		c.RIP = in.target
-		return stBranch
-
-	case opJcc:
-		if c.cond(in.cc) {
-			c.RIP = in.target
-		} else {
-			c.RIP = in.next
-		}
-		return stBranch
-
-	case opJrcxz:
-		if c.Regs[RCX] == 0 {
-			c.RIP = in.target
-		} else {
-			c.RIP = in.next
-		}
-		return stBranch
-
-	case opJmpInd:
-		v, ok := c.readB(in, 8)
-		if !ok {
-			return stFault
-		}
-		c.RIP = v
-		return stBranch
-
-	case opCall:
-		return c.callPush(in, in.target)
-
-	case opCallInd:
-		v, ok := c.readB(in, 8)
-		if !ok {
-			return stFault
-		}
-		return c.callPush(in, v)
-
-	case opRet:
-		sp := c.Regs[RSP]
-		v, ok := c.load(sp, 8)
-		if !ok {
-			return stFault
-		}
-		c.shadowPop(sp)
-		c.Regs[RSP] = sp + 8 + in.imm
-		c.RIP = v
-		if c.branch != nil {
-			c.branch(BranchRet, in.addr, v)
-		}
-		return stBranch
-
-	case opSetcc:
-		v := uint64(0)
-		if c.cond(in.cc) {
-			v = 1
-		}
-		if in.ak == kReg {
-			c.setReg(in.ar, 1, v)
-			return stNext
-		}
-		if !c.store(c.ea(in), 1, v) {
-			return stFault
-		}
-		return stNext
-
-	case opCmov:
-		v, ok := c.readB(in, sz)
-		if !ok {
-			return stFault
-		}
-		if c.cond(in.cc) {
-			c.setReg(in.ar, sz, v)
-		} else if sz == 4 {
-			c.Regs[in.ar&15] &= 0xffffffff
-		}
-		return stNext
-
-	case opPush:
-		v, ok := c.readB(in, sz)
-		if !ok {
-			return stFault
-		}
-		if !c.push(v, sz) {
-			return stFault
-		}
-		return stNext
-
-	case opPop:
-		sp := c.Regs[RSP]
-		v, ok := c.load(sp, sz)
-		if !ok {
-			return stFault
-		}
-		if in.ak == kReg {
-			c.Regs[RSP] = sp + uint64(sz)
-			c.setReg(in.ar, sz, v)
-			return stNext
-		}
-		c.Regs[RSP] = sp + uint64(sz)
-		if !c.store(c.ea(in), sz, v) {
-			c.Regs[RSP] = sp
-			return stFault
-		}
-		return stNext
-
-	case opLeave:
-		bp := c.Regs[RBP]
-		v, ok := c.load(bp, 8)
-		if !ok {
-			return stFault
-		}
-		c.Regs[RSP] = bp + 8
-		c.Regs[RBP] = v
-		return stNext
-
-	case opXchg:
-		b := c.getReg(in.br, sz)
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		if !c.writeA(in, addr, b) {
-			return stFault
-		}
-		c.setReg(in.br, sz, a)
-		return stNext
-
-	case opCmpxchg:
-		acc := c.getReg(RAX, sz)
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		if acc == a {
-			if !c.writeA(in, addr, c.getReg(in.br, sz)) {
-				return stFault
-			}
-		} else {
-			if in.ak == kMem && !c.store(addr, sz, a) {
-				return stFault
-			}
-			c.setReg(RAX, sz, a)
-		}
-		c.setFlags(fSub, sz, acc, a, (acc-a)&sizeMask[sz&15], 0)
-		return stNext
-
-	case opXadd:
-		b := c.getReg(in.br, sz)
-		a, addr, ok := c.readA(in)
-		if !ok {
-			return stFault
-		}
-		res := (a + b) & sizeMask[sz&15]
-		if !c.writeA(in, addr, res) {
-			return stFault
-		}
-		c.setReg(in.br, sz, a)
-		c.setFlags(fAdd, sz, a, b, res, 0)
-		return stNext
-
-	case opBt, opBts, opBtr, opBtc:
-		return c.bitTest(in)
-
-	case opBsf, opBsr, opTzcnt, opLzcnt, opPopcnt:
-		return c.bitScan(in)
-
-	case opBswap:
-		v := c.getReg(in.ar, sz)
-		switch sz {
-		case 8:
-			v = bits.ReverseBytes64(v)
-		case 4:
-			v = uint64(bits.ReverseBytes32(uint32(v)))
-		default:
-			v = 0
-		}
-		c.setReg(in.ar, sz, v)
-		return stNext
-
-	case opMovs, opStos, opCmps, opScas, opLods:
-		return c.stringOp(in)
-
-	case opHlt:
-		c.RIP = in.next
-		c.stop = StopHalt
-		return stStop
-
-	case opVmcall:
-		c.RIP = in.next
-		c.stop = StopVMCall
-		return stStop
-
-	case opInt3:
-		c.RIP = in.next
-		c.stop = StopException
-		c.exc = &Exception{Vector: VectorBP, RIP: in.next, Symbol: c.Symbol(in.next)}
-		return stStop
-
-	case opUD:
-		c.exc = &Exception{Vector: VectorUD, RIP: in.addr, Symbol: c.Symbol(in.addr)}
-		_, c.exc.Bytes = c.describe(in.addr, int(in.len))
-		if in.imm != 0 {
-			// An undecodable instruction: show all fetched bytes.
-			_, c.exc.Bytes = c.describe(in.addr, int(in.imm))
-			c.exc.Err = errUndecodable
-		}
-		return stFault
-
-	case opUnimpl:
-		text, raw := c.describe(in.addr, int(in.len))
-		c.unimpl = &UnimplementedError{RIP: in.addr, Symbol: c.Symbol(in.addr), Bytes: raw, Inst: text}
-		return stFault
-
-	case opCpuid:
-		a, b, cx, d := c.cfg.CPUID(uint32(c.Regs[RAX]), uint32(c.Regs[RCX]))
-		c.Regs[RAX], c.Regs[RBX], c.Regs[RCX], c.Regs[RDX] = uint64(a), uint64(b), uint64(cx), uint64(d)
-		return stNext
-
-	case opRdtsc:
-		t := c.Insns + c.curN // virtual nanoseconds at this instruction
-		c.Regs[RAX] = t & 0xffffffff
-		c.Regs[RDX] = t >> 32
-		return stNext
-
-	case opPushf:
-		if !c.push(c.flags(), 8) {
-			return stFault
-		}
-		return stNext
-
-	case opPopf:
-		v, ok := c.load(c.Regs[RSP], 8)
-		if !ok {
-			return stFault
-		}
-		c.Regs[RSP] += 8
-		c.SetRFLAGS(v)
-		return stNext
-
-	case opCld:
-		c.rflags &^= FlagDF
-		return stNext
-	case opStd:
-		c.rflags |= FlagDF
-		return stNext
-	case opCli:
-		c.rflags &^= FlagIF
-		return stNext
-	case opSti:
-		c.rflags |= FlagIF
-		return stNext
-	case opClc:
-		c.setArithFlags(c.flags() &^ FlagCF)
-		return stNext
-	case opStc:
-		c.setArithFlags(c.flags() | FlagCF)
-		return stNext
-	case opCmc:
-		c.setArithFlags(c.flags() ^ FlagCF)
-		return stNext
-	case opLahf:
-		c.setReg(16, 1, c.flags()&0xd5|flagsFixed)
-		return stNext
-	case opSahf:
-		ah := c.getReg(16, 1)
-		c.setArithFlags(c.flags()&^0xd5 | ah&0xd5 | c.flags()&FlagOF)
-		return stNext
-	}
+// noHandler faults on an operation no family executes: the translator
+// made an operation exec does not know.
+func (c *CPU) noHandler(in *inst) uint8 {
 	text, raw := c.describe(in.addr, int(in.len))
 	c.unimpl = &UnimplementedError{RIP: in.addr, Symbol: c.Symbol(in.addr), Bytes: raw, Inst: text, Why: "no handler"}
 	return stFault
 }
-
-// shiftCount is the count of a shift: the immediate or %cl (when
-// fromCL), masked to 6 bits for 64-bit operands and 5 bits otherwise.
-func (c *CPU) shiftCount(in *inst, fromCL bool) uint64 {
-	n := in.imm
-	if fromCL {
-		n = c.Regs[RCX]
-	}
-	if in.size == 8 {
-		return n & 63
-	}
-	return n & 31
-}
-
-func (c *CPU) shift(in *inst) uint8 {
-	sz := in.size
-	n := c.shiftCount(in, in.bk == kCL)
-	a, addr, ok := c.readA(in)
-	if !ok {
-		return stFault
-	}
-	if n == 0 {
-		// No flags change; the write still zero-extends a 32-bit
-		// register.
-		if in.ak == kReg {
-			c.setReg(in.ar, sz, a)
-		}
-		return stNext
-	}
-	nbits := uint64(sz) * 8
-	m := sizeMask[sz&15]
-	sign := sizeSign[sz&15]
-	var res, f uint64
-	switch in.op {
-	case opShl:
-		res = (a << n) & m
-		cf := (a >> (nbits - n)) & 1
-		if n > nbits {
-			cf = 0
-		}
-		f = cf
-		if (res&sign != 0) != (cf != 0) {
-			f |= FlagOF
-		}
-	case opShr:
-		res = a >> n
-		f = (a >> (n - 1)) & 1
-		if a&sign != 0 {
-			f |= FlagOF
-		}
-	case opSar:
-		s := sext(a, sz)
-		res = uint64(s>>n) & m
-		f = uint64(s>>(n-1)) & 1
-	default:
-		return c.rotate(in, a, addr, n)
-	}
-	if !c.writeA(in, addr, res) {
-		return stFault
-	}
-	c.setFlags(fRes, sz, a, n, res, f)
-	return stNext
-}
-
-func (c *CPU) rotate(in *inst, a, addr, n uint64) uint8 {
-	sz := in.size
-	nbits := uint64(sz) * 8
-	m := sizeMask[sz&15]
-	sign := sizeSign[sz&15]
-	f := c.flags()
-	cf := f & FlagCF
-	var res uint64
-	of := false
-	switch in.op {
-	case opRol:
-		k := n % nbits
-		res = (a<<k | a>>(nbits-k)) & m
-		cf = res & 1
-		of = (res&sign != 0) != (cf != 0)
-	case opRor:
-		k := n % nbits
-		res = (a>>k | a<<(nbits-k)) & m
-		if res&sign != 0 {
-			cf = 1
-		} else {
-			cf = 0
-		}
-		of = (res&sign != 0) != (res&(sign>>1) != 0)
-	case opRcl:
-		k := n
-		switch sz {
-		case 1:
-			k %= 9
-		case 2:
-			k %= 17
-		}
-		res = a
-		for ; k > 0; k-- {
-			out := res >> (nbits - 1) & 1
-			res = (res<<1 | cf) & m
-			cf = out
-		}
-		of = (res&sign != 0) != (cf != 0)
-	case opRcr:
-		k := n
-		switch sz {
-		case 1:
-			k %= 9
-		case 2:
-			k %= 17
-		}
-		of = (a&sign != 0) != (cf != 0)
-		res = a
-		for ; k > 0; k-- {
-			out := res & 1
-			res = (res>>1 | cf<<(nbits-1)) & m
-			cf = out
-		}
-	}
-	if !c.writeA(in, addr, res) {
-		return stFault
-	}
-	f = f&^(FlagCF|FlagOF) | cf
-	if of {
-		f |= FlagOF
-	}
-	c.setArithFlags(f)
-	return stNext
-}
-
-func (c *CPU) shiftDouble(in *inst) uint8 {
-	sz := in.size
-	n := c.shiftCount(in, in.ck == kCL)
-	a, addr, ok := c.readA(in)
-	if !ok {
-		return stFault
-	}
-	b := c.getReg(in.br, sz)
-	if n == 0 {
-		if in.ak == kReg {
-			c.setReg(in.ar, sz, a)
-		}
-		return stNext
-	}
-	nbits := uint64(sz) * 8
-	m := sizeMask[sz&15]
-	sign := sizeSign[sz&15]
-	var res, f uint64
-	if in.op == opShld {
-		if sz == 2 && n > 16 {
-			// Undefined; shift through the 32-bit concatenation b:a:b.
-			w := b<<32 | a<<16 | b
-			res = (w >> (32 - (n - 16))) & m
-			f = (w >> (48 - n)) & 1
-		} else {
-			res = (a<<n | b>>(nbits-n)) & m
-			f = (a >> (nbits - n)) & 1
-		}
-	} else {
-		if sz == 2 && n > 16 {
-			w := a<<32 | b<<16 | a
-			res = (w >> n) & m
-			f = (w >> (n - 1)) & 1
-		} else {
-			res = (a>>n | b<<(nbits-n)) & m
-			f = (a >> (n - 1)) & 1
-		}
-	}
-	if (res&sign != 0) != (a&sign != 0) {
-		f |= FlagOF
-	}
-	if !c.writeA(in, addr, res) {
-		return stFault
-	}
-	c.setFlags(fRes, sz, a, n, res, f)
-	return stNext
-}
-
-// mul128 returns the signed 128-bit product of a and b.
-func mul128(a, b int64) (hi, lo uint64) {
-	hi, lo = bits.Mul64(uint64(a), uint64(b))
-	if a < 0 {
-		hi -= uint64(b)
-	}
-	if b < 0 {
-		hi -= uint64(a)
-	}
-	return hi, lo
-}
-
-func (c *CPU) mul(in *inst) uint8 {
-	sz := in.size
-	src, ok := c.readB(in, sz)
-	if !ok {
-		return stFault
-	}
-	signed := in.op == opImul1
-	var lo, hi uint64
-	over := false
-	switch sz {
-	case 1:
-		var p uint64
-		if signed {
-			p = uint64(sext(c.Regs[RAX], 1)*sext(src, 1)) & 0xffff
-			over = uint64(sext(p, 1))&0xffff != p
-		} else {
-			p = (c.Regs[RAX] & 0xff) * src
-			over = p>>8 != 0
-		}
-		c.setReg(RAX, 2, p)
-		lo = p & 0xff
-	case 2, 4:
-		var p uint64
-		if signed {
-			p = uint64(sext(c.Regs[RAX], sz) * sext(src, sz))
-			over = sext(p, sz) != int64(p)
-		} else {
-			p = (c.Regs[RAX] & sizeMask[sz]) * src
-			over = p>>(8*sz) != 0
-		}
-		lo = p & sizeMask[sz]
-		hi = (p >> (8 * sz)) & sizeMask[sz]
-		c.setReg(RAX, sz, lo)
-		c.setReg(RDX, sz, hi)
-	default:
-		if signed {
-			hi, lo = mul128(int64(c.Regs[RAX]), int64(src))
-			over = hi != uint64(int64(lo)>>63)
-		} else {
-			hi, lo = bits.Mul64(c.Regs[RAX], src)
-			over = hi != 0
-		}
-		c.Regs[RAX], c.Regs[RDX] = lo, hi
-	}
-	var f uint64
-	if over {
-		f = FlagCF | FlagOF
-	}
-	c.setFlags(fRes, sz, 0, 0, lo, f)
-	return stNext
-}
-
-func (c *CPU) imul(in *inst) uint8 {
-	sz := in.size
-	b, ok := c.readB(in, sz)
-	if !ok {
-		return stFault
-	}
-	a := c.getReg(in.ar, sz)
-	if in.ck == kImm {
-		a = in.imm
-	}
-	var res uint64
-	over := false
-	if sz == 8 {
-		hi, lo := mul128(int64(a), int64(b))
-		res = lo
-		over = hi != uint64(int64(lo)>>63)
-	} else {
-		p := sext(a, sz) * sext(b, sz)
-		res = uint64(p) & sizeMask[sz&15]
-		over = sext(res, sz) != p
-	}
-	c.setReg(in.ar, sz, res)
-	var f uint64
-	if over {
-		f = FlagCF | FlagOF
-	}
-	c.setFlags(fRes, sz, 0, 0, res, f)
-	return stNext
-}
-
-func (c *CPU) div(in *inst) uint8 {
-	sz := in.size
-	d, ok := c.readB(in, sz)
-	if !ok {
-		return stFault
-	}
-	if d == 0 {
-		return c.raise(VectorDE, in)
-	}
-	m := sizeMask[sz&15]
-	if in.op == opDiv {
-		switch sz {
-		case 1:
-			n := c.Regs[RAX] & 0xffff
-			q, r := n/d, n%d
-			if q > 0xff {
-				return c.raise(VectorDE, in)
-			}
-			c.setReg(RAX, 2, r<<8|q)
-		case 8:
-			hi, lo := c.Regs[RDX], c.Regs[RAX]
-			if hi >= d {
-				return c.raise(VectorDE, in)
-			}
-			q, r := bits.Div64(hi, lo, d)
-			c.Regs[RAX], c.Regs[RDX] = q, r
-		default:
-			n := (c.Regs[RDX]&m)<<(8*sz) | c.Regs[RAX]&m
-			q, r := n/d, n%d
-			if q > m {
-				return c.raise(VectorDE, in)
-			}
-			c.setReg(RAX, sz, q)
-			c.setReg(RDX, sz, r)
-		}
-		return stNext
-	}
-	sd := sext(d, sz)
-	switch sz {
-	case 1, 2, 4:
-		var n int64
-		if sz == 1 {
-			n = sext(c.Regs[RAX], 2)
-		} else {
-			n = sext((c.Regs[RDX]&m)<<(8*sz)|c.Regs[RAX]&m, sz*2)
-		}
-		q, r := n/sd, n%sd
-		if sd == -1 {
-			q, r = -n, 0
-		}
-		if q != sext(uint64(q), sz) {
-			return c.raise(VectorDE, in)
-		}
-		if sz == 1 {
-			c.setReg(RAX, 2, (uint64(r)&0xff)<<8|uint64(q)&0xff)
-		} else {
-			c.setReg(RAX, sz, uint64(q))
-			c.setReg(RDX, sz, uint64(r))
-		}
-		return stNext
-	}
-	hi, lo := c.Regs[RDX], c.Regs[RAX]
-	neg := int64(hi) < 0
-	if neg {
-		lo = -lo
-		hi = ^hi
-		if lo == 0 {
-			hi++
-		}
-	}
-	dneg := sd < 0
-	ud := uint64(sd)
-	if dneg {
-		ud = -ud
-	}
-	if hi >= ud {
-		return c.raise(VectorDE, in)
-	}
-	q, r := bits.Div64(hi, lo, ud)
-	if neg != dneg {
-		if q > 1<<63 {
-			return c.raise(VectorDE, in)
-		}
-		q = -q
-	} else if q >= 1<<63 {
-		return c.raise(VectorDE, in)
-	}
-	if neg {
-		r = -r
-	}
-	c.Regs[RAX], c.Regs[RDX] = q, r
-	return stNext
-}
-
-func (c *CPU) bitTest(in *inst) uint8 {
-	sz := in.size
-	nbits := uint64(sz) * 8
-	var off uint64
-	var addr uint64
-	if in.bk == kImm {
-		off = in.imm & (nbits - 1)
-		if in.ak == kMem {
-			addr = c.ea(in)
-		}
-	} else {
-		o := sext(c.getReg(in.br, sz), sz)
-		if in.ak == kMem {
-			addr = c.ea(in) + uint64((o>>(3+uint(bits.TrailingZeros8(sz))))*int64(sz))
-		}
-		off = uint64(o) & (nbits - 1)
-	}
-	var v uint64
-	if in.ak == kReg {
-		v = c.getReg(in.ar, sz)
-	} else {
-		var ok bool
-		if v, ok = c.load(addr, sz); !ok {
-			return stFault
-		}
-	}
-	bit := (v >> off) & 1
-	nv := v
-	switch in.op {
-	case opBts:
-		nv = v | 1<<off
-	case opBtr:
-		nv = v &^ (1 << off)
-	case opBtc:
-		nv = v ^ 1<<off
-	}
-	if in.op != opBt {
-		if in.ak == kReg {
-			c.setReg(in.ar, sz, nv)
-		} else if !c.store(addr, sz, nv) {
-			return stFault
-		}
-	}
-	c.setArithFlags(c.flags()&^FlagCF | bit)
-	return stNext
-}
-
-func (c *CPU) bitScan(in *inst) uint8 {
-	sz := in.size
-	src, ok := c.readB(in, sz)
-	if !ok {
-		return stFault
-	}
-	nbits := uint64(sz) * 8
-	f := c.flags() &^ FlagsArith
-	switch in.op {
-	case opBsf, opBsr:
-		if src == 0 {
-			f |= FlagZF // the destination is unchanged
-		} else {
-			r := uint64(bits.TrailingZeros64(src))
-			if in.op == opBsr {
-				r = uint64(63 - bits.LeadingZeros64(src))
-			}
-			c.setReg(in.ar, sz, r)
-		}
-	case opTzcnt, opLzcnt:
-		var r uint64
-		if src == 0 {
-			r = nbits
-			f |= FlagCF
-		} else if in.op == opTzcnt {
-			r = uint64(bits.TrailingZeros64(src))
-		} else {
-			r = uint64(bits.LeadingZeros64(src)) - (64 - nbits)
-		}
-		if r == 0 {
-			f |= FlagZF
-		}
-		c.setReg(in.ar, sz, r)
-	case opPopcnt:
-		if src == 0 {
-			f |= FlagZF
-		}
-		c.setReg(in.ar, sz, uint64(bits.OnesCount64(src)))
-	}
-	c.setArithFlags(f)
-	return stNext
-}
-
-// stringOp executes a movs, stos, cmps, scas or lods, repeated as its
-// prefix says. Each iteration counts as one instruction; when the budget
-// runs out between iterations RIP stays at the instruction, as on an
-// interrupt.
-func (c *CPU) stringOp(in *inst) uint8 {
-	sz := in.size
-	step := uint64(sz)
-	if c.rflags&FlagDF != 0 {
-		step = -step
-	}
-	var srcBase uint64
-	switch in.seg {
-	case segFS:
-		srcBase = c.FSBase
-	case segGS:
-		srcBase = c.GSBase
-	}
-	if in.cc == repNone {
-		if !c.stringIter(in, sz, step, srcBase) {
-			return stFault
-		}
-		return stNext
-	}
-	var count uint64
-	for c.Regs[RCX] != 0 {
-		if count == c.budget {
-			c.extra += count - 1
-			c.RIP = in.addr
-			return stBranch
-		}
-		if !c.stringIter(in, sz, step, srcBase) {
-			c.extra += count
-			return stFault
-		}
-		c.Regs[RCX]--
-		count++
-		if in.op == opCmps || in.op == opScas {
-			eq := c.fres == 0
-			if (in.cc == repE && !eq) || (in.cc == repNE && eq) {
-				break
-			}
-		}
-	}
-	if count > 0 {
-		c.extra += count - 1
-	}
-	c.RIP = in.next
-	return stBranch
-}
-
-func (c *CPU) stringIter(in *inst, sz uint8, step, srcBase uint64) bool {
-	switch in.op {
-	case opMovs:
-		v, ok := c.load(srcBase+c.Regs[RSI], sz)
-		if !ok || !c.store(c.Regs[RDI], sz, v) {
-			return false
-		}
-		c.Regs[RSI] += step
-		c.Regs[RDI] += step
-	case opStos:
-		if !c.store(c.Regs[RDI], sz, c.Regs[RAX]) {
-			return false
-		}
-		c.Regs[RDI] += step
-	case opLods:
-		v, ok := c.load(srcBase+c.Regs[RSI], sz)
-		if !ok {
-			return false
-		}
-		c.setReg(RAX, sz, v)
-		c.Regs[RSI] += step
-	case opCmps:
-		a, ok := c.load(srcBase+c.Regs[RSI], sz)
-		if !ok {
-			return false
-		}
-		b, ok := c.load(c.Regs[RDI], sz)
-		if !ok {
-			return false
-		}
-		c.setFlags(fSub, sz, a, b, (a-b)&sizeMask[sz&15], 0)
-		c.Regs[RSI] += step
-		c.Regs[RDI] += step
-	case opScas:
-		b, ok := c.load(c.Regs[RDI], sz)
-		if !ok {
-			return false
-		}
-		a := c.getReg(RAX, sz)
-		c.setFlags(fSub, sz, a, b, (a-b)&sizeMask[sz&15], 0)
-		c.Regs[RDI] += step
-	}
-	return true
-}
-
-var errUndecodable = errors.New("undecodable instruction")
