@@ -167,8 +167,8 @@ func TestSweep(t *testing.T) {
 	touch("work-kept/" + KeptMarker)
 	touch(".kpatch-replace-789")
 	mk("index-1", true) // immutable, complete
-	touch("index-1/.kpatch-replace-1")
 	mk("prepared-done", true)
+	touch("prepared-done/.kpatch-replace-1")
 	touch("locks/prepared-done")
 	mk("prepared-killed", false)
 	touch("locks/prepared-killed")
@@ -231,7 +231,7 @@ func TestSweep(t *testing.T) {
 	if got := listing(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("after the sweep:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	for _, name := range []string{"tmp-thing-1-123", "work-456", ".kpatch-replace-789", "index-1/.kpatch-replace-1", "prepared-killed"} {
+	for _, name := range []string{"tmp-thing-1-123", "work-456", ".kpatch-replace-789", "prepared-done/.kpatch-replace-1", "prepared-killed"} {
 		if !strings.Contains(logged, name) {
 			t.Errorf("the sweep's line %q does not name %s", logged, name)
 		}

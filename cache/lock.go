@@ -189,9 +189,9 @@ func exists(path string) bool {
 // lock exclusively: no run is live) and returns the names it removed:
 // temporary directories (tmp-*), work directories (work-*) not kept by
 // -d, half-written files (.kpatch-replace-*) in the cache and at the top
-// of its entries, and in-place entries left incomplete, with their locks
-// (an entry whose lock a dead run's orphaned compiler still holds is left
-// for later).
+// of its in-place entries, and in-place entries left incomplete, with
+// their locks (an entry whose lock a dead run's orphaned compiler still
+// holds is left for later).
 func sweep(cacheDir string) []string {
 	entries, err := os.ReadDir(cacheDir)
 	if err != nil {
@@ -215,46 +215,48 @@ func sweep(cacheDir string) []string {
 			}
 		case strings.HasPrefix(e.Name(), replacePrefix):
 			remove(p)
-		case e.IsDir() && e.Name() != locksDir && !strings.HasPrefix(e.Name(), "."):
-			// An entry's half-written files.
-			inner, _ := os.ReadDir(p)
-			for _, f := range inner {
-				if strings.HasPrefix(f.Name(), replacePrefix) {
-					remove(filepath.Join(p, f.Name()))
-				}
-			}
 		}
 	}
 	locks, _ := os.ReadDir(filepath.Join(cacheDir, locksDir))
 	for _, l := range locks {
-		if sweepEntry(cacheDir, l.Name()) {
-			gone = append(gone, l.Name())
-		}
+		gone = append(gone, sweepEntry(cacheDir, l.Name())...)
 	}
 	return gone
 }
 
-// sweepEntry removes the in-place entry name, with its lock, when no one
-// holds the lock and the entry is incomplete or gone; it reports whether
-// it removed an entry.
-func sweepEntry(cacheDir, name string) bool {
+// sweepEntry sweeps the in-place entry name when no one holds its lock:
+// an incomplete entry goes whole, with its lock (which also goes when the
+// entry is gone); a complete one loses its half-written files
+// (.kpatch-replace-* at its top, where its holders replace their state
+// files). It returns the names it removed.
+func sweepEntry(cacheDir, name string) []string {
 	path := filepath.Join(cacheDir, locksDir, name)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer f.Close()
-	if flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return false // a dead run's orphan still works in it
+	if checkName(name) != nil || flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return nil // not an entry's lock, or a dead run's orphan still works in the entry
 	}
 	dir := filepath.Join(cacheDir, name)
-	if IsComplete(dir) || checkName(name) != nil {
-		return false
+	if IsComplete(dir) {
+		var gone []string
+		inner, _ := os.ReadDir(dir)
+		for _, e := range inner {
+			if strings.HasPrefix(e.Name(), replacePrefix) && os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
+				gone = append(gone, name+"/"+e.Name())
+			}
+		}
+		return gone
 	}
 	removed := exists(dir)
 	if os.RemoveAll(dir) != nil {
-		return false
+		return nil
 	}
 	os.Remove(path)
-	return removed
+	if !removed {
+		return nil
+	}
+	return []string{name}
 }
