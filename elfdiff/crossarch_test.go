@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -121,10 +120,17 @@ func prepareCross(t *testing.T, a crossArch) *crossTree {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	// Bump the version when the preparation changes.
-	name := "cross-v1-" + a.name + "-" + filepath.Base(filepath.Dir(src))
-	lockCross(t, filepath.Join(testutil.CacheDir(t), name+".lock"))
-	dir, hit, err := cache.Cached(testutil.CacheDir(t), name, func(tmp string) error {
+	// An entry changed in place (kbuild writes into the O= tree as
+	// tests build objects in it), held until the test ends. Bump the
+	// version when the preparation changes.
+	name := "cross-" + a.name + "-" + cache.Key(cache.Parts{"cross": "1", "arch": a.name, "source": src})
+	entry, err := cache.LockEntry(testutil.CacheDir(t), name, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(entry.Unlock)
+	dir := entry.Dir
+	hit, err := entry.Fill(func(tmp string) error {
 		c.out = filepath.Join(tmp, "out")
 		if err := c.run(a.defconfig); err != nil {
 			return err
@@ -173,25 +179,6 @@ func prepareCross(t *testing.T, a crossArch) *crossTree {
 		c.env[k] = v
 	}
 	return c
-}
-
-// lockCross holds an exclusive lock on path until the test ends: the O=
-// tree is shared by every test process using the cache, and kbuild writes
-// into it.
-func lockCross(t *testing.T, path string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("lock %s: %v", path, err)
-	}
-	t.Cleanup(func() { f.Close() })
 }
 
 // measureSizes compiles sizes.c as an external module file against the

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"github.com/kpatchgo/kpatch-build/cache"
 	"github.com/kpatchgo/kpatch-build/patch"
@@ -108,15 +107,15 @@ exec $KPATCH_CC "$@"
 // CacheKey identifies an original build: the tree's sources, the
 // compiler, the flags and the targets.
 func CacheKey(opts *Options) (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "cc=%s\nflags=%s\ntargets=%q\nenv=%q\n", CompilerID(opts.CC), FunctionSections, opts.Targets, opts.Env)
+	parts := cache.Parts{"cc": CompilerID(opts.CC), "flags": FunctionSections, "targets": fmt.Sprintf("%q", opts.Targets), "env": fmt.Sprintf("%q", opts.Env)}
 	if opts.Config != "" {
 		b, err := os.ReadFile(opts.Config)
 		if err != nil {
 			return "", fmt.Errorf("config: %w", err)
 		}
-		fmt.Fprintf(h, "config %x\n", sha256.Sum256(b))
+		parts["config"] = fmt.Sprintf("%x", sha256.Sum256(b))
 	}
+	h := sha256.New()
 	var files []string
 	err := filepath.WalkDir(opts.SourceDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -143,7 +142,8 @@ func CacheKey(opts *Options) (string, error) {
 		sum := sha256.Sum256(b)
 		fmt.Fprintf(h, "%s %x\n", rel, sum)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	parts["sources"] = fmt.Sprintf("%x", h.Sum(nil))
+	return cache.Key(parts), nil
 }
 
 // CompilerID is the compiler's path and first --version line, for cache
@@ -173,10 +173,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
-	wrapper := filepath.Join(opts.CacheDir, "kpatch-cc")
-	if err := worktree.ReplaceFile(wrapper, []byte(wrapperScript), 0o755); err != nil {
+	wdir, _, err := cache.Cached(opts.CacheDir, "cc-wrapper-"+cache.Key(cache.Parts{"script": wrapperScript}), func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, "kpatch-cc"), []byte(wrapperScript), 0o755)
+	})
+	if err != nil {
 		return nil, err
 	}
+	wrapper := filepath.Join(wdir, "kpatch-cc")
 	key, err := CacheKey(&opts)
 	if err != nil {
 		return nil, fmt.Errorf("source tree %s: %w", opts.SourceDir, err)
@@ -208,7 +211,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.logf("using the cached original build (%s)", key)
 	}
 
-	work, err := os.MkdirTemp(opts.CacheDir, "work-")
+	work, err := cache.WorkDir(opts.CacheDir)
 	if err != nil {
 		return nil, err
 	}

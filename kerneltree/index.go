@@ -6,7 +6,6 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/gob"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,7 +16,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kpatchgo/kpatch-build/worktree"
+	"github.com/kpatchgo/kpatch-build/cache"
 )
 
 // Index maps the running kernel's sources to its objects, from the
@@ -102,32 +101,29 @@ func LoadIndex(r *Running, cacheDir string, logf func(string, ...any)) (*Index, 
 	if err != nil {
 		return nil, err
 	}
-	key := sha256.Sum256([]byte(indexVersion + "\n" + r.BuildID + "\n" + listing))
-	cache := filepath.Join(cacheDir, "index-"+hex.EncodeToString(key[:])[:20]+".gob")
-	if b, err := os.ReadFile(cache); err == nil {
-		ix := &Index{}
-		if gob.NewDecoder(bytes.NewReader(b)).Decode(ix) == nil {
-			ix.finish()
-			return ix, nil
+	name := "index-" + cache.Key(cache.Parts{"index": indexVersion, "build-id": r.BuildID, "debug modules": fmt.Sprintf("%x", sha256.Sum256([]byte(listing)))})
+	ix := &Index{}
+	_, err = cache.Load(cacheDir, name, func() ([]byte, error) {
+		if logf != nil {
+			logf("indexing the kernel's objects (vmlinux and %d debug modules)", len(mods))
 		}
-	}
-	if logf != nil {
-		logf("indexing the kernel's objects (vmlinux and %d debug modules)", len(mods))
-	}
-	ix, err := BuildIndex(r.Vmlinux, mods)
+		built, err := BuildIndex(r.Vmlinux, mods)
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(built); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+		return buf.Bytes(), nil
+	}, func(b []byte) error {
+		*ix = Index{}
+		return gob.NewDecoder(bytes.NewReader(b)).Decode(ix)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(ix); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := worktree.ReplaceFile(cache, buf.Bytes(), 0o644); err != nil {
-		return nil, err
-	}
+	ix.finish()
 	return ix, nil
 }
 

@@ -3,10 +3,10 @@ package kerneltree
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
 	"github.com/kpatchgo/kpatch-build/kbuild"
 	"github.com/kpatchgo/kpatch-build/patch"
 	"github.com/kpatchgo/kpatch-build/worktree"
@@ -137,8 +137,10 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	for _, name := range names {
 		fmt.Fprintf(headers, "%s %x\n", name, sha256.Sum256(o.Headers[name]))
 	}
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%s\n%x", objectsVersion, t.Key, KCFLAGS, headers.Sum(nil))))
-	res := &Objects{OrigDir: filepath.Join(t.home, "objects-"+hex.EncodeToString(key[:])[:20]), PatchedDir: filepath.Join(o.WorkDir, "patched")}
+	// The original objects are part of the prepared tree's entry, filled
+	// in place under its lock, one object at a time.
+	key := cache.Key(cache.Parts{"objects": objectsVersion, "tree": t.Key, "kcflags": KCFLAGS, "headers": fmt.Sprintf("%x", headers.Sum(nil))})
+	res := &Objects{OrigDir: filepath.Join(t.home, "objects-"+key), PatchedDir: filepath.Join(o.WorkDir, "patched")}
 	var missing []string
 	for _, obj := range o.Objects {
 		if _, err := os.Stat(filepath.Join(res.OrigDir, obj)); err == nil {
@@ -147,11 +149,11 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 			missing = append(missing, obj)
 		}
 	}
-	lock, err := lockFile(t.home + ".lock")
+	lock, err := t.lockEntry()
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	t.lock = lock
 	if err := t.recover(); err != nil {
 		return nil, err
@@ -214,11 +216,11 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 // are applied to the tree while fn reads it (a module built against the
 // tree's headers).
 func (t *Tree) Locked(fn func() error) error {
-	lock, err := lockFile(t.home + ".lock")
+	lock, err := t.lockEntry()
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	if err := t.recover(); err != nil {
 		return err
 	}
@@ -421,7 +423,7 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	if len(sorted) > 4 {
 		desc = fmt.Sprintf("make %s ... (%d objects)", strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := kbuild.Make(ctx, desc, args, nil, o.BuildLog, []*os.File{t.lock}, o.FailLog); err != nil {
+	if err := kbuild.Make(ctx, desc, args, nil, o.BuildLog, t.lock.Files(), o.FailLog); err != nil {
 		var me *kbuild.MakeError
 		if what == patchedBuild && errors.As(err, &me) {
 			// The patch does not compile: the author's to fix.

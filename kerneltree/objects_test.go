@@ -57,11 +57,11 @@ func TestBuildObjectsDebian(t *testing.T) {
 	// The prepared tree is back as it was: the user's file, no journal.
 	// Checked under the tree's lock: other test processes (the pipeline's,
 	// the command's) build in the same prepared tree.
-	lock, err := lockFile(tree.home + ".lock")
+	lock, err := tree.lockEntry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	a, err1 := os.Stat(filepath.Join(tree.Dir, "fs/proc/meminfo.c"))
 	b, err2 := os.Stat(filepath.Join(testutil.LinuxSource(t), "fs/proc/meminfo.c"))
 	if err1 != nil || err2 != nil || !os.SameFile(a, b) {

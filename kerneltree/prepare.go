@@ -3,9 +3,9 @@ package kerneltree
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kpatchgo/kpatch-build/cache"
 	"github.com/kpatchgo/kpatch-build/kbuild"
 	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -54,8 +53,8 @@ type Tree struct {
 	Vars   []string
 	Cached bool // the tree came from the cache
 
-	home string   // the tree's directory in the cache: Dir and, beside it, the tool's state
-	lock *os.File // held while objects are built
+	home string       // the tree's entry in the cache: Dir and, beside it, the tool's state
+	lock *cache.Entry // held while objects are built
 }
 
 // prepareVersion changes when the preparation's steps or its directory's
@@ -67,12 +66,12 @@ const prepareVersion = "3"
 // a patch are checked to stay inside the tree it is applied to), the
 // tool's own state: the markers and records below, the patched build's
 // journal (journalName), the patch-author headers (includeDir) and the original
-// objects (objectsPrefix+KEY). Its lock is the sibling file
-// prefixPrepared+KEY+".lock".
+// objects (objectsPrefix+KEY). It is an entry of the cache changed in
+// place under the entry's lock (cache.LockEntry), complete
+// (cache.Complete) once the preparation finished.
 const (
 	prefixPrepared = "prepared-"
 	treeDir        = "tree"
-	completeMarker = "complete"        // the preparation finished
 	stateName      = "generated-state" // sizes and times of the generated files every object depends on (stateFiles)
 	manifestName   = "manifest"        // what the preparation made (verify)
 	prepareLogName = "prepare.log"
@@ -138,18 +137,20 @@ func treeKey(o *PrepareOptions) (string, []sourceFile, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("Module.symvers: %w", err)
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "prepare %s\nrelease %s\ncc %s\nconfig %x\nsymvers %x\nkcflags %s\n", prepareVersion, o.Release, kbuild.CompilerID(o.CC),
-		sha256.Sum256(cfg), sha256.Sum256(symvers), KCFLAGS)
-	if vars := ConfigVars(cfg); len(vars) > 0 {
-		// Absent for configurations without any, so that their keys
-		// stay what they were.
-		fmt.Fprintf(h, "vars %q\n", vars)
-	}
+	listing := sha256.New()
 	for _, f := range files {
-		fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\n", f.rel, f.info.Mode(), f.info.Size(), f.info.ModTime().UnixNano())
+		fmt.Fprintf(listing, "%s\x00%v\x00%d\x00%d\n", f.rel, f.info.Mode(), f.info.Size(), f.info.ModTime().UnixNano())
 	}
-	return hex.EncodeToString(h.Sum(nil))[:20], files, nil
+	return cache.Key(cache.Parts{
+		"prepare":  prepareVersion,
+		"release":  o.Release,
+		"compiler": kbuild.CompilerID(o.CC),
+		"config":   fmt.Sprintf("%x", sha256.Sum256(cfg)),
+		"symvers":  fmt.Sprintf("%x", sha256.Sum256(symvers)),
+		"kcflags":  KCFLAGS,
+		"vars":     fmt.Sprintf("%q", ConfigVars(cfg)),
+		"sources":  fmt.Sprintf("%x", listing.Sum(nil)),
+	}), files, nil
 }
 
 // Prepare returns the prepared tree for o, from the cache or made now. A
@@ -181,22 +182,20 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	home := filepath.Join(o.CacheDir, prefixPrepared+key)
+	name := prefixPrepared + key
+	home := filepath.Join(o.CacheDir, name)
 	t := &Tree{Dir: filepath.Join(home, treeDir), Source: o.SourceDir, Key: key, Release: o.Release, CC: o.CC, Vars: ConfigVars(cfg), home: home}
-	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
-		return nil, err
-	}
 	// The tree is prepared where it stays, and objects are built in it
 	// (BuildObjects): the tools kbuild builds (objtool, resolve_btfids)
-	// record absolute paths, so a copy elsewhere would rebuild them. A
-	// lock keeps concurrent runs out; a run killed halfway leaves no
-	// marker, and the next run starts over.
-	lock, err := lockFile(home + ".lock")
+	// record absolute paths, so a copy elsewhere would rebuild them. The
+	// entry's lock keeps concurrent runs out; a run killed halfway leaves
+	// no marker, and the next run (or the cache's sweep) starts over.
+	lock, err := cache.LockEntry(o.CacheDir, name, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
-	if _, err := os.Stat(filepath.Join(home, completeMarker)); err == nil {
+	defer lock.Unlock()
+	if cache.IsComplete(home) {
 		start := time.Now()
 		diff := ""
 		if err := t.recover(); err != nil {
@@ -211,7 +210,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		}
 		logf("the prepared tree %s differs from the source tree: %s; preparing it again", key, diff)
 	}
-	if err := os.RemoveAll(home); err != nil {
+	if err := lock.Reset(); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Tree, error) {
@@ -220,9 +219,6 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	}
 	logf("preparing the tree %s (olddefconfig, modules_prepare)", key)
 	start := time.Now()
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		return nil, err
-	}
 	tmp := t.Dir
 	if err := worktree.CopyTree(o.SourceDir, tmp); err != nil {
 		return fail(fmt.Errorf("copy %s: %w", o.SourceDir, err))
@@ -252,7 +248,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	// The objects' flags, so that single-object builds find everything
 	// prepare built up to date.
 	args := append(MakeArgs(tmp, o.Jobs, o.CC, o.Release, t.Vars...), "KCFLAGS="+kcflags(t.Dir))
-	if err := kbuild.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, []*os.File{lock}, ""); err != nil {
+	if err := kbuild.Make(ctx, "make olddefconfig", append(args, "olddefconfig"), nil, w, lock.Files(), ""); err != nil {
 		return fail(err)
 	}
 	newCfg, err := os.ReadFile(filepath.Join(tmp, ".config"))
@@ -263,7 +259,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 		logf("warning: make olddefconfig changed the configuration (is the source tree the running kernel's?): %s", d)
 	}
 	logf("olddefconfig done (%.1fs)", time.Since(start).Seconds())
-	if err := kbuild.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, []*os.File{lock}, ""); err != nil {
+	if err := kbuild.Make(ctx, "make modules_prepare", append(args, "modules_prepare"), nil, w, lock.Files(), ""); err != nil {
 		return fail(err)
 	}
 	st, err := t.generatedState()
@@ -276,7 +272,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Tree, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := worktree.ReplaceFile(filepath.Join(home, completeMarker), nil, 0o644); err != nil {
+	if err := cache.MarkComplete(home); err != nil {
 		return fail(err)
 	}
 	logf("prepared the tree in %.1fs", time.Since(start).Seconds())
@@ -352,7 +348,7 @@ func (t *Tree) checkState() error {
 		return err
 	}
 	if got != string(want) {
-		os.Remove(filepath.Join(t.home, completeMarker))
+		cache.MarkIncomplete(t.home)
 		return fmt.Errorf("the patched build changed the prepared tree %s (generated files); it will be prepared again on the next run", t.Dir)
 	}
 	return nil
@@ -394,32 +390,8 @@ func ConfigDiff(a, b []byte) string {
 	return strings.Join(diffs, ", ")
 }
 
-// RemoveStale removes the directories of dir with the prefix that are
-// older than a day: leftovers of killed runs (a running one is younger).
-func RemoveStale(dir, prefix string) {
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
-			os.RemoveAll(filepath.Join(dir, e.Name()))
-		}
-	}
-}
-
-// lockFile takes an exclusive lock on path (created), waiting for it.
-// The lock is the open file: processes that inherit it (make and its
-// compilers) hold it until they exit, so a run killed while make runs
-// keeps the next run out until its orphaned compilers are done.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return f, nil
+// lockEntry takes the prepared tree's entry lock (cache.LockEntry): no
+// other run's patches are in the tree while it is held.
+func (t *Tree) lockEntry() (*cache.Entry, error) {
+	return cache.LockEntry(filepath.Dir(t.home), filepath.Base(t.home), nil)
 }

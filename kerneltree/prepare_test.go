@@ -64,11 +64,11 @@ func TestPrepareDebian(t *testing.T) {
 // prepared tree with it and with what the preparation made.
 func BenchmarkVerifyDebian(b *testing.B) {
 	tree, _ := debianTree(b)
-	lock, err := lockFile(tree.home + ".lock") // no other run's patches meanwhile
+	lock, err := tree.lockEntry() // no other run's patches meanwhile
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer lock.Close()
+	defer lock.Unlock()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		files, err := sourceFiles(tree.Source)

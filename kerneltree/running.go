@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kpatchgo/kpatch-build/worktree"
+	"github.com/kpatchgo/kpatch-build/cache"
 )
 
 // Running is what kpatch-build needs to know about the running kernel.
@@ -103,30 +103,41 @@ func FindRunning(vmlinux string, o Overrides) (*Running, error) {
 		return nil, err
 	}
 	r := &Running{}
-	cache := ""
-	if o.CacheDir != "" {
-		cache = filepath.Join(o.CacheDir, "running-"+factsVersion+"-"+id+".json")
-		if b, err := os.ReadFile(cache); err == nil && json.Unmarshal(b, r) == nil && r.BuildID == id {
-			goto found
+	read := func() ([]byte, error) {
+		r := &Running{BuildID: id}
+		var err error
+		if r.Release, err = banner(f, vmlinux); err != nil {
+			return nil, err
 		}
-	}
-	r = &Running{BuildID: id}
-	if r.Release, err = banner(f, vmlinux); err != nil {
-		return nil, err
-	}
-	if r.Compiler, err = comment(f, vmlinux); err != nil {
-		return nil, err
-	}
-	if r.StructSizes, err = structSizes(f, vmlinux); err != nil {
-		return nil, err
-	}
-	if cache != "" {
-		b, _ := json.MarshalIndent(r, "", "  ")
-		if err := os.MkdirAll(o.CacheDir, 0o755); err == nil {
-			worktree.ReplaceFile(cache, b, 0o644)
+		if r.Compiler, err = comment(f, vmlinux); err != nil {
+			return nil, err
 		}
+		if r.StructSizes, err = structSizes(f, vmlinux); err != nil {
+			return nil, err
+		}
+		return json.MarshalIndent(r, "", "  ")
 	}
-found:
+	decode := func(b []byte) error {
+		*r = Running{}
+		if err := json.Unmarshal(b, r); err != nil {
+			return err
+		}
+		if r.BuildID != id {
+			return fmt.Errorf("facts of build-id %s, not %s", r.BuildID, id)
+		}
+		return nil
+	}
+	if o.CacheDir == "" {
+		b, err := read()
+		if err == nil {
+			err = decode(b)
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if _, err := cache.Load(o.CacheDir, "facts-"+cache.Key(cache.Parts{"facts": factsVersion, "build-id": id}), read, decode); err != nil {
+		return nil, err
+	}
 	r.Vmlinux = vmlinux
 	getenv := o.Getenv
 	if getenv == nil {

@@ -263,7 +263,7 @@ func (o *Options) runBundled(ctx context.Context, patches []*patch.Patch) (*Resu
 			return res, err
 		}
 	}
-	sizes, err := cachedStructSizes(running, o.SourceDir, o.bundledCC())
+	sizes, err := cachedStructSizes(o.CacheDir, running, o.SourceDir, o.bundledCC())
 	if err != nil {
 		return res, err
 	}
@@ -688,22 +688,21 @@ func structSizes(tree, cc string) (map[string]string, error) {
 }
 
 // cachedStructSizes measures the struct sizes once per running kernel
-// build and keeps them beside it.
-func cachedStructSizes(running, tree, cc string) (map[string]string, error) {
-	path := filepath.Join(running, ".kpatch-struct-sizes.json")
-	if b, err := os.ReadFile(path); err == nil {
-		var m map[string]string
-		if json.Unmarshal(b, &m) == nil {
-			return m, nil
+// build (the cache entry running) and keeps them in the cache.
+func cachedStructSizes(cacheDir, running, tree, cc string) (map[string]string, error) {
+	var m map[string]string
+	_, err := cache.Load(cacheDir, "sizes-"+cache.Key(cache.Parts{"running kernel": filepath.Base(running)}), func() ([]byte, error) {
+		m, err := structSizes(tree, cc)
+		if err != nil {
+			return nil, err
 		}
-	}
-	m, err := structSizes(tree, cc)
+		return json.Marshal(m)
+	}, func(b []byte) error {
+		m = nil
+		return json.Unmarshal(b, &m)
+	})
 	if err != nil {
 		return nil, err
-	}
-	b, _ := json.Marshal(m)
-	if err := worktree.ReplaceFile(path, b, 0o644); err != nil {
-		return nil, fmt.Errorf("struct sizes of the bundled kernel: %w", err)
 	}
 	return m, nil
 }

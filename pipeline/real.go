@@ -123,8 +123,7 @@ func (o *Options) runReal(ctx context.Context, patches []*patch.Patch) (*Result,
 	if err != nil {
 		return res, err
 	}
-	kerneltree.RemoveStale(o.CacheDir, "work-")
-	work, err := os.MkdirTemp(o.CacheDir, "work-")
+	work, err := cache.WorkDir(o.CacheDir)
 	if err != nil {
 		return res, err
 	}

@@ -67,25 +67,8 @@ func defaultCacheDir() string {
 
 // bundledTree extracts the bundled kernel's sources into the cache once.
 func bundledTree(cacheDir string) (string, error) {
-	dir := filepath.Join(cacheDir, "src-"+kernel.Digest())
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(cacheDir, "tmp-src-")
-	if err != nil {
-		return "", err
-	}
-	if err := kernel.Extract(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
-	if err := cache.Publish(tmp, dir, ".complete"); err != nil {
-		return "", err
-	}
-	return dir, nil
+	dir, _, err := cache.Cached(cacheDir, "src-"+cache.Key(cache.Parts{"bundled kernel": kernel.Digest()}), kernel.Extract)
+	return dir, err
 }
 
 // checkBuildFlags refuses flag values that cannot be right before

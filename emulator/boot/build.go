@@ -2,7 +2,6 @@ package boot
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"github.com/kpatchgo/kpatch-build/cache"
@@ -141,11 +140,8 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 	if err != nil {
 		return nil, err
 	}
+	gcc, _ := exec.Command("gcc", "--version").Output()
 	h := sha256.New()
-	fmt.Fprintf(h, "kcflags %q\n", opts.KCFLAGS)
-	if out, err := exec.Command("gcc", "--version").Output(); err == nil {
-		h.Write(out)
-	}
 	for _, f := range files {
 		b, err := os.ReadFile(f.abs)
 		if err != nil {
@@ -154,7 +150,7 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		fmt.Fprintf(h, "%s %d\n", f.rel, len(b))
 		h.Write(b)
 	}
-	key := hex.EncodeToString(h.Sum(nil))[:20]
+	name := "kernel-" + cache.Key(cache.Parts{"kcflags": opts.KCFLAGS, "gcc": string(gcc), "sources": fmt.Sprintf("%x", h.Sum(nil))})
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		cacheDir = os.Getenv("KPATCHGO_TARGET_CACHE")
@@ -166,7 +162,7 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		}
 		cacheDir = filepath.Join(uc, "kpatchgo-target")
 	}
-	final, _, err := cache.Cached(cacheDir, key, func(tmp string) error {
+	final, _, err := cache.Cached(cacheDir, name, func(tmp string) error {
 		for _, f := range files {
 			dst := filepath.Join(tmp, f.rel)
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

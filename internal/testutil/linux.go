@@ -146,35 +146,21 @@ func SeriesSource(t testing.TB, series string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := CacheDir(t)
-	dir := filepath.Join(cacheDir, fmt.Sprintf("linux-source-%d-%d", info.Size(), info.ModTime().Unix()))
-	src := filepath.Join(dir, "linux-source-"+series)
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
-		return src
-	}
-	// The cacheDir's lock, held while extracting: a kpatch-build run sharing
-	// the cacheDir sweeps tmp-* only when no one holds it.
-	unlock, err := cache.Lock(cacheDir, t.Logf)
+	name := "linux-source-" + cache.Key(cache.Parts{"tarball": tarball, "size": fmt.Sprint(info.Size()), "mtime": fmt.Sprint(info.ModTime().Unix())})
+	dir, _, err := cache.Cached(CacheDir(t), name, func(tmp string) error {
+		out, err := exec.Command("tar", "-xf", tarball, "-C", tmp).CombinedOutput()
+		if err == nil {
+			out, err = exec.Command("chmod", "-R", "a-w", filepath.Join(tmp, "linux-source-"+series)).CombinedOutput()
+		}
+		if err != nil {
+			return fmt.Errorf("extract %s: %w\n%s", tarball, err, out)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unlock()
-	tmp, err := os.MkdirTemp(cacheDir, "tmp-linux-source-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("tar", "-xf", tarball, "-C", tmp).CombinedOutput()
-	if err == nil {
-		out, err = exec.Command("chmod", "-R", "a-w", filepath.Join(tmp, "linux-source-"+series)).CombinedOutput()
-	}
-	if err != nil {
-		os.RemoveAll(tmp)
-		t.Fatalf("extract %s: %v\n%s", tarball, err, out)
-	}
-	if err := cache.Publish(tmp, dir, ".complete"); err != nil {
-		t.Fatal(err)
-	}
-	return src
+	return filepath.Join(dir, "linux-source-"+series)
 }
 
 // LinuxMeminfoPatch changes a /proc/meminfo label of linux-source-6.1
