@@ -28,7 +28,13 @@ type BuildOptions struct {
 	CacheDir string
 	// KCFLAGS are extra compiler flags (part of the cache key).
 	KCFLAGS string
+	// CC is the compiler (part of the cache key); "" means DefaultCC,
+	// the kernel Makefile's own.
+	CC string
 }
+
+// DefaultCC is the compiler of an empty BuildOptions.CC.
+const DefaultCC = "gcc"
 
 // Build is a built kernel tree.
 type Build struct {
@@ -72,7 +78,7 @@ func FindSource() (string, error) {
 
 // HaveToolchain reports whether gcc, ld and make are installed.
 func HaveToolchain() bool {
-	for _, t := range []string{"gcc", "ld", "make"} {
+	for _, t := range []string{DefaultCC, "ld", "make"} {
 		if _, err := exec.LookPath(t); err != nil {
 			return false
 		}
@@ -143,7 +149,11 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "kcflags %q\n", opts.KCFLAGS)
-	if out, err := exec.Command("gcc", "--version").Output(); err == nil {
+	cc := opts.CC
+	if cc == "" {
+		cc = DefaultCC
+	}
+	if out, err := exec.Command(cc, "--version").Output(); err == nil {
 		h.Write(out)
 	}
 	for _, f := range files {
@@ -179,6 +189,9 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		args := []string{"-C", tmp, fmt.Sprintf("-j%d", runtime.NumCPU()), "all"}
 		if opts.KCFLAGS != "" {
 			args = append(args, "KCFLAGS="+opts.KCFLAGS)
+		}
+		if opts.CC != "" {
+			args = append(args, "CC="+opts.CC)
 		}
 		cmd := exec.Command("make", args...)
 		cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1")
