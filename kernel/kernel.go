@@ -18,6 +18,7 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/kpatchgo/kpatch-build/expect"
@@ -161,6 +162,9 @@ func (s *Settings) Logf(format string, args ...any) {
 		s.Log(format, args...)
 	}
 }
+
+// ErrNoFacts is the error of a Kernel method called before Facts.
+var ErrNoFacts = errors.New("the kernel's facts are not known yet (Facts was not called)")
 
 // Vmlinux is the parent name of the kernel image's objects.
 const Vmlinux = "vmlinux"

@@ -93,6 +93,9 @@ func (k *Kernel) Facts(ctx context.Context) (*kernel.Facts, error) {
 // (diffed against the running build's vmlinux or module), and a renamed
 // file's object is paired with its original.
 func (k *Kernel) Build(ctx context.Context, patches []*patch.Patch) (*kernel.Built, error) {
+	if k.facts == nil {
+		return nil, kernel.ErrNoFacts
+	}
 	br, err := kbuild.Run(ctx, kbuild.Options{SourceDir: k.s.SourceDir, Config: k.s.Config, CacheDir: k.s.CacheDir, Patches: patches,
 		Fuzz: k.s.Fuzz, CC: k.cc(), Jobs: k.s.Jobs, Targets: k.s.Targets, Log: k.s.Log, BuildLog: k.s.BuildLog, FailLog: k.s.FailLog})
 	if br == nil {
@@ -136,6 +139,9 @@ func (k *Kernel) Check([]kernel.Object, map[string]*symtab.Table) ([]proof.Resul
 // BuildModule links the module against the tree's flags and module
 // linker script (module.Build).
 func (k *Kernel) BuildModule(ctx context.Context, m kernel.Module) error {
+	if k.facts == nil {
+		return kernel.ErrNoFacts
+	}
 	flags, err := treeCFlags(k.s.SourceDir)
 	if err != nil {
 		return err
@@ -158,6 +164,9 @@ func (k *Kernel) Verifier() expect.Verifier { return expect.Emulated }
 // with the patch and neither before nor after it; it prints the summary
 // and VERIFIED.
 func (k *Kernel) Verify(ctx context.Context, v kernel.Verification) error {
+	if k.facts == nil {
+		return kernel.ErrNoFacts
+	}
 	c := v.Checks
 	fmt.Fprintf(v.Stderr, "verifying %s in the emulated target\n", filepath.Base(v.Module))
 	rep, err := livepatch.VerifyModule(v.Module, livepatch.VerifyOptions{Vmlinux: filepath.Join(k.facts.Tree, "vmlinux"),

@@ -149,3 +149,14 @@ func TestModuleOf(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFacts: the kernel builds nothing before its facts are known.
+func TestNoFacts(t *testing.T) {
+	k := New(kernel.Settings{SourceDir: t.TempDir(), CacheDir: t.TempDir()})
+	if _, err := k.Build(context.Background(), nil); !errors.Is(err, kernel.ErrNoFacts) {
+		t.Errorf("build: %v, want %v", err, kernel.ErrNoFacts)
+	}
+	if err := k.BuildModule(context.Background(), kernel.Module{}); !errors.Is(err, kernel.ErrNoFacts) {
+		t.Errorf("module: %v, want %v", err, kernel.ErrNoFacts)
+	}
+}

@@ -123,6 +123,9 @@ func (k *Kernel) checkConfig(release string) {
 // builds only those, original (cached) and patched, in a new work
 // directory of the cache.
 func (k *Kernel) Build(ctx context.Context, patches []*patch.Patch) (*kernel.Built, error) {
+	if k.running == nil {
+		return nil, kernel.ErrNoFacts
+	}
 	// The include lines are read in the prepared tree (its generated
 	// headers include source ones), under its lock: another run's
 	// patches are not in it meanwhile.
@@ -239,6 +242,9 @@ func (k *Kernel) checkLayouts(objs []kernel.Object) error {
 // hook is compiled against the tree's headers: under the tree's lock, so
 // that no other run's patches are applied meanwhile.
 func (k *Kernel) BuildModule(ctx context.Context, m kernel.Module) error {
+	if k.running == nil {
+		return kernel.ErrNoFacts
+	}
 	return k.tree.Locked(func() error {
 		return module.BuildKbuild(ctx, module.KbuildOptions{Name: m.Name, TreeDir: k.tree.Dir, Objects: m.Objects, NewObjects: m.New,
 			Release: k.running.Release, CC: k.running.CC, Vars: k.tree.Vars, NonReplace: m.NonReplace, Jobs: k.s.Jobs,
@@ -260,6 +266,9 @@ func (k *Kernel) Verifier() expect.Verifier { return expect.Qemu }
 // proved: VERIFIED (load, transition, unload; ...) with the behaviour
 // checks, or that there were none.
 func (k *Kernel) Verify(ctx context.Context, v kernel.Verification) error {
+	if k.running == nil {
+		return kernel.ErrNoFacts
+	}
 	e := v.Checks
 	kmods := uniq(append(append([]string(nil), v.Parents...), e.Kmods...))
 	opts := guest.Options{Release: k.running.Release, KVM: v.KVM, Log: v.Log}

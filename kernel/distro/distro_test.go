@@ -31,6 +31,9 @@ func TestWithoutVmlinux(t *testing.T) {
 	if !errors.As(err, &re) || re.Key != refusal.NeedVmlinux {
 		t.Errorf("facts without -v: %v, want %s", err, refusal.NeedVmlinux)
 	}
+	if _, err := k.Build(context.Background(), nil); !errors.Is(err, kernel.ErrNoFacts) {
+		t.Errorf("build before the facts: %v, want %v", err, kernel.ErrNoFacts)
+	}
 	for _, c := range []struct {
 		checks, distinct int
 		want             string
