@@ -15,7 +15,7 @@
 // names exactly what was checked and why it failed, including whether the
 // checks can tell the patch from no patch at all.
 //
-// The checks come from the PATCH.expect file beside a patch
-// (ReadExpectations, ReadPatchExpectations), parsed strictly: every line
-// is known or refused with its file and line.
+// The checks come from the PATCH.expect file beside a patch, read for
+// qemu by package expect (the one reader of that grammar), strictly:
+// every line is known or refused with its file and line.
 package guest

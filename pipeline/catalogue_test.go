@@ -51,85 +51,34 @@ import (
 	"github.com/kpatchgo/kpatch-build/emulator/boot"
 	"github.com/kpatchgo/kpatch-build/emulator/cpu"
 	"github.com/kpatchgo/kpatch-build/emulator/livepatch"
+	"github.com/kpatchgo/kpatch-build/expect"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 )
 
-// expectation is a parsed NAME.expect.
+// expectation is a NAME.expect read for the emulated target (package
+// expect), with its changed and new functions as "changed OBJ FUNC" and
+// "new OBJ FUNC".
 type expectation struct {
-	Desc       string
-	Outcome    string
-	Stack      []string
-	Features   []string
-	NonReplace bool
-	KnownBug   string
-	Changes    []string // "changed OBJ FUNC" / "new OBJ FUNC"
-	Refuse     []string
-	Hint       []string
-	Checks     []string
-	NotReached map[string]string
+	*expect.File
+	Changes []string
 }
 
+// parseExpect reads a catalogue entry and checks what the catalogue
+// needs of it: a desc and an outcome, the functions of a build, the
+// refusal's text of a refusal.
 func parseExpect(path string) (*expectation, error) {
-	b, err := os.ReadFile(path)
+	f, err := expect.Read(path, expect.Emulated)
 	if err != nil {
 		return nil, err
 	}
-	e := &expectation{}
-	for i, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimRight(line, " \t\r")
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, rest, _ := strings.Cut(line, " ")
-		bad := func(why string) error { return fmt.Errorf("%s:%d: %s: %q", path, i+1, why, line) }
-		switch key {
-		case "desc":
-			e.Desc = rest
-		case "outcome":
-			if rest != "build" && rest != "refuse" && rest != "nochange" {
-				return nil, bad("outcome must be build, refuse or nochange")
-			}
-			e.Outcome = rest
-		case "stack":
-			e.Stack = append(e.Stack, rest)
-		case "features":
-			e.Features = append(e.Features, strings.Fields(rest)...)
-		case "nonreplace":
-			e.NonReplace = true
-		case "knownbug":
-			e.KnownBug = rest
-		case "changed", "new":
-			if len(strings.Fields(rest)) != 2 {
-				return nil, bad("want OBJECT FUNCTION")
-			}
-			e.Changes = append(e.Changes, key+" "+rest)
-		case "refuse":
-			e.Refuse = append(e.Refuse, rest)
-		case "hint":
-			e.Hint = append(e.Hint, rest)
-		case "check":
-			if f := strings.Fields(rest); len(f) == 2 && f[0] == "module" {
-				e.Checks = append(e.Checks, rest)
-				break
-			}
-			if _, err := livepatch.ParseCheck(rest); err != nil {
-				return nil, bad(err.Error())
-			}
-			e.Checks = append(e.Checks, rest)
-		case "why-not-reached":
-			fn, why, _ := strings.Cut(rest, " ")
-			if fn == "" || strings.TrimSpace(why) == "" {
-				return nil, bad("want why-not-reached FUNCTION REASON")
-			}
-			if e.NotReached == nil {
-				e.NotReached = map[string]string{}
-			}
-			e.NotReached[fn] = strings.TrimSpace(why)
-		default:
-			return nil, bad("unknown key")
-		}
+	e := &expectation{File: f}
+	for _, c := range f.Changed {
+		e.Changes = append(e.Changes, "changed "+c)
+	}
+	for _, c := range f.New {
+		e.Changes = append(e.Changes, "new "+c)
 	}
 	if e.Desc == "" || e.Outcome == "" {
 		return nil, fmt.Errorf("%s: desc and outcome are required", path)
@@ -355,7 +304,7 @@ func TestCatalogue(t *testing.T) {
 				}
 				patches = append(patches, p)
 			}
-			for _, c := range e.Checks {
+			for _, c := range e.Target {
 				if m, ok := strings.CutPrefix(c, "module "); ok {
 					if _, err := os.Stat(filepath.Join(src, "modules", m)); err != nil {
 						t.Errorf("check module %s: no such module in the tree", m)
@@ -385,8 +334,8 @@ func TestCatalogue(t *testing.T) {
 			if changesText != "" {
 				golden.WriteString("report:\n" + changesText)
 			}
-			if res != nil && res.Build != nil && len(res.Build.New) > 0 {
-				golden.WriteString("new objects:\n" + indent(strings.Join(res.Build.New, "\n")))
+			if res != nil && len(res.NewObjects) > 0 {
+				golden.WriteString("new objects:\n" + indent(strings.Join(res.NewObjects, "\n")))
 			}
 
 			switch e.Outcome {
@@ -478,7 +427,7 @@ func verifyInTarget(t *testing.T, res *pipeline.Result, e *expectation, consoleG
 	t.Helper()
 	var mods []string
 	var specs []string
-	for _, c := range e.Checks {
+	for _, c := range e.Target {
 		if m, ok := strings.CutPrefix(c, "module "); ok {
 			mods = append(mods, filepath.Join(res.Running, "modules", m, m+".ko"))
 			specs = append(specs, "proc "+m)

@@ -1,46 +1,47 @@
 // Package pipeline is kpatch-build's main job: from a kernel source tree
-// and source patches to a live-patch module, in named stages.
+// and source patches to a live-patch module, in named stages over the
+// kernel being patched (package kernel), one path for every kernel:
 //
-// For a real Linux tree (runReal): realKernel reads the running kernel's
-// facts from the -v vmlinux (package kerneltree: release, compiler,
-// struct sizes, Module.symvers, debug modules), the tree is prepared once
-// (olddefconfig, modules_prepare; cached), affectedObjects finds the
-// objects the patches can change from the debug info index and the
-// include lines, kerneltree builds only those (original and patched),
-// diffObjects diffs them against their parents (vmlinux or a debug
-// module, in parallel; package elfdiff) and the module is built by the
-// tree's kbuild (module.BuildKbuild). The kernel is never built whole
-// and the user's tree never written.
+//  1. the patches are read and refused where they cannot be live
+//     patched (readPatches: package patch, and a Linux tree's build
+//     files and generated files);
+//  2. the kernel is chosen from the source tree (kernelOf: a
+//     distribution kernel, package kernel/distro, for a Linux tree; the
+//     bundled kernel, package kernel/bundled, for any other) and its
+//     facts found (release, compiler, struct sizes, Module.symvers);
+//  3. the kernel builds the objects the patches change, original and
+//     patched, each with its parent (vmlinux or a module);
+//  4. the kernel's own checks run on them (the distribution kernel's
+//     proof against the running kernel and layout guard);
+//  5. diffObjects diffs each object against its parent's symbols, in
+//     parallel (package elfdiff);
+//  6. the kernel links the module from the diff outputs;
+//  7. finishModule checks the module's hardening and its undefined
+//     symbols against Module.symvers.
 //
-// For the bundled kernel (runBundled): the running kernel and the
-// original tree are built whole (cached), the patched tree rebuilt
-// (package build), then the same diff stage and module.Build.
-//
-// Both end with finishModule, which checks the module's undefined
-// symbols against Module.symvers.
+// Verification is the kernel's too (Result.Kernel.Verify, with the
+// checks ReadChecks read for its verifier before anything was built).
 package pipeline
 
 import (
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/kpatchgo/kpatch-build/cache"
-	"github.com/kpatchgo/kpatch-build/kbuild"
-	"github.com/kpatchgo/kpatch-build/patch"
-	"github.com/kpatchgo/kpatch-build/worktree"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/kpatchgo/kpatch-build/cache"
 	"github.com/kpatchgo/kpatch-build/elfdiff"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/kernel"
 	"github.com/kpatchgo/kpatch-build/module"
+	"github.com/kpatchgo/kpatch-build/patch"
 	"github.com/kpatchgo/kpatch-build/proof"
 	"github.com/kpatchgo/kpatch-build/refusal"
 	"github.com/kpatchgo/kpatch-build/symtab"
@@ -68,8 +69,6 @@ type Options struct {
 	// kernel (real trees; dangerous: see package proof).
 	SkipProof bool
 
-	// tables are the parents' symbol tables loaded in this run.
-	tables   map[string]*symtab.Table
 	KeepWork bool // -d: keep the work tree
 	Targets  []string
 	Log      func(format string, args ...any)
@@ -93,12 +92,16 @@ type Result struct {
 	Module  string // path of the .ko
 	Report  *Report
 	Running string // the running kernel's tree (vmlinux, modules), or the prepared tree
-	Build   *kbuild.Result
-	// DiffObjects are the diff outputs the module is made of (real
-	// trees; they are removed with the work directory unless KeepWork).
+	// Kernel is the kernel being patched: its Verify proves the module.
+	Kernel kernel.Kernel
+	// NewObjects are the tree-relative objects of new files the build
+	// made (the bundled kernel).
+	NewObjects []string
+	// DiffObjects are the diff outputs the module is made of (they are
+	// removed with the work directory unless KeepWork).
 	DiffObjects []string
 	// Release is the running kernel's release and Parents the modules
-	// (by name) the patch changes (real trees).
+	// (by name) the patch changes.
 	Release string
 	Parents []string
 }
@@ -174,10 +177,10 @@ func BuildFile(path string) bool {
 	return false
 }
 
-// Run builds a patch module: for a Linux tree (a distribution kernel's
-// source) along the real-kernel path, for any other tree (the bundled
-// kernel) along the full-build path. Both share the stages that read the
-// patches, diff the objects and check the module.
+// Run builds a patch module for the kernel of the source tree: it reads
+// the patches, finds the kernel's facts, has the kernel build the objects
+// the patches change and check them, diffs them, has the kernel link the
+// module and checks the module.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 1
@@ -199,10 +202,65 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := module.CheckName(o.Name); err != nil {
 		return nil, fmt.Errorf("module name %q: %w", o.Name, err)
 	}
-	if IsLinuxTree(o.SourceDir) {
-		return o.runReal(ctx, patches)
+	k := o.kernelOf()
+	res := &Result{Report: &Report{}, Kernel: k}
+	facts, err := k.Facts(ctx)
+	if err != nil {
+		return res, err
 	}
-	return o.runBundled(ctx, patches)
+	res.Running, res.Release = facts.Tree, facts.Release
+	built, err := k.Build(ctx, patches)
+	if built != nil {
+		res.Report.Fuzzed = built.Fuzzed
+		res.NewObjects = built.NewNames
+		if o.KeepWork {
+			if werr := os.WriteFile(filepath.Join(built.WorkDir, cache.KeptMarker), nil, 0o644); werr != nil {
+				o.logf("warning: the work tree %s is not marked kept: %v", built.WorkDir, werr)
+			}
+			o.logf("kept the work tree: %s", built.WorkDir)
+		} else {
+			defer os.RemoveAll(built.WorkDir)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	sv, err := symtab.LoadSymvers(facts.Symvers)
+	if err != nil {
+		return res, err
+	}
+	tables, err := loadTables(built.Objects)
+	if err != nil {
+		return res, err
+	}
+	res.Report.Proof, err = k.Check(built.Objects, tables)
+	if err != nil {
+		return res, err
+	}
+	diffDir := filepath.Join(built.WorkDir, "diff")
+	objs, err := o.diffObjects(built.Objects, tables, sv, facts.StructSizes, diffDir, res.Report)
+	if err != nil {
+		return res, err
+	}
+	res.DiffObjects = objs
+	res.Parents = changedParents(built.Objects, objs, diffDir)
+	if len(objs) == 0 && len(built.New) == 0 {
+		return res, refusal.New(refusal.NoFunctionalChange)
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return res, err
+	}
+	ko := o.modulePath()
+	o.logf("building patch module %s", filepath.Base(ko))
+	err = k.BuildModule(ctx, kernel.Module{Name: o.Name, Output: ko, Objects: objs, New: built.New, NonReplace: o.NonReplace,
+		WorkDir: filepath.Join(built.WorkDir, "module")})
+	if err != nil {
+		return res, err
+	}
+	return res, finishModule(res, ko, sv)
 }
 
 // readPatches parses the patches and refuses what cannot be patched: by
@@ -245,176 +303,63 @@ func (o *Options) readPatches() ([]*patch.Patch, error) {
 	return patches, nil
 }
 
-// runBundled is the path of the bundled kernel: the running kernel and
-// the original tree are built whole (cached), the patched tree rebuilt.
-func (o *Options) runBundled(ctx context.Context, patches []*patch.Patch) (*Result, error) {
-	res := &Result{Report: &Report{}}
-	running, err := o.runningKernel(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.Running = running
-	vmlinux := o.Vmlinux
-	if vmlinux == "" {
-		vmlinux = filepath.Join(running, "vmlinux")
-	}
-	if !o.SkipCompilerCheck {
-		if err := checkCompiler(vmlinux, o.bundledCC()); err != nil {
-			return res, err
-		}
-	}
-	sizes, err := cachedStructSizes(o.CacheDir, running, o.SourceDir, o.bundledCC())
-	if err != nil {
-		return res, err
-	}
-	br, err := kbuild.Run(ctx, kbuild.Options{SourceDir: o.SourceDir, Config: o.Config, CacheDir: o.CacheDir, Patches: patches, Fuzz: o.Fuzz, CC: o.bundledCC(),
-		Jobs: o.Jobs, Targets: o.Targets, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
-	res.Build = br
-	if br != nil {
-		res.Report.Fuzzed = br.Fuzzed
-	}
-	if br != nil && !o.KeepWork {
-		defer os.RemoveAll(filepath.Dir(br.WorkDir))
-	}
-	if err == nil {
-		err = ctx.Err() // interrupted: no diffs, no module
-	}
-	if err != nil {
-		return res, err
-	}
-	if len(br.Changed)+len(br.New) == 0 {
-		return res, refusal.New(refusal.NoChangedObjects)
-	}
-	symversPath := o.Symvers
-	if symversPath == "" {
-		symversPath = filepath.Join(filepath.Dir(vmlinux), "Module.symvers")
-	}
-	sv, err := symtab.LoadSymvers(symversPath)
-	if err != nil {
-		return res, err
-	}
-	jobs, newObjects := renamedObjects(patches, br)
-	for _, obj := range br.Changed {
-		jobs = append(jobs, &diffJob{obj: obj, orig: filepath.Join(br.SavedDir, obj), patched: filepath.Join(br.WorkDir, obj)})
-	}
-	for _, j := range jobs {
-		j.parent, j.symtab = "vmlinux", vmlinux
-		if m := moduleOf(j.obj); m != "" {
-			j.parent = module.ModName(m)
-			j.symtab = filepath.Join(running, "modules", m, m+".ko")
-		}
-	}
-	diffDir := filepath.Join(filepath.Dir(br.WorkDir), "diff")
-	objs, err := o.diffObjects(jobs, sv, sizes, diffDir, res.Report)
-	if err != nil {
-		return res, err
-	}
-	if len(objs) == 0 && len(newObjects) == 0 {
-		return res, refusal.New(refusal.NoFunctionalChange)
-	}
-	var newObjs []string
-	for _, n := range newObjects {
-		newObjs = append(newObjs, filepath.Join(br.WorkDir, n))
-	}
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	flags, err := treeCFlags(o.SourceDir)
-	if err != nil {
-		return res, err
-	}
-	release, _ := exec.CommandContext(ctx, "make", "-s", "-C", o.SourceDir, "kernelrelease").Output()
-	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
-		return res, err
-	}
-	ko := o.modulePath()
-	script := filepath.Join(o.SourceDir, "scripts", "module.lds")
-	if _, err := os.Stat(script); err != nil {
-		script = ""
-	}
-	o.logf("building patch module %s", filepath.Base(ko))
-	err = module.Build(module.Options{Name: o.Name, Objects: objs, NewObjects: newObjs, TreeDir: o.SourceDir,
-		CFlags: strings.Fields(string(flags)), ModuleScript: script, Release: strings.TrimSpace(string(release)),
-		NonReplace: o.NonReplace, WorkDir: filepath.Join(filepath.Dir(br.WorkDir), "module"), Output: ko})
-	if err != nil {
-		return res, err
-	}
-	return res, finishModule(res, ko, sv)
-}
-
-// renamedObjects pairs the objects of files the patches rename (git
-// renames with changes) with their originals: the object of the new name
-// is diffed against the original build's object of the old name, as one
-// changed object. It returns those diff jobs and the objects that are
-// really new.
-func renamedObjects(patches []*patch.Patch, br *kbuild.Result) ([]*diffJob, []string) {
-	objOf := func(src string) string { return strings.TrimSuffix(src, filepath.Ext(src)) + ".o" }
-	from := map[string]string{} // new object -> old object
-	for _, p := range patches {
-		for old, nw := range p.Renames() {
-			if strings.HasSuffix(old, ".c") && strings.HasSuffix(nw, ".c") {
-				from[objOf(nw)] = objOf(old)
-			}
-		}
-	}
-	var jobs []*diffJob
-	var fresh []string
-	for _, n := range br.New {
-		old, ok := from[n]
-		orig := filepath.Join(br.OrigDir, old)
-		if _, err := os.Stat(orig); !ok || err != nil {
-			fresh = append(fresh, n)
-			continue
-		}
-		jobs = append(jobs, &diffJob{obj: n, orig: orig, patched: filepath.Join(br.WorkDir, n)})
-	}
-	return jobs, fresh
-}
-
-// diffJob is one object to diff against its parent.
+// diffJob is one object's diff.
 type diffJob struct {
-	obj           string // tree-relative object
-	parent        string // vmlinux or the module's name
-	symtab        string // the parent's binary with symbols
-	orig, patched string // the two builds of the object
-	out           string
-	report        *elfdiff.Report
-	err           error
-	code          int
+	kernel.Object
+	out    string
+	report *elfdiff.Report
+	err    error
+	code   int
 }
 
-// diffObjects diffs each object against its parent's symbols, in
-// parallel, writing the outputs into dir; it returns the outputs of the
-// objects that changed.
-// loadTables loads the parents' symbol tables of the jobs, each once in
-// a run (the proof and the diff share them).
-func (o *Options) loadTables(jobs []*diffJob) (map[string]*symtab.Table, error) {
-	if o.tables == nil {
-		o.tables = map[string]*symtab.Table{}
-	}
-	tables := o.tables
-	for _, j := range jobs {
-		if tables[j.symtab] == nil {
-			t, err := symtab.Load(j.symtab)
+// loadTables loads the parents' symbol tables of the objects, each once
+// in a run (the kernel's checks and the diff share them).
+func loadTables(objs []kernel.Object) (map[string]*symtab.Table, error) {
+	tables := map[string]*symtab.Table{}
+	for _, o := range objs {
+		if tables[o.Symtab] == nil {
+			t, err := symtab.Load(o.Symtab)
 			if err != nil {
-				return nil, fmt.Errorf("symbols of %s: %w", j.parent, err)
+				return nil, fmt.Errorf("symbols of %s: %w", o.Parent, err)
 			}
-			tables[j.symtab] = t
+			tables[o.Symtab] = t
 		}
 	}
 	return tables, nil
 }
 
-func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
+// changedParents are the modules (by name) of the objects whose diff
+// output (in dir) is among outs.
+func changedParents(objs []kernel.Object, outs []string, dir string) []string {
+	changed := map[string]bool{}
+	for _, out := range outs {
+		changed[out] = true
+	}
+	var parents []string
+	for _, o := range objs {
+		if changed[diffOutput(dir, o)] && o.Parent != kernel.Vmlinux && !slices.Contains(parents, o.Parent) {
+			parents = append(parents, o.Parent)
+		}
+	}
+	slices.Sort(parents)
+	return parents
+}
+
+// diffOutput is where the diff of an object is written in dir.
+func diffOutput(dir string, o kernel.Object) string {
+	return filepath.Join(dir, strings.ReplaceAll(o.Name, "/", "__"))
+}
+
+// diffObjects diffs each object against its parent's symbols (tables),
+// in parallel, writing the outputs into dir; it returns the outputs of
+// the objects that changed.
+func (o *Options) diffObjects(objects []kernel.Object, tables map[string]*symtab.Table, sv *symtab.Symvers, sizes map[string]string, dir string, report *Report) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	for _, j := range jobs {
-		j.out = filepath.Join(dir, strings.ReplaceAll(j.obj, "/", "__"))
-	}
-	tables, err := o.loadTables(jobs)
-	if err != nil {
-		return nil, err
+	var jobs []*diffJob
+	for _, obj := range objects {
+		jobs = append(jobs, &diffJob{Object: obj, out: diffOutput(dir, obj)})
 	}
 	o.logf("diffing %d object(s)", len(jobs))
 	sem := make(chan struct{}, o.Jobs)
@@ -425,18 +370,18 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 		go func(j *diffJob) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			orig, err := elfobj.Open(j.orig)
+			orig, err := elfobj.Open(j.Orig)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
 			}
-			patched, err := elfobj.Open(j.patched)
+			patched, err := elfobj.Open(j.Patched)
 			if err != nil {
 				j.err, j.code = err, 1
 				return
 			}
-			orig.Name, patched.Name = "orig/"+j.obj, "patched/"+j.obj
-			d, err := elfdiff.Diff(orig, patched, elfdiff.Options{Parent: j.parent, Table: tables[j.symtab], Symvers: sv,
+			orig.Name, patched.Name = "orig/"+j.Name, "patched/"+j.Name
+			d, err := elfdiff.Diff(orig, patched, elfdiff.Options{Parent: j.Parent, Table: tables[j.Symtab], Symvers: sv,
 				Getenv: func(k string) (string, bool) {
 					if v, ok := os.LookupEnv(k); ok {
 						return v, true
@@ -444,7 +389,7 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 					v, ok := sizes[k]
 					return v, ok
 				},
-				Logf: func(f string, a ...any) { o.logf("%s: %s", j.obj, fmt.Sprintf(f, a...)) }})
+				Logf: func(f string, a ...any) { o.logf("%s: %s", j.Name, fmt.Sprintf(f, a...)) }})
 			j.code = elfdiff.ExitCode(err)
 			if d != nil {
 				j.report = d.Report
@@ -466,7 +411,7 @@ func (o *Options) diffObjects(jobs []*diffJob, sv *symtab.Symvers, sizes map[str
 		}
 		switch {
 		case j.code == elfdiff.ExitNoChange:
-			o.logf("%s: no functional change", j.obj)
+			o.logf("%s: no functional change", j.Name)
 		case j.err != nil:
 			msg := j.err.Error()
 			var e *refusal.Error
@@ -528,183 +473,6 @@ func (o *Options) modulePath() string {
 		ko += UnverifiedSuffix
 	}
 	return ko
-}
-
-// moduleOf returns the module an object belongs to in the bundled
-// kernel's layout (modules/NAME/...), or "" for vmlinux.
-func moduleOf(obj string) string {
-	parts := strings.Split(filepath.ToSlash(obj), "/")
-	if len(parts) >= 3 && parts[0] == "modules" {
-		return parts[1]
-	}
-	return ""
-}
-
-// bundledCC is the compiler of the bundled kernel's builds: the
-// configured one, gcc when none is.
-func (o *Options) bundledCC() string {
-	if o.CC != "" {
-		return o.CC
-	}
-	return "gcc"
-}
-
-// runningKernel returns a tree holding the running kernel's build: the
-// tree built as it is, without kpatch-build's flags (its layout differs
-// from the function-section build that is diffed). It is cached.
-func (o *Options) runningKernel(ctx context.Context) (string, error) {
-	key, err := kbuild.CacheKey(&kbuild.Options{SourceDir: o.SourceDir, CC: o.bundledCC(), Targets: []string{"running"}})
-	if err != nil {
-		return "", err
-	}
-	dir, _, err := cache.Cached(o.CacheDir, "running-"+key, func(tmp string) error {
-		o.logf("building the running kernel")
-		if err := worktree.CopyTree(o.SourceDir, tmp); err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tmp, fmt.Sprintf("-j%d", o.Jobs), "CC="+o.bundledCC())
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("running kernel build: %w\n%s", err, out)
-		}
-		return nil
-	})
-	return dir, err
-}
-
-// treeCFlags asks the tree for the flags an out-of-tree object is compiled
-// with (make print-cflags, a convention of the bundled kernel's Makefile).
-func treeCFlags(tree string) ([]byte, error) {
-	cmd := exec.Command("make", "-s", "-C", tree, "print-cflags")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	flags, err := cmd.Output()
-	if err != nil {
-		return nil, refusal.New(refusal.PrintCFlags, tree, err, strings.TrimSpace(stderr.String()))
-	}
-	return flags, nil
-}
-
-// compilerComment returns the GCC version string recorded in an object's
-// .comment section.
-func compilerComment(path string) (string, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	s := f.Section(".comment")
-	if s == nil {
-		return "", fmt.Errorf("%s: no .comment section", path)
-	}
-	b, err := s.Data()
-	if err != nil {
-		return "", err
-	}
-	for _, part := range strings.Split(string(b), "\x00") {
-		if strings.HasPrefix(part, "GCC:") {
-			return part, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no GCC version in .comment", path)
-}
-
-// checkCompiler compares the compiler that built vmlinux with cc.
-func checkCompiler(vmlinux, cc string) error {
-	want, err := compilerComment(vmlinux)
-	if err != nil {
-		return refusal.New(refusal.CompilerCheck, err)
-	}
-	dir, err := os.MkdirTemp("", "kpatch-cc-check-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "empty.c")
-	os.WriteFile(src, []byte("int kpatch_compiler_check;\n"), 0o644)
-	if out, err := exec.Command(cc, "-c", "-o", filepath.Join(dir, "empty.o"), src).CombinedOutput(); err != nil {
-		return fmt.Errorf("compiler check: %s: %w\n%s", cc, err, out)
-	}
-	got, err := compilerComment(filepath.Join(dir, "empty.o"))
-	if err != nil {
-		return err
-	}
-	if got != want {
-		return refusal.New(refusal.CompilerMismatch, want, cc, got)
-	}
-	return nil
-}
-
-// structProbes name the kernel structs whose sizes the diff engine needs
-// and the headers that define them.
-var structProbes = []struct{ env, header, decl string }{
-	{"BUG_STRUCT_SIZE", "linux/bug.h", "struct bug_entry"},
-	{"EX_STRUCT_SIZE", "asm/extable.h", "struct exception_table_entry"},
-	{"JUMP_STRUCT_SIZE", "linux/jump_label.h", "struct jump_entry"},
-	{"ALT_STRUCT_SIZE", "asm/alternative.h", "struct alt_instr"},
-	{"PARA_STRUCT_SIZE", "asm/paravirt_types.h", "struct paravirt_patch_site"},
-	{"STATIC_CALL_STRUCT_SIZE", "linux/static_call_types.h", "struct static_call_site"},
-	{"ORC_STRUCT_SIZE", "asm/orc_types.h", "struct orc_entry"},
-	{"PRINTK_INDEX_STRUCT_SIZE", "linux/printk.h", "struct pi_entry"},
-}
-
-// structSizes measures the special-section structs by compiling a probe
-// against the tree's headers with the tree's flags (the reference reads
-// them from vmlinux's DWARF, which the bundled kernel does not have). A
-// struct the tree does not define is left out.
-func structSizes(tree, cc string) (map[string]string, error) {
-	flags, err := treeCFlags(tree)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "kpatch-sizes-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	sizes := map[string]string{}
-	for _, p := range structProbes {
-		src := filepath.Join(dir, p.env+".c")
-		code := fmt.Sprintf("#include <linux/kernel.h>\n#include <%s>\nconst unsigned long kpatch_size = sizeof(%s);\n", p.header, p.decl)
-		if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
-			return nil, fmt.Errorf("struct size probe %s: %w", p.env, err)
-		}
-		obj := filepath.Join(dir, p.env+".o")
-		cmd := exec.Command(cc, append(strings.Fields(string(flags)), "-c", "-o", obj, src)...)
-		cmd.Dir = tree
-		if cmd.Run() != nil {
-			continue
-		}
-		f, err := elfobj.Open(obj)
-		if err != nil {
-			continue
-		}
-		if s := f.SymbolByName("kpatch_size"); s != nil && s.Section != nil && int(s.Value)+8 <= len(s.Section.Data) {
-			d := s.Section.Data[s.Value:]
-			n := uint64(d[0]) | uint64(d[1])<<8 | uint64(d[2])<<16 | uint64(d[3])<<24
-			sizes[p.env] = fmt.Sprint(n)
-		}
-	}
-	return sizes, nil
-}
-
-// cachedStructSizes measures the struct sizes once per running kernel
-// build (the cache entry running) and keeps them in the cache.
-func cachedStructSizes(cacheDir, running, tree, cc string) (map[string]string, error) {
-	var m map[string]string
-	_, err := cache.Load(cacheDir, "sizes-"+cache.Key(cache.Parts{"running kernel": filepath.Base(running)}), func() ([]byte, error) {
-		m, err := structSizes(tree, cc)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(m)
-	}, func(b []byte) error {
-		m = nil
-		return json.Unmarshal(b, &m)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // JSON renders the report.

@@ -14,8 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kpatchgo/kpatch-build/emulator/kernel"
-	"github.com/kpatchgo/kpatch-build/guest"
+	bundledsrc "github.com/kpatchgo/kpatch-build/emulator/kernel"
+	"github.com/kpatchgo/kpatch-build/expect"
+	"github.com/kpatchgo/kpatch-build/kernel"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 	"github.com/kpatchgo/kpatch-build/worktree"
@@ -67,7 +68,7 @@ func defaultCacheDir() string {
 
 // bundledTree extracts the bundled kernel's sources into the cache once.
 func bundledTree(cacheDir string) (string, error) {
-	dir, _, err := cache.Cached(cacheDir, "src-"+cache.Key(cache.Parts{"bundled kernel": kernel.Digest()}), kernel.Extract)
+	dir, _, err := cache.Cached(cacheDir, "src-"+cache.Key(cache.Parts{"bundled kernel": bundledsrc.Digest()}), bundledsrc.Extract)
 	return dir, err
 }
 
@@ -142,7 +143,8 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	if err := checkBuildFlags(f); err != nil {
 		return err
 	}
-	if err := checkVerifyInput(f, patches); err != nil {
+	checks, err := checkVerifyInput(f, patches)
+	if err != nil {
 		return err
 	}
 	ctx, sig, stop := interruptContext()
@@ -170,14 +172,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
 		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})
-	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
-		work := filepath.Dir(res.Build.WorkDir)
-		os.WriteFile(filepath.Join(work, cache.KeptMarker), nil, 0o644)
-		progress("kept the work tree: %s", work)
-	}
 	if err == nil && f.verify {
 		interrupted := func() bool { return sig() != nil }
-		err = verifyAndPublish(ctx, cmd, res, patches, verifyOptions{kvm: f.kvm, interrupted: interrupted, progress: progress})
+		err = verifyAndPublish(ctx, cmd, res, checks, verifyOptions{kvm: f.kvm, interrupted: interrupted, progress: progress})
 	}
 	if s := sig(); s != nil {
 		// Interrupted: whatever the pipeline or the verification made
@@ -223,19 +220,16 @@ type verifyOptions struct {
 }
 
 // verifyAndPublish verifies the module the pipeline wrote as
-// NAME.ko.unverified (under qemu for a real kernel, else in the emulated
-// target) and, once it is verified, renames it NAME.ko: with --verify,
-// the output directory holds a NAME.ko only when it was verified. A
-// module that fails is kept under its unverified name, and the run says
-// so; an interrupted run says nothing (the caller does).
-func verifyAndPublish(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, patches []string, vo verifyOptions) error {
+// NAME.ko.unverified with the kernel's own verifier (the emulated target
+// for the bundled kernel, qemu with the running kernel for a
+// distribution kernel) and, once it is verified, renames it NAME.ko:
+// with --verify, the output directory holds a NAME.ko only when it was
+// verified. A module that fails is kept under its unverified name, and
+// the run says so; an interrupted run says nothing (the caller does).
+func verifyAndPublish(ctx context.Context, cmd *cobra.Command, res *pipeline.Result, checks *expect.Set, vo verifyOptions) error {
 	vo.progress("built %s; it is renamed %s once verified", res.Module, filepath.Base(verifiedName(res.Module)))
-	var err error
-	if res.Release != "" {
-		err = verifyReal(ctx, cmd, res, patches, vo)
-	} else {
-		err = verifyModule(cmd, res, patches)
-	}
+	err := res.Kernel.Verify(ctx, kernel.Verification{Module: res.Module, Checks: checks, Parents: res.Parents, KVM: vo.kvm,
+		Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Log: vo.progress, Interrupted: vo.interrupted})
 	if vo.interrupted() {
 		return context.Canceled // the caller says by which signal
 	}
@@ -258,20 +252,12 @@ func verifiedName(unverified string) string {
 }
 
 // checkVerifyInput reads the checks --verify will run (each patch's
-// NAME.expect) before anything is built, so that a malformed check is
-// refused with its file and line and no module is written.
-func checkVerifyInput(f *buildFlags, patches []string) error {
+// NAME.expect, for the verifier of the kernel of -s) before anything is
+// built or cached, so that a malformed check is refused with its file and
+// line and no module is written.
+func checkVerifyInput(f *buildFlags, patches []string) (*expect.Set, error) {
 	if !f.verify {
-		return nil
+		return nil, nil
 	}
-	if f.sourceDir != "" {
-		_, err := guest.ReadPatchExpectations(patches)
-		return err
-	}
-	_, _, _, err := loadPatchChecks(patches)
-	return err
+	return pipeline.ReadChecks(f.sourceDir, patches)
 }
-
-// verifyModule loads the built module in the emulated target and checks
-// it (verify.go).
-var verifyModule func(cmd *cobra.Command, res *pipeline.Result, patches []string) error

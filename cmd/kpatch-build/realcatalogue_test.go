@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"debug/elf"
 	"encoding/json"
@@ -19,47 +18,23 @@ import (
 
 	"github.com/kpatchgo/kpatch-build/debian"
 	"github.com/kpatchgo/kpatch-build/elfobj"
+	"github.com/kpatchgo/kpatch-build/expect"
 	"github.com/kpatchgo/kpatch-build/internal/testutil"
 	"github.com/kpatchgo/kpatch-build/module"
 	"github.com/kpatchgo/kpatch-build/pipeline"
 )
 
-// realExpect is what a real-kernel catalogue patch must do
-// (testdata/realpatches/NAME.expect; the guest checks are read by the
-// command itself).
-type realExpect struct {
-	outcome      string
-	changed, new []string // "OBJ FUNC"
-	refuse, hint []string
-}
-
-func readRealExpect(t *testing.T, path string) *realExpect {
+// readRealExpect reads what a real-kernel catalogue patch must do
+// (testdata/realpatches/NAME.expect, read for qemu by package expect; the
+// guest checks are read by the command itself): a build or a refusal.
+func readRealExpect(t *testing.T, path string) *expect.File {
 	t.Helper()
-	f, err := os.Open(path)
+	e, err := expect.Read(path, expect.Qemu)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	e := &realExpect{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, rest, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
-		rest = strings.TrimSpace(rest)
-		switch key {
-		case "outcome":
-			e.outcome = rest
-		case "changed":
-			e.changed = append(e.changed, strings.Join(strings.Fields(rest), " "))
-		case "new":
-			e.new = append(e.new, strings.Join(strings.Fields(rest), " "))
-		case "refuse":
-			e.refuse = append(e.refuse, rest)
-		case "hint":
-			e.hint = append(e.hint, rest)
-		}
-	}
-	if e.outcome != "build" && e.outcome != "refuse" {
-		t.Fatalf("%s: outcome %q", path, e.outcome)
+	if e.Outcome != "build" && e.Outcome != "refuse" {
+		t.Fatalf("%s: outcome %q", path, e.Outcome)
 	}
 	return e
 }
@@ -209,7 +184,7 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 			code := cmd.ProcessState.ExitCode()
 			var golden strings.Builder
 			fmt.Fprintf(&golden, "exit %d\n", code)
-			switch exp.outcome {
+			switch exp.Outcome {
 			case "build":
 				if err != nil {
 					t.Fatalf("exit %d, want 0:\n%s%s", code, stderr.String(), stdout.String())
@@ -219,7 +194,7 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 					t.Fatalf("exit %d, want 1:\n%s", code, stderr.String())
 				}
 				msg := strings.ReplaceAll(stderr.String(), cache, "CACHE")
-				for _, w := range append(exp.refuse, exp.hint...) {
+				for _, w := range append(exp.Refuse, exp.Hint...) {
 					if !strings.Contains(msg, w) {
 						t.Errorf("stderr lacks %q:\n%s", w, msg)
 					}
@@ -292,15 +267,15 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 			}
 			sort.Strings(changed)
 			sort.Strings(added)
-			sort.Strings(exp.changed)
-			sort.Strings(exp.new)
-			if d := cmp.Diff(exp.changed, changed); d != "" && exp.outcome == "build" {
+			sort.Strings(exp.Changed)
+			sort.Strings(exp.New)
+			if d := cmp.Diff(exp.Changed, changed); d != "" && exp.Outcome == "build" {
 				t.Errorf("changed functions (-expect +report):\n%s", d)
 			}
-			if d := cmp.Diff(exp.new, added); d != "" && exp.outcome == "build" {
+			if d := cmp.Diff(exp.New, added); d != "" && exp.Outcome == "build" {
 				t.Errorf("new functions (-expect +report):\n%s", d)
 			}
-			if exp.outcome == "build" {
+			if exp.Outcome == "build" {
 				ko := filepath.Join(out, "livepatch-"+name+".ko")
 				dump, err := exec.Command(readelf, "-a", "--debug-dump=info,abbrev,line,str", ko).CombinedOutput()
 				if err != nil {

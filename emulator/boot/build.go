@@ -27,7 +27,13 @@ type BuildOptions struct {
 	CacheDir string
 	// KCFLAGS are extra compiler flags (part of the cache key).
 	KCFLAGS string
+	// CC is the compiler (part of the cache key); "" means DefaultCC,
+	// the kernel Makefile's own.
+	CC string
 }
+
+// DefaultCC is the compiler of an empty BuildOptions.CC.
+const DefaultCC = "gcc"
 
 // Build is a built kernel tree.
 type Build struct {
@@ -71,7 +77,7 @@ func FindSource() (string, error) {
 
 // HaveToolchain reports whether gcc, ld and make are installed.
 func HaveToolchain() bool {
-	for _, t := range []string{"gcc", "ld", "make"} {
+	for _, t := range []string{DefaultCC, "ld", "make"} {
 		if _, err := exec.LookPath(t); err != nil {
 			return false
 		}
@@ -140,7 +146,11 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 	if err != nil {
 		return nil, err
 	}
-	gcc, _ := exec.Command("gcc", "--version").Output()
+	cc := opts.CC
+	if cc == "" {
+		cc = DefaultCC
+	}
+	ccVersion, _ := exec.Command(cc, "--version").Output()
 	h := sha256.New()
 	for _, f := range files {
 		b, err := os.ReadFile(f.abs)
@@ -150,7 +160,7 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		fmt.Fprintf(h, "%s %d\n", f.rel, len(b))
 		h.Write(b)
 	}
-	name := "kernel-" + cache.Key(cache.Parts{"kcflags": opts.KCFLAGS, "gcc": string(gcc), "sources": fmt.Sprintf("%x", h.Sum(nil))})
+	name := "kernel-" + cache.Key(cache.Parts{"kcflags": opts.KCFLAGS, "compiler": string(ccVersion), "sources": fmt.Sprintf("%x", h.Sum(nil))})
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		cacheDir = os.Getenv("KPATCHGO_TARGET_CACHE")
@@ -175,6 +185,9 @@ func BuildKernel(opts BuildOptions) (*Build, error) {
 		args := []string{"-C", tmp, fmt.Sprintf("-j%d", runtime.NumCPU()), "all"}
 		if opts.KCFLAGS != "" {
 			args = append(args, "KCFLAGS="+opts.KCFLAGS)
+		}
+		if opts.CC != "" {
+			args = append(args, "CC="+opts.CC)
 		}
 		cmd := exec.Command("make", args...)
 		cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1")
