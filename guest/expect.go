@@ -43,6 +43,7 @@ var ExpectKeys = []ExpectKey{
 	{"new", "OBJECT FUNCTION the patch adds (catalogue tests)"},
 	{"refuse", "a text of the refusal (catalogue tests)"},
 	{"hint", "a text of the refusal's hint (catalogue tests)"},
+	{"compiles", "the most objects the build may compile (catalogue tests)"},
 }
 
 // ExpectKey is a key of a .expect file and what its value is.
@@ -235,6 +236,10 @@ func ReadExpectations(path string) (*Expectations, error) {
 		case "outcome":
 			if l.Rest != "build" && l.Rest != "refuse" && l.Rest != "nochange" {
 				return nil, bad(l, "outcome %q: want build, refuse or nochange", l.Rest)
+			}
+		case "compiles":
+			if n, err := strconv.Atoi(l.Rest); err != nil || n < 1 {
+				return nil, bad(l, "compiles %q: want a positive number", l.Rest)
 			}
 		case "changed", "new":
 			if len(strings.Fields(l.Rest)) != 2 {

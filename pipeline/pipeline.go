@@ -67,6 +67,12 @@ type Options struct {
 	// SkipProof skips comparing the original objects with the running
 	// kernel (real trees; dangerous: see package proof).
 	SkipProof bool
+	// MaxObjects is the most objects a patch may need compiled (real
+	// trees); 0 is DefaultMaxObjects, a negative number no limit.
+	MaxObjects int
+	// Distcc compiles the objects through distcc (real trees; also
+	// when DISTCC_HOSTS is set).
+	Distcc bool
 
 	// tables are the parents' symbol tables loaded in this run.
 	tables   map[string]*symtab.Table
@@ -82,10 +88,23 @@ type Report struct {
 	// Fuzzed are the hunks the patches applied with fuzz.
 	Fuzzed  []patch.FuzzedHunk `json:"fuzzed,omitempty"`
 	Objects []*elfdiff.Report  `json:"objects"`
+	// Chosen says, per compiled object of a real tree, why it was
+	// compiled: the patched file, its changed entity and the reason
+	// (an object chosen for several entities is listed once for each).
+	Chosen []ChosenObject `json:"chosen,omitempty"`
 	// Proof is, per original object of a real tree, what the comparison
 	// with the running kernel proved (package proof).
 	Proof []proof.Result `json:"proof,omitempty"`
 	Error string         `json:"error,omitempty"`
+}
+
+// ChosenObject is why an object was compiled (Report.Chosen).
+type ChosenObject struct {
+	Object string `json:"object"`
+	Parent string `json:"parent"`
+	File   string `json:"file"`
+	Entity string `json:"entity,omitempty"`
+	Why    string `json:"why"`
 }
 
 // Result is a built patch module.
