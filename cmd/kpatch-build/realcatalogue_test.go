@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,6 +32,8 @@ type realExpect struct {
 	outcome      string
 	changed, new []string // "OBJ FUNC"
 	refuse, hint []string
+	// compiles is the most objects the patch may compile (0: any).
+	compiles int
 }
 
 func readRealExpect(t *testing.T, path string) *realExpect {
@@ -56,6 +59,12 @@ func readRealExpect(t *testing.T, path string) *realExpect {
 			e.refuse = append(e.refuse, rest)
 		case "hint":
 			e.hint = append(e.hint, rest)
+		case "compiles":
+			n, err := strconv.Atoi(rest)
+			if err != nil {
+				t.Fatalf("%s: compiles %q: %v", path, rest, err)
+			}
+			e.compiles = n
 		}
 	}
 	if e.outcome != "build" && e.outcome != "refuse" {
@@ -237,6 +246,18 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 			var rep pipeline.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
 				t.Fatal(err)
+			}
+			// Why each object was compiled (header patches: the
+			// entity the change belongs to).
+			compiled := map[string]bool{}
+			for _, c := range rep.Chosen {
+				compiled[c.Parent+":"+c.Object] = true
+				if strings.HasSuffix(c.File, ".h") {
+					fmt.Fprintf(&golden, "chosen %s (%s): %s: %s: %s\n", c.Object, c.Parent, c.File, c.Entity, c.Why)
+				}
+			}
+			if exp.compiles > 0 && len(compiled) > exp.compiles {
+				t.Errorf("%d objects compiled, want at most %d", len(compiled), exp.compiles)
 			}
 			// The hunks applied with fuzz: in the report and in the
 			// progress lines; with --fuzz 0 the patch is refused, the
