@@ -389,10 +389,10 @@ func abbreviate(s []string, n int) string {
 
 // distcc returns the environment and the jobs of the object compiles:
 // when asked (Distcc, or DISTCC_HOSTS set), PATH starts with a directory
-// (in work) where the kernel's compiler's name is a link to distcc
-// (distcc's masquerade), so that kbuild runs the same CC, which distcc
-// sends to its helpers, with as many jobs as they take (distcc -j) when
-// that is more than Jobs; else no environment and Jobs.
+// (in work) where the kernel's compiler's name is a script that runs it
+// through distcc, so that kbuild's CC stays the same, with as many jobs
+// as the helpers take (distcc -j) when that is more than Jobs; else no
+// environment and Jobs.
 func (o *Options) distcc(cc, work string) ([]string, int, error) {
 	if !o.Distcc && os.Getenv("DISTCC_HOSTS") == "" {
 		return nil, o.Jobs, nil
@@ -401,8 +401,8 @@ func (o *Options) distcc(cc, work string) ([]string, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("distcc (asked for by --distcc or DISTCC_HOSTS): %w (Debian: apt-get install distcc)", err)
 	}
-	if strings.ContainsRune(cc, '/') || strings.ContainsRune(cc, ' ') {
-		return nil, 0, fmt.Errorf("distcc: the compiler %q must be a command name found on PATH (distcc's masquerade links it by name)", cc)
+	if strings.ContainsAny(cc, "/ '") {
+		return nil, 0, fmt.Errorf("distcc: the compiler %q must be a command name found on PATH", cc)
 	}
 	jobs := o.Jobs
 	out, err := exec.Command(bin, "-j").Output()
@@ -416,11 +416,27 @@ func (o *Options) distcc(cc, work string) ([]string, int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, err
 	}
-	if err := os.Symlink(bin, filepath.Join(dir, cc)); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, cc), []byte(distccScript(bin, cc, os.Getenv("PATH"))), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("distcc: %w", err)
 	}
 	o.logf("compiling through distcc (DISTCC_HOSTS=%q), %d jobs: every helper must have the kernel's compiler %s", os.Getenv("DISTCC_HOSTS"), jobs, cc)
 	return []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")}, jobs, nil
+}
+
+// distccScript is the compiler cc as kbuild runs it with distcc: its
+// compiles through distcc, and its version text (which kbuild's
+// configuration records, and which distcc would print under the name
+// the compiler's link resolves to: x86_64-linux-gnu-gcc-12) from the
+// compiler itself. PATH is the one without the script's directory.
+func distccScript(distcc, cc, path string) string {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	return "#!/bin/sh\n" +
+		"# kpatch-build: " + cc + " through distcc\n" +
+		"PATH=" + q(path) + "\nexport PATH\n" +
+		"case \" $* \" in\n" +
+		"*' --version '*|*' -v '*|*' -dumpversion '*|*' -dumpfullversion '*) exec " + cc + " \"$@\" ;;\n" +
+		"esac\n" +
+		"exec " + q(distcc) + " " + cc + " \"$@\"\n"
 }
 
 func asCompilerError(err error, target **kerneltree.CompilerError) bool {

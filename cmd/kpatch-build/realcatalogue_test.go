@@ -175,7 +175,7 @@ var progressLine = regexp.MustCompile(`^\[ *[0-9.]+s\] `)
 // are those of NAME.expect; the report and the verification are golden
 // (NAME.golden). The source tree is unchanged at the end.
 func TestRealCatalogue(t *testing.T) {
-	runRealCatalogue(t, testutil.TestSeries, "realpatches", 25)
+	runRealCatalogue(t, testutil.TestSeries, "realpatches", 27)
 }
 
 // TestRealCatalogue612 is TestRealCatalogue for Debian's 6.12
