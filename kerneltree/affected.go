@@ -207,7 +207,7 @@ func (a *affected) file(p *patch.Patch, fc *patch.FileChange) error {
 // anyUser reports whether any object is built from or includes f (a
 // header whose change reaches no object is still compiled).
 func (a *affected) anyUser(f string) bool {
-	if len(a.ix.ObjectsOf(f)) > 0 || a.ix.declFiles[f] {
+	if len(a.ix.ObjectsOf(f)) > 0 || a.ix.DeclaresIn(f) {
 		return true
 	}
 	u, err := a.headerUsers(f)

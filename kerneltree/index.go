@@ -47,6 +47,7 @@ type Index struct {
 	fileIDs map[string]int32
 	// declFiles are the headers some object's Decls name.
 	declFiles map[string]bool
+	declOnce  sync.Once
 }
 
 // Decl is a named entity a header declares, as debug info records it:
@@ -99,9 +100,17 @@ func (ix *Index) Object(p string) []*Object {
 	return out
 }
 
+// DeclaresIn reports whether some object's debug info holds an entity
+// the tree-relative header declares.
+func (ix *Index) DeclaresIn(file string) bool {
+	ix.declOnce.Do(ix.indexDecls)
+	return ix.declFiles[path.Clean(filepath.ToSlash(file))]
+}
+
 // Declaring returns the objects whose debug info holds the entity name
 // declared in the tree-relative header file (see Object.Decls).
 func (ix *Index) Declaring(name, file string) []*Object {
+	ix.declOnce.Do(ix.indexDecls)
 	id, ok := ix.fileIDs[path.Clean(filepath.ToSlash(file))]
 	if !ok {
 		return nil
@@ -113,9 +122,9 @@ func (ix *Index) Declaring(name, file string) []*Object {
 	return out
 }
 
-func (ix *Index) finish() {
-	ix.byFile = map[string][]int{}
-	ix.byPath = map[string][]int{}
+// indexDecls maps the entities to their objects, on the first use (a
+// patch of C files never needs it: it costs about a second).
+func (ix *Index) indexDecls() {
 	ix.byDecl = map[Decl][]int{}
 	ix.fileIDs = map[string]int32{}
 	ix.declFiles = map[string]bool{}
@@ -129,6 +138,14 @@ func (ix *Index) finish() {
 		for _, d := range o.Decls {
 			ix.byDecl[ix.Decls[d]] = append(ix.byDecl[ix.Decls[d]], i)
 		}
+	}
+}
+
+func (ix *Index) finish() {
+	ix.byFile = map[string][]int{}
+	ix.byPath = map[string][]int{}
+	ix.declOnce = sync.Once{}
+	for i, o := range ix.Objects {
 		ix.byPath[o.Path] = append(ix.byPath[o.Path], i)
 		seen := map[int32]bool{}
 		for _, f := range o.Files {
