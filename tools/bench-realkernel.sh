@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d)}
-kver=$(ls /boot/vmlinuz-* | sed 's|^/boot/vmlinuz-||' | sort -V | tail -1)
+# The newest 6.1 kernel (the source is linux-source-6.1; a newer series
+# installed beside it, 6.12, would be refused by the proof).
+kver=$(ls /boot/vmlinuz-6.1.* | sed 's|^/boot/vmlinuz-||' | sort -V | tail -1)
 go build -o "$work/kpatch-build" ./cmd/kpatch-build
 if [ ! -e "$work/src/Makefile" ]; then
   mkdir -p "$work/src"
