@@ -68,6 +68,7 @@ var Keys = []Key{
 	{"features", "CPU features of the emulated CPU (catalogue tests)", []Verifier{Emulated}},
 	{"nonreplace", "build with -R (catalogue tests)", []Verifier{Emulated}},
 	{"knownbug", "what kpatch-build does not do yet: the entry is skipped (catalogue tests)", []Verifier{Emulated}},
+	{"compiles", "the most objects the build may compile (catalogue tests)", []Verifier{Qemu}},
 }
 
 // File is one PATCH.expect read for a verifier.
@@ -93,6 +94,8 @@ type File struct {
 	Stack, Features []string
 	NonReplace      bool
 	KnownBug        string
+	// Compiles is the most objects the build may compile (0: any).
+	Compiles int
 }
 
 // expectLine is one line of a .expect file that is not blank or a comment.
@@ -263,6 +266,12 @@ func Read(path string, v Verifier) (*File, error) {
 			} else {
 				e.New = append(e.New, strings.Join(f, " "))
 			}
+		case "compiles":
+			n, err := strconv.Atoi(l.Rest)
+			if err != nil || n < 1 {
+				return nil, bad(l, nil, "compiles %q: want a positive number", l.Rest)
+			}
+			e.Compiles = n
 		case "nonreplace":
 			if l.Rest != "" {
 				return nil, bad(l, nil, "nonreplace takes no value")

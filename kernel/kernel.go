@@ -96,9 +96,22 @@ type Built struct {
 	New, NewNames []string
 	// Fuzzed are the hunks the patches applied with fuzz.
 	Fuzzed []patch.FuzzedHunk
+	// Chosen says why each object was compiled (a distribution kernel;
+	// an object chosen for several entities is listed once for each).
+	Chosen []Chosen
 	// WorkDir is the run's work directory in the cache, removed after
 	// the run unless kept.
 	WorkDir string
+}
+
+// Chosen is why an object was compiled: the patched file, its changed
+// entity and the reason.
+type Chosen struct {
+	Object string `json:"object"`
+	Parent string `json:"parent"`
+	File   string `json:"file"`
+	Entity string `json:"entity,omitempty"`
+	Why    string `json:"why"`
 }
 
 // Module is what the module is linked from.
@@ -150,8 +163,15 @@ type Settings struct {
 	// built the kernel; SkipProof does not prove the original objects
 	// the running kernel's (distribution; dangerous).
 	SkipCompilerCheck, SkipProof bool
-	Log                          func(format string, args ...any)
-	BuildLog                     io.Writer
+	// MaxObjects is the most objects a patch may need compiled
+	// (distribution); 0 is the kernel's default, a negative number no
+	// limit.
+	MaxObjects int
+	// Distcc compiles the objects through distcc (distribution; also
+	// when DISTCC_HOSTS is set).
+	Distcc   bool
+	Log      func(format string, args ...any)
+	BuildLog io.Writer
 	// FailLog is where a failed build command's output is saved.
 	FailLog string
 }

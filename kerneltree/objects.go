@@ -40,6 +40,11 @@ type ObjectsOptions struct {
 	WorkDir string
 	// Jobs is make's -j.
 	Jobs int
+	// Env is added to the environment of the compiles' make: PATH
+	// with distcc's masquerade directory first sends them to distcc's
+	// helpers under the same CC (a different CC would make kbuild
+	// reconfigure the tree).
+	Env []string
 	// Log receives progress lines; BuildLog receives make's output.
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
@@ -423,7 +428,7 @@ func (t *Tree) make(ctx context.Context, o *ObjectsOptions, objs []string, what 
 	if len(sorted) > 4 {
 		desc = fmt.Sprintf("make %s ... (%d objects)", strings.Join(sorted[:4], " "), len(sorted))
 	}
-	if err := kbuild.Make(ctx, desc, args, nil, o.BuildLog, t.lock.Files(), o.FailLog); err != nil {
+	if err := kbuild.Make(ctx, desc, args, o.Env, o.BuildLog, t.lock.Files(), o.FailLog); err != nil {
 		var me *kbuild.MakeError
 		if what == patchedBuild && errors.As(err, &me) {
 			// The patch does not compile: the author's to fix.

@@ -109,3 +109,41 @@ func (p *Patch) Renames() map[string]string {
 	}
 	return out
 }
+
+// Edit is one run of a hunk's changed lines: Removed lines of the old
+// file from its line OldLine (counted from the start of the hunk's old
+// lines, Old) replaced by Added (a pure insertion removes none and goes
+// before OldLine).
+type Edit struct {
+	OldLine int // 0-based index into the hunk's Old lines
+	Removed int
+	Added   []string
+}
+
+// Edits returns the hunk's runs of changed lines, in order.
+func (h *Hunk) Edits() []Edit {
+	var out []Edit
+	old, added := 0, 0
+	var cur *Edit
+	for _, op := range h.ops {
+		switch op {
+		case ' ':
+			cur = nil
+			old++
+			added++
+		case '-', '+':
+			if cur == nil {
+				out = append(out, Edit{OldLine: old})
+				cur = &out[len(out)-1]
+			}
+			if op == '-' {
+				cur.Removed++
+				old++
+			} else {
+				cur.Added = append(cur.Added, h.New[added])
+				added++
+			}
+		}
+	}
+	return out
+}

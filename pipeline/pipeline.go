@@ -68,6 +68,12 @@ type Options struct {
 	// SkipProof skips comparing the original objects with the running
 	// kernel (real trees; dangerous: see package proof).
 	SkipProof bool
+	// MaxObjects is the most objects a patch may need compiled (real
+	// trees); 0 is DefaultMaxObjects, a negative number no limit.
+	MaxObjects int
+	// Distcc compiles the objects through distcc (real trees; also
+	// when DISTCC_HOSTS is set).
+	Distcc bool
 
 	KeepWork bool // -d: keep the work tree
 	Targets  []string
@@ -81,11 +87,18 @@ type Report struct {
 	// Fuzzed are the hunks the patches applied with fuzz.
 	Fuzzed  []patch.FuzzedHunk `json:"fuzzed,omitempty"`
 	Objects []*elfdiff.Report  `json:"objects"`
+	// Chosen says, per compiled object of a real tree, why it was
+	// compiled: the patched file, its changed entity and the reason
+	// (an object chosen for several entities is listed once for each).
+	Chosen []ChosenObject `json:"chosen,omitempty"`
 	// Proof is, per original object of a real tree, what the comparison
 	// with the running kernel proved (package proof).
 	Proof []proof.Result `json:"proof,omitempty"`
 	Error string         `json:"error,omitempty"`
 }
+
+// ChosenObject is why an object was compiled (Report.Chosen).
+type ChosenObject = kernel.Chosen
 
 // Result is a built patch module.
 type Result struct {
@@ -212,6 +225,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	built, err := k.Build(ctx, patches)
 	if built != nil {
 		res.Report.Fuzzed = built.Fuzzed
+		res.Report.Chosen = built.Chosen
 		res.NewObjects = built.NewNames
 		if o.KeepWork {
 			if werr := os.WriteFile(filepath.Join(built.WorkDir, cache.KeptMarker), nil, 0o644); werr != nil {

@@ -86,13 +86,17 @@ func checkSourceFiles(p *patch.Patch, dir string, earlier map[string]bool) error
 	return nil
 }
 
+// DefaultMaxObjects is the most objects a patch to a distribution
+// kernel may need compiled unless told otherwise (--max-objects).
+const DefaultMaxObjects = distro.DefaultMaxObjects
+
 // kernelOf returns the kernel being patched of the source tree: a
 // distribution kernel for a Linux tree, the bundled kernel for any other.
 // It is the one place the choice is made.
 func (o *Options) kernelOf() kernel.Kernel {
 	s := kernel.Settings{SourceDir: o.SourceDir, Config: o.Config, Vmlinux: o.Vmlinux, Symvers: o.Symvers, Release: o.Release,
 		DebugModules: o.DebugModules, CC: o.CC, CacheDir: o.CacheDir, Jobs: o.Jobs, Fuzz: o.Fuzz, Targets: o.Targets,
-		SkipCompilerCheck: o.SkipCompilerCheck, SkipProof: o.SkipProof, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()}
+		SkipCompilerCheck: o.SkipCompilerCheck, SkipProof: o.SkipProof, MaxObjects: o.MaxObjects, Distcc: o.Distcc, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()}
 	if IsLinuxTree(o.SourceDir) {
 		return distro.New(s)
 	}

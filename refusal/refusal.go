@@ -155,6 +155,7 @@ const (
 	NoConfig           Key = "no-config"
 	NotCompiled        Key = "not-compiled"
 	NoCSource          Key = "no-c-source"
+	TooManyObjects     Key = "too-many-objects"
 	RealRename         Key = "real-rename"
 	ObjectErrors       Key = "object-errors"
 	NoFunctionalChange Key = "no-functional-change"
@@ -333,6 +334,8 @@ var table = []Entry{
 		Hint: "keep the file's name in a live patch (rename it in the next kernel release)"},
 	{Key: NoCSource, Cmd: Build, Format: "the patches change no C file or header", Code: ExitError,
 		Hint: "kpatch-build patches functions of C files"},
+	{Key: TooManyObjects, Cmd: Build, Format: "%d objects to compile, more than --max-objects %d: %s", Args: []string{"N", "MAX", "FILE: ENTITY: N object(s): WHY; ..."}, Code: ExitError,
+		Hint: "refused before any compile: a changed static inline function reaches only the objects that inline it, a macro, a directive or a widely used type every includer; change the function (or a new one) instead of the macro or type, split the patch, raise --max-objects (2 cores compile about 7 objects a minute when both builds are needed, 14 when the originals are cached), or spread the compiles with --distcc"},
 	{Key: NoChangedObjects, Cmd: Build, Format: "no changed objects found", Code: ExitError,
 		Hint: "the patch changed nothing that the build compiles"},
 	{Key: ObjectErrors, Cmd: Build, Format: "%d error(s) encountered:\n%s", Args: []string{"N", "ERRORS"}, Note: "(one line per refused object, with its hint)", Code: ExitError,

@@ -14,7 +14,7 @@ series=${1:-6.1}
 [ "$(id -u)" = 0 ] || { echo "realkernel-setup: must run as root" >&2; exit 2; }
 here=$(dirname "$0")
 tools=(gcc-12 gcc make bc flex bison libelf-dev libssl-dev dwarves xz-utils kmod
-  binutils cpio qemu-system-x86 busybox-static)
+  binutils cpio qemu-system-x86 busybox-static distcc)
 
 # newest prints the newest release of the series with an image, headers
 # and a debug vmlinux (the rule of debian.Newest), or nothing.

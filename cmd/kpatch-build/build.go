@@ -26,8 +26,9 @@ type buildFlags struct {
 	sourceDir, config, vmlinux, name, output, cacheDir, report string
 	symvers, debugModules, release, cc                         string // real trees: overrides of what -v finds
 	targets                                                    []string
-	jobs, fuzz                                                 int
+	jobs, fuzz, maxObjects                                     int
 	nonReplace, skipCompilerCheck, skipProof, verify, kvm      bool
+	distcc                                                     bool
 }
 
 func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
@@ -40,6 +41,8 @@ func addBuildFlags(cmd *cobra.Command, f *buildFlags) {
 	fl.StringArrayVarP(&f.targets, "target", "t", nil, "make target to build (repeatable; default: the tree's default)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 2, "parallel jobs for make and the object diffs")
 	fl.IntVar(&f.fuzz, "fuzz", patch.DefaultFuzz, "apply a hunk with up to `N` lines of its context ignored, as GNU patch's --fuzz (0: exactly)")
+	fl.IntVar(&f.maxObjects, "max-objects", pipeline.DefaultMaxObjects, "refuse, before compiling, a patch to a Linux tree that needs more than `N` objects compiled (the default, 7-14 minutes on 2 cores at 7-14 objects a minute; -1: no limit)")
+	fl.BoolVar(&f.distcc, "distcc", false, "compile a Linux tree's objects through distcc (also when DISTCC_HOSTS is set); every helper needs the kernel's exact compiler")
 	fl.BoolVarP(&f.nonReplace, "non-replace", "R", false, "do not replace older patches (no atomic replace)")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-compiler-check", false, "do not compare the compiler with the one that built the kernel")
 	fl.BoolVar(&f.skipCompilerCheck, "skip-gcc-check", false, "deprecated alias of --skip-compiler-check")
@@ -171,7 +174,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Fuzz: f.fuzz, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
-		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})
+		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, MaxObjects: f.maxObjects, Distcc: f.distcc, KeepWork: keep, Targets: f.targets, Log: progress})
 	if err == nil && f.verify {
 		interrupted := func() bool { return sig() != nil }
 		err = verifyAndPublish(ctx, cmd, res, checks, verifyOptions{kvm: f.kvm, interrupted: interrupted, progress: progress})

@@ -141,7 +141,7 @@ var progressLine = regexp.MustCompile(`^\[ *[0-9.]+s\] `)
 // are those of NAME.expect; the report and the verification are golden
 // (NAME.golden). The source tree is unchanged at the end.
 func TestRealCatalogue(t *testing.T) {
-	runRealCatalogue(t, testutil.TestSeries, "realpatches", 25)
+	runRealCatalogue(t, testutil.TestSeries, "realpatches", 27)
 }
 
 // TestRealCatalogue612 is TestRealCatalogue for Debian's 6.12
@@ -212,6 +212,18 @@ func runRealCatalogue(t *testing.T, series, dirName string, min int) {
 			var rep pipeline.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
 				t.Fatal(err)
+			}
+			// Why each object was compiled (header patches: the
+			// entity the change belongs to).
+			compiled := map[string]bool{}
+			for _, c := range rep.Chosen {
+				compiled[c.Parent+":"+c.Object] = true
+				if strings.HasSuffix(c.File, ".h") {
+					fmt.Fprintf(&golden, "chosen %s (%s): %s: %s: %s\n", c.Object, c.Parent, c.File, c.Entity, c.Why)
+				}
+			}
+			if exp.Compiles > 0 && len(compiled) > exp.Compiles {
+				t.Errorf("%d objects compiled, want at most %d", len(compiled), exp.Compiles)
 			}
 			// The hunks applied with fuzz: in the report and in the
 			// progress lines; with --fuzz 0 the patch is refused, the

@@ -131,8 +131,9 @@ func (k *Kernel) Build(ctx context.Context, patches []*patch.Patch) (*kernel.Bui
 	// headers include source ones), under its lock: another run's
 	// patches are not in it meanwhile.
 	var objects []*kerneltree.Object
+	var reasons []kerneltree.Reason
 	err := k.tree.Locked(func() (err error) {
-		objects, err = affectedObjects(k.index, k.tree.Dir, patches)
+		objects, reasons, err = k.affectedObjects(patches)
 		return err
 	})
 	if err != nil {
@@ -142,15 +143,19 @@ func (k *Kernel) Build(ctx context.Context, patches []*patch.Patch) (*kernel.Bui
 	if err != nil {
 		return nil, err
 	}
-	b := &kernel.Built{WorkDir: work}
+	b := &kernel.Built{WorkDir: work, Chosen: chosen(reasons)}
 	var paths []string
 	for _, obj := range objects {
 		paths = append(paths, obj.Path)
 	}
 	paths = uniq(paths)
 	k.s.Logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
+	env, makeJobs, err := k.distcc(k.running.CC, work)
+	if err != nil {
+		return b, err
+	}
 	built, err := k.tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: k.s.Fuzz, Headers: module.Headers(),
-		WorkDir: work, Jobs: k.s.Jobs, Log: k.s.Log, BuildLog: k.s.BuildLog, FailLog: k.s.FailLog})
+		WorkDir: work, Jobs: makeJobs, Env: env, Log: k.s.Log, BuildLog: k.s.BuildLog, FailLog: k.s.FailLog})
 	if err != nil {
 		return b, err
 	}
