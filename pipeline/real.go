@@ -141,7 +141,7 @@ func (o *Options) runReal(ctx context.Context, patches []*patch.Patch) (*Result,
 	paths = uniq(paths)
 	o.logf("%d object(s) to build: %s", len(paths), abbreviate(paths, 8))
 	built, err := tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: o.Fuzz, Headers: module.Headers(),
-		WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()})
+		WorkDir: work, Jobs: o.Jobs, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog(), Debug: o.Debug, MakeOnly: o.MakeOnly})
 	if err != nil {
 		return res, err
 	}

@@ -186,7 +186,8 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Fuzz: f.fuzz, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
-		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress})
+		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, KeepWork: keep, Targets: f.targets, Log: progress,
+		Debug: func(format string, args ...any) { log.Debugf(format, args...) }})
 	if keep && res != nil && res.Build != nil && res.Build.WorkDir != "" {
 		work := filepath.Dir(res.Build.WorkDir)
 		os.WriteFile(filepath.Join(work, cache.KeptMarker), nil, 0o644)
