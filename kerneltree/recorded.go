@@ -68,31 +68,7 @@ func recordedCommand(file string, data []byte, obj string) (string, error) {
 	case !strings.HasSuffix(source, ".c"):
 		return "", fmt.Errorf("%s: source %q is not a C file", file, source)
 	}
-	return unescapeMake(file, cmd)
-}
-
-// unescapeMake undoes kbuild's escaping of a command in its .cmd files
-// ("$$" for "$", "$(pound)" for "#"); any other "$" is make syntax the
-// command still needs make for.
-func unescapeMake(file, s string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch {
-		case strings.HasPrefix(s[i:], "$$"):
-			b.WriteByte('$')
-			i++
-		case strings.HasPrefix(s[i:], "$(pound)"):
-			b.WriteByte('#')
-			i += len("$(pound)") - 1
-		default:
-			return "", fmt.Errorf("%s: make syntax at column %d of the command", file, i+1)
-		}
-	}
-	return b.String(), nil
+	return kbuild.UnescapeCommand(file, cmd)
 }
 
 // recordedCommands returns the recorded command of every object (kept in
@@ -209,3 +185,13 @@ func (t *Tree) runCommand(ctx context.Context, o *ObjectsOptions, command, obj s
 	}
 	return nil
 }
+
+// moduleStateDir is the directory beside the prepared tree where the
+// module build keeps its records (module.KbuildOptions.StateDir).
+const moduleStateDir = "module-build"
+
+// ModuleStateDir is the directory, beside the prepared tree and out of
+// every patch's reach, where the module build keeps kbuild's recorded
+// commands and the objects the modules of this tree share; it is written
+// only under the tree's lock (Locked).
+func (t *Tree) ModuleStateDir() string { return filepath.Join(t.home, moduleStateDir) }

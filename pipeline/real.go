@@ -194,7 +194,8 @@ func (o *Options) runReal(ctx context.Context, patches []*patch.Patch) (*Result,
 	// lock, so that no other run's patches are applied meanwhile.
 	err = tree.Locked(func() error {
 		return module.BuildKbuild(ctx, module.KbuildOptions{Name: o.Name, TreeDir: tree.Dir, Objects: objs, Release: r.Release, CC: r.CC, Vars: tree.Vars,
-			NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log, FailLog: o.failLog()})
+			NonReplace: o.NonReplace, Jobs: o.Jobs, WorkDir: filepath.Join(work, "module"), Output: ko, Log: o.Log, FailLog: o.failLog(),
+			StateDir: tree.ModuleStateDir(), MakeOnly: o.MakeOnly, Debug: o.Debug})
 	})
 	if err != nil {
 		return res, err
