@@ -294,6 +294,26 @@ func linkDirect(ctx context.Context, o *KbuildOptions, t *moduleTemplate, tree, 
 	}
 	var modpost string
 	for _, s := range t.Steps {
+		if s.Target == phName+".mod.o" {
+			// NAME.mod.c is modpost's: the same for a module whose
+			// name and imported symbols stay the same, as they do
+			// while a patch author edits a function.
+			cached, err := modObjFile(o.StateDir, work, o.Name, s.Command)
+			if err != nil {
+				return "", err
+			}
+			mod := filepath.Join(work, o.Name+".mod.o")
+			if copyFile(cached, mod) == nil {
+				continue
+			}
+			if _, err := run(s.Target, s.Command); err != nil {
+				return "", err
+			}
+			if err := copyFile(mod, cached); err != nil {
+				return "", err
+			}
+			continue
+		}
 		out, err := run(s.Target, s.Command)
 		if err != nil {
 			return "", err
@@ -303,6 +323,18 @@ func linkDirect(ctx context.Context, o *KbuildOptions, t *moduleTemplate, tree, 
 		}
 	}
 	return modpost, nil
+}
+
+// modObjFile is the cached NAME.mod.o of a module in the state
+// directory, named for what it is compiled from: the module's name, the
+// command's template and NAME.mod.c (in work, written by modpost).
+func modObjFile(stateDir, work, name, command string) (string, error) {
+	src, err := os.ReadFile(filepath.Join(work, name+".mod.c"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n%s", name, command, src))
+	return filepath.Join(stateDir, "mod-"+hex.EncodeToString(sum[:])[:20]+".o"), nil
 }
 
 // runStep runs one command of the module's build in the tree, as kbuild
