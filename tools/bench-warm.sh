@@ -52,7 +52,10 @@ for i in $(seq "$runs"); do
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc >>"$work/totals"
 done
-log=$work/warm$(( (runs + 1) / 2 )).log
+total=$(median <"$work/totals")
+# The stages are those of the run whose total is the median.
+medrun=$(grep -n -x -m1 "$total" "$work/totals" | cut -d: -f1)
+log=$work/warm$medrun.log
 grep -q "(kbuild's recorded commands)" "$log" || echo "warning: the patched object was built by make: $(grep -m1 'built by make' "$log")"
 grep -q "linked with kbuild's recorded commands" "$log" || echo "warning: the module was linked by make: $(grep -m1 'linked by make' "$log")"
 running=$(at "$log" 'running kernel')
@@ -83,19 +86,19 @@ for i in $(seq "$runs"); do
   echo "$t1 - $t0" | bc >>"$work/gcc"
 done
 rm -rf "$scratch"
-total=$(median <"$work/totals")
 gcc=$(median <"$work/gcc")
-stage() { printf '  %-44s %5.2f s\n' "$1" "$(echo "$3 - $2" | bc)"; }
+stage() { printf "  %-44s %5.2f s\n" "$1" "$(echo "d = $3 - $2; if (d < 0) d = 0; d" | bc)"; }
 echo "kernel $release (series $series), patch $(basename "$patch"), object $obj; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "warm run (median of $runs, stages from run $(( (runs + 1) / 2 ))'s progress lines):"
-stage "running kernel's facts" 0 "$running"
-stage "prepared tree checked" "$running" "$prepared"
+echo "warm run (median of $runs; its stages from its progress lines):"
+stage "running kernel's facts (cached)" 0 "$running"
+stage "source listed, prepared tree checked" "$running" "$prepared"
 stage "index, objects chosen" "$prepared" "$objects"
 stage "patch applied, patched object compiled" "$applying" "$built"
 stage "proof against the running kernel" "$built" "$proved"
 stage "diff" "$proved" "$modstart"
 stage "module linked" "$modstart" "$wrote"
 stage "checks, written" "$wrote" "$done_"
+stage "process start and exit (outside the lines)" "$done_" "$total"
 printf '  %-44s %5.2f s\n' "total (wall clock, process start to exit)" "$total"
 printf 'gcc alone on %s (median of %d): %.2f s\n' "$obj" "$runs" "$gcc"
 printf 'ratio: %.1f\n' "$(echo "$total / $gcc" | bc -l)"
