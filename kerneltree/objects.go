@@ -256,9 +256,16 @@ func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Object
 		err = errors.New("make only")
 	case err == nil:
 		how = "kbuild's recorded commands"
-		err = t.runRecorded(ctx, o, cmds, o.Objects, patchedBuild)
-		if err != nil {
+		err = t.runRecorded(ctx, o, cmds, o.Objects)
+		if ctx.Err() != nil {
 			return "", err
+		}
+		if err != nil {
+			// make says why, as it always has (a patch that does not
+			// compile is refused with make's words), or builds what
+			// the recorded commands could not.
+			how = "make"
+			err = fmt.Errorf("a recorded command failed: %w", err)
 		}
 	}
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/kpatchgo/kpatch-build/kbuild"
-	"github.com/kpatchgo/kpatch-build/refusal"
 )
 
 // A recorded command is kbuild's own record of how it built an object:
@@ -128,9 +127,8 @@ func saveRecords(tree, origDir string, objs []string) error {
 
 // runRecorded runs the objects' recorded commands in the tree, as make
 // would (sh -c in the tree's top directory, the C locale), Jobs at a
-// time; what names the build in its error, which is the patch's
-// (refusal.PatchedBuild) for the patched build.
-func (t *Tree) runRecorded(ctx context.Context, o *ObjectsOptions, cmds map[string]string, objs []string, what string) error {
+// time.
+func (t *Tree) runRecorded(ctx context.Context, o *ObjectsOptions, cmds map[string]string, objs []string) error {
 	jobs := max(o.Jobs, 1)
 	sem := make(chan struct{}, jobs)
 	errs := make([]error, len(objs))
@@ -145,18 +143,12 @@ func (t *Tree) runRecorded(ctx context.Context, o *ObjectsOptions, cmds map[stri
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		var me *kbuild.MakeError
-		if what == patchedBuild && errors.As(err, &me) {
-			return refusal.New(refusal.PatchedBuild, err)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	for _, obj := range objs {
 		if _, err := os.Stat(filepath.Join(t.Dir, obj)); err != nil {
-			return fmt.Errorf("%s: the recorded command did not produce %s", what, obj)
+			return fmt.Errorf("the recorded command did not produce %s", obj)
 		}
 	}
 	return nil

@@ -192,10 +192,8 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	fmt.Fprintf(&kb, "ldflags-y += -T $(src)/kpatch.lds\n")
 	fmt.Fprintf(&kb, "CFLAGS_patch-hook.o += -DKLP_REPLACE_ENABLE=%s\n", replace)
 	files["Kbuild"] = []byte(kb.String())
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(o.WorkDir, name), b, 0o644); err != nil {
-			return fmt.Errorf("module %s: %w", o.Name, err)
-		}
+	if err := writeFiles(o.WorkDir, files); err != nil {
+		return fmt.Errorf("module %s: %w", o.Name, err)
 	}
 
 	tree, err := filepath.Abs(o.TreeDir)
@@ -209,11 +207,25 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	tmpl, why := o.directTemplate(tree)
 	var modpost string
 	if tmpl != nil {
-		if modpost, err = linkDirect(ctx, &o, tmpl, tree, work, replace, parts); err != nil {
-			return fmt.Errorf("module %s: %w", o.Name, err)
+		modpost, err = linkDirect(ctx, &o, tmpl, tree, work, replace, parts)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("module %s: %w", o.Name, ctx.Err())
+		case err != nil:
+			// make says why, as it always has, or links what the
+			// recorded commands could not (in a fresh directory).
+			tmpl, why = nil, fmt.Errorf("a recorded command failed: %w", err)
+			if err := freshWorkDir(o.WorkDir); err == nil {
+				err = writeFiles(o.WorkDir, files)
+			}
+			if err != nil {
+				return fmt.Errorf("module %s: %w", o.Name, err)
+			}
+		default:
+			logf("kbuild: linked with kbuild's recorded commands (no make)")
 		}
-		logf("kbuild: linked with kbuild's recorded commands (no make)")
-	} else {
+	}
+	if tmpl == nil {
 		if o.Debug != nil {
 			o.Debug("module %s linked by make: %v", o.Name, why)
 		}
@@ -311,6 +323,16 @@ func (o *KbuildOptions) make(ctx context.Context, tree, work string) (string, er
 		return "", fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, kbuild.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
 	}
 	return out.String(), nil
+}
+
+// writeFiles writes the module directory's files (by name).
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o *KbuildOptions) check() error {
