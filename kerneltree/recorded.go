@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -81,6 +82,15 @@ func (t *Tree) recordedCommands(origDir string, objs, patched []string) (map[str
 			return nil, fmt.Errorf("the patch changes %s, not a C source or header", f)
 		}
 	}
+	deps, err := t.preparedDeps()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range patched {
+		if deps[f] != "" {
+			return nil, fmt.Errorf("the patch changes %s, which %s, made by the preparation, depends on: make decides whether to make it again", f, deps[f])
+		}
+	}
 	cmds := map[string]string{}
 	for _, obj := range objs {
 		file := filepath.Join(origDir, cmdName(obj))
@@ -98,6 +108,50 @@ func (t *Tree) recordedCommands(origDir string, objs, patched []string) (map[str
 		cmds[obj] = cmd
 	}
 	return cmds, nil
+}
+
+// preparedDeps are the files that what the preparation made depends on
+// (asm-offsets.h, bounds.h and the other generated headers, the tools),
+// from kbuild's records of them (the manifest's .cmd files: their
+// source_ and deps_ lists), each with the file that depends on it. make
+// would make such a file again before an object when a patch changes what
+// it depends on; a recorded command would not.
+func (t *Tree) preparedDeps() (map[string]string, error) {
+	manifest, err := t.readManifest()
+	if err != nil {
+		return nil, err
+	}
+	deps := map[string]string{}
+	for rel := range manifest {
+		base := path.Base(rel)
+		if !strings.HasPrefix(base, ".") || !strings.HasSuffix(base, ".cmd") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(t.Dir, rel))
+		if err != nil {
+			return nil, err
+		}
+		target := path.Join(path.Dir(rel), strings.TrimSuffix(strings.TrimPrefix(base, "."), ".cmd"))
+		in := false
+		for _, line := range strings.Split(string(b), "\n") {
+			name, val, ok := strings.Cut(line, " := ")
+			switch {
+			case ok && strings.HasPrefix(name, "source_"):
+				deps[path.Clean(strings.TrimSpace(val))] = target
+				in = false
+			case ok && strings.HasPrefix(name, "deps_"):
+				in = true
+			case in && strings.HasPrefix(line, " "):
+				f := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(line), "\\"))
+				if f != "" && !strings.HasPrefix(f, "$(") && !path.IsAbs(f) {
+					deps[path.Clean(f)] = target
+				}
+			default:
+				in = false
+			}
+		}
+	}
+	return deps, nil
 }
 
 // saveRecords copies kbuild's records of the objects' commands from the

@@ -113,3 +113,26 @@ func TestVerifyRecordsStatData(t *testing.T) {
 		t.Errorf("verify after a same-size rewrite with the old mtime: %q, %v", diff, err)
 	}
 }
+
+// TestPreparedDepsDebian: the headers the preparation's generated files
+// depend on (asm-offsets.h includes most of the core headers, seq_file.h
+// among them) are known, so a patch to one of them is left to make; a
+// plain source file is not among them.
+func TestPreparedDepsDebian(t *testing.T) {
+	tree, _ := debianTree(t)
+	deps, err := tree.preparedDeps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := deps["include/linux/sched.h"]; got != "arch/x86/kernel/asm-offsets.s" {
+		t.Errorf("include/linux/sched.h: a dependency of %q, want arch/x86/kernel/asm-offsets.s", got)
+	}
+	for _, f := range []string{"fs/proc/loadavg.c", "fs/xfs/xfs_stats.c"} {
+		if deps[f] != "" {
+			t.Errorf("%s: a dependency of %s", f, deps[f])
+		}
+	}
+	if _, err := tree.recordedCommands(t.TempDir(), nil, []string{"include/linux/sched.h"}); err == nil || !strings.Contains(err.Error(), "asm-offsets.s, made by the preparation") {
+		t.Errorf("a patch of include/linux/sched.h: %v", err)
+	}
+}
