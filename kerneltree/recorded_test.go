@@ -43,6 +43,13 @@ func TestRecordedCommand(t *testing.T) {
 // for this tree's directory.
 func TestRecordedCommandsRefuse(t *testing.T) {
 	tr, root := fakeTree(t)
+	files, err := sourceFiles(tr.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.writeManifest(files); err != nil {
+		t.Fatal(err)
+	}
 	orig := filepath.Join(root, "objects")
 	good := "savedcmd_fs/proc/meminfo.o := gcc " + kcflags(tr.Dir) + " -c -o fs/proc/meminfo.o fs/proc/meminfo.c\n" +
 		"source_fs/proc/meminfo.o := fs/proc/meminfo.c\ndeps_fs/proc/meminfo.o := \\\n"
