@@ -169,7 +169,14 @@ type Settings struct {
 	MaxObjects int
 	// Distcc compiles the objects through distcc (distribution; also
 	// when DISTCC_HOSTS is set).
-	Distcc   bool
+	Distcc bool
+	// MakeOnly builds a distribution kernel's objects and module with
+	// kbuild's make only, never by its recorded commands (the slower
+	// path, for comparison).
+	MakeOnly bool
+	// Debug, if set, receives debug lines (a distribution kernel: why
+	// a step took kbuild's make rather than the recorded commands).
+	Debug    func(format string, args ...any)
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
 	// FailLog is where a failed build command's output is saved.

@@ -51,6 +51,12 @@ type ObjectsOptions struct {
 	// FailLog, if set, is where the output of a make that fails is
 	// saved (the error names it).
 	FailLog string
+	// Debug, if set, receives debug lines: why the patched objects
+	// were built by make rather than by their recorded commands.
+	Debug func(format string, args ...any)
+	// MakeOnly builds every object with make, never with its recorded
+	// command (the slower path, which the fast one must equal).
+	MakeOnly bool
 }
 
 // Objects are the two builds of a set of objects.
@@ -182,6 +188,9 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 		}
 		err := t.make(ctx, &o, missing, "original build")
 		if err == nil {
+			err = saveRecords(t.Dir, res.OrigDir, missing)
+		}
+		if err == nil {
 			err = moveObjects(t.Dir, res.OrigDir, missing)
 		}
 		if rerr := t.recover(); err == nil {
@@ -206,14 +215,14 @@ func (t *Tree) BuildObjects(ctx context.Context, o ObjectsOptions) (*Objects, er
 	if err := t.writeJournal(j); err != nil {
 		return nil, err
 	}
-	err = t.applyAndBuild(ctx, &o, res)
+	how, err := t.applyAndBuild(ctx, &o, res, j.Files)
 	if rerr := t.recover(); err == nil {
 		err = rerr
 	}
 	if err != nil {
 		return nil, err
 	}
-	logf("built %d patched object(s) in %.1fs", len(o.Objects), time.Since(start).Seconds())
+	logf("built %d patched object(s) in %.1fs (%s)", len(o.Objects), time.Since(start).Seconds(), how)
 	return res, nil
 }
 
@@ -232,21 +241,52 @@ func (t *Tree) Locked(fn func() error) error {
 	return fn()
 }
 
-func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Objects) error {
+// applyAndBuild applies the patches to the tree and builds the patched
+// objects: with the commands kbuild recorded for them when their
+// original build did (recordedCommands says when), with make otherwise.
+// It says which.
+func (t *Tree) applyAndBuild(ctx context.Context, o *ObjectsOptions, res *Objects, patched []string) (string, error) {
 	for _, p := range o.Patches {
 		if o.Log != nil {
 			o.Log("applying %s", filepath.Base(p.Path))
 		}
 		fuzzed, err := p.ApplyWith(t.Dir, patch.ApplyOptions{Fuzz: o.Fuzz, Log: o.Log})
 		if err != nil {
-			return err
+			return "", err
 		}
 		res.Fuzzed = append(res.Fuzzed, fuzzed...)
 	}
-	if err := t.make(ctx, o, o.Objects, patchedBuild); err != nil {
-		return err
+	how := "make"
+	cmds, err := t.recordedCommands(res.OrigDir, o.Objects, patched)
+	switch {
+	case o.MakeOnly:
+		err = errors.New("make only")
+	case err == nil:
+		how = "kbuild's recorded commands"
+		err = t.runRecorded(ctx, o, cmds, o.Objects)
+		if ctx.Err() != nil {
+			return "", err
+		}
+		if err != nil {
+			// make says why, as it always has (a patch that does not
+			// compile is refused with make's words), or builds what
+			// the recorded commands could not.
+			how = "make"
+			err = fmt.Errorf("a recorded command failed: %w", err)
+		}
 	}
-	return moveObjects(t.Dir, res.PatchedDir, o.Objects)
+	if err != nil {
+		if o.Debug != nil {
+			o.Debug("patched objects built by make: %v", err)
+		}
+		if err := t.make(ctx, o, o.Objects, patchedBuild); err != nil {
+			return "", err
+		}
+		if err := saveRecords(t.Dir, res.OrigDir, o.Objects); err != nil {
+			return "", err
+		}
+	}
+	return how, moveObjects(t.Dir, res.PatchedDir, o.Objects)
 }
 
 // patchedFiles are the tree-relative files a patch writes or removes,

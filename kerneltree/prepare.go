@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -87,11 +88,12 @@ type sourceFile struct {
 // (worktree.CopyTree's choice), sorted by path.
 func sourceFiles(src string) ([]sourceFile, error) {
 	var files []sourceFile
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	var mu sync.Mutex
+	err := walkParallel(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != src && worktree.CopyTreeSkips(d) {
+		if worktree.CopyTreeSkips(d) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -105,11 +107,12 @@ func sourceFiles(src string) ([]sourceFile, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
+		mu.Lock()
 		files = append(files, sourceFile{rel: filepath.ToSlash(rel), info: info})
+		mu.Unlock()
 		return nil
 	})
-	// WalkDir visits in lexical order of each directory's names, not of
-	// the whole paths (fs/a-b/x before fs/a/x): the key sorts.
+	// The walk visits in no particular order: the key sorts.
 	sort.Slice(files, func(a, b int) bool { return files[a].rel < files[b].rel })
 	return files, err
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/kpatchgo/kpatch-build/patch"
 	"github.com/kpatchgo/kpatch-build/worktree"
@@ -177,13 +181,22 @@ func (t *Tree) readManifest() (map[string]manifestEntry, error) {
 // and there must be nothing else. A temporary file of a run killed while
 // it wrote one (patch.ToolStatePrefix+"replace-*") is removed.
 //
+// A file whose contents verify had to hash (one the preparation made, or
+// a copy of the source tree's) is hashed again only when its stat data
+// (device, inode, size, modification and change times; for a copy, the
+// source tree's file's too) differ from those recorded when it was last
+// found the same (verifiedName, beside the manifest and as trusted as
+// it): writing a file changes its change time, which no one but the
+// clock's owner can set back.
+//
 // What it costs, measured on linux-source-6.1 (78,538 files, hard
-// links; 6,800 files made by the preparation, 25 MB hashed) on 2 cores
-// shared with other builds (load average 7): 0.5-1.1 s a run
-// (BenchmarkVerifyDebian), on top of the 0.3-0.6 s the cache key's
-// listing of the source tree already took. A tree of copies (a source
-// tree on another file system, which cannot be linked) hashes every file
-// of both trees instead, about 1.2 GB each.
+// links; 6,800 files made by the preparation, 25 MB) on 2 cores shared
+// with other builds: 0.5-1.1 s a run before the walk was parallel and
+// the stat data recorded (BenchmarkVerifyDebian), on top of the
+// 0.3-0.6 s the cache key's listing of the source tree already took;
+// both walks now run on every core. A tree of copies (a source tree on
+// another file system, which cannot be linked) hashes every file of both
+// trees the first time, about 1.2 GB each.
 func (t *Tree) verify(src []sourceFile) (string, error) {
 	manifest, err := t.readManifest()
 	if err != nil {
@@ -193,58 +206,108 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 	for _, f := range src {
 		user[f.rel] = f.info
 	}
-	seen, made := 0, 0
-	diff := ""
-	err = filepath.WalkDir(t.Dir, func(p string, d fs.DirEntry, err error) error {
+	known := t.readVerified()
+	var (
+		mu        sync.Mutex
+		seen, mad atomic.Int64
+		diffs     []string
+		verified  = map[string]string{}
+		hashed    bool
+	)
+	differs := func(rel, why string) error {
+		mu.Lock()
+		diffs = append(diffs, rel+why)
+		mu.Unlock()
+		return fs.SkipAll
+	}
+	// check compares a file whose stamp (stat data and what it was
+	// compared with) verify may have recorded.
+	check := func(rel, stamp string, compare func() (bool, error)) (bool, error) {
+		if stamp != "" && known[rel] == stamp {
+			mu.Lock()
+			verified[rel] = stamp
+			mu.Unlock()
+			return true, nil
+		}
+		same, err := compare()
+		if same && err == nil && stamp != "" {
+			mu.Lock()
+			verified[rel] = stamp
+			hashed = true
+			mu.Unlock()
+		}
+		return same, err
+	}
+	err = walkParallel(t.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(t.Dir, p)
 		rel = filepath.ToSlash(rel)
 		if m, ok := manifest[rel]; ok {
-			made++
+			mad.Add(1)
 			if volatileFiles[rel] {
 				return nil
 			}
-			same, err := sameAsManifest(p, d, m)
+			stamp := ""
+			if st := statStamp(d); m.sum != "" && d.Type().IsRegular() && st != "" {
+				stamp = "made " + m.sum + " " + st
+			}
+			same, err := check(rel, stamp, func() (bool, error) { return sameAsManifest(p, d, m) })
 			if err != nil {
 				return err
 			}
 			if !same {
-				diff = rel + " is not what the preparation made"
-				return fs.SkipAll
+				return differs(rel, " is not what the preparation made")
 			}
 			return nil
 		}
 		if ui, ok := user[rel]; ok {
-			seen++
-			same, err := sameFile(filepath.Join(t.Source, rel), ui, p, d)
+			seen.Add(1)
+			stamp := ""
+			if ui.Mode().IsRegular() && d.Type().IsRegular() {
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				if os.SameFile(ui, info) {
+					return nil // a hard link: nothing to hash
+				}
+				if a, b := infoStamp(info), infoStamp(ui); a != "" && b != "" {
+					stamp = "copy " + a + " " + b
+				}
+			}
+			same, err := check(rel, stamp, func() (bool, error) { return sameFile(filepath.Join(t.Source, rel), ui, p, d) })
 			if err != nil {
 				return err
 			}
 			if !same {
-				diff = rel + " is not the source tree's"
-				return fs.SkipAll
+				return differs(rel, " is not the source tree's")
 			}
 			return nil
 		}
 		if strings.HasPrefix(d.Name(), patch.ToolStatePrefix+"replace-") {
 			return os.Remove(p)
 		}
-		diff = rel + " is neither a file of the source tree nor one the preparation made"
-		return fs.SkipAll
+		return differs(rel, " is neither a file of the source tree nor one the preparation made")
 	})
-	if err != nil || diff != "" {
-		return diff, err
+	if err != nil {
+		return "", err
 	}
-	if seen < len(src) {
+	if len(diffs) > 0 {
+		// The walk stops at a difference, one per goroutine at most:
+		// the first in path order is the one named.
+		sort.Strings(diffs)
+		return diffs[0], nil
+	}
+	if int(seen.Load()) < len(src) {
 		for _, f := range src {
 			if _, err := os.Lstat(filepath.Join(t.Dir, f.rel)); err != nil {
 				return f.rel + " of the source tree is missing", nil
 			}
 		}
 	}
-	if made < len(manifest) {
+	if int(mad.Load()) < len(manifest) {
 		var missing []string
 		for rel := range manifest {
 			if volatileFiles[rel] {
@@ -259,7 +322,54 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 			return missing[0] + ", made by the preparation, is missing", nil
 		}
 	}
+	if hashed {
+		t.writeVerified(verified)
+	}
 	return "", nil
+}
+
+// verifiedName, beside the prepared tree, records the stat data of the
+// files verify found the same by their contents (verify).
+const verifiedName = "verified.json"
+
+// readVerified reads what writeVerified wrote; a record that cannot be
+// read is none (every file is hashed again).
+func (t *Tree) readVerified() map[string]string {
+	m := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(t.home, verifiedName))
+	if err == nil && json.Unmarshal(b, &m) != nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// writeVerified records the stamps of the files verify found the same;
+// the record only saves work, so a failure to write it is ignored.
+func (t *Tree) writeVerified(m map[string]string) {
+	if b, err := json.Marshal(m); err == nil {
+		worktree.ReplaceFile(filepath.Join(t.home, verifiedName), b, 0o644)
+	}
+}
+
+// statStamp is a directory entry's stat data as verify records it (see
+// infoStamp); "" when it cannot be read.
+func statStamp(d fs.DirEntry) string {
+	info, err := d.Info()
+	if err != nil {
+		return ""
+	}
+	return infoStamp(info)
+}
+
+// infoStamp is a file's device, inode, size, modification and change
+// times: what changes when anyone but the clock's owner writes it; ""
+// when the system gives no such data (nothing is then skipped).
+func infoStamp(info fs.FileInfo) string {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
 }
 
 // sameFile reports whether the prepared tree's entry p (d) is the source

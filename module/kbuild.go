@@ -86,6 +86,17 @@ type KbuildOptions struct {
 	// FailLog, if set, is where kbuild's output is saved when it fails
 	// (the error names it).
 	FailLog string
+	// StateDir, if set, is the prepared tree's directory for the module
+	// build's records (written under the tree's lock): kbuild's commands
+	// of a module build, which later builds run without make (the direct
+	// link, direct.go), and the objects every module of the tree shares.
+	StateDir string
+	// MakeOnly links the module with kbuild's make even when the
+	// recorded commands could (the slower path, which the direct link
+	// must equal).
+	MakeOnly bool
+	// Debug, if set, receives debug lines: why make linked the module.
+	Debug func(string, ...any)
 }
 
 // kbuildScript is the linker script kbuild applies when it links the
@@ -181,10 +192,8 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	fmt.Fprintf(&kb, "ldflags-y += -T $(src)/kpatch.lds\n")
 	fmt.Fprintf(&kb, "CFLAGS_patch-hook.o += -DKLP_REPLACE_ENABLE=%s\n", replace)
 	files["Kbuild"] = []byte(kb.String())
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(o.WorkDir, name), b, 0o644); err != nil {
-			return fmt.Errorf("module %s: %w", o.Name, err)
-		}
+	if err := writeFiles(o.WorkDir, files); err != nil {
+		return fmt.Errorf("module %s: %w", o.Name, err)
 	}
 
 	tree, err := filepath.Abs(o.TreeDir)
@@ -195,36 +204,41 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 	if err != nil {
 		return fmt.Errorf("module %s: %w", o.Name, err)
 	}
-	jobs := o.Jobs
-	if jobs < 1 {
-		jobs = 1
-	}
-	// The work and tree directories are mapped out of the debug info of
-	// every object kbuild compiles here (the hook, NAME.mod.c): the module
-	// is the same bytes whatever the run's work directory and the cache's
-	// location.
-	args := []string{"-C", tree, "M=" + work, "CC=" + o.CC, "KERNELRELEASE=" + o.Release,
-		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs)}
-	args = append(append(args, o.Vars...), "modules")
-	logf("kbuild: make %s", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, "make", args...)
-	// make and its compilers share a process group, ended together when
-	// ctx is.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	// Non-exported symbols the diff objects refer to become klp relocations
-	// after the link: modpost only warns about them.
-	cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1", "LC_ALL=C")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("module %s: kbuild: %w", o.Name, ctx.Err())
+	tmpl, why := o.directTemplate(tree)
+	var modpost string
+	if tmpl != nil {
+		modpost, err = linkDirect(ctx, &o, tmpl, tree, work, replace, parts)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("module %s: %w", o.Name, ctx.Err())
+		case err != nil:
+			// make says why, as it always has, or links what the
+			// recorded commands could not (in a fresh directory).
+			tmpl, why = nil, fmt.Errorf("a recorded command failed: %w", err)
+			if err := freshWorkDir(o.WorkDir); err == nil {
+				err = writeFiles(o.WorkDir, files)
+			}
+			if err != nil {
+				return fmt.Errorf("module %s: %w", o.Name, err)
+			}
+		default:
+			logf("kbuild: linked with kbuild's recorded commands (no make)")
 		}
-		return fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, kbuild.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
 	}
-	if n := undefinedWarnings(out.String()); n > 0 {
+	if tmpl == nil {
+		if o.Debug != nil {
+			o.Debug("module %s linked by make: %v", o.Name, why)
+		}
+		if modpost, err = o.make(ctx, tree, work); err != nil {
+			return err
+		}
+		if o.StateDir != "" {
+			if err := recordTemplate(o.StateDir, tree, work, o.Name, replace, parts); err != nil && o.Debug != nil {
+				o.Debug("kbuild's commands for module %s not recorded: %v", o.Name, err)
+			}
+		}
+	}
+	if n := undefinedWarnings(modpost); n > 0 {
 		logf("kbuild: modpost: %d undefined symbols, left to the klp relocations", n)
 	}
 
@@ -250,6 +264,74 @@ func BuildKbuild(ctx context.Context, o KbuildOptions) error {
 		return fmt.Errorf("module %s: %w", o.Name, err)
 	}
 	logf("kbuild: wrote %s", o.Output)
+	return nil
+}
+
+// directTemplate returns the recorded commands that link the module
+// without make (direct.go), or nil and why make must.
+func (o *KbuildOptions) directTemplate(tree string) (*moduleTemplate, error) {
+	switch {
+	case o.StateDir == "":
+		return nil, errors.New("no state directory")
+	case o.MakeOnly:
+		return nil, errors.New("make only")
+	}
+	// BTF for modules needs the kernel's vmlinux in the tree, which
+	// kbuild's final link reads besides its recorded command.
+	if cfg, err := os.ReadFile(filepath.Join(tree, ".config")); err != nil {
+		return nil, err
+	} else if bytes.Contains(cfg, []byte("\nCONFIG_DEBUG_INFO_BTF_MODULES=y\n")) {
+		if _, err := os.Stat(filepath.Join(tree, "vmlinux")); err == nil {
+			return nil, errors.New("the tree has a vmlinux: kbuild adds BTF to the module")
+		}
+	}
+	return loadTemplate(o.StateDir, tree)
+}
+
+// make runs the tree's kbuild on the module directory work; it returns
+// its output (modpost's warnings).
+func (o *KbuildOptions) make(ctx context.Context, tree, work string) (string, error) {
+	jobs := o.Jobs
+	if jobs < 1 {
+		jobs = 1
+	}
+	// The work and tree directories are mapped out of the debug info of
+	// every object kbuild compiles here (the hook, NAME.mod.c): the module
+	// is the same bytes whatever the run's work directory and the cache's
+	// location.
+	args := []string{"-C", tree, "M=" + work, "CC=" + o.CC, "KERNELRELEASE=" + o.Release,
+		"KCFLAGS=-ffile-prefix-map=" + work + "=. -ffile-prefix-map=" + tree + "=.", "-j" + strconv.Itoa(jobs)}
+	args = append(append(args, o.Vars...), "modules")
+	if o.Log != nil {
+		o.Log("kbuild: make %s", strings.Join(args, " "))
+	}
+	cmd := exec.CommandContext(ctx, "make", args...)
+	// make and its compilers share a process group, ended together when
+	// ctx is.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	// Non-exported symbols the diff objects refer to become klp relocations
+	// after the link: modpost only warns about them.
+	cmd.Env = append(os.Environ(), "KBUILD_MODPOST_WARN=1", "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("module %s: kbuild: %w", o.Name, ctx.Err())
+		}
+		return "", fmt.Errorf("module %s: kbuild in %s: %w", o.Name, work, kbuild.NewMakeError("make M=... modules", out.Bytes(), err, o.FailLog))
+	}
+	return out.String(), nil
+}
+
+// writeFiles writes the module directory's files (by name).
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -79,6 +79,13 @@ type Options struct {
 	Targets  []string
 	Log      func(format string, args ...any)
 	BuildLog io.Writer
+	// Debug, if set, receives debug lines (real trees: why a step took
+	// kbuild's make rather than the recorded commands).
+	Debug func(format string, args ...any)
+	// MakeOnly builds a real tree's objects and module with kbuild's
+	// make only, never by its recorded commands (the slower path, for
+	// comparison).
+	MakeOnly bool
 }
 
 // Report is the JSON report of a whole build.

@@ -96,7 +96,7 @@ const DefaultMaxObjects = distro.DefaultMaxObjects
 func (o *Options) kernelOf() kernel.Kernel {
 	s := kernel.Settings{SourceDir: o.SourceDir, Config: o.Config, Vmlinux: o.Vmlinux, Symvers: o.Symvers, Release: o.Release,
 		DebugModules: o.DebugModules, CC: o.CC, CacheDir: o.CacheDir, Jobs: o.Jobs, Fuzz: o.Fuzz, Targets: o.Targets,
-		SkipCompilerCheck: o.SkipCompilerCheck, SkipProof: o.SkipProof, MaxObjects: o.MaxObjects, Distcc: o.Distcc, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()}
+		SkipCompilerCheck: o.SkipCompilerCheck, SkipProof: o.SkipProof, MaxObjects: o.MaxObjects, Distcc: o.Distcc, MakeOnly: o.MakeOnly, Debug: o.Debug, Log: o.Log, BuildLog: o.BuildLog, FailLog: o.failLog()}
 	if IsLinuxTree(o.SourceDir) {
 		return distro.New(s)
 	}

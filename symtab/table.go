@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -60,14 +61,21 @@ type span struct{ start, n int32 }
 
 // Load reads a parent symbol table from path, which is either an ELF file
 // (vmlinux, a .ko or a .o; recognised by its magic number) or the text
-// output of "readelf -s --wide".
+// output of "readelf -s --wide". An ELF file is read where its sections
+// are, not whole: a debug vmlinux is 350-650 MB, its symbol table a few.
 func Load(path string) (*Table, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if IsELF(data) {
-		return ParseELF(path, bytes.NewReader(data))
+	defer f.Close()
+	var magic [4]byte
+	if n, _ := io.ReadFull(f, magic[:]); IsELF(magic[:n]) {
+		return ParseELF(path, f)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkReadelfText(path, data); err != nil {
 		return nil, err

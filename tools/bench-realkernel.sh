@@ -10,20 +10,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-$(mktemp -d)}
-# The newest 6.1 kernel (the source is linux-source-6.1; a newer series
-# installed beside it, 6.12, would be refused by the proof).
-kver=$(ls /boot/vmlinuz-6.1.* | sed 's|^/boot/vmlinuz-||' | sort -V | tail -1)
+# The newest installed 6.1 release with its headers and -dbg vmlinux, as
+# the tool and the tests find it (package debian), matching the
+# linux-source-6.1 extracted below (ls /boot/vmlinuz-* | sort -V would
+# take a newer series installed beside it).
+eval "$(go run ./tools/debkernel 6.1)"
 go build -o "$work/kpatch-build" ./cmd/kpatch-build
 if [ ! -e "$work/src/Makefile" ]; then
   mkdir -p "$work/src"
-  tar -xf /usr/src/linux-source-6.1.tar.xz -C "$work/src" --strip-components=1
+  tar -xf "$tarball" -C "$work/src" --strip-components=1
   chmod -R a-w "$work/src"
 fi
 rm -rf "$work/cache"
 run() { # NAME PATCH
   local t0 t1 log=$work/$1.log
   t0=$(date +%s.%N)
-  "$work/kpatch-build" -s "$work/src" -c "/lib/modules/$kver/build/.config" -v "/usr/lib/debug/boot/vmlinux-$kver" \
+  "$work/kpatch-build" -s "$work/src" -c "$config" -v "$vmlinux" \
     --cachedir "$work/cache" -o "$work/out" "$2" >"$log" 2>&1 || true
   t1=$(date +%s.%N)
   printf '%-34s %6.1f s  %s\n' "$1" "$(echo "$t1 - $t0" | bc)" \

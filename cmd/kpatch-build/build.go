@@ -174,7 +174,8 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	res, err := pipeline.Run(ctx, pipeline.Options{SourceDir: src, Config: f.config, Vmlinux: f.vmlinux, Patches: patches, Fuzz: f.fuzz, Name: f.name,
 		Symvers: f.symvers, DebugModules: f.debugModules, Release: f.release, CC: f.cc,
 		OutputDir: f.output, Unverified: f.verify, CacheDir: f.cacheDir, Jobs: f.jobs, NonReplace: f.nonReplace,
-		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, MaxObjects: f.maxObjects, Distcc: f.distcc, KeepWork: keep, Targets: f.targets, Log: progress})
+		SkipCompilerCheck: f.skipCompilerCheck, SkipProof: f.skipProof, MaxObjects: f.maxObjects, Distcc: f.distcc, KeepWork: keep, Targets: f.targets, Log: progress,
+		Debug: func(format string, args ...any) { log.Debugf(format, args...) }})
 	if err == nil && f.verify {
 		interrupted := func() bool { return sig() != nil }
 		err = verifyAndPublish(ctx, cmd, res, checks, verifyOptions{kvm: f.kvm, interrupted: interrupted, progress: progress})

@@ -8,7 +8,8 @@
 // lines (affectedObjects) and only those are built, original and patched.
 // Before the diff every original object is proved equal to the running
 // kernel's (package proof) and the patch's struct layouts are guarded;
-// the module is built by the tree's kbuild (module.BuildKbuild) and
+// the module is built with the tree's kbuild (module.BuildKbuild: its
+// recorded commands once kbuild has built one, make otherwise) and
 // verified under qemu with the running kernel (package guest). The kernel
 // is never built whole and the user's tree never written.
 package distro
@@ -155,7 +156,7 @@ func (k *Kernel) Build(ctx context.Context, patches []*patch.Patch) (*kernel.Bui
 		return b, err
 	}
 	built, err := k.tree.BuildObjects(ctx, kerneltree.ObjectsOptions{Objects: paths, Patches: patches, Fuzz: k.s.Fuzz, Headers: module.Headers(),
-		WorkDir: work, Jobs: makeJobs, Env: env, Log: k.s.Log, BuildLog: k.s.BuildLog, FailLog: k.s.FailLog})
+		WorkDir: work, Jobs: makeJobs, Env: env, Log: k.s.Log, BuildLog: k.s.BuildLog, FailLog: k.s.FailLog, Debug: k.s.Debug, MakeOnly: k.s.MakeOnly})
 	if err != nil {
 		return b, err
 	}
@@ -253,7 +254,8 @@ func (k *Kernel) BuildModule(ctx context.Context, m kernel.Module) error {
 	return k.tree.Locked(func() error {
 		return module.BuildKbuild(ctx, module.KbuildOptions{Name: m.Name, TreeDir: k.tree.Dir, Objects: m.Objects, NewObjects: m.New,
 			Release: k.running.Release, CC: k.running.CC, Vars: k.tree.Vars, NonReplace: m.NonReplace, Jobs: k.s.Jobs,
-			WorkDir: m.WorkDir, Output: m.Output, Log: k.s.Log, FailLog: k.s.FailLog})
+			WorkDir: m.WorkDir, Output: m.Output, Log: k.s.Log, FailLog: k.s.FailLog,
+			StateDir: k.tree.ModuleStateDir(), MakeOnly: k.s.MakeOnly, Debug: k.s.Debug})
 	})
 }
 
