@@ -170,6 +170,11 @@ func (a *affected) file(p *patch.Patch, fc *patch.FileChange) error {
 	if err != nil {
 		return &patch.Error{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: err}
 	}
+	if strings.HasSuffix(f, ".h") {
+		if err := a.ix.LoadDecls(); err != nil {
+			return err
+		}
+	}
 	if (strings.HasSuffix(f, ".h") || strings.HasSuffix(f, ".c")) && !a.anyUser(f) {
 		return &patch.Error{Patch: p.Path, Line: lineOf(p, touched), Path: touched, Err: notCompiled(touched, f)}
 	}

@@ -42,8 +42,9 @@ func (ix *Index) HeaderUsers(dir, header string) ([]*Object, error) {
 	}
 	seen := map[int]bool{}
 	var out []*Object
+	byFile := ix.fileMap()
 	for f := range reach {
-		for _, i := range ix.byFile[f] {
+		for _, i := range byFile[f] {
 			if !seen[i] {
 				seen[i] = true
 				out = append(out, &ix.Objects[i])

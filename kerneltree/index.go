@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"debug/dwarf"
 	"debug/elf"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
 	"io/fs"
@@ -40,13 +41,79 @@ type Index struct {
 	// unit's debug info holds (see Object.Decls).
 	Decls []Decl
 
-	byFile  map[string][]int
+	byFile  map[string][]int // fileMap's, nil until a header needs it
 	byPath  map[string][]int
 	byDecl  map[Decl][]int
 	fileIDs map[string]int32
 	// declFiles are the headers some object's Decls name.
 	declFiles map[string]bool
 	declOnce  sync.Once
+	fileOnce  sync.Once
+	// declData are Decls and every object's Decls as cached (a
+	// declTable's gob), decoded on the first use; declErr is that
+	// decoding's error.
+	declData []byte
+	declErr  error
+}
+
+// onDisk is the index as it is cached, followed by its header entities
+// (a declTable's gob) kept apart, so that a patch of C files, which
+// never needs them, does not even copy them (they are three quarters of
+// the index): the cached bytes are the length of onDisk's gob
+// (uvarint), that gob, and the entities'.
+type onDisk struct {
+	Files   []string
+	Objects []Object // without Decls
+	Modules map[string]string
+}
+
+// declTable are the index's header entities and each object's.
+type declTable struct {
+	Decls []Decl
+	Of    [][]int32 // Of[i] is Objects[i].Decls
+}
+
+// encode returns the index as cached.
+func (ix *Index) encode() ([]byte, error) {
+	t := declTable{Decls: ix.Decls, Of: make([][]int32, len(ix.Objects))}
+	d := onDisk{Files: ix.Files, Modules: ix.Modules, Objects: make([]Object, len(ix.Objects))}
+	for i, o := range ix.Objects {
+		t.Of[i] = o.Decls
+		o.Decls = nil
+		d.Objects[i] = o
+	}
+	var core, decls bytes.Buffer
+	if err := gob.NewEncoder(&core).Encode(d); err != nil {
+		return nil, err
+	}
+	if err := gob.NewEncoder(&decls).Encode(t); err != nil {
+		return nil, err
+	}
+	out := binary.AppendUvarint(nil, uint64(core.Len()))
+	out = append(out, core.Bytes()...)
+	return append(out, decls.Bytes()...), nil
+}
+
+// decode reads the index as cached, leaving the entities to LoadDecls.
+func (ix *Index) decode(b []byte) error {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return fmt.Errorf("index: a length of %d bytes in %d", n, len(b))
+	}
+	var d onDisk
+	if err := gob.NewDecoder(bytes.NewReader(b[w : w+int(n)])).Decode(&d); err != nil {
+		return err
+	}
+	*ix = Index{Files: d.Files, Objects: d.Objects, Modules: d.Modules, declData: b[w+int(n):]}
+	return nil
+}
+
+// LoadDecls decodes the header entities of a cached index, once (an
+// index just built has them); Declaring and DeclaresIn see none when it
+// fails, so a caller that needs them calls it first for the error.
+func (ix *Index) LoadDecls() error {
+	ix.declOnce.Do(ix.indexDecls)
+	return ix.declErr
 }
 
 // Decl is a named entity a header declares, as debug info records it:
@@ -82,11 +149,44 @@ func (ix *Index) Source(o *Object) string { return ix.Files[o.Files[0]] }
 // file: its object, in vmlinux or a module, or both when kbuild builds
 // it twice; a header: every object that includes it).
 func (ix *Index) ObjectsOf(file string) []*Object {
+	file = path.Clean(filepath.ToSlash(file))
 	var out []*Object
-	for _, i := range ix.byFile[path.Clean(filepath.ToSlash(file))] {
-		out = append(out, &ix.Objects[i])
+	if ix.byFile != nil {
+		for _, i := range ix.byFile[file] {
+			out = append(out, &ix.Objects[i])
+		}
+		return out
+	}
+	// One lookup: a scan of the line tables costs less than the map of
+	// every file (millions of entries) that HeaderUsers needs.
+	id := slices.Index(ix.Files, file)
+	if id < 0 {
+		return nil
+	}
+	for i := range ix.Objects {
+		if slices.Contains(ix.Objects[i].Files, int32(id)) {
+			out = append(out, &ix.Objects[i])
+		}
 	}
 	return out
+}
+
+// fileMap maps every file to the objects whose line tables name it, once.
+func (ix *Index) fileMap() map[string][]int {
+	ix.fileOnce.Do(func() {
+		byFile := map[string][]int{}
+		for i, o := range ix.Objects {
+			seen := map[int32]bool{}
+			for _, f := range o.Files {
+				if !seen[f] {
+					seen[f] = true
+					byFile[ix.Files[f]] = append(byFile[ix.Files[f]], i)
+				}
+			}
+		}
+		ix.byFile = byFile
+	})
+	return ix.byFile
 }
 
 // Object returns the objects with the tree-relative path (one, or one
@@ -124,6 +224,34 @@ func (ix *Index) Declaring(name, file string) []*Object {
 // indexDecls maps the entities to their objects, on the first use (a
 // patch of C files never needs it: it costs about a second).
 func (ix *Index) indexDecls() {
+	if ix.declData != nil {
+		var t declTable
+		err := gob.NewDecoder(bytes.NewReader(ix.declData)).Decode(&t)
+		if err == nil && len(t.Of) != len(ix.Objects) {
+			err = fmt.Errorf("%d objects' entities for %d objects", len(t.Of), len(ix.Objects))
+		}
+		for _, of := range t.Of {
+			for _, d := range of {
+				if err == nil && (d < 0 || int(d) >= len(t.Decls)) {
+					err = fmt.Errorf("entity %d of %d", d, len(t.Decls))
+				}
+			}
+		}
+		for _, d := range t.Decls {
+			if err == nil && (d.File < 0 || int(d.File) >= len(ix.Files)) {
+				err = fmt.Errorf("entity %s in file %d of %d", d.Name, d.File, len(ix.Files))
+			}
+		}
+		if err != nil {
+			ix.declErr = fmt.Errorf("the cached index's header entities: %w (remove the cache's index-* entry)", err)
+			t = declTable{Of: make([][]int32, len(ix.Objects))}
+		}
+		ix.Decls = t.Decls
+		for i := range ix.Objects {
+			ix.Objects[i].Decls = t.Of[i]
+		}
+		ix.declData = nil
+	}
 	ix.byDecl = map[Decl][]int{}
 	ix.fileIDs = map[string]int32{}
 	ix.declFiles = map[string]bool{}
@@ -141,23 +269,17 @@ func (ix *Index) indexDecls() {
 }
 
 func (ix *Index) finish() {
-	ix.byFile = map[string][]int{}
+	ix.byFile = nil
 	ix.byPath = map[string][]int{}
 	ix.declOnce = sync.Once{}
+	ix.fileOnce = sync.Once{}
 	for i, o := range ix.Objects {
 		ix.byPath[o.Path] = append(ix.byPath[o.Path], i)
-		seen := map[int32]bool{}
-		for _, f := range o.Files {
-			if !seen[f] {
-				seen[f] = true
-				ix.byFile[ix.Files[f]] = append(ix.byFile[ix.Files[f]], i)
-			}
-		}
 	}
 }
 
 // indexVersion changes when the index's format or meaning changes.
-const indexVersion = "2"
+const indexVersion = "3"
 
 // LoadIndex returns the index of the running kernel, cached under
 // cacheDir by the vmlinux's build-id and the debug modules' listing
@@ -178,15 +300,12 @@ func LoadIndex(r *Running, cacheDir string, logf func(string, ...any)) (*Index, 
 		if err != nil {
 			return nil, err
 		}
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(built); err != nil {
+		b, err := built.encode()
+		if err != nil {
 			return nil, fmt.Errorf("index: %w", err)
 		}
-		return buf.Bytes(), nil
-	}, func(b []byte) error {
-		*ix = Index{}
-		return gob.NewDecoder(bytes.NewReader(b)).Decode(ix)
-	})
+		return b, nil
+	}, ix.decode)
 	if err != nil {
 		return nil, err
 	}
