@@ -30,30 +30,39 @@ newest() {
   echo "$kver"
 }
 
-case $series in
-6.1)
-  "$here/apt-ensure.sh" realkernel-setup linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg \
-    linux-source-6.1 "${tools[@]}"
-  ;;
-6.12)
+# The kernel lines, one row each: SERIES and the Debian 12 archive suite
+# its packages come from (bookworm: Debian 12's own, already in apt's
+# sources; any other suite is added to them). Everything else is the
+# same for every line: the packages are linux-image-amd64,
+# linux-headers-amd64, linux-image-amd64-dbg and linux-source-SERIES,
+# and the tool finds the paths and the compiler from what they install
+# (package debian, the config's CONFIG_CC_VERSION_TEXT). A new kernel
+# line is a new row here, plus its tests.
+lines='
+6.1  bookworm
+6.12 bookworm-backports
+'
+suite=$(echo "$lines" | awk -v s="$series" '$1 == s {print $2}')
+if [ -z "$suite" ]; then
+  echo "realkernel-setup: series $series unknown (one of: $(echo "$lines" | awk 'NF {print $1}' | paste -sd' '))" >&2
+  exit 2
+fi
+pkgs=(linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg "linux-source-$series")
+if [ "$suite" = bookworm ]; then
+  "$here/apt-ensure.sh" realkernel-setup "${pkgs[@]}" "${tools[@]}"
+else
   "$here/apt-ensure.sh" realkernel-setup "${tools[@]}"
-  list=/etc/apt/sources.list.d/kpatch-bookworm-backports.sources
-  if [ -z "$(newest)" ] || ! [ -e /usr/src/linux-source-6.12.tar.xz ]; then
-    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$list"
+  list=/etc/apt/sources.list.d/kpatch-$suite.sources
+  if [ -z "$(newest)" ] || ! [ -e "/usr/src/linux-source-$series.tar.xz" ]; then
+    if ! grep -rqs "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" >"$list"
     fi
-    echo "realkernel-setup: installing Debian's 6.12 kernel from bookworm-backports" >&2
+    echo "realkernel-setup: installing Debian's $series kernel from $suite" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >&2
-    apt-get install -y -q --no-install-recommends -t bookworm-backports \
-      linux-image-amd64 linux-headers-amd64 linux-image-amd64-dbg linux-source-6.12 >&2
+    apt-get install -y -q --no-install-recommends -t "$suite" "${pkgs[@]}" >&2
   fi
-  ;;
-*)
-  echo "realkernel-setup: series $series unknown (6.1 or 6.12)" >&2
-  exit 2
-  ;;
-esac
+fi
 kver=$(newest)
 [ -n "$kver" ] || { echo "realkernel-setup: no $series kernel with headers and a -dbg vmlinux installed" >&2; exit 1; }
 echo "$kver"
