@@ -318,7 +318,11 @@ func TestKilledHolder(t *testing.T) {
 		t.Fatal("the entry is still held after the orphan exited")
 	}
 
-	// The next run to find the cache unused removes the half-made entry.
+	// The next run to find the cache unused removes the half-made entry,
+	// once the orphan has closed all its files: a dying process releases
+	// its locks one file at a time (the entry's may go before the
+	// cache's), and it is a zombie, or reaped, when all are closed.
+	waitExited(t, pid)
 	var logged []string
 	unlock, err := Lock(dir, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
 	if err != nil {
@@ -341,6 +345,21 @@ func TestKilledHolder(t *testing.T) {
 // holder is TestKilledHolder's process: it takes the entry, starts
 // filling it, starts a long child that inherits the locks (as make does),
 // says the child's pid and waits to be killed.
+// waitExited waits until the process pid has exited (a zombie or gone).
+func waitExited(t *testing.T, pid int) {
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// The state follows the command's closing parenthesis.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return
+		}
+	}
+	t.Fatalf("process %d did not exit", pid)
+}
+
 func holder(dir string) {
 	e, err := LockEntry(dir, "tree-1", nil)
 	if err == nil {
