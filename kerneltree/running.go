@@ -354,10 +354,12 @@ func findCompiler(comment, cc, configCC string, skipCheck bool) (string, error) 
 		candidates = append(candidates, "gcc")
 	}
 	var seen []string
+	var errs []error
 	for _, c := range candidates {
 		out, err := exec.Command(c, "--version").Output()
 		if err != nil {
-			seen = append(seen, fmt.Sprintf("%s: %v", c, err))
+			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+			seen = append(seen, errs[len(errs)-1].Error())
 			continue
 		}
 		first, _, _ := strings.Cut(string(out), "\n")
@@ -368,18 +370,23 @@ func findCompiler(comment, cc, configCC string, skipCheck bool) (string, error) 
 		}
 		seen = append(seen, fmt.Sprintf("%s is %q", c, strings.TrimSpace(ver)))
 	}
-	return "", &CompilerError{Want: comment, Tried: seen}
+	return "", &CompilerError{Want: comment, Tried: seen, Errs: errs}
 }
 
 // CompilerError is a compiler that does not match the kernel's.
 type CompilerError struct {
 	Want  string   // the vmlinux's .comment
 	Tried []string // each candidate and what it is
+	// Errs are the errors of the candidates that did not run.
+	Errs []error
 }
 
 func (e *CompilerError) Error() string {
 	return fmt.Sprintf("compiler mismatch: the kernel was built with %q; %s", e.Want, strings.Join(e.Tried, "; "))
 }
+
+// Unwrap returns the errors of the candidates that did not run.
+func (e *CompilerError) Unwrap() []error { return e.Errs }
 
 // structSizes reads the special-section struct sizes from the DWARF's
 // type definitions (the first complete definition of each name).
