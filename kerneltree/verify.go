@@ -270,7 +270,7 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 				if err != nil {
 					return err
 				}
-				if os.SameFile(ui, info) {
+				if sameInode(ui, info) {
 					return nil // a hard link: nothing to hash
 				}
 				if a, b := infoStamp(info), infoStamp(ui); a != "" && b != "" {
@@ -395,7 +395,7 @@ func sameFile(usrc string, ui fs.FileInfo, p string, d fs.DirEntry) (bool, error
 		if err != nil {
 			return false, err
 		}
-		if os.SameFile(ui, info) {
+		if sameInode(ui, info) {
 			return true, nil
 		}
 		if info.Size() != ui.Size() {

@@ -83,12 +83,9 @@ func walkParallel(root string, fn fs.WalkDirFunc) error {
 					continue
 				}
 				if err == nil {
-					err = filepath.WalkDir(u.path, func(p string, d fs.DirEntry, err error) error {
+					err = walkAt(u.path, func(p string, d fs.DirEntry, err error) error {
 						if stop.Load() {
 							return fs.SkipAll
-						}
-						if p == u.path && err == nil {
-							return nil
 						}
 						err = fn(p, d, err)
 						if errors.Is(err, fs.SkipAll) {
