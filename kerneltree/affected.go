@@ -296,9 +296,19 @@ func (a *affected) header(p *patch.Patch, fc *patch.FileChange, f string) error 
 			// changes make use it; one of a name the header already
 			// declares (a second definition under #if) reaches that
 			// name's users.
-			for _, e := range HeaderEntities([]byte(strings.Join(ed.Added, ""))) {
-				e.Start += first - 1
-				e.End += first - 1
+			//
+			// The added lines are read where they go, in the header
+			// with this edit made: a line added inside a comment that
+			// begins above it is comment text, not code.
+			if first-1 > len(lines) || first-1+ed.Removed > len(lines) {
+				return all(fmt.Sprintf("hunk #%d (beyond the file's end)", k+1))
+			}
+			edited := strings.Join(lines[:first-1], "") + strings.Join(ed.Added, "") + strings.Join(lines[first-1+ed.Removed:], "")
+			addedFrom, addedTo := first, first+len(ed.Added)-1
+			for _, e := range HeaderEntities([]byte(edited)) {
+				if e.End < addedFrom || e.Start > addedTo {
+					continue
+				}
 				if e.Kind == KindFunction || e.Kind == KindType || e.Kind == KindDeclaration {
 					e.Kind = EntityKind("new " + string(e.Kind))
 					var objs []*Object

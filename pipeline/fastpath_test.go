@@ -88,7 +88,7 @@ func TestRealFastPathIdentical(t *testing.T) {
 							}})
 						work := ""
 						for _, l := range logged {
-							if w, ok := strings.CutPrefix(l, "work directory: "); ok {
+							if w, ok := strings.CutPrefix(l, "kept the work tree: "); ok {
 								work = w
 							}
 						}

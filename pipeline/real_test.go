@@ -122,8 +122,15 @@ func TestRealKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n < 6 {
-			t.Errorf("%d objects diffed, want at least the 6 whose debug info names count_zeros.h", n)
+		// The objects chosen are those whose debug info has an instance
+		// of the changed static inline, each said so in the report.
+		if n == 0 || len(res.DiffObjects) == 0 || n != len(res.Report.Chosen) {
+			t.Errorf("%d objects diffed, %d changed, %d chosen: want some of each, one chosen per diffed", n, len(res.DiffObjects), len(res.Report.Chosen))
+		}
+		for _, c := range res.Report.Chosen {
+			if c.File != "include/linux/count_zeros.h" || !strings.Contains(c.Entity, "count_leading_zeros") || !strings.Contains(c.Why, "instance") {
+				t.Errorf("chosen %+v: want the instances of count_leading_zeros in count_zeros.h", c)
+			}
 		}
 	})
 	t.Run("rename-refused", func(t *testing.T) {
