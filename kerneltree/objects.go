@@ -82,13 +82,27 @@ const includeDir = "kpatch-include"
 
 // KCFLAGS are the flags added to the kernel's own for every object and
 // for the preparation (so it stays up to date): function and data
-// sections for the diff, the patch-author headers' directory on the
-// include path. The directory is the prepared tree's sibling, named
-// relative to the tree (kbuild compiles from the tree's top): like the
-// tree's own directory, which kcflags maps to ".", it puts no path of the
-// cache in the flags (part of the cache keys and of kbuild's .cmd files)
-// or in the objects' debug info.
-const KCFLAGS = kbuild.FunctionSections + " -I../" + includeDir
+// sections for the diff, DirectivesOnly, the patch-author headers'
+// directory on the include path. The directory is the prepared tree's
+// sibling, named relative to the tree (kbuild compiles from the tree's
+// top): like the tree's own directory, which kcflags maps to ".", it puts
+// no path of the cache in the flags (part of the cache keys and of
+// kbuild's .cmd files) or in the objects' debug info.
+const KCFLAGS = kbuild.FunctionSections + " " + DirectivesOnly + " -I../" + includeDir
+
+// DirectivesOnly makes an object compiled in two steps (distcc: the
+// preprocessor here, the compiler on a helper) byte-identical to one
+// compiled in one. Without it the helper compiles macro-expanded text,
+// where gcc counts the DWARF's columns in the expansion; with it the
+// preprocessor only includes and evaluates directives, and the helper
+// expands the macros where the source has them. In a one-step compile
+// it changes nothing but DW_AT_producer, which records it
+// (TestDirectivesOnly). kbuild's genksyms, which reads the preprocessed
+// text of an object that exports symbols, then finds no exports: the
+// objects' .cmd files have no #SYMVER lines, which only a module link
+// in this tree would read, and the livepatch module's versions come
+// from the kernel's Module.symvers.
+const DirectivesOnly = "-fdirectives-only"
 
 // kcflags are the KCFLAGS of the make runs in the prepared tree at dir:
 // KCFLAGS, and dir mapped to "." in the debug info and file macros, so
