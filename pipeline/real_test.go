@@ -234,7 +234,11 @@ func TestRealKernelChild(t *testing.T) {
 // TestRealReproducible builds one patch twice, in the tests' shared cache
 // and in a new one elsewhere (its own prepared tree, index and work
 // directories), and wants the same module bytes: no path of a cache or a
-// run may reach the module (its debug info, its build-id).
+// run may reach the module (its debug info, its build-id). Then twice
+// more in the shared cache, named by a relative path and again by its
+// absolute one: the same bytes, and neither run prepares the tree again
+// (a relative name once reached kbuild's records, and the next run found
+// the preparation's files rebuilt).
 func TestRealReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("prepares a second tree (a minute or two)")
@@ -246,16 +250,27 @@ func TestRealReproducible(t *testing.T) {
 	if err := os.WriteFile(patch, []byte(testutil.LinuxMeminfoPatch), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	shared := testutil.CacheDir(t)
+	t.Chdir(filepath.Dir(shared))
 	var sums []string
-	for i, cache := range []string{testutil.CacheDir(t), filepath.Join(dir, "cache2")} {
+	for i, cache := range []string{shared, filepath.Join(dir, "cache2"), filepath.Base(shared), shared} {
 		start := time.Now()
+		var lines []string
 		res, err := pipeline.Run(context.Background(), pipeline.Options{SourceDir: src, Config: k.Config, Vmlinux: k.Vmlinux,
 			Patches: []string{patch}, OutputDir: filepath.Join(dir, fmt.Sprint("out", i)), CacheDir: cache, Jobs: 2,
 			Log: func(f string, a ...any) {
+				lines = append(lines, fmt.Sprintf(f, a...))
 				t.Logf("[%d %5.1fs] %s", i, time.Since(start).Seconds(), fmt.Sprintf(f, a...))
 			}})
 		if err != nil {
 			t.Fatalf("build in %s: %v", cache, err)
+		}
+		if i >= 2 {
+			for _, l := range lines {
+				if strings.Contains(l, "preparing") {
+					t.Errorf("build %d (cache %s) prepared the tree again: %s", i, cache, l)
+				}
+			}
 		}
 		b, err := os.ReadFile(res.Module)
 		if err != nil {
@@ -266,8 +281,10 @@ func TestRealReproducible(t *testing.T) {
 		}
 		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(b)))
 	}
-	if sums[0] != sums[1] {
-		t.Errorf("two caches, two modules: sha256 %s and %s", sums[0], sums[1])
+	for i := 1; i < len(sums); i++ {
+		if sums[i] != sums[0] {
+			t.Errorf("build %d: sha256 %s, build 0's %s", i, sums[i], sums[0])
+		}
 	}
 }
 

@@ -36,11 +36,16 @@ cache=$work/cache
 build() { # LOG
   "$work/kpatch-build" -d -s "$src" -c "$config" -v "$vmlinux" --cachedir "$cache" -o "$work/out" "$patch" >"$1" 2>&1
 }
+# forget LOG: removes the work tree that -d kept (its progress line says
+# where), outside the timed part.
+forget() { local kept; kept=$(sed -n 's/.*kept the work tree: //p' "$1" | head -1); [ -z "$kept" ] || rm -rf "$kept"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # Warm up: prepare the tree, build the original object and record the
 # commands (the first run), then build once the fast way (the hook).
 build "$work/warmup1.log" || { cat "$work/warmup1.log"; exit 1; }
+forget "$work/warmup1.log"
 build "$work/warmup2.log" || { cat "$work/warmup2.log"; exit 1; }
+forget "$work/warmup2.log"
 
 # at LOG PATTERN: the progress timestamp of the first line matching.
 at() { grep -m1 -E "$2" "$1" | sed -E 's/^\[ *([0-9.]+)s\].*/\1/'; }
@@ -50,6 +55,7 @@ for i in $(seq "$runs"); do
   t0=$(date +%s.%N)
   build "$log"
   t1=$(date +%s.%N)
+  forget "$log"
   echo "$t1 - $t0" | bc >>"$work/totals"
 done
 total=$(median <"$work/totals")
