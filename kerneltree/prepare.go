@@ -89,6 +89,7 @@ type sourceFile struct {
 func sourceFiles(src string) ([]sourceFile, error) {
 	var files []sourceFile
 	var mu sync.Mutex
+	rel := relTo(src)
 	err := walkParallel(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -106,9 +107,9 @@ func sourceFiles(src string) ([]sourceFile, error) {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
+		rel := rel(p)
 		mu.Lock()
-		files = append(files, sourceFile{rel: filepath.ToSlash(rel), info: info})
+		files = append(files, sourceFile{rel: rel, info: info})
 		mu.Unlock()
 		return nil
 	})

@@ -238,12 +238,12 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 		}
 		return same, err
 	}
+	relOf := relTo(t.Dir)
 	err = walkParallel(t.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, _ := filepath.Rel(t.Dir, p)
-		rel = filepath.ToSlash(rel)
+		rel := relOf(p)
 		if m, ok := manifest[rel]; ok {
 			mad.Add(1)
 			if volatileFiles[rel] {
@@ -264,6 +264,9 @@ func (t *Tree) verify(src []sourceFile) (string, error) {
 		}
 		if ui, ok := user[rel]; ok {
 			seen.Add(1)
+			if sameLink(d, ui) {
+				return nil // a hard link, from its directory entry
+			}
 			stamp := ""
 			if ui.Mode().IsRegular() && d.Type().IsRegular() {
 				info, err := d.Info()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -109,4 +110,19 @@ func walkParallel(root string, fn fs.WalkDirFunc) error {
 	}
 	wg.Wait()
 	return first
+}
+
+// relTo returns the function that gives a walk's entry path relative to
+// root, with slashes. walkParallel's paths begin with root's clean form,
+// so it is a slice of the path (filepath.Rel cleans both paths on every
+// call, a few percent of the trees' check).
+func relTo(root string) func(p string) string {
+	prefix := filepath.Clean(root) + string(filepath.Separator)
+	return func(p string) string {
+		if len(p) > len(prefix) && strings.HasPrefix(p, prefix) {
+			return filepath.ToSlash(p[len(prefix):])
+		}
+		rel, _ := filepath.Rel(root, p)
+		return filepath.ToSlash(rel)
+	}
 }

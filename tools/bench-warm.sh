@@ -2,17 +2,17 @@
 # Measures kpatch-build's edit-build loop on a Debian kernel
 # (tools/realkernel-setup.sh SERIES first): a one-.c-file patch with
 # everything cached (prepared tree, original object, kbuild's recorded
-# commands), to the module, by stage; then gcc alone on the same object
-# (the command kbuild recorded for it, without objtool), in the same run;
-# and the ratio of the two. Boots are excluded (no --verify).
+# commands), to the module, by stage; gcc alone on the same object (the
+# command kbuild recorded for it, without objtool) right after each warm
+# run; and the ratio of the two. Boots are excluded (no --verify).
 # Usage: tools/bench-warm.sh [SERIES [PATCH [WORKDIR]]]
 #   SERIES  6.1 (default) or 6.12: the newest installed release of it
 #   PATCH   default testdata/realpatches/new-function.patch (6.1) or
 #           testdata/realpatches-6.12/new-function.patch
 #   WORKDIR keeps the extracted source and the cache between runs
 # SRC=DIR uses an extracted linux-source tree instead of extracting one;
-# RUNS=N measures N warm runs and N gcc runs (default 5) and prints the
-# medians.
+# RUNS=N measures N pairs of a warm run and gcc alone (default 5) and
+# prints the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 series=${1:-6.1}
@@ -50,14 +50,35 @@ forget "$work/warmup2.log"
 # at LOG PATTERN: the progress timestamp of the first line matching.
 at() { grep -m1 -E "$2" "$1" | sed -E 's/^\[ *([0-9.]+)s\].*/\1/'; }
 : >"$work/totals"
+: >"$work/gcc"
+: >"$work/ratios"
+# gcc alone: the object's recorded command up to its first ";" (objtool
+# follows), writing to a scratch file rather than into the prepared tree.
+log=$work/warmup2.log
+obj=$(grep -m1 -oE '[0-9]+ object\(s\) to build: [^ ]+' "$log" | awk '{ print $NF }')
+home=$cache/prepared-$(grep -m1 -oE 'using the prepared tree [0-9a-f]+' "$log" | awk '{ print $NF }')
+tree=$home/tree
+cmdfile=$(ls "$home"/objects-*/"$(dirname "$obj")/.$(basename "$obj").cmd" | head -1)
+gcccmd=$(grep -m1 -E "^(saved)?cmd_$obj := " "$cmdfile" | sed -E "s/^(saved)?cmd_[^ ]+ := //; s/;.*//; s/\\\$\\\$/\$/g")
+scratch=$(mktemp -d)
+gcccmd=${gcccmd/-Wp,-MMD,$(dirname "$obj")\/.$(basename "$obj").d/-Wp,-MMD,$scratch/o.d}
+gcccmd=${gcccmd/ -o $obj / -o $scratch/o.o }
+# Each warm run is followed by gcc alone, so that both of a pair see the
+# same load; the medians and the median of the pairs' ratios are printed.
 for i in $(seq "$runs"); do
   log=$work/warm$i.log
   t0=$(date +%s.%N)
   build "$log"
   t1=$(date +%s.%N)
   forget "$log"
+  t2=$(date +%s.%N)
+  (cd "$tree" && sh -c "$gcccmd")
+  t3=$(date +%s.%N)
   echo "$t1 - $t0" | bc >>"$work/totals"
+  echo "$t3 - $t2" | bc >>"$work/gcc"
+  echo "($t1 - $t0) / ($t3 - $t2)" | bc -l >>"$work/ratios"
 done
+rm -rf "$scratch"
 total=$(median <"$work/totals")
 # The stages are those of the run whose total is the median.
 medrun=$(grep -n -x -m1 "$total" "$work/totals" | cut -d: -f1)
@@ -73,25 +94,6 @@ proved=$(at "$log" 'proved the')
 modstart=$(at "$log" 'building patch module')
 wrote=$(at "$log" 'kbuild: wrote')
 done_=$(at "$log" 'SUCCESS')
-
-# gcc alone: the object's recorded command up to its first ";" (objtool
-# follows), writing to a scratch file rather than into the prepared tree.
-obj=$(grep -m1 -oE '[0-9]+ object\(s\) to build: [^ ]+' "$log" | awk '{ print $NF }')
-home=$cache/prepared-$(grep -m1 -oE 'using the prepared tree [0-9a-f]+' "$log" | awk '{ print $NF }')
-tree=$home/tree
-cmdfile=$(ls "$home"/objects-*/"$(dirname "$obj")/.$(basename "$obj").cmd" | head -1)
-gcccmd=$(grep -m1 -E "^(saved)?cmd_$obj := " "$cmdfile" | sed -E "s/^(saved)?cmd_[^ ]+ := //; s/;.*//; s/\\\$\\\$/\$/g")
-scratch=$(mktemp -d)
-gcccmd=${gcccmd/-Wp,-MMD,$(dirname "$obj")\/.$(basename "$obj").d/-Wp,-MMD,$scratch/o.d}
-gcccmd=${gcccmd/ -o $obj / -o $scratch/o.o }
-: >"$work/gcc"
-for i in $(seq "$runs"); do
-  t0=$(date +%s.%N)
-  (cd "$tree" && sh -c "$gcccmd")
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc >>"$work/gcc"
-done
-rm -rf "$scratch"
 gcc=$(median <"$work/gcc")
 stage() { printf "  %-44s %5.2f s\n" "$1" "$(echo "d = $3 - $2; if (d < 0) d = 0; d" | bc)"; }
 echo "kernel $release (series $series), patch $(basename "$patch"), object $obj; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -107,4 +109,5 @@ stage "checks, written" "$wrote" "$done_"
 stage "process start and exit (outside the lines)" "$done_" "$total"
 printf '  %-44s %5.2f s\n' "total (wall clock, process start to exit)" "$total"
 printf 'gcc alone on %s (median of %d): %.2f s\n' "$obj" "$runs" "$gcc"
-printf 'ratio: %.1f\n' "$(echo "$total / $gcc" | bc -l)"
+printf 'ratio: %.1f (medians); median of the %d pairs'"'"' ratios: %.1f (range %.1f-%.1f)\n' "$(echo "$total / $gcc" | bc -l)" "$runs" \
+  "$(median <"$work/ratios")" "$(sort -n "$work/ratios" | head -1)" "$(sort -n "$work/ratios" | tail -1)"
