@@ -223,9 +223,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// Every run holds the cache's lock (shared): a run that finds the
 	// cache unused removes what killed runs left, never a live run's work.
-	unlock, err := cache.Lock(o.CacheDir, o.logf)
+	unlock, err := cache.Lock(o.CacheDir, o.logf) // its errors name the cache
 	if err != nil {
-		return nil, fmt.Errorf("cache %s: %w", o.CacheDir, err)
+		return nil, err
 	}
 	defer unlock()
 	if o.Name == "" {

@@ -96,6 +96,10 @@ func (k *Kernel) distcc(cc, work string) ([]string, int, error) {
 	if strings.ContainsAny(cc, "/ '") {
 		return nil, 0, fmt.Errorf("distcc: the compiler %q must be a command name found on PATH", cc)
 	}
+	hosts, from := distccHosts(os.Getenv, "/etc/distcc/hosts")
+	if hosts == "" {
+		return nil, 0, fmt.Errorf("distcc: no helpers: %s (set DISTCC_HOSTS or write ~/.distcc/hosts: HOST/JOBS ...)", from)
+	}
 	jobs := k.s.Jobs
 	out, err := exec.Command(bin, "-j").Output()
 	if err != nil {
@@ -111,8 +115,43 @@ func (k *Kernel) distcc(cc, work string) ([]string, int, error) {
 	if err := os.WriteFile(filepath.Join(dir, cc), []byte(distccScript(bin, cc, os.Getenv("PATH"))), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("distcc: %w", err)
 	}
-	k.s.Logf("compiling through distcc (DISTCC_HOSTS=%q), %d jobs: every helper must have the kernel's compiler %s", os.Getenv("DISTCC_HOSTS"), jobs, cc)
+	k.s.Logf("compiling through distcc (helpers from %s: %s), %d jobs: every helper must have the kernel's compiler %s", from, hosts, jobs, cc)
 	return []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")}, jobs, nil
+}
+
+// distccHosts is the helpers' list distcc reads, as distcc looks for it
+// (DISTCC_HOSTS, then $DISTCC_DIR/hosts or ~/.distcc/hosts, then the
+// system's file, sys), without its comments, and where it comes from;
+// "" and what was looked at when there is none or it is empty.
+func distccHosts(getenv func(string) string, sys string) (hosts, from string) {
+	if h := strings.TrimSpace(getenv("DISTCC_HOSTS")); h != "" {
+		return h, "DISTCC_HOSTS"
+	}
+	dir := getenv("DISTCC_DIR")
+	if dir == "" && getenv("HOME") != "" {
+		dir = filepath.Join(getenv("HOME"), ".distcc")
+	}
+	var looked []string
+	for _, f := range []string{filepath.Join(dir, "hosts"), sys} {
+		if dir == "" && f != sys {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			looked = append(looked, f+" absent")
+			continue
+		}
+		var fields []string
+		for _, line := range strings.Split(string(b), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			fields = append(fields, strings.Fields(line)...)
+		}
+		if len(fields) == 0 {
+			return "", f + " lists none"
+		}
+		return strings.Join(fields, " "), f
+	}
+	return "", "DISTCC_HOSTS unset, " + strings.Join(looked, ", ")
 }
 
 // distccScript is the compiler cc as kbuild runs it with distcc: its

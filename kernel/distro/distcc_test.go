@@ -39,3 +39,42 @@ func TestDistccScript(t *testing.T) {
 		t.Errorf("a compile with no helper reachable and no fallback: %v, want distcc's failure:\n%s", err, out)
 	}
 }
+
+// TestDistccHosts: the helpers' list comes from where distcc reads it,
+// in distcc's order, comments left out, and none is said with what was
+// looked at.
+func TestDistccHosts(t *testing.T) {
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "etc-hosts")
+	user := filepath.Join(dir, "user")
+	if err := os.MkdirAll(user, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	check := func(name, wantHosts, wantFrom string) {
+		t.Helper()
+		hosts, from := distccHosts(getenv, sys)
+		if hosts != wantHosts || from != wantFrom {
+			t.Errorf("%s: %q from %q, want %q from %q", name, hosts, from, wantHosts, wantFrom)
+		}
+	}
+	check("nothing", "", "DISTCC_HOSTS unset, "+filepath.Join(sys)+" absent")
+	env["HOME"] = dir
+	check("no files", "", "DISTCC_HOSTS unset, "+filepath.Join(dir, ".distcc", "hosts")+" absent, "+sys+" absent")
+	write(sys, "# the system's helpers\n127.0.0.1  # loopback\n")
+	check("system file", "127.0.0.1", sys)
+	env["DISTCC_DIR"] = user
+	write(filepath.Join(user, "hosts"), "# none yet\n\n")
+	check("empty user file", "", filepath.Join(user, "hosts")+" lists none")
+	write(filepath.Join(user, "hosts"), "a/4,lzo b/2\n# c\n  d\n")
+	check("user file", "a/4,lzo b/2 d", filepath.Join(user, "hosts"))
+	env["DISTCC_HOSTS"] = " 127.0.0.1:3632/2 "
+	check("environment", "127.0.0.1:3632/2", "DISTCC_HOSTS")
+}
