@@ -128,7 +128,7 @@ func Cached(cacheDir, name string, fill func(tmp string) error) (dir string, hit
 	if IsComplete(dir) {
 		return dir, true, nil
 	}
-	unlock, err := Lock(cacheDir, nil)
+	_, unlock, err := Lock(cacheDir, nil)
 	if err != nil {
 		return "", false, err
 	}
@@ -193,7 +193,7 @@ func Discard(cacheDir, name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	unlock, err := Lock(cacheDir, nil)
+	_, unlock, err := Lock(cacheDir, nil)
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,7 @@ func TestSweep(t *testing.T) {
 	if err := syscall.Flock(int(live.Fd()), syscall.LOCK_SH); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := Lock(dir, func(f string, a ...any) { t.Errorf("swept while a run holds the cache: "+f, a...) })
+	_, unlock, err := Lock(dir, func(f string, a ...any) { t.Errorf("swept while a run holds the cache: "+f, a...) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestSweep(t *testing.T) {
 	}
 
 	var logged string
-	unlock, err = Lock(dir, func(f string, a ...any) { logged = fmt.Sprintf(f, a...) })
+	_, unlock, err = Lock(dir, func(f string, a ...any) { logged = fmt.Sprintf(f, a...) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestKilledHolder(t *testing.T) {
 	// cache's), and it is a zombie, or reaped, when all are closed.
 	waitExited(t, pid)
 	var logged []string
-	unlock, err := Lock(dir, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
+	_, unlock, err := Lock(dir, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,4 +382,26 @@ func holder(dir string) {
 	fmt.Printf("orphan %d\n", child.Process.Pid)
 	time.Sleep(time.Minute)
 	os.Exit(1)
+}
+
+// TestLockAbsolute: Lock names the cache by its absolute path whatever
+// the run's working directory, and refuses no directory at all (which
+// would be the working directory).
+func TestLockAbsolute(t *testing.T) {
+	parent := t.TempDir()
+	t.Chdir(parent)
+	dir, unlock, err := Lock("cache", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if want := filepath.Join(parent, "cache"); dir != want {
+		t.Errorf("Lock(\"cache\") in %s names %q, want %q", parent, dir, want)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "cache", ".lock")); err != nil {
+		t.Errorf("no lock file in the cache: %v", err)
+	}
+	if _, _, err := Lock("", nil); err == nil {
+		t.Error("Lock(\"\") took the working directory for the cache")
+	}
 }

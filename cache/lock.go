@@ -33,12 +33,24 @@ const staleWork = 24 * time.Hour
 // Every run holds the lock shared; the sweep needs it exclusive, so it
 // never touches the directories of a live run sharing the cache. unlock
 // releases it. logf, when not nil, is told what the sweep removed.
-func Lock(cacheDir string, logf func(string, ...any)) (unlock func(), err error) {
-	f, err := lockCache(cacheDir, logf)
-	if err != nil {
-		return nil, err
+//
+// dir is cacheDir made absolute, the name the run must use: the cache's
+// paths go into kbuild's records (a prepared tree's -ffile-prefix-map),
+// so a run naming it relatively would make kbuild rebuild the
+// preparation's files and the next run prepare the tree again.
+func Lock(cacheDir string, logf func(string, ...any)) (dir string, unlock func(), err error) {
+	if cacheDir == "" {
+		return "", nil, errors.New("no cache directory")
 	}
-	return func() { f.Close() }, nil
+	dir, err = filepath.Abs(cacheDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("cache %s: %w", cacheDir, err)
+	}
+	f, err := lockCache(dir, logf)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { f.Close() }, nil
 }
 
 // lockCache is Lock, returning the open lock file.

@@ -209,21 +209,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The cache's paths go into kbuild's records (the prepared tree's
-	// -ffile-prefix-map): a cache is one absolute directory whatever the
-	// run's working directory, or a run naming it relatively would make
-	// kbuild rebuild the preparation's files and the next run prepare
-	// the tree again.
-	if o.CacheDir != "" {
-		abs, err := filepath.Abs(o.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("cache %s: %w", o.CacheDir, err)
-		}
-		o.CacheDir = abs
-	}
 	// Every run holds the cache's lock (shared): a run that finds the
 	// cache unused removes what killed runs left, never a live run's work.
-	unlock, err := cache.Lock(o.CacheDir, o.logf) // its errors name the cache
+	// The cache is named by its absolute path from here on (cache.Lock).
+	var unlock func()
+	o.CacheDir, unlock, err = cache.Lock(o.CacheDir, o.logf) // its errors name the cache
 	if err != nil {
 		return nil, err
 	}

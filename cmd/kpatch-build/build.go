@@ -155,18 +155,16 @@ func runBuild(cmd *cobra.Command, f *buildFlags, patches []string) error {
 	if f.cacheDir == "" {
 		f.cacheDir = defaultCacheDir()
 	}
-	// One cache is one absolute directory (see pipeline.Run).
-	if f.cacheDir, err = filepath.Abs(f.cacheDir); err != nil {
-		return fmt.Errorf("--cachedir: %w", err)
-	}
 	start := time.Now()
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	unlock, err := cache.Lock(f.cacheDir, progress) // its errors name the cache
+	// The cache is named by its absolute path from here on (cache.Lock).
+	cacheDir, unlock, err := cache.Lock(f.cacheDir, progress) // its errors name the cache
 	if err != nil {
 		return err
 	}
+	f.cacheDir = cacheDir
 	defer unlock()
 	src := f.sourceDir
 	if src == "" {

@@ -80,7 +80,7 @@ func TestRealDistcc(t *testing.T) {
 		sources            []string // the .c files distccd must compile
 	}{
 		{testutil.TestSeries, "realpatches", "header-inline", []string{"fs/read_write.c", "fs/btrfs/ioctl.c"}},
-		{"6.12", "realpatches-6.12", "new-callback", []string{"fs/proc/cmdline.c"}},
+		{testutil.Series612, "realpatches-6.12", "new-callback", []string{"fs/proc/cmdline.c"}},
 	} {
 		t.Run(c.series+"/"+c.patch, func(t *testing.T) {
 			src := testutil.SeriesSource(t, c.series)
